@@ -1,0 +1,25 @@
+"""Exceptions of the controller package: one root, messages that say what to fix."""
+
+from __future__ import annotations
+
+__all__ = ["ControllerError", "ConfigError"]
+
+
+class ControllerError(Exception):
+    """Root of every error raised by ``controller``."""
+
+
+class ConfigError(ControllerError):
+    """An invalid controller configuration.
+
+    The message names the file (or source), the field path and what was expected,
+    e.g. ``configs/x.toml: layers[2].inputs[0].half_life: expected a number > 0, got -5``.
+    """
+
+    def __init__(self, source: str, path: str, expected: str, got: object = None) -> None:
+        self.source = source
+        self.path = path
+        self.expected = expected
+        self.got = got
+        got_text = "" if got is None else f", got {got!r}"
+        super().__init__(f"{source}: {path}: expected {expected}{got_text}")
