@@ -1,0 +1,61 @@
+"""The survival controller promoted into NautilusTrader (``nautilus_trader==1.221.0``).
+
+* :class:`SurvivalActor` — steps the unchanged controller on a clock timer and on invariant
+  events, and publishes :class:`SurvivalDecisionData` on the message bus.
+* :class:`PostureGuard` / :class:`GuardedStrategy` — posture limits for any strategy.
+* :class:`ReplaySignalSource` (a twin trace's ``signals_observed.arrow``) and
+  :class:`LiveSignalFeed` (an ``adapters.source.SignalSource``, e.g. Hazelcast).
+* :func:`replay_in_backtest` — a trace through the Actor inside a ``BacktestEngine``.
+* :func:`build_paper_node` (in ``adapters.nautilus.paper``) — a sandbox ``TradingNode``.
+"""
+
+from .actor import SurvivalActor, SurvivalActorConfig
+from .data import (
+    DECISION_DATA_TYPE,
+    SIGNAL_ROW_DATA_TYPE,
+    SignalRowData,
+    SurvivalDecisionData,
+    decision_to_data,
+)
+from .errors import GuardConfigError, NautilusAdapterError, PaperNodeError, TraceError
+from .guard import GuardConfig, GuardVerdict, PostureGuard
+from .replay import REPLAY_CLIENT_ID, DecisionRecorder, ReplayResult, replay_in_backtest
+from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
+from .sources import DEFAULT_ORIGIN_NS, LiveSignalFeed, ReplaySignalSource, SignalReading, StepSource
+from .strategy import GuardedStrategy
+from .trace import SignalTrace, load_signal_trace, signal_trace_from_columns
+
+__all__ = [
+    "DECISION_DATA_TYPE",
+    "DEFAULT_ORIGIN_NS",
+    "DecisionRecorder",
+    "GuardConfig",
+    "GuardConfigError",
+    "GuardVerdict",
+    "GuardedStrategy",
+    "LiveSignalFeed",
+    "NautilusAdapterError",
+    "PaperNodeError",
+    "PostureGuard",
+    "REPLAY_CLIENT_ID",
+    "ReplayResult",
+    "ReplaySignalSource",
+    "SIGNAL_ROW_DATA_TYPE",
+    "SignalReading",
+    "SignalRowData",
+    "SignalTrace",
+    "StepSource",
+    "SurvivalActor",
+    "SurvivalActorConfig",
+    "SurvivalDecisionData",
+    "TraceError",
+    "bet_notional",
+    "decision_to_data",
+    "load_signal_trace",
+    "minimum_quantity",
+    "notional_to_quantity",
+    "replay_in_backtest",
+    "round_quantity",
+    "signal_trace_from_columns",
+    "trading_state_for",
+]

@@ -1,0 +1,238 @@
+"""The posture guard: what any DOLPHIN strategy may send, given the latest survival decision.
+
+Rules (exits — ``reduce_only`` orders — are never blocked):
+
+* APEX: market and limit entries (market only while the decision allows taker orders).
+* STALKER: only ``post_only`` limit entries.
+* TURTLE: no entries; only ``reduce_only`` exits, sized at the instrument minimum by
+  :meth:`PostureGuard.exit_quantity`. Working entry orders are cancelled on entering TURTLE.
+* HIBERNATE: all working orders are cancelled at once on entering it; only ``reduce_only``
+  exits; with ``flatten_on_hibernate`` every open position is closed (reduce-only).
+* No decision yet, or a decision older than ``max_decision_age_s``: no entries.
+
+Entries are sized by ``r_total`` and the posture's leverage cap and rounded down to the
+instrument; a size below the instrument minimum yields no order. Postures are also mapped
+onto the RiskEngine's trading state (TURTLE and HIBERNATE → REDUCING; HALTED only if asked
+for, since HALTED blocks exits) — but REDUCING caps no quantity and does not stop entries
+when flat, so the guard enforces the limits itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from nautilus_trader.model.enums import OrderType, TradingState, trading_state_from_str
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.model.objects import Quantity
+from nautilus_trader.model.orders import Order
+
+from controller import Posture
+
+from .data import SurvivalDecisionData
+from .errors import GuardConfigError
+from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
+
+__all__ = ["GuardConfig", "GuardVerdict", "PostureGuard"]
+
+_STATES = ("ACTIVE", "REDUCING", "HALTED")
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Settings of the posture guard (validated on construction).
+
+    base_fraction : fraction of capital per entry at ``r_total = 1`` and leverage 1, in (0, 1].
+    flatten_on_hibernate : close every open position (reduce-only) on entering HIBERNATE.
+    hibernate_trading_state : RiskEngine state in HIBERNATE: ``REDUCING`` (default) or
+        ``HALTED`` (blocks exits: only for operators who accept that) or ``ACTIVE``.
+    map_trading_state : set the RiskEngine's trading state on posture changes.
+    max_decision_age_s : entries are refused when the latest decision is older than this.
+    turtle_exit_clip : in TURTLE, :meth:`PostureGuard.exit_quantity` returns the instrument
+        minimum (exits in minimum-size clips); False returns the whole position.
+    """
+
+    base_fraction: float = 0.02
+    flatten_on_hibernate: bool = False
+    hibernate_trading_state: str = "REDUCING"
+    map_trading_state: bool = True
+    max_decision_age_s: float = 5.0
+    turtle_exit_clip: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.base_fraction, (int, float)) and 0.0 < self.base_fraction <= 1.0):
+            raise GuardConfigError(f"GuardConfig.base_fraction: expected a number in (0, 1], got {self.base_fraction!r}")
+        age = self.max_decision_age_s
+        if not (isinstance(age, (int, float)) and math.isfinite(age) and age > 0.0):
+            raise GuardConfigError(f"GuardConfig.max_decision_age_s: expected seconds > 0, got {age!r}")
+        if self.hibernate_trading_state not in _STATES:
+            raise GuardConfigError(
+                f"GuardConfig.hibernate_trading_state: expected one of {', '.join(_STATES)}, "
+                f"got {self.hibernate_trading_state!r}"
+            )
+
+    @property
+    def hibernate_state(self) -> TradingState:
+        return trading_state_from_str(self.hibernate_trading_state)
+
+
+class GuardVerdict(NamedTuple):
+    """Whether an order may be sent, and why."""
+
+    allowed: bool
+    reason: str
+
+
+@dataclass
+class GuardStats:
+    """Counters of what the guard did (for reports and tests)."""
+
+    submitted: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    cancel_all_calls: int = 0
+    entry_cancels: int = 0
+    flattens: int = 0
+
+
+class PostureGuard:
+    """Enforces posture limits for one strategy (see the module docstring).
+
+    Parameters
+    ----------
+    config : GuardConfig
+    trading_state_sink : called with the RiskEngine ``TradingState`` on posture changes,
+        e.g. ``engine.kernel.risk_engine.set_trading_state``; None to leave it alone.
+    """
+
+    def __init__(self, config: GuardConfig | None = None,
+                 trading_state_sink: Callable[[TradingState], None] | None = None) -> None:
+        self.config = config or GuardConfig()
+        self._sink = trading_state_sink
+        self._strategy: Any = None
+        self.decision: SurvivalDecisionData | None = None
+        self.posture: Posture | None = None
+        self.stats = GuardStats()
+
+    def attach(self, strategy: Any) -> None:
+        """The strategy whose orders the guard checks, cancels and sends."""
+        self._strategy = strategy
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def on_decision(self, data: SurvivalDecisionData) -> None:
+        """Adopt a new decision; act on posture transitions."""
+        previous = self.posture
+        posture = data.posture_level
+        self.decision = data
+        self.posture = posture
+        if posture == previous:
+            return
+        if self.config.map_trading_state and self._sink is not None:
+            self._sink(trading_state_for(posture, self.config.hibernate_state))
+        if self._strategy is None:
+            return
+        if posture == Posture.HIBERNATE:
+            self._hibernate()
+        elif posture == Posture.TURTLE and (previous is None or previous > Posture.TURTLE):
+            self._cancel_working_entries()
+
+    def _hibernate(self) -> None:
+        strategy = self._strategy
+        for instrument_id in self._working_instruments():
+            strategy.cancel_all_orders(instrument_id)
+            self.stats.cancel_all_calls += 1
+        if self.config.flatten_on_hibernate:
+            positions = strategy.cache.positions_open(strategy_id=strategy.id)
+            for instrument_id in sorted({p.instrument_id for p in positions}, key=str):
+                strategy.close_all_positions(instrument_id, reduce_only=True)
+                self.stats.flattens += 1
+
+    def _working_instruments(self) -> list[InstrumentId]:
+        cache, sid = self._strategy.cache, self._strategy.id
+        orders = cache.orders_open(strategy_id=sid) + cache.orders_inflight(strategy_id=sid)
+        orders += cache.orders_emulated(strategy_id=sid)
+        return sorted({o.instrument_id for o in orders}, key=str)
+
+    def _cancel_working_entries(self) -> None:
+        cache, sid = self._strategy.cache, self._strategy.id
+        entries = [o for o in cache.orders_open(strategy_id=sid) if not o.is_reduce_only]
+        for order in sorted(entries, key=lambda o: o.client_order_id.value):
+            self._strategy.cancel_order(order)
+            self.stats.entry_cancels += 1
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def check(self, order: Order) -> GuardVerdict:
+        """May ``order`` be sent now? Exits (``reduce_only``) always may."""
+        if order.is_reduce_only:
+            return GuardVerdict(True, "exit (reduce_only)")
+        refusal = self._entry_refusal(order)
+        if refusal is not None:
+            return GuardVerdict(False, refusal)
+        return GuardVerdict(True, f"{self.posture.name} entry")
+
+    def _entry_refusal(self, order: Order) -> str | None:
+        d, posture = self.decision, self.posture
+        if d is None or posture is None:
+            return "no survival decision yet: no entries"
+        age_s = self._decision_age_s()
+        if age_s > self.config.max_decision_age_s:
+            return f"survival decision is {age_s:.1f} s old (> {self.config.max_decision_age_s} s): no entries"
+        if posture <= Posture.TURTLE or not d.entries_allowed:
+            return f"{posture.name}: no new entries (exits must be reduce_only)"
+        if order.order_type == OrderType.MARKET:
+            if posture != Posture.APEX or not d.taker_allowed:
+                return f"{posture.name}: market entries need APEX with taker allowed"
+        elif order.order_type == OrderType.LIMIT:
+            if (posture != Posture.APEX or not d.taker_allowed) and not order.is_post_only:
+                return f"{posture.name}: only post_only limit entries"
+        else:
+            return f"{posture.name}: entry order type {order.order_type.name} not allowed (MARKET or LIMIT)"
+        instrument = self._instrument(order.instrument_id)
+        if instrument is not None and order.quantity < minimum_quantity(instrument):
+            return f"quantity {order.quantity} below instrument minimum {minimum_quantity(instrument)}"
+        return None
+
+    def _decision_age_s(self) -> float:
+        if self._strategy is None or self.decision is None:
+            return 0.0
+        return (self._strategy.clock.timestamp_ns() - self.decision.ts_event) / 1e9
+
+    def _instrument(self, instrument_id: InstrumentId) -> Instrument | None:
+        if self._strategy is None:
+            return None
+        return self._strategy.cache.instrument(instrument_id)
+
+    def submit(self, order: Order, **kwargs: Any) -> GuardVerdict:
+        """Check ``order`` and, if allowed, ``strategy.submit_order(order, **kwargs)``."""
+        verdict = self.check(order)
+        if verdict.allowed:
+            self._strategy.submit_order(order, **kwargs)
+            self.stats.submitted += 1
+        else:
+            key = verdict.reason.split(":")[0]
+            self.stats.refused[key] = self.stats.refused.get(key, 0) + 1
+        return verdict
+
+    # -- sizing ----------------------------------------------------------------------------
+
+    def entry_quantity(self, instrument: Instrument, capital: float, price: float,
+                       leverage: float = 1.0) -> Quantity | None:
+        """Entry size for the latest decision, or ``None`` (entries off, or below the minimum)."""
+        d = self.decision
+        if d is None:
+            return None
+        notional = bet_notional(d.r_total, d.max_leverage, d.entries_allowed,
+                                capital, self.config.base_fraction, leverage)
+        return notional_to_quantity(instrument, notional, price)
+
+    def exit_quantity(self, instrument: Instrument, position_quantity: Quantity | float) -> Quantity | None:
+        """Exit size: the whole position, or in TURTLE (with ``turtle_exit_clip``) the
+        instrument minimum, never more than the position; ``None`` below the minimum."""
+        held = float(position_quantity)
+        if self.posture == Posture.TURTLE and self.config.turtle_exit_clip:
+            held = min(held, minimum_quantity(instrument).as_double())
+        return round_quantity(instrument, held)

@@ -1,0 +1,203 @@
+"""Where the survival Actor reads its signals from.
+
+A :class:`StepSource` gives the Actor a reading ``(now_s, signals)`` for an engine time
+and may ask for an immediate step (an invariant event). Two implementations:
+
+* :class:`ReplaySignalSource` replays a twin trace's observed signals; its rows travel
+  through the Nautilus engine as :class:`~adapters.nautilus.data.SignalRowData`, so a
+  BacktestEngine sees them at their own times, in order with market data.
+* :class:`LiveSignalFeed` wraps an ``adapters.source.SignalSource`` (the Hazelcast health
+  grid): ``signals(now_s)`` for readings and ``on_invariant_change(callback)`` for events,
+  marshalled onto the node's event loop when the callback fires on another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from nautilus_trader.core.data import Data
+from nautilus_trader.model.data import CustomData, DataType
+
+from .data import SIGNAL_ROW_DATA_TYPE, SignalRowData
+from .trace import SignalTrace, is_same_value
+
+__all__ = [
+    "DEFAULT_ORIGIN_NS",
+    "LiveSignalFeed",
+    "ReplaySignalSource",
+    "SignalReading",
+    "StepRequest",
+    "StepSource",
+]
+
+DEFAULT_ORIGIN_NS = 1_704_067_200_000_000_000
+"""2024-01-01T00:00:00Z: engine time of a replayed trace's ``t_s = 0`` (Nautilus needs ts > 0)."""
+
+StepRequest = Callable[[str], None]
+"""Asks the Actor to step now; the argument names the trigger (e.g. ``invariant:hz.quorum``)."""
+
+
+class SignalReading(NamedTuple):
+    """What the controller is stepped with: its ``now_s`` and the signal mapping."""
+
+    now_s: float
+    signals: Mapping[str, float]
+
+
+@runtime_checkable
+class StepSource(Protocol):
+    """The Actor's view of a signal source."""
+
+    @property
+    def subscriptions(self) -> tuple[DataType, ...]:
+        """Custom data types the Actor must subscribe to and pass to :meth:`handle_data`."""
+        ...
+
+    def bind(self, request_step: StepRequest, invariant_signals: frozenset[str]) -> None:
+        """Called once when the Actor starts: where to send immediate-step requests."""
+        ...
+
+    def handle_data(self, data: Data) -> None:
+        """A subscribed data item arrived through the engine."""
+        ...
+
+    def read(self, ts_ns: int) -> SignalReading:
+        """The controller's ``now_s`` and signals at engine time ``ts_ns``."""
+        ...
+
+    def close(self) -> None:
+        """The Actor stopped; release what :meth:`bind` set up."""
+        ...
+
+
+class ReplaySignalSource:
+    """Replays a :class:`SignalTrace` through a Nautilus engine.
+
+    Row ``i`` is due at engine time ``origin_ns + round(t_s[i]·1e9)``. ``read(ts_ns)`` returns
+    the latest row due at or before ``ts_ns``, with ``now_s`` equal to that row's exact
+    ``t_s`` when the times coincide (so the controller sees the twin's float times bit for
+    bit); before the first row it returns no signals (the controller's worst case).
+    A delivered row whose invariant signals changed from the previous row requests an
+    immediate step, like an invariant event in the twin.
+    """
+
+    def __init__(self, trace: SignalTrace, origin_ns: int = DEFAULT_ORIGIN_NS) -> None:
+        if origin_ns <= 0:
+            raise ValueError(f"origin_ns must be > 0 (Nautilus engine time), got {origin_ns}")
+        self.trace = trace
+        self.origin_ns = int(origin_ns)
+        self._ts_ns: list[int] = trace.ts_ns(self.origin_ns).tolist()
+        self._t_s: list[float] = trace.t_s.tolist()
+        self._request: StepRequest | None = None
+        self._watch: tuple[int, ...] = ()
+        self._last_index = -1
+
+    @property
+    def subscriptions(self) -> tuple[DataType, ...]:
+        return (SIGNAL_ROW_DATA_TYPE,)
+
+    def events(self) -> list[CustomData]:
+        """The rows as engine data, for ``BacktestEngine.add_data(..., client_id=...)``."""
+        dt = SIGNAL_ROW_DATA_TYPE
+        return [CustomData(dt, SignalRowData(i, ts)) for i, ts in enumerate(self._ts_ns)]
+
+    @property
+    def last_ts_ns(self) -> int:
+        """Engine time of the last row."""
+        return self._ts_ns[-1]
+
+    def bind(self, request_step: StepRequest, invariant_signals: frozenset[str]) -> None:
+        self._request = request_step
+        names = self.trace.names
+        self._watch = tuple(j for j, n in enumerate(names) if n in invariant_signals)
+        self._last_index = -1
+
+    def handle_data(self, data: Data) -> None:
+        if not isinstance(data, SignalRowData):
+            return
+        index = data.index
+        previous, self._last_index = self._last_index, index
+        if previous < 0 or self._request is None:
+            return
+        changed = self._changed_invariant(previous, index)
+        if changed is not None:
+            self._request(f"invariant:{changed}")
+
+    def _changed_invariant(self, previous: int, index: int) -> str | None:
+        values = self.trace.values
+        for j in self._watch:
+            if not is_same_value(float(values[previous, j]), float(values[index, j])):
+                return self.trace.names[j]
+        return None
+
+    def read(self, ts_ns: int) -> SignalReading:
+        i = bisect.bisect_right(self._ts_ns, ts_ns) - 1
+        if i < 0:
+            return SignalReading((ts_ns - self.origin_ns) / 1e9, {})
+        now_s = self._t_s[i] if self._ts_ns[i] == ts_ns else (ts_ns - self.origin_ns) / 1e9
+        return SignalReading(now_s, self.trace.row(i))
+
+    def close(self) -> None:
+        self._request = None
+
+
+class LiveSignalFeed:
+    """Adapts an ``adapters.source.SignalSource`` (e.g. the Hazelcast health grid) to the Actor.
+
+    ``now_s`` is ``(ts_ns - origin_ns) / 1e9``: with the default ``origin_ns = 0`` it is Unix
+    time in seconds, the clock the live source stamps its observations with. Invariant
+    callbacks that fire on a foreign thread (the Hazelcast client's reactor) are handed to
+    ``loop`` with ``call_soon_threadsafe``; on the loop's own thread they run at once.
+    A source that raises while being read yields no signals: the controller's worst case.
+    """
+
+    def __init__(self, source: Any, origin_ns: int = 0, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        for method in ("signals", "on_invariant_change"):
+            if not callable(getattr(source, method, None)):
+                raise TypeError(f"{type(source).__name__} is not a SignalSource: it has no {method}()")
+        self.source = source
+        self.origin_ns = int(origin_ns)
+        self.loop = loop
+        self._request: StepRequest | None = None
+        self._thread_id: int | None = None
+        self.read_errors = 0
+
+    @property
+    def subscriptions(self) -> tuple[DataType, ...]:
+        return ()
+
+    def bind(self, request_step: StepRequest, invariant_signals: frozenset[str]) -> None:
+        self._request = request_step
+        self._thread_id = threading.get_ident()
+        self.source.on_invariant_change(self._on_invariant)
+
+    def _on_invariant(self, *event: Any) -> None:
+        request = self._request
+        if request is None:
+            return
+        reason = "invariant:" + (str(event[0]) if event else "event")
+        loop = self.loop
+        if loop is None or threading.get_ident() == self._thread_id:
+            request(reason)
+        else:
+            loop.call_soon_threadsafe(request, reason)
+
+    def handle_data(self, data: Data) -> None:
+        return None
+
+    def read(self, ts_ns: int) -> SignalReading:
+        now_s = (ts_ns - self.origin_ns) / 1e9
+        try:
+            signals = self.source.signals(now_s)
+        except Exception:  # noqa: BLE001 - a failing source must not stop the controller
+            self.read_errors += 1
+            signals = {}
+        return SignalReading(now_s, signals)
+
+    def close(self) -> None:
+        self._request = None
+
