@@ -177,7 +177,9 @@ class PostureConfig:
         return getattr(self, posture.name.lower())
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: vars(getattr(self, key)).copy() for key in _POSTURE_KEYS}
+        out = {key: vars(getattr(self, key)).copy() for key in _POSTURE_KEYS}
+        del out["hibernate"]["enter"], out["hibernate"]["leave"]
+        return out
 
     @classmethod
     def from_mapping(cls, data: Any, source: str, path: str = "postures") -> "PostureConfig":

@@ -146,7 +146,7 @@ def _confidence(row, x, now, dt, state, base):
         mag = state[base + 2]
         residual = 0.0
         if mag > 0.0:
-            residual = mag * max(0.0, 1.0 - (now - state[base + 3]) / row[IN_P1])
+            residual = mag * min(1.0, max(0.0, 1.0 - (now - state[base + 3]) / row[IN_P1]))
         if m > residual + 1e-12:
             state[base + 2] = m
             state[base + 3] = now
@@ -203,8 +203,10 @@ def step_into(g, lay, inp, state, x, now, out):
             dt = now - state[S_T_PREV]
         else:
             flags |= F_TIME_BACK
-    if not math.isfinite(now):
-        now = state[S_T_PREV]
+            now = state[S_T_PREV]
+    elif not math.isfinite(now):
+        flags |= F_TIME_BACK
+        now = 0.0
     o_raw = O_HEAD + n_lay
     o_conf = O_HEAD + 2 * n_lay
     o_bad = o_conf + n_inp
@@ -254,8 +256,7 @@ def step_into(g, lay, inp, state, x, now, out):
     if p != posture or state[S_INIT] == 0.0:
         state[S_T_ENTER] = now
     state[S_POSTURE] = p
-    if flags & F_TIME_BACK == 0:
-        state[S_T_PREV] = now
+    state[S_T_PREV] = now
     state[S_INIT] = 1.0
     out[O_R] = r
     out[O_POSTURE] = p

@@ -52,7 +52,7 @@ def dump_config(config: ControllerConfig) -> str:
     lines = [f"# survival controller config; config_id = {config.config_id}", f"name = {_value(data['name'])}", ""]
     for key, band in data["postures"].items():
         lines.append(f"[postures.{key}]")
-        lines += [f"{k} = {_value(v)}" for k, v in band.items() if not (key == "hibernate" and k in ("enter", "leave"))]
+        lines += [f"{k} = {_value(v)}" for k, v in band.items()]
         lines.append("")
     for layer in data["layers"]:
         lines.append("[[layers]]")
