@@ -1,0 +1,1 @@
+"""Adapters: the survival controller promoted to real infrastructure (Hazelcast, NautilusTrader)."""

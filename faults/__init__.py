@@ -1,0 +1,1 @@
+"""Faults: the fault vocabulary, random schedules, and the embedded Toxiproxy-compatible TCP fault proxy."""

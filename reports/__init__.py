@@ -1,0 +1,1 @@
+"""Degradation reports: read run directories (manifest + Arrow traces), render HTML, JUnit and Markdown."""

@@ -1,0 +1,1 @@
+"""Scenarios: the scenario file format, checks, suite runner, exploration, promotion and the nor CLI."""
