@@ -192,9 +192,19 @@ class PostureGuard:
         else:
             return f"{posture.name}: entry order type {order.order_type.name} not allowed (MARKET or LIMIT)"
         instrument = self._instrument(order.instrument_id)
-        if instrument is not None and order.quantity < minimum_quantity(instrument):
-            return f"quantity {order.quantity} below instrument minimum {minimum_quantity(instrument)}"
+        if instrument is not None:
+            minimum = minimum_quantity(instrument, self._reference_price(order))
+            if order.quantity < minimum:
+                return f"quantity {order.quantity} below instrument minimum {minimum}"
         return None
+
+    def _reference_price(self, order: Order) -> float | None:
+        if order.has_price:
+            return order.price.as_double()
+        quote = self._strategy.cache.quote_tick(order.instrument_id)
+        if quote is None:
+            return None
+        return (quote.bid_price.as_double() + quote.ask_price.as_double()) / 2.0
 
     def _decision_age_s(self) -> float:
         if self._strategy is None or self.decision is None:
@@ -229,10 +239,12 @@ class PostureGuard:
                                 capital, self.config.base_fraction, leverage)
         return notional_to_quantity(instrument, notional, price)
 
-    def exit_quantity(self, instrument: Instrument, position_quantity: Quantity | float) -> Quantity | None:
+    def exit_quantity(self, instrument: Instrument, position_quantity: Quantity | float,
+                      price: float | None = None) -> Quantity | None:
         """Exit size: the whole position, or in TURTLE (with ``turtle_exit_clip``) the
-        instrument minimum, never more than the position; ``None`` below the minimum."""
+        instrument minimum at ``price``, never more than the position; ``None`` when what is
+        held is below the instrument minimum (the venue would refuse it)."""
         held = float(position_quantity)
         if self.posture == Posture.TURTLE and self.config.turtle_exit_clip:
-            held = min(held, minimum_quantity(instrument).as_double())
-        return round_quantity(instrument, held)
+            held = min(held, minimum_quantity(instrument, price).as_double())
+        return round_quantity(instrument, held, price)

@@ -33,19 +33,29 @@ def bet_notional(r_total: float, max_leverage: float, entries_allowed: bool,
     return notional if math.isfinite(notional) and notional > 0.0 else 0.0
 
 
-def minimum_quantity(instrument: Instrument) -> Quantity:
-    """The smallest quantity the instrument accepts (its minimum, at least one size increment)."""
+def minimum_quantity(instrument: Instrument, price: float | None = None) -> Quantity:
+    """The smallest quantity the instrument accepts: its minimum quantity (at least one size
+    increment) and, when ``price`` is given, enough to reach its minimum notional (the
+    RiskEngine denies orders below it), rounded up to the size increment."""
     increment = instrument.size_increment
     minimum = instrument.min_quantity
     if minimum is None or minimum < increment:
-        return increment
-    return minimum
+        minimum = increment
+    min_notional = instrument.min_notional
+    if (price is None or min_notional is None or instrument.is_inverse
+            or min_notional.currency != instrument.quote_currency or not (math.isfinite(price) and price > 0.0)):
+        return minimum
+    step = increment.as_double()
+    raw = min_notional.as_double() / (price * instrument.multiplier.as_double())
+    needed = instrument.make_qty(math.ceil(raw / step - 1e-9) * step)
+    return needed if needed > minimum else minimum
 
 
-def round_quantity(instrument: Instrument, raw: float) -> Quantity | None:
+def round_quantity(instrument: Instrument, raw: float, price: float | None = None) -> Quantity | None:
     """``raw`` rounded down to the size increment and capped at the instrument maximum.
 
-    Returns ``None`` when the result would be zero or below the instrument minimum.
+    Returns ``None`` when the result would be zero or below the instrument minimum
+    (including its minimum notional at ``price``, when given).
     """
     if not math.isfinite(raw) or raw <= 0.0:
         return None
@@ -56,7 +66,7 @@ def round_quantity(instrument: Instrument, raw: float) -> Quantity | None:
         qty = instrument.make_qty(raw, round_down=True)
     except ValueError:  # rounded to zero by the size increment
         return None
-    if qty.as_double() <= 0.0 or qty < minimum_quantity(instrument):
+    if qty.as_double() <= 0.0 or qty < minimum_quantity(instrument, price):
         return None
     return qty
 
@@ -72,7 +82,7 @@ def notional_to_quantity(instrument: Instrument, notional: float, price: float) 
     multiplier = instrument.multiplier.as_double()
     if instrument.is_inverse:
         return round_quantity(instrument, notional / multiplier)
-    return round_quantity(instrument, notional / (price * multiplier))
+    return round_quantity(instrument, notional / (price * multiplier), price)
 
 
 def trading_state_for(posture: Posture, hibernate_state: TradingState = TradingState.REDUCING) -> TradingState:
