@@ -1,0 +1,117 @@
+"""Agent-side reader: near-cached map reads, entry listener, membership listener, liveness probe.
+
+One reader per client. Everything it observes goes into a shared :class:`GridState`; events from
+a client that has since been replaced are ignored (the ``alive`` check).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterable
+
+import hazelcast
+
+from .futures import wait_result
+from .state import GridState
+
+__all__ = ["HealthReader", "PROBE_KEY"]
+
+PROBE_KEY = "__nor.probe__"
+
+
+class HealthReader:
+    """Attach ``state`` to ``client``'s view of the health grid.
+
+    Args:
+        client: a started client (near cache configured for ``map_name`` when wanted).
+        state: the shared observed state.
+        map_name: the health grid's IMap name.
+        alive: returns False once this reader's client has been replaced; its events are dropped.
+    """
+
+    def __init__(self, client: hazelcast.HazelcastClient, state: GridState, map_name: str,
+                 alive: Callable[[], bool] = lambda: True) -> None:
+        self._client = client
+        self._state = state
+        self._alive = alive
+        self._map = client.get_map(map_name)
+        self._probe_lock = threading.Lock()
+        self._probe_outstanding = False
+        self._refresh_outstanding = False
+        client.cluster_service.add_listener(
+            member_added=lambda m: self._alive() and state.on_member_added(m.uuid),
+            member_removed=lambda m: self._alive() and state.on_member_removed(m.uuid),
+            fire_for_existing=True,
+        )
+        self._registration = self._map.add_entry_listener(
+            include_value=True, added_func=self._on_entry, updated_func=self._on_entry,
+            removed_func=self._on_removed,
+        )
+
+    def _on_entry(self, event) -> None:
+        if not self._alive() or event.key == PROBE_KEY:
+            return
+        self._state.contact()
+        self._state.accept(event.key, event.value)
+
+    def _on_removed(self, event) -> None:
+        if self._alive():
+            self._state.contact()
+            self._state.forget(event.key)
+
+    def refresh(self, keys: Iterable[str], timeout_s: float) -> int:
+        """Read ``keys`` through the near cache and wait (bounded); returns the entries found.
+
+        Raises HazelcastAdapterError when the cluster does not answer within ``timeout_s``.
+        """
+        found = wait_result(self._map.get_all([k for k in keys if k != PROBE_KEY]), timeout_s,
+                            "reading the health grid")
+        self._accept_all(found)
+        return len(found)
+
+    def refresh_async(self, keys: Iterable[str]) -> bool:
+        """Start a near-cache read of ``keys`` unless one is in flight; results arrive in ``state``."""
+        with self._probe_lock:
+            if self._refresh_outstanding:
+                return False
+            self._refresh_outstanding = True
+        try:
+            future = self._map.get_all([k for k in keys if k != PROBE_KEY])
+        except Exception:  # client offline
+            with self._probe_lock:
+                self._refresh_outstanding = False
+            return False
+        future.add_done_callback(self._on_refresh_reply)
+        return True
+
+    def _on_refresh_reply(self, future) -> None:
+        with self._probe_lock:
+            self._refresh_outstanding = False
+        if future.is_success():
+            self._accept_all(future.result())
+
+    def _accept_all(self, found) -> None:
+        if self._alive():
+            for key, value in found.items():
+                self._state.accept(key, value)
+
+    def probe(self) -> bool:
+        """Send one liveness probe unless one is already in flight; returns True if sent."""
+        with self._probe_lock:
+            if self._probe_outstanding:
+                return False
+            self._probe_outstanding = True
+        try:
+            future = self._map.contains_key(PROBE_KEY)
+        except Exception:  # client offline: no probe, the heartbeat age keeps growing
+            with self._probe_lock:
+                self._probe_outstanding = False
+            return False
+        future.add_done_callback(self._on_probe_reply)
+        return True
+
+    def _on_probe_reply(self, future) -> None:
+        with self._probe_lock:
+            self._probe_outstanding = False
+        if future.is_success() and self._alive():
+            self._state.contact()
