@@ -9,7 +9,6 @@ serialises to dict/msgpack/Arrow like any Nautilus custom data.
 # No `from __future__ import annotations` here: @customdataclass reads real annotation types.
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from nautilus_trader.core.data import Data
@@ -31,9 +30,10 @@ __all__ = [
 class SurvivalDecisionData(Data):
     """One controller decision, stamped with the engine time it was taken at.
 
-    ``t_s`` is the exact ``now_s`` passed to ``SurvivalController.step``; ``layers_json``
-    and ``reasons_json`` hold the layer multipliers and reasons as JSON (floats
-    round-trip exactly). Use :attr:`layers`, :attr:`reasons` and :attr:`posture_level`.
+    ``t_s`` is the exact ``now_s`` passed to ``SurvivalController.step``. Layers and reasons
+    are read from the controller's ``Decision`` lazily (its reasons are costly to format)
+    and materialised as JSON (floats round-trip exactly) when the data is serialised. Use
+    :attr:`layers`, :attr:`reasons` and :attr:`posture_level`.
     """
 
     t_s: float = 0.0
@@ -44,29 +44,53 @@ class SurvivalDecisionData(Data):
     taker_allowed: bool = False
     invariant_broken: bool = True
     trigger: str = ""
-    layers_json: str = "{}"
-    reasons_json: str = "[]"
+    layers_json: str = ""
+    reasons_json: str = ""
+
+    @property
+    def decision(self) -> Any:
+        """The controller's ``Decision`` (None once the data went through serialisation)."""
+        return self.__dict__.get("_decision")
 
     @property
     def layers(self) -> dict[str, float]:
         """Layer name -> damped multiplier, as the controller returned them."""
-        return json.loads(self.layers_json)
+        decision = self.decision
+        if decision is not None:
+            return {str(k): float(v) for k, v in decision.layers.items()}
+        return json.loads(self.layers_json) if self.layers_json else {}
 
     @property
     def reasons(self) -> tuple[str, ...]:
         """The controller's reasons for this decision."""
-        return tuple(json.loads(self.reasons_json))
+        decision = self.decision
+        if decision is not None:
+            return tuple(str(r) for r in decision.reasons)
+        return tuple(json.loads(self.reasons_json)) if self.reasons_json else ()
 
     @property
     def posture_level(self) -> Posture:
         """The posture as the controller's ``Posture`` enum."""
         return Posture[self.posture]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (layers and reasons as JSON), as Nautilus serialisers expect."""
+        if self.decision is not None:
+            self.layers_json = json.dumps(self.layers)
+            self.reasons_json = json.dumps(list(self.reasons))
+        out: dict[str, Any] = {attr: getattr(self, attr) for attr in _FIELDS}
+        out["type"] = type(self).__name__
+        out["ts_event"] = self.ts_event
+        out["ts_init"] = self.ts_init
+        return out
+
+
+_FIELDS = tuple(SurvivalDecisionData.__annotations__)
+
 
 def decision_to_data(decision: Any, t_s: float, ts_ns: int, trigger: str) -> SurvivalDecisionData:
     """Wrap a controller ``Decision`` taken at ``t_s`` (engine time ``ts_ns``) as bus data."""
-    layers: Mapping[str, float] = decision.layers
-    return SurvivalDecisionData(
+    data = SurvivalDecisionData(
         ts_event=ts_ns,
         ts_init=ts_ns,
         t_s=float(t_s),
@@ -77,9 +101,9 @@ def decision_to_data(decision: Any, t_s: float, ts_ns: int, trigger: str) -> Sur
         taker_allowed=bool(decision.taker_allowed),
         invariant_broken=bool(getattr(decision, "invariant_broken", False)),
         trigger=trigger,
-        layers_json=json.dumps({str(k): float(v) for k, v in layers.items()}),
-        reasons_json=json.dumps([str(r) for r in decision.reasons]),
     )
+    data.__dict__["_decision"] = decision
+    return data
 
 
 class SignalRowData(Data):
