@@ -119,15 +119,27 @@ def _node_config(settings: PaperSettings, key: str, secret: str) -> TradingNodeC
     )
 
 
-def _health_source(env: Mapping[str, str]) -> Any:
+def _age_limits_s(config: ControllerConfig) -> dict[str, float]:
+    """Limits of the age invariants (``max_age`` inputs of invariant layers), for the watchdog."""
+    return {inp.signal: inp.param("max") for layer in config.layers if layer.invariant
+            for inp in layer.inputs if inp.transform == "max_age"}
+
+
+def _health_service(env: Mapping[str, str], controller: SurvivalController) -> Any:
+    """The Hazelcast health service at ``NOR_HZ_MEMBERS`` — built, not started (no network)."""
     if not env.get("NOR_HZ_MEMBERS"):
         raise PaperNodeError(
             "NOR_HZ_MEMBERS is not set: paper trading reads the controller's health signals from the "
             "Hazelcast grid (e.g. NOR_HZ_MEMBERS=10.0.0.5:5701,10.0.0.6:5701), or pass source=..."
         )
-    from adapters.hazelcast import health_source_from_env  # the Hazelcast adapter's SignalSource
+    from adapters.hazelcast import HazelcastAdapterError, HazelcastHealthService, load_hz_config
 
-    return health_source_from_env(env)
+    try:
+        hz_config = load_hz_config(env.get("NOR_HZ_CONFIG") or None, env)
+    except HazelcastAdapterError as exc:
+        raise PaperNodeError(f"Hazelcast settings: {exc}") from None
+    return HazelcastHealthService(hz_config, controller.signal_names, controller.invariant_signals,
+                                  age_limits_s=_age_limits_s(controller.config))
 
 
 def build_paper_node(
@@ -145,8 +157,9 @@ def build_paper_node(
     ----------
     config : the controller config (promoted; checking promotion is the caller's job).
     settings : venue, instruments, sandbox account; defaults to BTCUSDT on Binance spot.
-    source : an ``adapters.source.SignalSource``; default: the Hazelcast health grid at
-        ``NOR_HZ_MEMBERS``.
+    source : an ``adapters.source.SignalSource``; default: a ``HazelcastHealthService`` for
+        ``NOR_HZ_MEMBERS`` (and ``NOR_HZ_*`` / ``NOR_HZ_CONFIG``), started when the Actor
+        starts and stopped when it stops.
     strategies : factories; each gets its own :class:`PostureGuard` wired to the RiskEngine.
     environ : where credentials and ``NOR_HZ_MEMBERS`` are read (default ``os.environ``).
 
@@ -160,13 +173,14 @@ def build_paper_node(
     settings.check()
     env = os.environ if environ is None else environ
     key, secret = _credentials(settings, env)
-    health = source if source is not None else _health_source(env)
+    controller = SurvivalController(config)
+    health = source if source is not None else _health_service(env, controller)
     node = TradingNode(config=_node_config(settings, key, secret))
     node.add_data_client_factory(settings.venue, BinanceLiveDataClientFactory)
     node.add_exec_client_factory(settings.venue, SandboxLiveExecClientFactory)
-    feed = LiveSignalFeed(health, loop=node.get_event_loop())
+    feed = LiveSignalFeed(health, loop=node.get_event_loop(), owns_source=source is None)
     actor_config = SurvivalActorConfig(interval_s=settings.interval_s)
-    node.trader.add_actor(SurvivalActor(SurvivalController(config), feed, actor_config))
+    node.trader.add_actor(SurvivalActor(controller, feed, actor_config))
     risk = node.kernel.risk_engine
     for factory in strategies:
         node.trader.add_strategy(factory(PostureGuard(guard_config, trading_state_sink=risk.set_trading_state)))

@@ -153,15 +153,19 @@ class LiveSignalFeed:
     callbacks that fire on a foreign thread (the Hazelcast client's reactor) are handed to
     ``loop`` with ``call_soon_threadsafe``; on the loop's own thread they run at once.
     A source that raises while being read yields no signals: the controller's worst case.
+    With ``owns_source`` the feed calls the source's ``start()`` when the Actor starts and its
+    ``stop()`` when the Actor stops (so building a node connects nothing).
     """
 
-    def __init__(self, source: Any, origin_ns: int = 0, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(self, source: Any, origin_ns: int = 0, loop: asyncio.AbstractEventLoop | None = None,
+                 owns_source: bool = False) -> None:
         for method in ("signals", "on_invariant_change"):
             if not callable(getattr(source, method, None)):
                 raise TypeError(f"{type(source).__name__} is not a SignalSource: it has no {method}()")
         self.source = source
         self.origin_ns = int(origin_ns)
         self.loop = loop
+        self.owns_source = owns_source
         self._request: StepRequest | None = None
         self._thread_id: int | None = None
         self.read_errors = 0
@@ -173,6 +177,8 @@ class LiveSignalFeed:
     def bind(self, request_step: StepRequest, invariant_signals: frozenset[str]) -> None:
         self._request = request_step
         self._thread_id = threading.get_ident()
+        if self.owns_source and callable(getattr(self.source, "start", None)):
+            self.source.start()
         self.source.on_invariant_change(self._on_invariant)
 
     def _on_invariant(self, *event: Any) -> None:
@@ -200,4 +206,6 @@ class LiveSignalFeed:
 
     def close(self) -> None:
         self._request = None
+        if self.owns_source and callable(getattr(self.source, "stop", None)):
+            self.source.stop()
 

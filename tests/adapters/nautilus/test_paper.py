@@ -59,6 +59,27 @@ def test_paper_node_builds_offline_with_actor_guard_and_sandbox() -> None:
         node.dispose()
 
 
+def test_default_health_source_is_the_hazelcast_service_not_yet_connected() -> None:
+    from adapters.hazelcast import HazelcastHealthService
+
+    env = dict(ENV, NOR_HZ_MEMBERS="10.1.2.3:5701,10.1.2.4:5702")
+    node = build_paper_node(default_config(), settings=PaperSettings(log_level="WARNING"), environ=env)
+    try:
+        actor = next(a for a in node.trader.actors() if isinstance(a, SurvivalActor))
+        service = actor.source.source
+        assert isinstance(service, HazelcastHealthService) and actor.source.owns_source
+        assert service.cfg.members == ("10.1.2.3:5701", "10.1.2.4:5702")
+        assert set(service.watchdog.signal_names) == set(actor.controller.signal_names)
+        assert service._client is None  # building connected nothing; the Actor's start will
+    finally:
+        node.dispose()
+
+
+def test_bad_hazelcast_settings_are_reported_as_such() -> None:
+    with pytest.raises(PaperNodeError, match="Hazelcast settings: .*NOR_HZ_MEMBERS"):
+        build_paper_node(default_config(), environ=dict(ENV, NOR_HZ_MEMBERS="no-port-here"))
+
+
 def test_missing_credentials_are_named() -> None:
     env = {k: v for k, v in ENV.items() if not k.startswith("BINANCE")}
     with pytest.raises(PaperNodeError, match="BINANCE_API_KEY and BINANCE_API_SECRET must be set"):
