@@ -74,12 +74,12 @@ def _check_times(where: str, t_s: np.ndarray) -> None:
     bad = np.flatnonzero(~np.isfinite(t_s) | (t_s < 0.0))
     if bad.size:
         i = int(bad[0])
-        raise TraceError(f"{where}: column 't_s' row {i} is {t_s[i]!r}; expected a finite time >= 0")
+        raise TraceError(f"{where}: column 't_s' row {i} is {float(t_s[i])!r}; expected a finite time >= 0")
     back = np.flatnonzero(np.diff(t_s) < 0.0)
     if back.size:
         i = int(back[0]) + 1
         raise TraceError(
-            f"{where}: column 't_s' goes backwards at row {i} ({t_s[i - 1]!r} -> {t_s[i]!r}); "
+            f"{where}: column 't_s' goes backwards at row {i} ({float(t_s[i - 1])!r} -> {float(t_s[i])!r}); "
             "expected non-decreasing times"
         )
 
