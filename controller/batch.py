@@ -21,6 +21,8 @@ from .config import ControllerConfig
 
 __all__ = ["BatchResult", "evaluate_batch"]
 
+_BLOCK_BYTES = 256 * 1024 * 1024  # stage-1 buffers per time block
+
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -50,46 +52,129 @@ class BatchResult:
         return int(self.mean_r.shape[0]) * self.n_steps
 
 
+@njit(cache=True, nogil=True)
+def _times(t):
+    """The validated time and dt of each step of a fresh controller over ``t``."""
+    n = t.shape[0]
+    now = np.empty(n)
+    dt = np.empty(n)
+    flags = np.empty(n, dtype=np.int64)
+    state = np.zeros(k.S_HEAD)
+    for i in range(n):
+        now[i], dt[i], flags[i] = k.advance_time(state, t[i])
+        state[k.S_T_PREV] = now[i]
+        state[k.S_INIT] = 1.0
+    return now, dt, flags
+
+
 @njit(parallel=True, cache=True, nogil=True)
-def _run(G, LAY, INP, n_lay, n_inp, X, t, full, r_out, p_out, l_out, summary):
-    n_cfg = G.shape[0]
-    n_t = X.shape[0]
-    for c in prange(n_cfg):
+def _inputs(U, ustate, X, now, dt, i0, i1, conf, bad):
+    """Stage 1a: confidence of every distinct input row over steps [i0, i1) (time-major)."""
+    for u in prange(U.shape[0]):
+        row = U[u]
+        col = int(row[k.IN_SIG])
+        for i in range(i0, i1):
+            c, b = k.input_confidence(row, X[i, col], now[i], dt[i], ustate[u], 0)
+            conf[i - i0, u] = c
+            bad[i - i0, u] = b
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _layers(L, n_l, conf, bad, n, raw, invalid):
+    """Stage 1b: raw value of every distinct layer (product of its inputs, in input order)."""
+    for i in prange(n):
+        for m in range(L.shape[0]):
+            value = 1.0
+            any_bad = False
+            for q in range(n_l[m]):
+                value *= conf[i, L[m, q]]
+                any_bad |= bad[i, L[m, q]]
+            raw[i, m] = value
+            invalid[i, m] = any_bad
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
+            full, r_out, p_out, l_out, summary):
+    """Stage 2: every config's damping, r_total and posture over steps [i0, i1)."""
+    for c in prange(G.shape[0]):
         nl = n_lay[c]
-        ni = n_inp[c]
-        lay = LAY[c, :nl]
-        inp = INP[c, :ni]
+        lay = LAY[c]
+        state = STATE[c]
+        out = OUT[c]
         g = G[c]
-        state = np.zeros(k.S_HEAD + nl + 4 * ni)
-        state[k.S_POSTURE] = 3.0
-        for j in range(nl):
-            state[k.S_HEAD + j] = 1.0
-        out = np.zeros(k.O_HEAD + 2 * nl + 2 * ni)
-        total = 0.0
-        low = 1.0
-        switches = 0
-        previous = 3
-        for i in range(n_t):
-            k.step_into(g, lay, inp, state, X[i], t[i], out)
+        o_raw = k.O_HEAD + nl
+        total = summary[c, 0]
+        low = summary[c, 1]
+        switches = summary[c, 3]
+        previous = int(summary[c, 8])
+        r = summary[c, 2]
+        in_posture = np.zeros(4)
+        t_last = now[i0 - 1] if i0 > 0 else now[0]
+        for i in range(i0, i1):
+            f = flags[i]
+            rrow = raw[i - i0]
+            brow = invalid[i - i0]
+            for j in range(nl):
+                m = lmap[c, j]
+                out[o_raw + j] = rrow[m]
+                if brow[m]:
+                    f |= k.F_INVALID
+            k.decide(g, lay, nl, state, now[i], dt[i], f, out)
             r = out[k.O_R]
             p = int(out[k.O_POSTURE])
             total += r
             if r < low:
                 low = r
-            if i > 0:
-                if p != previous:
-                    switches += 1
-                summary[c, 4 + previous] += t[i] - t[i - 1]
+            if p != previous and i > 0:
+                switches += 1
+            in_posture[previous] += now[i] - t_last
+            t_last = now[i]
             previous = p
             if full:
                 r_out[c, i] = r
                 p_out[c, i] = p
                 for j in range(nl):
                     l_out[c, i, j] = out[k.O_HEAD + j]
-        summary[c, 0] = total / max(n_t, 1)
+        summary[c, 0] = total
         summary[c, 1] = low
-        summary[c, 2] = out[k.O_R]
+        summary[c, 2] = r
         summary[c, 3] = switches
+        summary[c, 8] = previous
+        for q in range(4):
+            summary[c, 4 + q] += in_posture[q]
+
+
+def _distinct(compiled) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct input rows and distinct layers (tuples of distinct inputs) across configs.
+
+    Returns (input rows U, layer table L (padded with 0), inputs per layer, config -> layer map).
+    A layer's raw value depends only on its input rows, so configs that share a layer share
+    its stage-1 work.
+    """
+    inputs: dict[bytes, int] = {}
+    layers: dict[tuple[int, ...], int] = {}
+    rows: list[np.ndarray] = []
+    lmap = np.zeros((len(compiled), max(c.n_layers for c in compiled)), dtype=np.int64)
+    for ci, c in enumerate(compiled):
+        members: list[list[int]] = [[] for _ in range(c.n_layers)]
+        for i in range(c.n_inputs):
+            row = c.inp[i].copy()
+            row[k.IN_LAYER] = 0.0
+            key = row.tobytes()
+            if key not in inputs:
+                inputs[key] = len(rows)
+                rows.append(row)
+            members[int(c.inp[i, k.IN_LAYER])].append(inputs[key])
+        for j, m in enumerate(members):
+            lmap[ci, j] = layers.setdefault(tuple(m), len(layers))
+    width = max(len(m) for m in layers)
+    L = np.zeros((len(layers), width), dtype=np.int64)
+    n_l = np.zeros(len(layers), dtype=np.int64)
+    for m, idx in layers.items():
+        L[idx, :len(m)] = m
+        n_l[idx] = len(m)
+    return np.array(rows), L, n_l, lmap
 
 
 def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -129,22 +214,37 @@ def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequ
     compiled = [compile_config(cfg, signal_names) for cfg in configs]
     n_cfg = len(compiled)
     max_l = max(c.n_layers for c in compiled)
-    max_i = max(c.n_inputs for c in compiled)
     G = np.stack([c.g for c in compiled])
     LAY = np.zeros((n_cfg, max_l, k.LY_SIZE))
-    INP = np.zeros((n_cfg, max_i, k.IN_SIZE))
     for ci, c in enumerate(compiled):
         LAY[ci, :c.n_layers] = c.lay
-        INP[ci, :c.n_inputs] = c.inp
     n_lay = np.array([c.n_layers for c in compiled], dtype=np.int64)
-    n_inp = np.array([c.n_inputs for c in compiled], dtype=np.int64)
+    U, L, n_l, lmap = _distinct(compiled)
     full = outputs == "full"
-    shape = (n_cfg, t.shape[0]) if full else (1, 1)
+    n_t = t.shape[0]
+    shape = (n_cfg, n_t) if full else (1, 1)
     r_out = np.zeros(shape)
     p_out = np.zeros(shape, dtype=np.int8)
     l_out = np.full(shape + (max_l if full else 1,), np.nan)
-    summary = np.zeros((n_cfg, 8))
-    _run(G, LAY, INP, n_lay, n_inp, X, t, full, r_out, p_out, l_out, summary)
+    summary = np.zeros((n_cfg, 9))
+    summary[:, 1] = 1.0
+    summary[:, 8] = 3.0
+    STATE = np.stack([k.new_state(max_l, 0) for _ in range(n_cfg)])
+    OUT = np.zeros((n_cfg, k.out_size(max_l, 0)))
+    ustate = np.zeros((U.shape[0], 4))
+    now, dt, flags = _times(t)
+    block = int(min(8192, max(256, _BLOCK_BYTES // (9 * (U.shape[0] + L.shape[0])))))
+    conf = np.empty((block, U.shape[0]))
+    bad = np.empty((block, U.shape[0]), dtype=np.bool_)
+    raw = np.empty((block, L.shape[0]))
+    invalid = np.empty((block, L.shape[0]), dtype=np.bool_)
+    for i0 in range(0, n_t, block):
+        i1 = min(n_t, i0 + block)
+        _inputs(U, ustate, X, now, dt, i0, i1, conf, bad)
+        _layers(L, n_l, conf, bad, i1 - i0, raw, invalid)
+        _decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
+                full, r_out, p_out, l_out, summary)
+    summary[:, 0] /= max(n_t, 1)
     return BatchResult(
         layer_names=tuple(c.layer_names for c in compiled),
         mean_r=summary[:, 0], min_r=summary[:, 1], final_r=summary[:, 2],

@@ -29,7 +29,7 @@ __all__ = [
     "S_T_PREV", "S_INIT", "S_POSTURE", "S_T_ENTER", "S_HEAD",
     "O_R", "O_POSTURE", "O_FLAGS", "O_CAPPED", "O_NO_TAKER", "O_LEVERAGE", "O_HEAD",
     "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED",
-    "state_size", "out_size", "new_state", "step_into",
+    "state_size", "out_size", "new_state", "advance_time", "input_confidence", "layers_raw_into", "decide", "step_into",
 ]
 
 # Transform codes of an input row.
@@ -112,7 +112,7 @@ def new_state(n_layers: int, n_inputs: int) -> np.ndarray:
     return state
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _confidence(row, x, now, dt, state, base):
     """Confidence in [0, 1] of one input; returns (confidence, invalid)."""
     xf = int(row[IN_XF])
@@ -164,7 +164,7 @@ def _confidence(row, x, now, dt, state, base):
     return min(1.0, s / row[IN_P2]), invalid
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _next_posture(g, posture, r, now, t_enter, broken, cap):
     """Schmitt trigger with dwell and cap; returns (posture, dwell_hold)."""
     if broken:
@@ -187,39 +187,54 @@ def _next_posture(g, posture, r, now, t_enter, broken, cap):
     return p, hold
 
 
-@njit(cache=True, nogil=True)
-def step_into(g, lay, inp, state, x, now, out):
-    """Advance the controller one step at time ``now`` with signal vector ``x``.
+@njit(cache=True, nogil=True, inline="always")
+def advance_time(state, now):
+    """Validated time of this step and the time since the last one; returns (now, dt, flags).
 
-    Never raises on values: invalid inputs are read as the worst case for their layer.
-    Writes r_total, posture, flags, caps, per-layer and per-input detail into ``out``.
+    Time that goes backwards or is not finite is held at the last time (dt = 0).
     """
-    n_lay = lay.shape[0]
-    n_inp = inp.shape[0]
-    flags = 0
-    dt = 0.0
     if state[S_INIT] != 0.0:
         if math.isfinite(now) and now >= state[S_T_PREV]:
-            dt = now - state[S_T_PREV]
-        else:
-            flags |= F_TIME_BACK
-            now = state[S_T_PREV]
-    elif not math.isfinite(now):
-        flags |= F_TIME_BACK
-        now = 0.0
+            return now, now - state[S_T_PREV], 0
+        return state[S_T_PREV], 0.0, F_TIME_BACK
+    if not math.isfinite(now):
+        return 0.0, 0.0, F_TIME_BACK
+    return now, 0.0, 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def input_confidence(row, x, now, dt, input_state, base):
+    """Confidence of one input row given its signal value; its state lives at input_state[base:base+4]."""
+    return _confidence(row, x, now, dt, input_state, base)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def layers_raw_into(n_lay, inp, out):
+    """Raw layer values: the product, in input order, of each layer's input confidences.
+
+    Reads confidences and invalid flags from ``out``; returns F_INVALID if any input was invalid.
+    """
+    n_inp = inp.shape[0]
     o_raw = O_HEAD + n_lay
     o_conf = O_HEAD + 2 * n_lay
     o_bad = o_conf + n_inp
+    flags = 0
     for j in range(n_lay):
         out[o_raw + j] = 1.0
     for i in range(n_inp):
-        row = inp[i]
-        c, bad = _confidence(row, x[int(row[IN_SIG])], now, dt, state, S_HEAD + n_lay + 4 * i)
-        out[o_conf + i] = c
-        out[o_bad + i] = 1.0 if bad else 0.0
-        if bad:
+        if out[o_bad + i] != 0.0:
             flags |= F_INVALID
-        out[o_raw + int(row[IN_LAYER])] *= c
+        out[o_raw + int(inp[i, IN_LAYER])] *= out[o_conf + i]
+    return flags
+
+
+@njit(cache=True, nogil=True, inline="always")
+def decide(g, lay, n_lay, state, now, dt, flags, out):
+    """Damping, r_total, caps and posture from the raw layer values in ``out``; updates ``state``.
+
+    Reads the first ``n_lay`` rows of ``lay``.
+    """
+    o_raw = O_HEAD + n_lay
     r = 1.0
     broken = False
     cap = 3
@@ -264,3 +279,24 @@ def step_into(g, lay, inp, state, x, now, out):
     out[O_CAPPED] = 1.0 if cap < 3 else 0.0
     out[O_NO_TAKER] = 1.0 if (no_taker or p != 3) else 0.0
     out[O_LEVERAGE] = g[G_LEVERAGE + p]
+
+
+@njit(cache=True, nogil=True)
+def step_into(g, lay, inp, state, x, now, out):
+    """Advance the controller one step at time ``now`` with signal vector ``x``.
+
+    Never raises on values: invalid inputs are read as the worst case for their layer.
+    Writes r_total, posture, flags, caps, per-layer and per-input detail into ``out``.
+    The batch evaluator runs the same stages: time, input confidences, layer products, decide.
+    """
+    n_lay = lay.shape[0]
+    n_inp = inp.shape[0]
+    now, dt, flags = advance_time(state, now)
+    o_conf = O_HEAD + 2 * n_lay
+    for i in range(n_inp):
+        row = inp[i]
+        c, bad = _confidence(row, x[int(row[IN_SIG])], now, dt, state, S_HEAD + n_lay + 4 * i)
+        out[o_conf + i] = c
+        out[o_conf + n_inp + i] = 1.0 if bad else 0.0
+    flags |= layers_raw_into(n_lay, inp, out)
+    decide(g, lay, n_lay, state, now, dt, flags, out)

@@ -1,0 +1,93 @@
+"""Controller speed: µs per step through the public API, and batch throughput.
+
+Prints median and p99 µs per ``SurvivalController.step`` with the full default layer set,
+the same for a plain-Python port of the spec's seed template (4 layers), their ratio, and
+batch throughput (controller-steps per second over configs × trace steps, all cores).
+Targets (issue 2): step median <= 5 µs; batch >= 50 M steps/s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from controller import NOMINAL_SIGNALS, SurvivalController, apply_overrides, default_config, evaluate_batch  # noqa: E402
+from seed_template_port import SeedTemplatePort  # noqa: E402
+
+STEPS = 200_000
+
+
+def signal_sequence(n: int, seed: int = 1) -> list[dict[str, float]]:
+    """A realistic mix: mostly nominal, stretches of stale sensors, some drawdown."""
+    rng = np.random.default_rng(seed)
+    out = []
+    mc_age = 30.0
+    for i in range(n):
+        s = dict(NOMINAL_SIGNALS)
+        mc_age = mc_age + 1.0 if (i // 5000) % 4 == 3 else float(rng.uniform(0, 60))
+        s["mc_forewarner.age_s"] = mc_age
+        s["ob.latency_ms"] = float(rng.lognormal(3.7, 0.5))
+        s["portfolio.drawdown"] = float(abs(rng.normal(0, 0.02)))
+        out.append(s)
+    return out
+
+
+def time_steps(step, seq: list[dict[str, float]]) -> np.ndarray:
+    clock = time.perf_counter_ns
+    samples = np.empty(len(seq))
+    for i, s in enumerate(seq):
+        t0 = clock()
+        step(float(i), s)
+        samples[i] = clock() - t0
+    return samples / 1000.0
+
+
+def trace_day(steps: int = 86_400) -> dict[str, np.ndarray]:
+    seq = signal_sequence(steps, seed=2)
+    trace = {"t_s": np.arange(steps, dtype=float)}
+    for name in NOMINAL_SIGNALS:
+        trace[name] = np.array([s[name] for s in seq])
+    return trace
+
+
+def main() -> int:
+    seq = signal_sequence(STEPS)
+    ctl = SurvivalController(default_config())
+    time_steps(ctl.step, seq[:2000])  # compile + warm
+    ours = time_steps(SurvivalController(default_config()).step, seq)
+    port = time_steps(SeedTemplatePort().step, seq)
+    med, p99 = statistics.median(ours), float(np.percentile(ours, 99))
+    pmed, pp99 = statistics.median(port), float(np.percentile(port, 99))
+    n_layers = len(default_config().layers)
+    print(f"step (public API, {n_layers} default layers): median {med:.2f} µs, p99 {p99:.2f} µs "
+          f"[target median <= 5 µs: {'OK' if med <= 5 else 'MISSED'}]")
+    print(f"seed template port (4 layers, plain Python): median {pmed:.2f} µs, p99 {pp99:.2f} µs")
+    print(f"ratio ours/port: median {med / pmed:.2f}x, p99 {p99 / pp99:.2f}x")
+
+    n_cfg = int(os.environ.get("NOR_BENCH_CONFIGS", "10000"))
+    base = default_config()
+    rng = np.random.default_rng(3)
+    configs = [apply_overrides(base, {"layers": {"mc_forewarner": {"inputs": {"mc_forewarner.age_s": {
+        "half_life": float(h)}}}}}, source="bench") for h in rng.uniform(300, 3000, 64)]
+    configs = (configs * (n_cfg // len(configs) + 1))[:n_cfg]
+    trace = trace_day()
+    evaluate_batch(configs[:2], {k: v[:100] for k, v in trace.items()}, outputs="summary")  # compile
+    t0 = time.perf_counter()
+    result = evaluate_batch(configs, trace, outputs="summary")
+    wall = time.perf_counter() - t0
+    rate = result.steps_evaluated / wall
+    print(f"batch: {n_cfg} configs x {trace['t_s'].size} steps (one day at 1 s) in {wall:.2f} s "
+          f"on {os.cpu_count()} cores = {rate / 1e6:.1f} M controller-steps/s "
+          f"[target >= 50 M/s, day x 10k configs < 20 s: {'OK' if rate >= 50e6 else 'MISSED'}]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
