@@ -78,3 +78,13 @@ class FaultProxyServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await _cancel_other_tasks()
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel and await every task left on this loop so closing it leaves nothing pending."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

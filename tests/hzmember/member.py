@@ -65,6 +65,7 @@ class WireMember:
         if not self._thread.is_alive():
             return
         self._call(self._stop_async())
+        self._call(_cancel_other_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(_CALL_TIMEOUT_S)
         self._loop.close()
@@ -219,3 +220,12 @@ class WireMember:
         except Exception:  # a bug in the double must not hang the client: close and log once
             _log.exception("test member failed on message type 0x%06X; closing connection", message_type)
             conn.abort()
+
+
+async def _cancel_other_tasks() -> None:
+    """Cancel and await every task left on this loop so closing it leaves nothing pending."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
