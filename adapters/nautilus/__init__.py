@@ -21,7 +21,14 @@ from .errors import GuardConfigError, NautilusAdapterError, PaperNodeError, Trac
 from .guard import GuardConfig, GuardVerdict, PostureGuard
 from .replay import REPLAY_CLIENT_ID, DecisionRecorder, ReplayResult, replay_in_backtest
 from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
-from .sources import DEFAULT_ORIGIN_NS, LiveSignalFeed, ReplaySignalSource, SignalReading, StepSource
+from .sources import (
+    DEFAULT_ORIGIN_NS,
+    LiveSignalFeed,
+    ReplaySignalSource,
+    SignalReading,
+    StepSource,
+    off_grid_rows,
+)
 from .strategy import GuardedStrategy
 from .trace import SignalTrace, load_signal_trace, signal_trace_from_columns
 
@@ -54,6 +61,7 @@ __all__ = [
     "load_signal_trace",
     "minimum_quantity",
     "notional_to_quantity",
+    "off_grid_rows",
     "replay_in_backtest",
     "round_quantity",
     "signal_trace_from_columns",

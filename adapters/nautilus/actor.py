@@ -16,7 +16,7 @@ from nautilus_trader.config import ActorConfig
 from nautilus_trader.core.data import Data
 
 from .data import DECISION_DATA_TYPE, SurvivalDecisionData, decision_to_data
-from .sources import StepSource
+from .sources import SignalReading, StepSource
 
 __all__ = ["SurvivalActor", "SurvivalActorConfig"]
 
@@ -83,12 +83,15 @@ class SurvivalActor(Actor):
     def _on_timer(self, event: TimeEvent) -> None:
         self._step(event.ts_event, "timer")
 
-    def step_now(self, trigger: str = "request") -> SurvivalDecisionData:
-        """Step at the clock's current time (an invariant event) and publish the decision."""
-        return self._step(self.clock.timestamp_ns(), trigger)
+    def step_now(self, trigger: str = "request", reading: SignalReading | None = None) -> SurvivalDecisionData:
+        """Step at the clock's current time (an invariant event) and publish the decision.
 
-    def _step(self, ts_ns: int, trigger: str) -> SurvivalDecisionData:
-        now_s, signals = self.source.read(ts_ns)
+        ``reading`` is what to step with (a replayed row); None reads the source now.
+        """
+        return self._step(self.clock.timestamp_ns(), trigger, reading)
+
+    def _step(self, ts_ns: int, trigger: str, reading: SignalReading | None = None) -> SurvivalDecisionData:
+        now_s, signals = reading if reading is not None else self.source.read(ts_ns)
         decision = self.controller.step(now_s, signals)
         data = decision_to_data(decision, now_s, ts_ns, trigger)
         self.last_decision = data

@@ -11,8 +11,11 @@ Nautilus path decides on a recorded twin trace::
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.common.actor import Actor
@@ -60,19 +63,21 @@ def replay_in_backtest(
     *,
     origin_ns: int = DEFAULT_ORIGIN_NS,
     actor_config: SurvivalActorConfig | None = None,
+    event_rows: Sequence[bool] | np.ndarray | None = None,
     log_level: str = "ERROR",
 ) -> ReplayResult:
     """Run ``trace`` through a fresh ``BacktestEngine`` with a :class:`SurvivalActor`.
 
     The engine runs from the first row to the last; the Actor's timer starts at the first
-    row's time. ``controller`` is stepped in place (pass a fresh one).
+    row's time. ``controller`` is stepped in place (pass a fresh one). ``event_rows`` selects
+    the rows that trigger immediate steps (see :class:`ReplaySignalSource`).
     """
     engine = BacktestEngine(BacktestEngineConfig(
         trader_id=TraderId("NOR-REPLAY-001"),
         logging=LoggingConfig(log_level=log_level, bypass_logging=log_level == "OFF"),
     ))
     try:
-        source = ReplaySignalSource(trace, origin_ns)
+        source = ReplaySignalSource(trace, origin_ns, event_rows)
         engine.add_data(source.events(), client_id=REPLAY_CLIENT_ID)
         recorder = DecisionRecorder()
         engine.add_actor(SurvivalActor(controller, source, actor_config))

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
 
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.data import CustomData, DataType
@@ -28,6 +30,7 @@ from .trace import SignalTrace, is_same_value
 __all__ = [
     "DEFAULT_ORIGIN_NS",
     "LiveSignalFeed",
+    "off_grid_rows",
     "ReplaySignalSource",
     "SignalReading",
     "StepRequest",
@@ -37,8 +40,9 @@ __all__ = [
 DEFAULT_ORIGIN_NS = 1_704_067_200_000_000_000
 """2024-01-01T00:00:00Z: engine time of a replayed trace's ``t_s = 0`` (Nautilus needs ts > 0)."""
 
-StepRequest = Callable[[str], None]
-"""Asks the Actor to step now; the argument names the trigger (e.g. ``invariant:hz.quorum``)."""
+StepRequest = Callable[[str, "SignalReading | None"], None]
+"""Asks the Actor to step now: ``(trigger, reading)``; the trigger names the cause (e.g.
+``invariant:hz.quorum``); ``reading`` is what to step with, or None to read the source now."""
 
 
 class SignalReading(NamedTuple):
@@ -77,21 +81,31 @@ class StepSource(Protocol):
 class ReplaySignalSource:
     """Replays a :class:`SignalTrace` through a Nautilus engine.
 
-    Row ``i`` is due at engine time ``origin_ns + round(t_s[i]·1e9)``. ``read(ts_ns)`` returns
-    the latest row due at or before ``ts_ns``, with ``now_s`` equal to that row's exact
-    ``t_s`` when the times coincide (so the controller sees the twin's float times bit for
-    bit); before the first row it returns no signals (the controller's worst case).
-    A delivered row whose invariant signals changed from the previous row requests an
-    immediate step, like an invariant event in the twin.
+    Row ``i`` is due at engine time ``origin_ns + round(t_s[i]·1e9)``. ``read(ts_ns)`` (the
+    timer's reading) returns the latest row due at or before ``ts_ns`` — among rows due exactly
+    at ``ts_ns``, the last one that is not an event row — with ``now_s`` equal to that row's
+    exact ``t_s`` when the times coincide (so the controller sees the twin's float times bit
+    for bit); before the first row it returns no signals (the controller's worst case).
+
+    Which delivered rows request an immediate step (with their own signals):
+
+    * ``event_rows=None``: a row whose invariant signals changed from the previous row;
+    * ``event_rows=mask``: exactly the rows flagged True — e.g. :func:`off_grid_rows` for a
+      twin trace, which holds one row per agent step: the rows off the 1 s tick grid are
+      the agent's immediate steps on invariant events.
     """
 
-    def __init__(self, trace: SignalTrace, origin_ns: int = DEFAULT_ORIGIN_NS) -> None:
+    def __init__(self, trace: SignalTrace, origin_ns: int = DEFAULT_ORIGIN_NS,
+                 event_rows: Sequence[bool] | np.ndarray | None = None) -> None:
         if origin_ns <= 0:
             raise ValueError(f"origin_ns must be > 0 (Nautilus engine time), got {origin_ns}")
         self.trace = trace
         self.origin_ns = int(origin_ns)
         self._ts_ns: list[int] = trace.ts_ns(self.origin_ns).tolist()
         self._t_s: list[float] = trace.t_s.tolist()
+        if event_rows is not None and len(event_rows) != len(trace):
+            raise ValueError(f"event_rows has {len(event_rows)} entries; the trace has {len(trace)} rows")
+        self._events: list[bool] | None = None if event_rows is None else [bool(e) for e in event_rows]
         self._request: StepRequest | None = None
         self._watch: tuple[int, ...] = ()
         self._last_index = -1
@@ -105,11 +119,6 @@ class ReplaySignalSource:
         dt = SIGNAL_ROW_DATA_TYPE
         return [CustomData(dt, SignalRowData(i, ts)) for i, ts in enumerate(self._ts_ns)]
 
-    @property
-    def last_ts_ns(self) -> int:
-        """Engine time of the last row."""
-        return self._ts_ns[-1]
-
     def bind(self, request_step: StepRequest, invariant_signals: frozenset[str]) -> None:
         self._request = request_step
         names = self.trace.names
@@ -121,11 +130,15 @@ class ReplaySignalSource:
             return
         index = data.index
         previous, self._last_index = self._last_index, index
-        if previous < 0 or self._request is None:
+        if self._request is None:
             return
-        changed = self._changed_invariant(previous, index)
-        if changed is not None:
-            self._request(f"invariant:{changed}")
+        if self._events is not None:
+            trigger = "event" if self._events[index] else None
+        else:
+            changed = self._changed_invariant(previous, index) if previous >= 0 else None
+            trigger = None if changed is None else f"invariant:{changed}"
+        if trigger is not None:
+            self._request(trigger, self._reading(index))
 
     def _changed_invariant(self, previous: int, index: int) -> str | None:
         values = self.trace.values
@@ -134,15 +147,38 @@ class ReplaySignalSource:
                 return self.trace.names[j]
         return None
 
+    def _reading(self, index: int) -> SignalReading:
+        return SignalReading(self._t_s[index], self.trace.row(index))
+
     def read(self, ts_ns: int) -> SignalReading:
-        i = bisect.bisect_right(self._ts_ns, ts_ns) - 1
+        ts = self._ts_ns
+        i = bisect.bisect_right(ts, ts_ns) - 1
         if i < 0:
             return SignalReading((ts_ns - self.origin_ns) / 1e9, {})
-        now_s = self._t_s[i] if self._ts_ns[i] == ts_ns else (ts_ns - self.origin_ns) / 1e9
-        return SignalReading(now_s, self.trace.row(i))
+        if ts[i] != ts_ns:
+            return SignalReading((ts_ns - self.origin_ns) / 1e9, self.trace.row(i))
+        events = self._events
+        j = i
+        while events is not None and j >= 0 and ts[j] == ts_ns and events[j]:
+            j -= 1
+        return self._reading(j if j >= 0 and ts[j] == ts_ns else i)
 
     def close(self) -> None:
         self._request = None
+
+
+def off_grid_rows(trace: SignalTrace, interval_s: float = 1.0) -> np.ndarray:
+    """Rows that are not the first row at a tick ``t_s[0] + k·interval_s`` (exact to the ns).
+
+    For a twin trace (one row per agent step, ticks every ``interval_s``) these are the
+    agent's immediate steps on invariant events.
+    """
+    ns = np.rint(trace.t_s * 1e9).astype(np.int64)
+    step = int(round(interval_s * 1e9))
+    on_grid = (ns - ns[0]) % step == 0
+    repeat = np.zeros(ns.shape, dtype=bool)
+    repeat[1:] = ns[1:] == ns[:-1]
+    return ~on_grid | repeat
 
 
 class LiveSignalFeed:
@@ -188,9 +224,9 @@ class LiveSignalFeed:
         reason = "invariant:" + (str(event[0]) if event else "event")
         loop = self.loop
         if loop is None or threading.get_ident() == self._thread_id:
-            request(reason)
+            request(reason, None)
         else:
-            loop.call_soon_threadsafe(request, reason)
+            loop.call_soon_threadsafe(request, reason, None)
 
     def handle_data(self, data: Data) -> None:
         return None

@@ -114,7 +114,7 @@ def test_live_feed_moves_foreign_thread_invariant_events_onto_the_loop() -> None
     source = FixedSource({"hz.quorum": 0.0})
     feed = LiveSignalFeed(source, origin_ns=0, loop=loop)
     seen: list[tuple[str, int]] = []
-    feed.bind(lambda reason: seen.append((reason, threading.get_ident())), frozenset({"hz.quorum"}))
+    feed.bind(lambda reason, reading: seen.append((reason, threading.get_ident())), frozenset({"hz.quorum"}))
     worker = threading.Thread(target=source.callbacks[0])
     worker.start()
     worker.join()
