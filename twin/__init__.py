@@ -1,0 +1,23 @@
+"""The digital twin: a deterministic SimPy world of sensors, network, Hazelcast cluster, exchange
+and trading agent around the unchanged survival controller.
+
+    from twin import World, WorldConfig
+    trace = World(WorldConfig(), "survival", seed=1).run(3600.0)
+    trace.write("runs/x")
+"""
+
+from .config import (AgentConfig, ClusterConfig, ExchangeConfig, LinkConfig, MarketConfig, NetworkConfig,
+                     SensorsConfig, WorldConfig, LINK_NAMES, SENSOR_NAMES, REGIMES, parse_duration_s)
+from .errors import TwinConfigError, TwinError
+from .ports import (FAULT_PORTS, ClockPort, ClusterPort, ExchangePort, LedgerPort, LinkPort, MarketPort,
+                    NetworkPort, SensorPort)
+from .trace import TABLES, Trace
+from .watchdog import SIGNALS
+from .world import World
+
+__all__ = [
+    "AgentConfig", "ClockPort", "ClusterConfig", "ClusterPort", "ExchangeConfig", "ExchangePort", "FAULT_PORTS",
+    "LINK_NAMES", "LedgerPort", "LinkConfig", "LinkPort", "MarketConfig", "MarketPort", "NetworkConfig",
+    "NetworkPort", "REGIMES", "SENSOR_NAMES", "SIGNALS", "SensorPort", "SensorsConfig", "TABLES", "Trace",
+    "TwinConfigError", "TwinError", "World", "WorldConfig", "parse_duration_s",
+]

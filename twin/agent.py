@@ -1,0 +1,295 @@
+"""The trading agent: steps the controller, trades vel_div plunges, executes by posture.
+
+* Steps ``controller.step(now, signals)`` every ``step_interval_s`` and at once when an
+  invariant flag (quorum, ledger, checksum) flips between ticks.
+* Entries when a new scan's vel_div is below ``-entry_threshold``, into the scanner's top-ranked
+  assets, sized by ``decision.size`` and capped by ``max_leverage`` × equity.
+* Posture-aware execution: taker or post-only maker entries when taker is allowed (APEX),
+  post-only only otherwise (STALKER), no entries when entries are not allowed (TURTLE), cancel
+  every working order in HIBERNATE. Exits (take-profit, stop, max-hold) are never blocked.
+* Reconciles its ledger with the exchange account, writes its journal to the grid and repairs it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generator
+
+from .channel import Channel
+from .cluster import Record
+from .orders import BUY, SELL, Fill, Order
+from .portfolio import Portfolio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+    from .context import Context
+    from .exchange import Exchange
+    from .trace import Recorder
+    from .watchdog import Watchdog
+
+__all__ = ["Agent"]
+
+_FLAGS = ("hz.quorum", "ledger.consistent", "data.checksum_ok")
+
+
+class Agent:
+    """The trading node around the controller."""
+
+    def __init__(self, ctx: "Context", controller: Any, watchdog: "Watchdog", client: "Client",
+                 exchange: "Exchange", recorder: "Recorder") -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg.agent
+        self.controller = controller
+        self.watchdog = watchdog
+        self.client = client
+        self.exchange = exchange
+        self.recorder = recorder
+        self.portfolio = Portfolio(self.cfg.capital)
+        self.to_exchange = Channel(ctx, ctx.links["agent<->exchange"], "agent", "exchange")
+        self.journal_link = ctx.links["cluster<->agent"]
+        self.orders: list[Order] = []
+        self.working: dict[int, Order] = {}
+        self.cancel_sent: set[int] = set()
+        self.entering: dict[int, int] = {}
+        self.exiting: dict[int, int] = {}
+        self.force_taker: set[int] = set()
+        self.last_scan_seq = 0
+        self.ledger_consistent = True
+        self.journal_damaged = False
+        self._repair_pending = False
+        invariant = getattr(controller, "invariant_signals", frozenset(_FLAGS))
+        self.flags = tuple(n for n in _FLAGS if n in invariant)
+        self._last_flags: tuple[float, ...] | None = None
+        self.decision = None
+        self.steps = 0
+        self._ex_peak = self.cfg.capital
+        self.side = SELL if self.cfg.entry_side == "short" else BUY
+        exchange.on_report = self.on_report
+        watchdog.agent = self
+
+    # -- stepping ---------------------------------------------------------------------------
+    def process(self) -> Generator:
+        env = self.ctx.env
+        while True:
+            self.tick(env.now, "tick")
+            yield env.timeout(self.cfg.step_interval_s)
+
+    def tick(self, now: float, trigger: str) -> None:
+        if trigger == "tick":
+            self.client.check(now)
+        signals = self.watchdog.observe(now)
+        truth = self.watchdog.truth(now)
+        d = self.controller.step(now, signals)
+        self.decision = d
+        self.steps += 1
+        self._last_flags = tuple(signals[n] for n in self.flags)
+        self.recorder.step(now, trigger, d, signals, truth)
+        if not self.watchdog.checksum_ok:
+            self._schedule_repair()
+        self.act(now, d)
+
+    def on_invariant_event(self) -> None:
+        """A membership, lifecycle, reconciliation or checksum event: step now if a flag flipped."""
+        now = self.ctx.now()
+        signals = self.watchdog.observe(now)
+        if tuple(signals[n] for n in self.flags) != self._last_flags:
+            self.tick(now, "invariant")
+
+    # -- execution --------------------------------------------------------------------------
+    def act(self, now: float, d: Any) -> None:
+        hibernate = int(d.posture) == 0
+        if hibernate:
+            for oid in list(self.working):
+                self._cancel(oid)
+        self._timeouts(now)
+        self._exits(now, hibernate)
+        if d.entries_allowed and not hibernate:
+            self._entries(now, d)
+
+    def _mark(self, asset: int) -> float:
+        return self.exchange.mid(asset, self.ctx.now())
+
+    def _submit(self, now: float, asset: int, side: int, kind: str, intent: str, qty: float, price: float,
+                reason: str) -> Order:
+        d = self.decision
+        order = Order(len(self.orders) + 1, now, asset, side, kind, intent, qty, price,
+                      d.posture.name if d is not None else "NONE", d.r_total if d is not None else 0.0, reason)
+        self.orders.append(order)
+        self.working[order.id] = order
+        (self.entering if intent == "entry" else self.exiting)[asset] = order.id
+        self.to_exchange.send(lambda: self.exchange.receive(order))
+        return order
+
+    def _cancel(self, oid: int) -> None:
+        if oid in self.cancel_sent:
+            return
+        self.cancel_sent.add(oid)
+        self.to_exchange.send(lambda: self.exchange.cancel(oid))
+
+    def _timeouts(self, now: float) -> None:
+        for oid, o in list(self.working.items()):
+            if o.kind != "maker" or oid in self.cancel_sent:
+                continue
+            if o.intent == "entry" and now - o.t_s >= self.cfg.maker_timeout_s:
+                self._cancel(oid)
+            elif o.intent == "exit" and now - o.t_s >= self.cfg.exit_timeout_s:
+                self.force_taker.add(o.asset)
+                self._cancel(oid)
+
+    def _exits(self, now: float, hibernate: bool) -> None:
+        pf = self.portfolio
+        for asset, qty in list(pf.positions.items()):
+            if asset in self.exiting:
+                continue
+            mid = self._mark(asset)
+            pnl_bps = (mid / pf.avg_price[asset] - 1.0) * 1e4 * (1 if qty > 0 else -1)
+            reason = None
+            if asset in self.force_taker:
+                reason = "exit_timeout"
+            elif pnl_bps >= self.cfg.take_profit_bps:
+                reason = "take_profit"
+            elif pnl_bps <= -self.cfg.stop_bps:
+                reason = "stop"
+            elif now - pf.opened_t[asset] >= self.cfg.max_hold_s:
+                reason = "max_hold"
+            elif hibernate and self.cfg.flatten_on_hibernate:
+                reason = "flatten"
+            if reason is None:
+                continue
+            side = SELL if qty > 0 else BUY
+            bid, ask = self.exchange.touch(asset, now)
+            maker = reason == "take_profit" and not hibernate
+            price = (bid if side > 0 else ask) if maker else (ask if side > 0 else bid)
+            self.force_taker.discard(asset)
+            self._submit(now, asset, side, "maker" if maker else "taker", "exit", abs(qty), price, reason)
+
+    def _entries(self, now: float, d: Any) -> None:
+        rec = self.watchdog.last_valid.get("scan")
+        if rec is None or rec.payload[0] <= self.last_scan_seq:
+            return
+        seq, _, _, vel_div, ranked = rec.payload
+        self.last_scan_seq = seq
+        if vel_div >= -self.cfg.entry_threshold:
+            return
+        pf = self.portfolio
+        slots = min(self.cfg.entries_per_signal, self.cfg.max_positions - len(pf.positions) - len(self.entering))
+        equity = pf.equity(self._mark)
+        room = equity * d.max_leverage - pf.gross_exposure(self._mark) - sum(
+            self.working[o].qty * self.working[o].price for o in self.entering.values() if o in self.working)
+        notional = d.size(equity, self.cfg.base_fraction, self.cfg.leverage)
+        taker = d.taker_allowed and vel_div < -2.0 * self.cfg.entry_threshold
+        for asset in ranked:
+            if slots <= 0 or min(notional, room) <= 0:
+                break
+            if asset in pf.positions or asset in self.entering or asset in self.exiting:
+                continue
+            size = min(notional, room)
+            bid, ask = self.exchange.touch(asset, now)
+            side = self.side
+            price = (ask if side > 0 else bid) if taker else (bid if side > 0 else ask)
+            self._submit(now, asset, side, "taker" if taker else "maker", "entry", size / price, price, "vel_div")
+            room -= size
+            slots -= 1
+
+    # -- reports, ledger, journal ------------------------------------------------------------
+    def on_report(self, kind: str, order: Order, fill: Fill | None) -> None:
+        now = self.ctx.now()
+        if kind == "fill" and fill is not None:
+            self.book(fill, now)
+            return
+        self.working.pop(order.id, None)
+        if self.entering.get(order.asset) == order.id:
+            del self.entering[order.asset]
+        if self.exiting.get(order.asset) == order.id:
+            del self.exiting[order.asset]
+
+    def book(self, fill: Fill, now: float) -> None:
+        """Book a fill once and write its journal entry to the grid."""
+        if not self.portfolio.book(fill, now):
+            return
+        seq, key, h = self.portfolio.journal[-1]
+        rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
+        if not self.ctx.cluster.write(key, "agent", self.journal_link, rec, now):
+            self.journal_damaged = True
+
+    def _schedule_repair(self) -> None:
+        if self._repair_pending:
+            return
+        self._repair_pending = True
+        self.ctx.call_later(self.cfg.journal_repair_s, self._repair)
+
+    def _repair(self) -> None:
+        """Rewrite every journal entry the grid no longer holds."""
+        self._repair_pending = False
+        now = self.ctx.now()
+        cluster = self.ctx.cluster
+        rewritten = failed = 0
+        for seq, key, h in self.portfolio.journal:
+            if key in cluster.data:
+                continue
+            rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
+            if cluster.write(key, "agent", self.journal_link, rec, now):
+                rewritten += 1
+            else:
+                failed += 1
+        self.journal_damaged = failed > 0
+        self.ctx.record("journal_repair", "agent", {"rewritten": rewritten, "failed": failed})
+
+    def reconcile_process(self) -> Generator:
+        env = self.ctx.env
+        while True:
+            yield env.timeout(self.cfg.reconcile_interval_s)
+            self.to_exchange.send(self._snapshot_at_exchange)
+
+    def _snapshot_at_exchange(self) -> None:
+        snap = self.exchange.snapshot()
+        self.exchange.reports.send(lambda: self._reconciled(snap))
+
+    def _reconciled(self, snap: tuple[int, float, dict[int, float], int]) -> None:
+        n_fills, cash, positions, n_adj = snap
+        pf = self.portfolio
+        tol = 1e-9 * max(1.0, abs(cash))
+        ok = (len(pf.booked) == n_fills and len(pf.adjustments) == n_adj and abs(cash - pf.cash) <= tol
+              and all(abs(positions.get(a, 0.0) - pf.positions.get(a, 0.0)) <= 1e-9
+                      for a in set(positions) | set(pf.positions)))
+        if ok != self.ledger_consistent:
+            self.ledger_consistent = ok
+            self.ctx.record("ledger_consistent" if ok else "ledger_inconsistent", "agent", {})
+            self.on_invariant_event()
+
+    def resync(self, fills: list[Fill], adjustments: list[tuple[int, float, float]]) -> None:
+        """Book what the agent missed while desynchronised (each fill and adjustment once)."""
+        now = self.ctx.now()
+        for fill in fills:
+            self.book(fill, now)
+        for adj_id, _t, amount in adjustments:
+            self.portfolio.book_adjustment(adj_id, amount)
+
+    def true_ledger_consistent(self) -> bool:
+        ex = self.exchange
+        return not ex.undelivered and len(ex.adjustments) == len(self.portfolio.adjustments)
+
+    # -- equity -----------------------------------------------------------------------------
+    def drawdown(self, now: float) -> float:
+        return self.portfolio.drawdown(self.portfolio.equity(self._mark))
+
+    def exchange_equity(self) -> float:
+        ex = self.exchange
+        return ex.cash + sum(q * self._mark(a) for a, q in ex.positions.items())
+
+    def true_drawdown(self, now: float) -> float:
+        eq = self.exchange_equity()
+        self._ex_peak = max(self._ex_peak, eq)
+        return max(0.0, 1.0 - eq / self._ex_peak)
+
+    def equity_process(self) -> Generator:
+        env = self.ctx.env
+        while True:
+            self.record_equity(env.now)
+            yield env.timeout(self.cfg.equity_interval_s)
+
+    def record_equity(self, now: float) -> None:
+        pf = self.portfolio
+        equity = pf.equity(self._mark)
+        self.recorder.equity(now, equity, pf.cash, pf.gross_exposure(self._mark), self.drawdown(now),
+                             len(pf.positions), pf.realized, pf.fees, self.exchange_equity())
+

@@ -1,0 +1,268 @@
+"""The Hazelcast model: members, partitions, replicas, failure detection, migration, quorum.
+
+* 271 partitions (configurable), each with an owner and ``backup_count`` backups placed on a ring.
+* A member killed loses its replicas at once; the cluster notices after ``detection_delay_s``:
+  backups are promoted, partitions with no surviving replica lose their data (a partition-lost
+  event invalidates the client's near cache), and backups are re-created after ``migration_s``.
+* Split-brain protection: the primary side is the largest reachable group of live members; it is
+  quorate with at least ``quorum`` members. Writes are rejected unless the key's owner is live,
+  reachable from the writer and on a quorate primary side.
+* The agent's near cache sees a write ``near_cache_invalidation_s`` plus a fetch over
+  ``cluster<->agent`` after it reached the owner, and only while the client is connected.
+Its fault port is :class:`twin.ports.ClusterPort`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Callable
+
+from .config import ClusterConfig
+from .errors import TwinError
+from .network import Link, Network
+
+__all__ = ["Cluster", "Record"]
+
+
+class Record:
+    """One value written to the grid by a service: its timestamp (service clock) and payload."""
+
+    __slots__ = ("ts", "payload", "crc", "source")
+
+    def __init__(self, ts: float, payload: tuple, source: str, corrupt: bool = False) -> None:
+        self.ts = ts
+        self.source = source
+        self.crc = hash(payload)
+        self.payload = tuple(-v if isinstance(v, float) else v for v in payload) if corrupt else payload
+        if corrupt and self.payload == payload:
+            self.payload = payload + (0.0,)
+
+    @property
+    def valid(self) -> bool:
+        return hash(self.payload) == self.crc
+
+
+class Cluster:
+    """Member, partition-table and data model of the health grid."""
+
+    def __init__(self, cfg: ClusterConfig, network: Network, agent_link: Link, now: Callable[[], float],
+                 call_later: Callable[[float, Callable[[], None]], None],
+                 record: Callable[..., None]) -> None:
+        self.cfg = cfg
+        self.names = tuple(f"hz{i}" for i in range(cfg.members))
+        self.alive = [True] * cfg.members
+        self.quorum = cfg.effective_quorum
+        self._net = network
+        self._agent_link = agent_link
+        self._now = now
+        self._later = call_later
+        self._record = record
+        n = cfg.members
+        self.replicas = [self._ring(p, list(range(n))) for p in range(cfg.partitions)]
+        self.owner = [r[0] for r in self.replicas]
+        self.view: tuple[int, ...] = tuple(range(n))
+        self._view_set = set(self.view)
+        self.quorate = n >= self.quorum
+        self._pid: dict[str, int] = {}
+        self.pending: dict[str, list[tuple[float, float, float, Any]]] = {}
+        self.data: dict[str, tuple[float, Record]] = {}
+        self.near: dict[str, Record | None] = {}
+        self._near_arrival: dict[str, float] = {}
+        self.lost_keys: list[str] = []
+        self.listeners: list[Callable[[], None]] = []
+        self.entry_listeners: dict[str, Callable[[], None]] = {}
+        self.client_connected = True
+        self._epoch = 0
+
+    def _ring(self, p: int, members: list[int]) -> list[int]:
+        if not members:
+            return []
+        k = min(len(members), 1 + self.cfg.backup_count)
+        start = p % len(members)
+        return [members[(start + i) % len(members)] for i in range(k)]
+
+    def partition_id(self, key: str) -> int:
+        p = self._pid.get(key)
+        if p is None:
+            p = self._pid[key] = zlib.crc32(key.encode()) % self.cfg.partitions
+        return p
+
+    # -- writes -----------------------------------------------------------------------------
+    def writable_owner(self, key: str, src_node: str) -> str | None:
+        """The owner member name a write from ``src_node`` would reach now, or None if rejected."""
+        owner = self.owner[self.partition_id(key)]
+        if owner < 0 or not self.alive[owner] or not self.quorate or owner not in self._view_set:
+            return None
+        name = self.names[owner]
+        return name if self._net.can_reach(src_node, name) else None
+
+    def write(self, key: str, src_node: str, link: Link, record: Record, send_t: float,
+              origin_t: float | None = None) -> bool:
+        """Send ``record`` for ``key`` at ``send_t`` over ``link``; False if it is lost or rejected.
+
+        ``origin_t`` (default ``send_t``) is the capture time that :meth:`retract` compares.
+        """
+        if self.writable_owner(key, src_node) is None:
+            return False
+        d = link.delay_s()
+        if d is None:
+            return False
+        self.store(key, send_t + d, send_t if origin_t is None else origin_t, record)
+        return True
+
+    def store(self, key: str, arrival: float, origin_t: float, record: Record | None) -> None:
+        """Apply a write that reaches its owner at ``arrival`` (the agent sees it later)."""
+        fetch = self._agent_link.delay_s() or 0.0
+        visible = arrival + self.cfg.near_cache_invalidation_s + fetch
+        lst = self.pending.get(key)
+        if lst is None:
+            lst = self.pending[key] = []
+        lst.append((visible, arrival, origin_t, record))
+        if record is not None:
+            self.data[key] = (arrival, record)
+        listener = self.entry_listeners.get(key)
+        if listener is not None:
+            self._later(visible - self._now(), listener)
+
+    def preload(self, key: str, record: Record) -> None:
+        """A value already in the grid and in the near cache when the world starts."""
+        self.data[key] = (0.0, record)
+        self.near[key] = record
+        self._near_arrival[key] = 0.0
+
+    def retract(self, key: str, after_t: float) -> None:
+        """Forget planned writes of ``key`` captured after ``after_t`` (a batched publisher re-plans)."""
+        lst = self.pending.get(key)
+        if lst:
+            self.pending[key] = [e for e in lst if e[2] <= after_t]
+
+    # -- near-cache reads ---------------------------------------------------------------------
+    def read(self, key: str, now: float) -> Record | None:
+        """What the agent's near cache holds for ``key`` at ``now``."""
+        lst = self.pending.get(key)
+        if lst and self.client_connected:
+            arrival = self._near_arrival.get(key, -1e300)
+            best = None
+            keep = None
+            for e in lst:
+                if e[0] <= now:
+                    if e[1] >= arrival:
+                        arrival, best = e[1], e
+                else:
+                    if keep is None:
+                        keep = []
+                    keep.append(e)
+            if best is not None:
+                self.near[key] = best[3]
+                self._near_arrival[key] = arrival
+            self.pending[key] = keep or []
+        return self.near.get(key)
+
+    def present(self, key: str, now: float, reader: str) -> bool:
+        """True if ``key`` holds a value at its owner that ``reader`` can read now."""
+        item = self.data.get(key)
+        if item is None or item[0] > now:
+            return False
+        return self.writable_owner(key, reader) is not None
+
+    # -- membership -----------------------------------------------------------------------------
+    def member_index(self, i: int) -> int:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.names):
+            raise TwinError(f"cluster: member index must be in 0..{len(self.names) - 1}, got {i!r}")
+        return i
+
+    def kill_member(self, i: int) -> None:
+        """The member process dies now; its replicas are gone. Detected after the detection delay."""
+        i = self.member_index(i)
+        if not self.alive[i]:
+            return
+        self.alive[i] = False
+        self._record("node_loss", self.names[i], {})
+        self.schedule_detection()
+
+    def restart_member(self, i: int) -> None:
+        """The member starts again, empty; it joins after the detection delay."""
+        i = self.member_index(i)
+        if self.alive[i]:
+            return
+        self.alive[i] = True
+        for reps in self.replicas:
+            if i in reps:
+                reps.remove(i)
+        self._record("node_restart", self.names[i], {})
+        self.schedule_detection()
+
+    def schedule_detection(self) -> None:
+        self._later(self.cfg.detection_delay_s, self._detect)
+
+    def _primary_side(self) -> tuple[int, ...]:
+        groups: dict[int, list[int]] = {}
+        for m, name in enumerate(self.names):
+            if self.alive[m]:
+                groups.setdefault(self._net.group_of(name), []).append(m)
+        if not groups:
+            return ()
+        return tuple(max(groups.values(), key=lambda g: (len(g), -g[0])))
+
+    def _detect(self) -> None:
+        view = self._primary_side()
+        changed = view != self.view or self.quorate != (len(view) >= self.quorum)
+        self.view, self._view_set = view, set(view)
+        self.quorate = len(view) >= self.quorum
+        lost = []
+        for p, reps in enumerate(self.replicas):
+            live = [m for m in reps if self.alive[m]]
+            if not live and (reps or self.owner[p] >= 0):
+                lost.append(p)
+            if not live:
+                live = self._ring(p, list(view))[:1]
+            inview = [m for m in live if m in self._view_set]
+            owner = inview[0] if inview else -1
+            self.replicas[p] = ([owner] + [m for m in live if m != owner]) if owner >= 0 else live
+            self.owner[p] = owner
+        if lost:
+            self._lose(lost)
+        if changed:
+            self._record("membership", "cluster", {"members": [self.names[m] for m in view],
+                                                   "quorate": self.quorate})
+        self._epoch += 1
+        epoch = self._epoch
+        self._later(self.cfg.migration_s, lambda: self._migrate(epoch))
+        for fn in self.listeners:
+            fn()
+
+    def _lose(self, partitions: list[int]) -> None:
+        lost = set(partitions)
+        now = self._now()
+        keys = sorted(k for k in set(self.data) | set(self.pending) if self.partition_id(k) in lost)
+        for k in keys:
+            self.data.pop(k, None)
+            self.pending[k] = []
+            self.store(k, now, now, None)
+            self.data.pop(k, None)
+        self.lost_keys.extend(keys)
+        self._record("partition_lost", "cluster", {"partitions": len(partitions), "keys": keys})
+
+    def _migrate(self, epoch: int) -> None:
+        if epoch != self._epoch:
+            return
+        view = list(self.view)
+        for p, reps in enumerate(self.replicas):
+            owner = self.owner[p]
+            if owner < 0:
+                continue
+            backups = [m for m in self._backup_ring(p, view) if m != owner][: self.cfg.backup_count]
+            self.replicas[p] = [owner] + backups
+        self._record("migration", "cluster", {"members": [self.names[m] for m in view]})
+
+    def _backup_ring(self, p: int, view: list[int]) -> list[int]:
+        if not view:
+            return []
+        start = p % len(view)
+        return [view[(start + i) % len(view)] for i in range(len(view))]
+
+    def replica_count(self) -> tuple[int, int]:
+        """(partitions with a live owner, partitions with at least one live backup)."""
+        owned = sum(1 for o in self.owner if o >= 0 and self.alive[o])
+        backed = sum(1 for r in self.replicas if sum(1 for m in r[1:] if self.alive[m]) > 0)
+        return owned, backed

@@ -1,0 +1,271 @@
+"""Typed, frozen world configuration with strict validation of plain mappings.
+
+``WorldConfig.from_mapping(d, source)`` takes the ``[market]``, ``[cluster]``, ``[network]``,
+``[sensors]``, ``[exchange]`` and ``[agent]`` tables of a scenario file; any bad value raises
+:class:`TwinConfigError` naming the source, the field path and what was expected. Unknown keys
+are errors. Fields ending in ``_s`` also accept durations such as ``"90s"``, ``"5m"``, ``"2h"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import TwinConfigError
+
+__all__ = ["MarketConfig", "ClusterConfig", "LinkConfig", "NetworkConfig", "SensorsConfig",
+           "ExchangeConfig", "AgentConfig", "WorldConfig", "LINK_NAMES", "SENSOR_NAMES", "REGIMES",
+           "parse_duration_s"]
+
+REGIMES = ("calm", "trending", "crash", "mixed")
+SENSOR_NAMES = ("scan", "ob", "mc_forewarner", "exf", "esof", "ledger_checksum", "heartbeat")
+LINK_NAMES = tuple(f"sensor.{n}->cluster" for n in SENSOR_NAMES) + (
+    "cluster<->agent", "agent<->exchange", "exchange->sensor.ob")
+
+
+def _f(default: float, lo: float = -math.inf, hi: float = math.inf) -> Any:
+    return field(default=default, metadata={"kind": float, "lo": lo, "hi": hi})
+
+
+def _i(default: int, lo: int, hi: int) -> Any:
+    return field(default=default, metadata={"kind": int, "lo": lo, "hi": hi})
+
+
+def _c(default: str, choices: tuple[str, ...]) -> Any:
+    return field(default=default, metadata={"kind": str, "choices": choices})
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """Synthetic correlated market, or replay of a price file (``replay_path``)."""
+
+    assets: int = _i(50, 2, 1000)
+    regime: str = _c("calm", REGIMES)
+    replay_path: str = field(default="", metadata={"kind": str})
+    step_s: float = _f(1.0, 0.05, 60.0)
+    vol_annual: float = _f(0.6, 0.0, 10.0)
+    sectors: int = _i(5, 1, 50)
+    shock_rate_per_day: float = _f(0.0, 0.0, 1000.0)
+    shock_magnitude: float = _f(0.5, 0.0, 1.0)
+    shock_crash_s: float = _f(900.0, 0.0, 86400.0)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """The Hazelcast model. ``quorum_size`` 0 means a majority of ``members``."""
+
+    members: int = _i(3, 1, 15)
+    partitions: int = _i(271, 1, 100000)
+    backup_count: int = _i(1, 0, 6)
+    quorum_size: int = _i(0, 0, 15)
+    detection_delay_s: float = _f(10.0, 0.0, 3600.0)
+    migration_s: float = _f(30.0, 0.0, 3600.0)
+    near_cache_invalidation_s: float = _f(0.5, 0.0, 600.0)
+    client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
+    client_reconnect_s: float = _f(2.0, 0.0, 3600.0)
+
+    @property
+    def effective_quorum(self) -> int:
+        return self.quorum_size or self.members // 2 + 1
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """One link's latency (mean base + exponential jitter) and loss."""
+
+    latency_ms: float = _f(2.0, 0.0, 600000.0)
+    jitter_ms: float = _f(1.0, 0.0, 600000.0)
+    loss_ratio: float = _f(0.0, 0.0, 1.0)
+
+
+LINK_DEFAULTS: dict[str, LinkConfig] = {"exchange->sensor.ob": LinkConfig(35.0, 5.0, 0.0)}
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Defaults for every link, plus per-link overrides (``links``: name -> LinkConfig)."""
+
+    latency_ms: float = _f(2.0, 0.0, 600000.0)
+    jitter_ms: float = _f(1.0, 0.0, 600000.0)
+    loss_ratio: float = _f(0.0, 0.0, 1.0)
+    links: tuple[tuple[str, LinkConfig], ...] = field(default=(), metadata={"kind": "links"})
+
+    def link(self, name: str) -> LinkConfig:
+        for n, cfg in self.links:
+            if n == name:
+                return cfg
+        if name in LINK_DEFAULTS:
+            return LINK_DEFAULTS[name]
+        return LinkConfig(self.latency_ms, self.jitter_ms, self.loss_ratio)
+
+
+@dataclass(frozen=True)
+class SensorsConfig:
+    """Publish periods of the sensor services and their restart time after a crash."""
+
+    scan_interval_s: float = _f(5.0, 0.1, 3600.0)
+    scan_short_window: int = _i(50, 3, 100000)
+    scan_long_window: int = _i(750, 3, 100000)
+    ob_interval_s: float = _f(0.1, 0.01, 3600.0)
+    mc_interval_s: float = _f(60.0, 0.1, 86400.0)
+    exf_interval_s: float = _f(60.0, 0.1, 86400.0)
+    esof_interval_s: float = _f(300.0, 0.1, 86400.0)
+    checksum_interval_s: float = _f(10.0, 0.1, 86400.0)
+    heartbeat_interval_s: float = _f(1.0, 0.1, 3600.0)
+    restart_s: float = _f(20.0, 0.0, 86400.0)
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    """Books, fees, impact, the maker queue model, rejects and the friction mode."""
+
+    spread_bps: float = _f(2.0, 0.0, 10000.0)
+    taker_fee_bps: float = _f(5.0, -100.0, 1000.0)
+    maker_fee_bps: float = _f(1.0, -100.0, 1000.0)
+    depth_notional: float = _f(250000.0, 1.0, 1e12)
+    impact_bps: float = _f(10.0, 0.0, 10000.0)
+    maker_mean_fill_s: float = _f(20.0, 0.01, 86400.0)
+    partial_fill_ratio: float = _f(0.2, 0.0, 1.0)
+    reject_ratio: float = _f(0.0, 0.0, 1.0)
+    entry_fill_ratio: float = _f(1.0, 0.0, 1.0)
+    exit_fill_ratio: float = _f(1.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Trading logic, bet sizing and the agent's periodic duties."""
+
+    capital: float = _f(100000.0, 1.0, 1e12)
+    base_fraction: float = _f(0.1, 0.0, 1.0)
+    leverage: float = _f(3.0, 0.0, 100.0)
+    entry_side: str = _c("short", ("short", "long"))
+    entry_threshold: float = _f(0.02, 0.0, 1.0)
+    entries_per_signal: int = _i(2, 1, 1000)
+    max_positions: int = _i(5, 0, 1000)
+    take_profit_bps: float = _f(40.0, 0.1, 100000.0)
+    stop_bps: float = _f(60.0, 0.1, 100000.0)
+    max_hold_s: float = _f(1800.0, 1.0, 1e7)
+    maker_timeout_s: float = _f(60.0, 0.1, 86400.0)
+    exit_timeout_s: float = _f(30.0, 0.1, 86400.0)
+    step_interval_s: float = _f(1.0, 0.01, 3600.0)
+    reconcile_interval_s: float = _f(10.0, 0.1, 86400.0)
+    equity_interval_s: float = _f(10.0, 0.1, 86400.0)
+    journal_repair_s: float = _f(30.0, 0.0, 86400.0)
+    flatten_on_hibernate: bool = field(default=False, metadata={"kind": bool})
+
+
+_SECTIONS = {"market": MarketConfig, "cluster": ClusterConfig, "network": NetworkConfig,
+             "sensors": SensorsConfig, "exchange": ExchangeConfig, "agent": AgentConfig}
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Everything that shapes a world; defaults make a realistic, healthy one."""
+
+    market: MarketConfig = field(default_factory=MarketConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    sensors: SensorsConfig = field(default_factory=SensorsConfig)
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<mapping>") -> "WorldConfig":
+        """Validate a plain mapping of section tables; raises :class:`TwinConfigError`."""
+        if not isinstance(data, Mapping):
+            raise TwinConfigError(source, "<root>", "a table of sections", type(data).__name__)
+        unknown = sorted(set(map(str, data)) - set(_SECTIONS))
+        if unknown:
+            raise TwinConfigError(source, unknown[0], f"one of the sections {', '.join(_SECTIONS)}")
+        built = {name: _build(kind, data.get(name, {}), source, name) for name, kind in _SECTIONS.items()}
+        world = cls(**built)
+        world.check(source)
+        return world
+
+    def check(self, source: str = "<config>") -> None:
+        """Cross-field checks; raises :class:`TwinConfigError`."""
+        s = self.sensors
+        if s.scan_long_window < s.scan_short_window:
+            raise TwinConfigError(source, "sensors.scan_long_window",
+                                  f"an integer >= sensors.scan_short_window ({s.scan_short_window})",
+                                  s.scan_long_window)
+        if self.cluster.quorum_size > self.cluster.members:
+            raise TwinConfigError(source, "cluster.quorum_size",
+                                  f"0 (majority) or at most cluster.members ({self.cluster.members})",
+                                  self.cluster.quorum_size)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration_s(text: str) -> float | None:
+    """Seconds in ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``; None if not a duration."""
+    t = text.strip().replace(" ", "")
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(t):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _UNIT_S[m.group(2)]
+        pos = m.end()
+    return total if t and pos == len(t) else None
+
+
+def _build(kind: type, table: Any, source: str, path: str) -> Any:
+    if not isinstance(table, Mapping):
+        raise TwinConfigError(source, path, "a table", type(table).__name__)
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    values = {}
+    for key in sorted(map(str, table)):
+        if key not in fields:
+            raise TwinConfigError(source, f"{path}.{key}", f"a known key ({', '.join(fields)})")
+        values[key] = _value(fields[key], table[key], source, f"{path}.{key}")
+    return kind(**values)
+
+
+def _value(f: dataclasses.Field, raw: Any, source: str, path: str) -> Any:
+    meta = f.metadata
+    kind = meta["kind"]
+    if kind == "links":
+        return _links(raw, source, path)
+    if kind is bool:
+        if not isinstance(raw, bool):
+            raise TwinConfigError(source, path, "true or false", raw)
+        return raw
+    if kind is str:
+        if not isinstance(raw, str):
+            raise TwinConfigError(source, path, "a string", raw)
+        choices = meta.get("choices")
+        if choices and raw not in choices:
+            raise TwinConfigError(source, path, f"one of {', '.join(choices)}", raw)
+        return raw
+    return _number(kind, meta, raw, source, path, f.name.endswith("_s"))
+
+
+def _number(kind: type, meta: Mapping[str, Any], raw: Any, source: str, path: str, duration: bool) -> Any:
+    lo, hi = meta["lo"], meta["hi"]
+    what = "an integer" if kind is int else ("a number of seconds or a duration like \"90s\"" if duration
+                                              else "a number")
+    value = raw
+    if duration and isinstance(raw, str):
+        value = parse_duration_s(raw)
+    ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+    if not ok or isinstance(value, bool) or (kind is float and not math.isfinite(value)):
+        raise TwinConfigError(source, path, what, raw)
+    if not lo <= value <= hi:
+        raise TwinConfigError(source, path, f"{what} in [{lo:g}, {hi:g}]", raw)
+    return kind(value)
+
+
+def _links(raw: Any, source: str, path: str) -> tuple[tuple[str, LinkConfig], ...]:
+    if not isinstance(raw, Mapping):
+        raise TwinConfigError(source, path, "a table of link name -> {latency_ms, jitter_ms, loss_ratio}", raw)
+    out = []
+    for name in sorted(map(str, raw)):
+        if name not in LINK_NAMES:
+            raise TwinConfigError(source, f"{path}.{name}", f"a link name ({', '.join(LINK_NAMES)})")
+        out.append((name, _build(LinkConfig, raw[name], source, f'{path}."{name}"')))
+    return tuple(out)

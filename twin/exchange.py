@@ -1,0 +1,185 @@
+"""The exchange: books derived from the market, taker and post-only maker execution, the account.
+
+* Books: mid from the market, ``spread_bps`` wide, touch depth ``depth_notional`` × the regime's
+  liquidity × the depth factor (``ob_depth_decay``).
+* Taker: fills at the touch plus impact ``impact_bps`` × notional / depth, taker fee; anything
+  beyond the touch depth is cancelled (IOC partial fill).
+* Post-only maker: rejected if it would cross; otherwise it joins the queue and fills after an
+  exponential wait (mean ``maker_mean_fill_s`` / liquidity), sometimes in two partial fills.
+  In friction mode only ``entry_fill_ratio`` / ``exit_fill_ratio`` of maker orders ever fill.
+* Rejects (``reject_ratio``) and outages (everything rejected, the book feed stops).
+Execution reports travel back over ``agent<->exchange``. Its fault port is
+:class:`twin.ports.ExchangePort`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from .channel import Channel
+from .errors import TwinError
+from .orders import Fill, Order
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import Context
+
+__all__ = ["Exchange"]
+
+
+class Exchange:
+    """Matching and the exchange-side account (the ledger's source of truth)."""
+
+    def __init__(self, ctx: "Context") -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg.exchange
+        self._draw = ctx.streams.buffer("exchange")
+        self.reports = Channel(ctx, ctx.links["agent<->exchange"], "exchange", "agent")
+        self.is_out = False
+        self.reject_ratio = self.cfg.reject_ratio
+        self.entry_fill_ratio = self.cfg.entry_fill_ratio
+        self.exit_fill_ratio = self.cfg.exit_fill_ratio
+        self.depth_factor = 1.0
+        self.cash = ctx.cfg.agent.capital
+        self.positions: dict[int, float] = {}
+        self.fills: list[Fill] = []
+        self.adjustments: list[tuple[int, float, float]] = []  # (id, t_s, cash amount)
+        self.working: dict[int, Order] = {}
+        self.drop_reports = False
+        self.undelivered: list[Fill] = []
+        self.on_report: Callable[[str, Order, Fill | None], None] = lambda kind, o, f: None
+
+    # -- fault port -------------------------------------------------------------------------
+    def outage(self, on: bool = True) -> None:
+        """While out, every order is rejected and the book feed stops."""
+        self.is_out = bool(on)
+        self.ctx.changed("exchange_outage", "exchange", {"on": self.is_out})
+
+    def set_reject_ratio(self, ratio: float) -> None:
+        if not 0.0 <= ratio <= 1.0:
+            raise TwinError(f"exchange.set_reject_ratio: ratio must be in [0, 1], got {ratio!r}")
+        self.reject_ratio = float(ratio)
+        self.ctx.changed("order_rejects", "exchange", {"reject_ratio": self.reject_ratio})
+
+    def set_friction(self, entry_fill: float, exit_fill: float) -> None:
+        """Only these fractions of maker entry / exit orders ever fill (1, 1 = no friction)."""
+        if not (0.0 <= entry_fill <= 1.0 and 0.0 <= exit_fill <= 1.0):
+            raise TwinError(f"exchange.set_friction: fill ratios must be in [0, 1], got {entry_fill!r}, {exit_fill!r}")
+        self.entry_fill_ratio, self.exit_fill_ratio = float(entry_fill), float(exit_fill)
+        self.ctx.changed("fill_friction", "exchange", {"entry_fill": entry_fill, "exit_fill": exit_fill})
+
+    def set_depth_factor(self, factor: float) -> None:
+        """Scale the touch depth of every book (``ob_depth_decay``; 1 restores)."""
+        if not 0.0 < factor <= 10.0:
+            raise TwinError(f"exchange.set_depth_factor: factor must be in (0, 10], got {factor!r}")
+        self.depth_factor = float(factor)
+        self.ctx.changed("ob_depth_decay", "exchange", {"factor": self.depth_factor})
+
+    # -- books ------------------------------------------------------------------------------
+    def mid(self, asset: int, t_s: float) -> float:
+        return self.ctx.market.price(asset, t_s)
+
+    def depth_ratio(self, t_s: float) -> float:
+        return self.ctx.market.liquidity(t_s) * self.depth_factor
+
+    def touch(self, asset: int, t_s: float) -> tuple[float, float]:
+        mid = self.mid(asset, t_s)
+        half = mid * self.cfg.spread_bps * 0.5e-4
+        return mid - half, mid + half
+
+    # -- orders -----------------------------------------------------------------------------
+    def receive(self, order: Order) -> None:
+        """An order arrives (called at its arrival time)."""
+        now = self.ctx.now()
+        order.t_arrive_s = now
+        if self.is_out:
+            return self._reject(order, "exchange_outage")
+        if self.reject_ratio > 0 and self._draw.uniform() < self.reject_ratio:
+            return self._reject(order, "rejected_by_exchange")
+        if order.kind == "taker":
+            return self._take(order, now)
+        bid, ask = self.touch(order.asset, now)
+        if (order.side > 0 and order.price >= ask) or (order.side < 0 and order.price <= bid):
+            return self._reject(order, "post_only_would_cross")
+        order.status = "working"
+        self.working[order.id] = order
+        ratio = self.entry_fill_ratio if order.intent == "entry" else self.exit_fill_ratio
+        if ratio < 1.0 and self._draw.uniform() >= ratio:
+            return
+        mean = self.cfg.maker_mean_fill_s / max(self.ctx.market.liquidity(now) * self.depth_factor, 1e-6)
+        wait = self._draw.exponential() * mean
+        if self._draw.uniform() < self.cfg.partial_fill_ratio:
+            part = order.qty * (0.3 + 0.4 * self._draw.uniform())
+            self.ctx.call_later(wait, lambda: self._maker_fill(order, part))
+            wait += self._draw.exponential() * mean
+        self.ctx.call_later(wait, lambda: self._maker_fill(order, None))
+
+    def cancel(self, order_id: int) -> None:
+        """A cancel request arrives."""
+        order = self.working.pop(order_id, None)
+        if order is None:
+            return
+        order.status = "partially_filled" if order.filled_qty > 0 else "cancelled"
+        order.t_done_s = self.ctx.now()
+        self._report("done", order, None)
+
+    def _reject(self, order: Order, reason: str) -> None:
+        order.status = "rejected"
+        order.reason = reason
+        order.t_done_s = self.ctx.now()
+        self._report("done", order, None)
+
+    def _take(self, order: Order, now: float) -> None:
+        bid, ask = self.touch(order.asset, now)
+        touch = ask if order.side > 0 else bid
+        depth = self.cfg.depth_notional * self.depth_ratio(now)
+        qty = min(order.qty, depth / touch)
+        impact = self.cfg.impact_bps * 1e-4 * (qty * touch) / depth
+        price = touch * (1.0 + order.side * impact)
+        self._fill(order, qty, price, self.cfg.taker_fee_bps, "taker", now)
+        order.status = "filled" if qty >= order.qty else "partially_filled"
+        order.t_done_s = now
+        self._report("done", order, None)
+
+    def _maker_fill(self, order: Order, qty: float | None) -> None:
+        if self.working.get(order.id) is not order:
+            return
+        now = self.ctx.now()
+        qty = order.remaining if qty is None else min(qty, order.remaining)
+        self._fill(order, qty, order.price, self.cfg.maker_fee_bps, "maker", now)
+        if order.remaining <= 1e-12:
+            del self.working[order.id]
+            order.status = "filled"
+            order.t_done_s = now
+            self._report("done", order, None)
+
+    def _fill(self, order: Order, qty: float, price: float, fee_bps: float, liquidity: str, now: float) -> None:
+        fee = abs(qty * price) * fee_bps * 1e-4
+        fill = Fill(len(self.fills) + 1, order, now, qty, price, fee, liquidity)
+        self.fills.append(fill)
+        order.filled_qty += qty
+        order.fill_notional += qty * price
+        order.fee += fee
+        self.cash += fill.cash_flow
+        pos = self.positions.get(order.asset, 0.0) + order.side * qty
+        if abs(pos) <= 1e-12:
+            self.positions.pop(order.asset, None)
+        else:
+            self.positions[order.asset] = pos
+        if self.drop_reports:
+            self.undelivered.append(fill)
+        else:
+            self._report("fill", order, fill)
+
+    # -- reports ----------------------------------------------------------------------------
+    def _report(self, kind: str, order: Order, fill: Fill | None) -> None:
+        """Send an execution report to the agent (in order, resent until it gets through)."""
+        self.reports.send(lambda: self.on_report(kind, order, fill))
+
+    def snapshot(self) -> tuple[int, float, dict[int, float], int]:
+        """(fill count, cash, positions, adjustment count) of the exchange-side account."""
+        return len(self.fills), self.cash, dict(self.positions), len(self.adjustments)
+
+    def adjust(self, amount: float) -> None:
+        """An account cash adjustment the agent is not told about (used by ``ledger.desync``)."""
+        self.adjustments.append((len(self.adjustments) + 1, self.ctx.now(), amount))
+        self.cash += amount

@@ -1,0 +1,220 @@
+"""The market: N correlated assets with regimes and shocks, or a replayed price file.
+
+Synthetic returns follow a factor model (one market factor, sector factors, idiosyncratic noise)
+generated in vectorised blocks; a regime (calm, trending, crash) sets volatility, correlation
+and drift. A shock drops prices at once, forces a crash regime for a while and raises the
+shock level that moves DVOL and the taker ratio read by the ExF sensor.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Callable
+
+import numpy as np
+
+from .config import MarketConfig
+from .replay import load_replay
+from .rng import Streams
+
+__all__ = ["Market", "REGIME_CODES"]
+
+REGIME_CODES = {"calm": 0, "trending": 1, "crash": 2}
+_NAMES = ("calm", "trending", "crash")
+# per regime: volatility multiplier, market-factor share, sector-factor share, drift in sigmas/step
+_VOL = np.array([1.0, 1.3, 4.0])
+_RHO_M = np.array([0.30, 0.45, 0.80])
+_RHO_S = np.array([0.15, 0.15, 0.08])
+_DRIFT = np.array([0.0, 0.004, -0.03])
+_LIQUIDITY = (1.0, 0.9, 0.4)
+_MIXED_MEAN_S = (6 * 3600.0, 2 * 3600.0, 1200.0)
+_MIXED_NEXT = ((0.0, 0.85, 0.15), (0.8, 0.0, 0.2), (0.7, 0.3, 0.0))
+_SHOCK_TAU_S = 1800.0
+_SHOCK_DROP = 0.08
+_BLOCK_S = 3600.0
+DVOL_BASE = 50.0
+
+
+class Market:
+    """Prices on a fixed step grid. Its fault port is :class:`twin.ports.MarketPort`."""
+
+    def __init__(self, cfg: MarketConfig, streams: Streams, now: Callable[[], float],
+                 record: Callable[..., None]) -> None:
+        self.cfg = cfg
+        self.step_s = cfg.step_s
+        self._now = now
+        self._record = record
+        self._rng = streams.generator("market")
+        self._replay = load_replay(cfg.replay_path, cfg.step_s) if cfg.replay_path else None
+        self.n_assets = self._replay.n_assets if self._replay else cfg.assets
+        n = self.n_assets
+        self.sector = np.arange(n) % cfg.sectors
+        setup = streams.generator("market.setup")
+        per_step = cfg.vol_annual / math.sqrt(365.0 * 86400.0 / cfg.step_s)
+        self.sigma = per_step * setup.uniform(0.7, 1.5, n)
+        self.beta = setup.uniform(0.7, 1.3, n)
+        self._start_log = np.log(setup.uniform(5.0, 500.0, n))
+        self._block_steps = max(1, int(round(_BLOCK_S / cfg.step_s)))
+        self._segments: list[tuple[int, int]] = []   # (start step, regime code), scheduled regimes
+        self._forced: list[tuple[int, int]] = []     # (start, end) steps forced into crash by shocks
+        self._jump_steps: list[int] = []
+        self._jumps: list[np.ndarray] = []           # cumulative log-price offsets from each jump on
+        self._shocks: list[tuple[float, float]] = []  # (t_s, magnitude)
+        self._init_regimes()
+        self._block0 = 0
+        self._logp = self._generate(0, self._start_log)
+
+    # -- regimes ----------------------------------------------------------------------------
+    def _init_regimes(self) -> None:
+        if self.cfg.regime != "mixed":
+            self._segments = [(0, REGIME_CODES[self.cfg.regime])]
+            return
+        self._segments = [(0, 0)]
+        self._extend_segments(self._block_steps)
+
+    def _extend_segments(self, upto_step: int) -> None:
+        if self.cfg.regime != "mixed":
+            return
+        start, code = self._segments[-1]
+        while start <= upto_step:
+            dur = max(1, int(self._rng.exponential(_MIXED_MEAN_S[code]) / self.step_s))
+            start += dur
+            code = int(self._rng.choice(3, p=_MIXED_NEXT[code]))
+            self._segments.append((start, code))
+            self._record("regime", "market", {"regime": _NAMES[code]}, start * self.step_s)
+
+    def _regime_codes(self, s0: int, count: int) -> np.ndarray:
+        self._extend_segments(s0 + count)
+        codes = np.empty(count, dtype=np.int64)
+        starts = [s for s, _ in self._segments]
+        for i, (start, code) in enumerate(self._segments):
+            end = starts[i + 1] if i + 1 < len(starts) else s0 + count
+            lo, hi = max(start, s0), min(end, s0 + count)
+            if lo < hi:
+                codes[lo - s0:hi - s0] = code
+        for a, b in self._forced:
+            lo, hi = max(a, s0), min(b, s0 + count)
+            if lo < hi:
+                codes[lo - s0:hi - s0] = 2
+        return codes
+
+    # -- generation -------------------------------------------------------------------------
+    def _generate(self, s0: int, start_log: np.ndarray) -> np.ndarray:
+        """Log prices for steps s0 .. s0+block (row 0 = ``start_log``)."""
+        count = self._block_steps
+        if self._replay is not None:
+            return self._replay.rows(s0, count + 1)
+        codes = self._regime_codes(s0, count)
+        rng = self._rng
+        n = self.n_assets
+        e = rng.standard_normal((count, n))
+        fm = rng.standard_normal(count)
+        fs = rng.standard_normal((count, self.cfg.sectors))
+        vol, rm, rs, drift = _VOL[codes], _RHO_M[codes], _RHO_S[codes], _DRIFT[codes]
+        e *= np.sqrt(1.0 - rm - rs)[:, None]
+        e += (np.sqrt(rm) * fm)[:, None] * self.beta[None, :]
+        e += np.sqrt(rs)[:, None] * fs[:, self.sector]
+        e += drift[:, None]
+        e *= vol[:, None] * self.sigma[None, :]
+        out = np.empty((count + 1, n))
+        out[0] = start_log
+        np.cumsum(e, axis=0, out=out[1:])
+        out[1:] += start_log
+        return out
+
+    def _row(self, step: int) -> np.ndarray:
+        while step > self._block0 + self._block_steps:
+            start = self._logp[-1].copy()
+            self._block0 += self._block_steps
+            self._logp = self._generate(self._block0, start)
+        if step < self._block0:
+            raise ValueError(f"market: step {step} is before the current block {self._block0}")
+        return self._logp[step - self._block0]
+
+    def step_of(self, t_s: float) -> int:
+        return int(t_s / self.step_s + 1e-9)
+
+    # -- reading ----------------------------------------------------------------------------
+    def log_prices(self, t_s: float) -> np.ndarray:
+        """Log prices of all assets at ``t_s`` (a fresh array)."""
+        step = self.step_of(t_s)
+        row = self._row(step)
+        if self._jump_steps and step >= self._jump_steps[0]:
+            return row + self._jumps[bisect.bisect_right(self._jump_steps, step) - 1]
+        return row.copy()
+
+    def price(self, asset: int, t_s: float) -> float:
+        step = self.step_of(t_s)
+        value = self._row(step)[asset]
+        if self._jump_steps and step >= self._jump_steps[0]:
+            value += self._jumps[bisect.bisect_right(self._jump_steps, step) - 1][asset]
+        return math.exp(value)
+
+    def regime_code(self, t_s: float) -> int:
+        step = self.step_of(t_s)
+        for a, b in self._forced:
+            if a <= step < b:
+                return 2
+        code = self._segments[0][1]
+        for start, c in self._segments:
+            if start > step:
+                break
+            code = c
+        return code
+
+    def regime(self, t_s: float) -> str:
+        return _NAMES[self.regime_code(t_s)]
+
+    def liquidity(self, t_s: float) -> float:
+        """Book depth factor of the current regime (1.0 calm, lower in a crash)."""
+        return _LIQUIDITY[self.regime_code(t_s)]
+
+    def shock_level(self, t_s: float) -> float:
+        level = 0.0
+        for t0, m in self._shocks:
+            if t0 <= t_s:
+                level += m * math.exp(-(t_s - t0) / _SHOCK_TAU_S)
+        return min(1.0, level)
+
+    def exf_state(self, t_s: float) -> tuple[float, float, float]:
+        """(DVOL, funding rate, taker buy ratio) at ``t_s``."""
+        shock = self.shock_level(t_s)
+        code = self.regime_code(t_s)
+        dvol = DVOL_BASE * math.sqrt(_VOL[code]) * (1.0 + 1.5 * shock)
+        taker = 0.5 - 0.35 * shock - (0.1 if code == 2 else 0.0)
+        funding = 0.0001 * (1.0 if code == 1 else (-2.0 if code == 2 else 0.2)) - 0.0005 * shock
+        return dvol, funding, taker
+
+    def history_returns(self, scans: int, interval_s: float) -> np.ndarray:
+        """Calm-regime returns of ``scans`` past scan intervals, for warm-starting the scanner."""
+        rng = np.random.Generator(np.random.PCG64(self._rng.integers(2**63)))
+        k = math.sqrt(max(interval_s / self.step_s, 1.0))
+        e = rng.standard_normal((scans, self.n_assets)) * math.sqrt(1.0 - _RHO_M[0] - _RHO_S[0])
+        e += (math.sqrt(_RHO_M[0]) * rng.standard_normal(scans))[:, None] * self.beta[None, :]
+        e += math.sqrt(_RHO_S[0]) * rng.standard_normal((scans, self.cfg.sectors))[:, self.sector]
+        return e * (k * self.sigma)[None, :]
+
+    # -- fault port -------------------------------------------------------------------------
+    def shock(self, magnitude: float, duration_s: float | None = None) -> None:
+        """A market shock now: prices drop by up to 8 % × magnitude × beta, a crash regime for
+        ``duration_s`` (default ``shock_crash_s × magnitude``), DVOL up and taker ratio down."""
+        if not 0.0 <= magnitude <= 1.0:
+            raise ValueError(f"market.shock: magnitude must be in [0, 1], got {magnitude!r}")
+        now = self._now()
+        step = self.step_of(now)
+        dur = self.cfg.shock_crash_s * magnitude if duration_s is None else float(duration_s)
+        self._shocks.append((now, float(magnitude)))
+        prev = self._jumps[-1] if self._jumps else np.zeros(self.n_assets)
+        self._jump_steps.append(step + 1)
+        self._jumps.append(prev - _SHOCK_DROP * magnitude * self.beta)
+        if dur > 0 and self._replay is None:
+            self._forced.append((step + 1, step + 1 + int(dur / self.step_s)))
+            self._regenerate_after(step)
+        self._record("market_shock", "market", {"magnitude": float(magnitude), "crash_s": dur})
+
+    def _regenerate_after(self, step: int) -> None:
+        """Redraw the path after ``step`` (a forced regime changed it); earlier rows are never read again."""
+        row = self._row(step).copy()
+        self._block0 = step
+        self._logp = self._generate(step, row)

@@ -1,0 +1,122 @@
+"""Named links between nodes, and network partitions between groups of nodes.
+
+A message crosses a link if the link is up, both ends are in the same partition group and the
+loss draw spares it; it then takes ``latency_ms + jitter_ms * Exp(1)`` milliseconds. The link and
+partition state at send time decides (messages already in flight are delivered).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+from .config import LinkConfig
+from .errors import TwinError
+from .rng import DrawBuffer
+
+__all__ = ["Link", "Network"]
+
+
+class Link:
+    """One named link. Its fault port is :class:`twin.ports.LinkPort`."""
+
+    __slots__ = ("name", "latency_ms", "jitter_ms", "loss_ratio", "is_up", "_draw", "_changed", "_base_s",
+                 "_jitter_s")
+
+    def __init__(self, name: str, cfg: LinkConfig, draw: DrawBuffer, changed: Callable[[str, str, dict], None]):
+        self.name = name
+        self._draw = draw
+        self._changed = changed
+        self.is_up = True
+        self.loss_ratio = cfg.loss_ratio
+        self.latency_ms = cfg.latency_ms
+        self.jitter_ms = cfg.jitter_ms
+        self._base_s = cfg.latency_ms / 1000.0
+        self._jitter_s = cfg.jitter_ms / 1000.0
+
+    # -- fault port -------------------------------------------------------------------------
+    def set_latency(self, latency_ms: float, jitter_ms: float | None = None) -> None:
+        """Set the mean base latency (and optionally the jitter), in milliseconds."""
+        if not latency_ms >= 0 or (jitter_ms is not None and not jitter_ms >= 0):
+            raise TwinError(f"link {self.name}: latency_ms and jitter_ms must be >= 0")
+        self.latency_ms = float(latency_ms)
+        if jitter_ms is not None:
+            self.jitter_ms = float(jitter_ms)
+        self._base_s, self._jitter_s = self.latency_ms / 1000.0, self.jitter_ms / 1000.0
+        self._changed("link_latency", self.name, {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms})
+
+    def set_loss(self, ratio: float) -> None:
+        """Drop each message with probability ``ratio``."""
+        if not 0.0 <= ratio <= 1.0:
+            raise TwinError(f"link {self.name}: loss ratio must be in [0, 1], got {ratio!r}")
+        self.loss_ratio = float(ratio)
+        self._changed("link_loss", self.name, {"loss_ratio": self.loss_ratio})
+
+    def down(self) -> None:
+        self.is_up = False
+        self._changed("link_down", self.name, {})
+
+    def up(self) -> None:
+        self.is_up = True
+        self._changed("link_up", self.name, {})
+
+    # -- use --------------------------------------------------------------------------------
+    def delay_s(self) -> float | None:
+        """Transit time of one message sent now, or None if it is lost (down or loss draw)."""
+        if not self.is_up:
+            return None
+        if self.loss_ratio > 0.0 and self._draw.uniform() < self.loss_ratio:
+            return None
+        if self._jitter_s > 0.0:
+            return self._base_s + self._jitter_s * self._draw.exponential()
+        return self._base_s
+
+    @property
+    def mean_latency_ms(self) -> float:
+        return self.latency_ms + self.jitter_ms
+
+
+class Network:
+    """Node reachability under partitions. Its fault port is :class:`twin.ports.NetworkPort`."""
+
+    def __init__(self, nodes: Iterable[str], changed: Callable[[str, str, dict], None]) -> None:
+        self.nodes = tuple(nodes)
+        self._group: dict[str, int] = {}
+        self._changed = changed
+        self.partitioned = False
+
+    def partition(self, groups: Sequence[Sequence[str]]) -> None:
+        """Split the network: nodes in different groups cannot reach each other.
+
+        Node names may end with ``*`` to match a prefix (``"sensor.*"``, ``"hz*"``). Nodes in no
+        group form one more group together.
+        """
+        mapping: dict[str, int] = {}
+        for gi, group in enumerate(groups):
+            if isinstance(group, str):
+                raise TwinError("network.partition: groups must be lists of node names, not strings")
+            for pattern in group:
+                matched = [n for n in self.nodes if n == pattern or
+                           (pattern.endswith("*") and n.startswith(pattern[:-1]))]
+                if not matched:
+                    raise TwinError(f"network.partition: no node matches {pattern!r}; nodes: {', '.join(self.nodes)}")
+                for n in matched:
+                    if n in mapping and mapping[n] != gi:
+                        raise TwinError(f"network.partition: node {n!r} is in two groups")
+                    mapping[n] = gi
+        self._group = mapping
+        self.partitioned = True
+        self._changed("network_partition", "network",
+                      {"groups": [sorted(n for n, g in mapping.items() if g == gi) for gi in range(len(groups))]})
+
+    def heal(self) -> None:
+        self._group = {}
+        self.partitioned = False
+        self._changed("network_heal", "network", {})
+
+    def group_of(self, node: str) -> int:
+        return self._group.get(node, -1)
+
+    def can_reach(self, a: str, b: str) -> bool:
+        if not self._group:
+            return True
+        return self._group.get(a, -1) == self._group.get(b, -1)

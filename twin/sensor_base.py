@@ -1,0 +1,228 @@
+"""The sensor-service base: a periodic publisher into the grid with a fault port.
+
+A sensor captures a value every period and sends it over its link ``sensor.<name>->cluster``
+to the owner of its key. Through :class:`twin.ports.SensorPort` it can stall (alive, silent),
+crash and restart (back after ``restart_s``, with its in-memory state lost), degrade (publish
+rate × factor), flap (crash/restart every ``period_s``), publish late, or publish corrupt values.
+
+Fast publishers (period < 1 s, the order-book streamer) plan one second of sends ahead in a
+single event; any state change anywhere in the world makes them retract the sends still in
+the future and plan again, so observed ages stay exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Generator
+
+from .cluster import Record
+from .errors import TwinError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import Context
+
+__all__ = ["Sensor", "RUNNING", "STALLED", "CRASHED", "RESTARTING"]
+
+RUNNING, STALLED, CRASHED, RESTARTING = "running", "stalled", "crashed", "restarting"
+_BATCH_S = 1.0
+
+
+class Sensor:
+    """A periodic publisher. Subclasses implement :meth:`capture` (and may override :meth:`on_restart`)."""
+
+    node_name: str | None = None
+
+    def __init__(self, name: str, ctx: "Context", period_s: float) -> None:
+        self.name = name
+        self.ctx = ctx
+        self.node = self.node_name or f"sensor.{name}"
+        self.key = f"health.{name}"
+        self.link = ctx.links[f"sensor.{name}->cluster"]
+        self.base_period_s = period_s
+        self.factor = 1.0
+        self.state = RUNNING
+        self.publish_delay_s = 0.0
+        self.corrupting = False
+        self.flap_period_s = 0.0
+        self._flap_epoch = 0
+        self._restart_epoch = 0
+        self.last_capture_t = 0.0
+        self.sent = 0
+        self.batched = period_s < _BATCH_S
+        self._cursor = 0.0
+        self._planned: list[float] = []
+        self._batch_start = 0.0
+        self._batch_end = 0.0
+        self._last_done = 0.0
+
+    # -- fault port -------------------------------------------------------------------------
+    def stall(self) -> None:
+        """Alive but publishes nothing until :meth:`resume`."""
+        self._set(STALLED, "sensor_stall")
+
+    def resume(self) -> None:
+        if self.state == STALLED:
+            self._set(RUNNING, "sensor_resume")
+
+    def crash(self) -> None:
+        """The process dies; nothing is published until :meth:`restart` (+ restart time)."""
+        self._restart_epoch += 1
+        self._set(CRASHED, "sensor_crash")
+
+    def restart(self) -> None:
+        """Start the process again; it publishes after ``sensors.restart_s`` with fresh state."""
+        if self.state not in (CRASHED, RESTARTING):
+            return
+        self._restart_epoch += 1
+        epoch = self._restart_epoch
+        self._set(RESTARTING, "sensor_restart")
+        self.ctx.call_later(self.ctx.cfg.sensors.restart_s, lambda: self._up(epoch))
+
+    def _up(self, epoch: int) -> None:
+        if epoch == self._restart_epoch and self.state == RESTARTING:
+            self.on_restart()
+            self._set(RUNNING, "sensor_up")
+
+    def degrade(self, factor: float) -> None:
+        """Publish at ``factor`` × the nominal rate (0 < factor <= 1; 1 restores)."""
+        if not 0.0 < factor <= 1.0:
+            raise TwinError(f"sensor.{self.name}.degrade: factor must be in (0, 1], got {factor!r}")
+        self.factor = float(factor)
+        self._changed("sensor_degrade", {"factor": self.factor})
+
+    def set_flap(self, period_s: float | None) -> None:
+        """Crash and restart alternately every ``period_s``; 0 or None stops flapping (and restarts)."""
+        self._flap_epoch += 1
+        self.flap_period_s = float(period_s or 0.0)
+        if self.flap_period_s < 0 or not math.isfinite(self.flap_period_s):
+            raise TwinError(f"sensor.{self.name}.set_flap: period_s must be >= 0, got {period_s!r}")
+        self._changed("sensor_flap", {"period_s": self.flap_period_s})
+        if self.flap_period_s > 0:
+            epoch = self._flap_epoch
+            self.ctx.call_later(self.flap_period_s, lambda: self._flap(epoch))
+        elif self.state in (CRASHED, RESTARTING):
+            self._restart_epoch += 1
+            self.on_restart()
+            self._set(RUNNING, "sensor_up")
+
+    def _flap(self, epoch: int) -> None:
+        if epoch != self._flap_epoch:
+            return
+        if self.state == RUNNING:
+            self._restart_epoch += 1
+            self._set(CRASHED, "sensor_flap_down")
+        elif self.state in (CRASHED, RESTARTING):
+            self._restart_epoch += 1
+            self.on_restart()
+            self._set(RUNNING, "sensor_flap_up")
+        self.ctx.call_later(self.flap_period_s, lambda: self._flap(epoch))
+
+    def set_publish_delay(self, delay_s: float) -> None:
+        """Values are captured on time but sent ``delay_s`` later."""
+        if not delay_s >= 0 or not math.isfinite(delay_s):
+            raise TwinError(f"sensor.{self.name}.set_publish_delay: delay_s must be >= 0, got {delay_s!r}")
+        self.publish_delay_s = float(delay_s)
+        self._changed("sensor_publish_delay", {"delay_s": self.publish_delay_s})
+
+    def corrupt(self, on: bool = True) -> None:
+        """Publish values whose payload no longer matches their checksum."""
+        self.corrupting = bool(on)
+        self._changed("data_corruption", {"on": self.corrupting})
+
+    # -- internals --------------------------------------------------------------------------
+    def _set(self, state: str, kind: str) -> None:
+        self.state = state
+        self._changed(kind, {"state": state})
+
+    def _changed(self, kind: str, detail: dict[str, Any]) -> None:
+        self.ctx.changed(kind, f"sensor.{self.name}", detail)
+
+    @property
+    def period_s(self) -> float:
+        return self.base_period_s / self.factor
+
+    def capture(self, t: float) -> tuple | None:  # pragma: no cover - abstract
+        """The payload captured at true time ``t`` (None: nothing to publish)."""
+        raise NotImplementedError
+
+    def on_restart(self) -> None:
+        """Drop in-memory state after a crash (default: nothing)."""
+
+    def on_replan(self, now: float) -> None:
+        """Roll in-memory state back to the last capture at or before ``now`` (batched sensors)."""
+
+    def stamp(self, t: float) -> float:
+        return t + self.ctx.clocks.offset(self.name)
+
+    def emit(self, t: float) -> None:
+        """Capture at ``t`` and send (after the publish delay)."""
+        payload = self.capture(t)
+        if payload is None:
+            return
+        self.last_capture_t = t
+        record = Record(self.stamp(t), payload, self.name, self.corrupting)
+        send_t = t + self.publish_delay_s
+        if send_t > self.ctx.now() and not self.batched:
+            self.ctx.call_later(send_t - self.ctx.now(), lambda: self._send(record, send_t, t))
+        else:
+            self._send(record, send_t, t)
+
+    def _send(self, record: Record, send_t: float, capture_t: float) -> None:
+        if self.ctx.cluster.write(self.key, self.node, self.link, record, send_t, capture_t):
+            self.sent += 1
+
+    # -- processes --------------------------------------------------------------------------
+    def process(self) -> Generator:
+        env = self.ctx.env
+        if self.batched:
+            self.ctx.replanners.append(self.replan)
+            while True:
+                self._start_batch(env.now)
+                yield env.timeout(_BATCH_S)
+        while True:
+            yield env.timeout(self.period_s)
+            if self.state == RUNNING:
+                self.emit(env.now)
+
+    def _start_batch(self, now: float) -> None:
+        if self._planned:
+            self._last_done = self._planned[-1]
+        self._planned = []
+        self._batch_start = max(self._cursor, now)
+        self._batch_end = now + _BATCH_S
+        self._plan(self._batch_start, self._batch_end)
+
+    def _plan(self, start: float, end: float) -> None:
+        t = start
+        step = self.period_s
+        while t < end - 1e-12:
+            if self.state == RUNNING:
+                self._planned.append(t)
+                self.emit(t)
+            t += step
+        self._cursor = t
+
+    def replan(self) -> None:
+        """Retract the captures planned after now and plan the rest of the batch again."""
+        now = self.ctx.now()
+        if not self.batched or self._batch_end <= now:
+            return
+        self.ctx.cluster.retract(self.key, now)
+        self._planned = [t for t in self._planned if t <= now]
+        self.on_replan(now)
+        step = self.period_s
+        t = self._batch_start
+        if t <= now:
+            t += math.floor((now - t) / step + 1.0) * step
+        self._plan(t, self._batch_end)
+
+    def last_capture(self, now: float) -> float:
+        """True time of the newest capture at or before ``now``."""
+        if not self.batched:
+            return self.last_capture_t
+        last = self._last_done
+        for t in self._planned:
+            if t > now:
+                break
+            last = t
+        return last

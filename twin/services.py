@@ -1,0 +1,190 @@
+"""The sensor services: eigenvalue scanner, order-book streamer, MC-Forewarner, ExF, EsoF,
+ledger checksum publisher and the agent heartbeat."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .eigen import RollingLambda
+from .market import DVOL_BASE
+from .sensor_base import Sensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import Context
+
+__all__ = ["Scanner", "OrderBookStreamer", "MCForewarner", "ExF", "EsoF", "LedgerChecksum", "Heartbeat",
+           "RANKED_ASSETS"]
+
+RANKED_ASSETS = 10
+
+
+class Scanner(Sensor):
+    """Every scan: returns since the last scan, λ_max over the short and long windows, vel_div.
+
+    Payload: ``(seq, v50, v750, vel_div, ranked)`` where v = λ_max / N, vel_div is the short
+    window's velocity minus the long one's, and ranked lists the assets most loaded on the
+    short window's leading eigenvector.
+    """
+
+    def __init__(self, ctx: "Context") -> None:
+        s = ctx.cfg.sensors
+        super().__init__("scan", ctx, s.scan_interval_s)
+        n = ctx.market.n_assets
+        self.n = n
+        self.short = RollingLambda(n, s.scan_short_window)
+        self.long = RollingLambda(n, s.scan_long_window)
+        for row in ctx.market.history_returns(s.scan_long_window, s.scan_interval_s):
+            self.long.push(row)
+        for row in ctx.market.history_returns(s.scan_short_window, s.scan_interval_s):
+            self.short.push(row)
+        self._prev_log = ctx.market.log_prices(0.0)
+        self._prev_v = (self.short.lambda_max() / n, self.long.lambda_max() / n)
+        self.seq = 0
+        self.last = (0.0, 0.0, 0.0)
+
+    def on_restart(self) -> None:
+        self.short.clear()
+        self.long.clear()
+        self._prev_log = self.ctx.market.log_prices(self.ctx.now())
+        self._prev_v = (0.0, 0.0)
+
+    def capture(self, t: float) -> tuple:
+        logp = self.ctx.market.log_prices(t)
+        ret = logp - self._prev_log
+        self._prev_log = logp
+        self.short.push(ret)
+        self.long.push(ret)
+        v50 = self.short.lambda_max() / self.n
+        v750 = self.long.lambda_max() / self.n
+        ready = self.short.count >= self.short.window
+        vel_div = ((v50 - self._prev_v[0]) - (v750 - self._prev_v[1])) if ready else 0.0
+        self._prev_v = (v50, v750)
+        load = np.abs(self.short.leading_vector())
+        ranked = tuple(int(i) for i in np.argsort(-load, kind="stable")[:RANKED_ASSETS])
+        self.seq += 1
+        self.last = (v50, v750, vel_div)
+        return (self.seq, v50, v750, vel_div, ranked)
+
+
+class OrderBookStreamer(Sensor):
+    """~10 Hz: the freshest book received from the exchange (its timestamp), feed latency, depth.
+
+    Payload: ``(book_ts, latency_ms, depth_ratio)``. The book arrives over
+    ``exchange->sensor.ob``; while that link is down or lossy, or the exchange is out, the
+    book timestamp stops advancing and ``ob.age_s`` grows.
+    """
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__("ob", ctx, ctx.cfg.sensors.ob_interval_s)
+        self.feed = ctx.links["exchange->sensor.ob"]
+        self.book = (0.0, self.feed.mean_latency_ms, 1.0)   # (true book ts, latency_ms, depth_ratio)
+        self._books: dict[float, tuple[float, float, float]] = {}
+
+    def capture(self, t: float) -> tuple:
+        ex = self.ctx.exchange
+        if not ex.is_out and self.ctx.network.can_reach("exchange", self.node):
+            d = self.feed.delay_s()
+            if d is not None and t - d > self.book[0]:
+                self.book = (t - d, d * 1000.0, ex.depth_ratio(t))
+        if len(self._books) > 64:
+            self._books = {k: v for k, v in self._books.items() if k >= t - 2.0}
+        self._books[t] = self.book
+        book_ts, latency_ms, depth = self.book
+        return (book_ts + self.ctx.clocks.offset(self.name), latency_ms, depth)
+
+    def on_replan(self, now: float) -> None:
+        self.book = self._books.get(self.last_capture(now), self.book)
+
+    def true_book_ts(self, now: float) -> float:
+        return self._books.get(self.last_capture(now), self.book)[0]
+
+
+class MCForewarner(Sensor):
+    """Every 60 s: the Monte-Carlo envelope score (1 = inside the envelope). Payload ``(score,)``."""
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__("mc_forewarner", ctx, ctx.cfg.sensors.mc_interval_s)
+
+    def capture(self, t: float) -> tuple:
+        dvol = self.ctx.market.exf_state(t)[0]
+        return (max(0.0, min(1.0, 2.0 - dvol / DVOL_BASE)),)
+
+
+class ExF(Sensor):
+    """Every 60 s: DVOL, funding, taker ratio and the shock magnitude they imply.
+
+    Payload ``(dvol, funding, taker_ratio, shock)``; shock = max of the DVOL jump over its slow
+    baseline and the taker-selling imbalance, clipped to [0, 1].
+    """
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__("exf", ctx, ctx.cfg.sensors.exf_interval_s)
+        self.baseline = ctx.market.exf_state(0.0)[0]
+
+    def on_restart(self) -> None:
+        self.baseline = self.ctx.market.exf_state(self.ctx.now())[0]
+
+    def _shock(self, dvol: float, taker: float) -> float:
+        jump = (dvol / self.baseline - 1.0) / 1.5
+        imbalance = (0.5 - taker) / 0.35
+        return max(0.0, min(1.0, max(jump, imbalance)))
+
+    def true_shock(self, t: float) -> float:
+        """The shock a perfect, always-fresh ExF would report at ``t``."""
+        dvol, _, taker = self.ctx.market.exf_state(t)
+        return self._shock(dvol, taker)
+
+    def capture(self, t: float) -> tuple:
+        dvol, funding, taker = self.ctx.market.exf_state(t)
+        shock = self._shock(dvol, taker)
+        alpha = min(1.0, self.period_s / 21600.0)
+        self.baseline = self.baseline * (1.0 - alpha) + dvol * alpha
+        return (dvol, funding, taker, shock)
+
+
+class EsoF(Sensor):
+    """Every 5 min: esoteric factors (time-of-day phase). Payload ``(phase,)``."""
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__("esof", ctx, ctx.cfg.sensors.esof_interval_s)
+
+    def capture(self, t: float) -> tuple:
+        return (math.sin(2.0 * math.pi * (t % 86400.0) / 86400.0),)
+
+
+class LedgerChecksum(Sensor):
+    """Every 10 s: the checksum of the ledger journal entries it can read in the grid.
+
+    Payload ``(count, max_seq, digest)``; the watchdog compares it with the agent's local journal.
+    """
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__("ledger_checksum", ctx, ctx.cfg.sensors.checksum_interval_s)
+        self.journal: list[tuple[int, str, int]] = []   # (seq, key, entry hash) as written by the agent
+
+    def capture(self, t: float) -> tuple:
+        cluster = self.ctx.cluster
+        count = max_seq = digest = 0
+        for seq, key, h in self.journal:
+            if cluster.present(key, t, self.node):
+                count += 1
+                max_seq = max(max_seq, seq)
+                digest ^= h
+        return (count, max_seq, digest)
+
+
+class Heartbeat(Sensor):
+    """Every 1 s the agent's keepalive, written from the agent's node. Payload ``(seq,)``."""
+
+    node_name = "agent"
+
+    def __init__(self, ctx: "Context") -> None:
+        super().__init__("heartbeat", ctx, ctx.cfg.sensors.heartbeat_interval_s)
+        self.seq = 0
+
+    def capture(self, t: float) -> tuple:
+        self.seq += 1
+        return (self.seq,)

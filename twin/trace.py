@@ -1,0 +1,133 @@
+"""The trace recorder: row buffers during the run, Arrow tables and IPC files at the end.
+
+Tables (one ``<table>.arrow`` Arrow IPC file each):
+
+* ``decisions``: t_s, step, trigger (tick|invariant), r_total, posture, ``layer.<name>`` per layer,
+  entries_allowed, taker_allowed, max_leverage, invariant_broken, reasons ("; "-joined)
+* ``signals_observed`` / ``signals_true``: t_s, step, then one float64 column per signal
+* ``orders``: id, t_s, asset, side, kind, intent, qty, price, status, posture, r_total, filled_qty,
+  avg_fill_price, fee, reason, t_arrive_s, t_done_s
+* ``fills``: id, order_id, t_s, t_booked_s, asset, side, qty, price, fee, liquidity, intent
+* ``equity``: t_s, equity, cash, gross_exposure, drawdown, positions, realized_pnl, fees, exchange_equity
+* ``events``: t_s, seq, kind, target, detail (JSON, sorted keys)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .orders import Fill, Order
+
+__all__ = ["Recorder", "Trace", "TABLES"]
+
+TABLES = ("decisions", "signals_observed", "signals_true", "orders", "fills", "equity", "events")
+_F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+
+
+def _table(names: Iterable[str], types: Iterable[pa.DataType], rows: list[tuple]) -> pa.Table:
+    names, types = list(names), list(types)
+    cols = list(zip(*rows)) if rows else [() for _ in names]
+    return pa.table([pa.array(list(c), type=t) for c, t in zip(cols, types)],
+                    schema=pa.schema([pa.field(n, t) for n, t in zip(names, types)]))
+
+
+class Recorder:
+    """Row buffers of one run."""
+
+    def __init__(self, signals: tuple[str, ...]) -> None:
+        self.signals = signals
+        self.layer_names: tuple[str, ...] | None = None
+        self.decisions: list[tuple] = []
+        self.observed: list[tuple] = []
+        self.true: list[tuple] = []
+        self.equity_rows: list[tuple] = []
+        self.events: list[tuple] = []
+
+    def step(self, now: float, trigger: str, d: Any, signals: Mapping[str, float], truth: Mapping[str, float]) -> None:
+        layers = d.layers
+        if self.layer_names is None:
+            self.layer_names = tuple(layers)
+        step = len(self.decisions)
+        self.decisions.append((now, step, trigger, d.r_total, d.posture.name, *[layers.get(n, math.nan) for n in self.layer_names],
+                               bool(d.entries_allowed), bool(d.taker_allowed), d.max_leverage,
+                               bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons)))
+        self.observed.append((now, step, *[float(signals[n]) for n in self.signals]))
+        self.true.append((now, step, *[float(truth[n]) for n in self.signals]))
+
+    def equity(self, now: float, *values: float) -> None:
+        self.equity_rows.append((now, *values))
+
+    def event(self, t_s: float, kind: str, target: str, detail: Mapping[str, Any]) -> None:
+        self.events.append((float(t_s), len(self.events), kind, target,
+                            json.dumps(detail, sort_keys=True, default=_json_default)))
+
+    def build(self, now: float, orders: list[Order], fills: list[Fill]) -> "Trace":
+        layer_names = self.layer_names or ()
+        sig_names = ["t_s", "step", *self.signals]
+        sig_types = [_F, _I] + [_F] * len(self.signals)
+        tables = {
+            "decisions": _table(
+                ["t_s", "step", "trigger", "r_total", "posture", *[f"layer.{n}" for n in layer_names],
+                 "entries_allowed", "taker_allowed", "max_leverage", "invariant_broken", "reasons"],
+                [_F, _I, _S, _F, _S, *[_F] * len(layer_names), _B, _B, _F, _B, _S], self.decisions),
+            "signals_observed": _table(sig_names, sig_types, self.observed),
+            "signals_true": _table(sig_names, sig_types, self.true),
+            "orders": _orders_table(orders),
+            "fills": _fills_table(fills),
+            "equity": _table(["t_s", "equity", "cash", "gross_exposure", "drawdown", "positions", "realized_pnl",
+                              "fees", "exchange_equity"], [_F, _F, _F, _F, _F, _I, _F, _F, _F], self.equity_rows),
+            "events": _table(["t_s", "seq", "kind", "target", "detail"], [_F, _I, _S, _S, _S],
+                             sorted((e for e in self.events if e[0] <= now), key=lambda e: (e[0], e[1]))),
+        }
+        return Trace(tables)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _orders_table(orders: list[Order]) -> pa.Table:
+    rows = [(o.id, o.t_s, o.asset, "buy" if o.side > 0 else "sell", o.kind, o.intent, o.qty, o.price, o.status,
+             o.posture, o.r_total, o.filled_qty, (o.fill_notional / o.filled_qty) if o.filled_qty else math.nan,
+             o.fee, o.reason, o.t_arrive_s, o.t_done_s) for o in orders]
+    return _table(["id", "t_s", "asset", "side", "kind", "intent", "qty", "price", "status", "posture", "r_total",
+                   "filled_qty", "avg_fill_price", "fee", "reason", "t_arrive_s", "t_done_s"],
+                  [_I, _F, _I, _S, _S, _S, _F, _F, _S, _S, _F, _F, _F, _F, _S, _F, _F], rows)
+
+
+def _fills_table(fills: list[Fill]) -> pa.Table:
+    rows = [(f.id, f.order_id, f.t_s, f.t_booked_s, f.asset, "buy" if f.side > 0 else "sell", f.qty, f.price, f.fee,
+             f.liquidity, f.intent) for f in fills]
+    return _table(["id", "order_id", "t_s", "t_booked_s", "asset", "side", "qty", "price", "fee", "liquidity",
+                   "intent"], [_I, _I, _F, _F, _I, _S, _F, _F, _F, _S, _S], rows)
+
+
+class Trace:
+    """The tables of one run (``tables``: name -> pyarrow.Table), writable as Arrow IPC files."""
+
+    def __init__(self, tables: dict[str, pa.Table]) -> None:
+        self.tables = tables
+
+    def __getitem__(self, name: str) -> pa.Table:
+        return self.tables[name]
+
+    def write(self, directory: str | Path) -> list[Path]:
+        """Write ``<directory>/<table>.arrow`` for every table; returns the paths."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name in TABLES:
+            path = out / f"{name}.arrow"
+            table = self.tables[name]
+            with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            paths.append(path)
+        return paths

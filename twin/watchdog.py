@@ -1,0 +1,104 @@
+"""The watchdog: turns what the agent observes through its near cache into controller signals.
+
+Ages are the agent's clock minus the timestamps the services stamped on their records, so a
+stalled or partitioned service shows up as a growing age. A record whose payload fails its
+checksum is ignored for ages and breaks ``data.checksum_ok``; so does a ledger checksum that
+does not match the agent's own journal. The same call also computes the ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .agent import Agent
+    from .context import Context
+    from .sensor_base import Sensor
+
+__all__ = ["Watchdog", "SIGNALS"]
+
+SIGNALS: tuple[str, ...] = (
+    "hz.quorum", "ledger.consistent", "data.checksum_ok", "heartbeat.age_s", "mc_forewarner.age_s",
+    "scan.age_s", "ob.age_s", "ob.latency_ms", "ob.depth_ratio", "exf.age_s", "exf.shock", "esof.age_s",
+    "portfolio.drawdown",
+)
+_NAN = math.nan
+_AGED = (("heartbeat", "heartbeat.age_s"), ("mc_forewarner", "mc_forewarner.age_s"), ("scan", "scan.age_s"),
+         ("exf", "exf.age_s"), ("esof", "esof.age_s"))
+_JOURNAL_GRACE_S = 5.0
+
+
+class Watchdog:
+    """Observed and true signals, per agent step."""
+
+    def __init__(self, ctx: "Context", sensors: dict[str, "Sensor"]) -> None:
+        self.ctx = ctx
+        self.sensors = sensors
+        self.keys = {name: s.key for name, s in sensors.items()}
+        self.last_valid: dict[str, object] = {}
+        self.corrupt: dict[str, bool] = {}
+        self.checksum_ok = True
+        self.agent: "Agent"
+
+    def _read(self, name: str, now: float):
+        rec = self.ctx.cluster.read(self.keys[name], now)
+        if rec is not None:
+            ok = rec.valid
+            self.corrupt[name] = not ok
+            if ok:
+                self.last_valid[name] = rec
+        return self.last_valid.get(name)
+
+    def observe(self, now: float) -> dict[str, float]:
+        """The controller's signal mapping as the agent sees it at ``now``."""
+        agent = self.agent
+        clock = now + self.ctx.clocks.offset("agent")
+        out: dict[str, float] = {
+            "hz.quorum": 1.0 if agent.client.quorum_ok() else 0.0,
+            "ledger.consistent": 1.0 if agent.ledger_consistent else 0.0,
+        }
+        for name, signal in _AGED:
+            rec = self._read(name, now)
+            out[signal] = clock - rec.ts if rec is not None else _NAN
+        ob = self._read("ob", now)
+        if ob is not None:
+            out["ob.age_s"], out["ob.latency_ms"], out["ob.depth_ratio"] = clock - ob.payload[0], ob.payload[1], ob.payload[2]
+        else:
+            out["ob.age_s"] = out["ob.latency_ms"] = out["ob.depth_ratio"] = _NAN
+        exf = self.last_valid.get("exf")
+        out["exf.shock"] = exf.payload[3] if exf is not None else _NAN
+        self.checksum_ok = self._checksum(now)
+        out["data.checksum_ok"] = 1.0 if self.checksum_ok and not any(self.corrupt.values()) else 0.0
+        out["portfolio.drawdown"] = agent.drawdown(now)
+        return out
+
+    def _checksum(self, now: float) -> bool:
+        rec = self._read("ledger_checksum", now)
+        if rec is None or self.ctx.cluster.near.get(self.keys["ledger_checksum"]) is None:
+            return False
+        count, max_seq, digest = rec.payload
+        journal = self.agent.portfolio
+        if max_seq >= len(journal.prefix_digest) or count != max_seq or journal.prefix_digest[max_seq] != digest:
+            return False
+        return max_seq >= journal.entries_before(rec.ts - _JOURNAL_GRACE_S)
+
+    def truth(self, now: float) -> dict[str, float]:
+        """The same signals from ground truth: no network, cluster or clock in between."""
+        agent = self.agent
+        s = self.sensors
+        out = {
+            "hz.quorum": 1.0 if agent.client.true_quorum() else 0.0,
+            "ledger.consistent": 1.0 if agent.true_ledger_consistent() else 0.0,
+            "data.checksum_ok": 1.0 if not any(x.corrupting for x in s.values()) and not agent.journal_damaged
+            else 0.0,
+        }
+        for name, signal in _AGED:
+            out[signal] = now - s[name].last_capture(now)
+        ob = s["ob"]
+        out["ob.age_s"] = now - ob.true_book_ts(now)
+        out["ob.latency_ms"] = ob.feed.mean_latency_ms
+        out["ob.depth_ratio"] = self.ctx.exchange.depth_ratio(now)
+        out["exf.shock"] = s["exf"].true_shock(now)
+        out["portfolio.drawdown"] = agent.true_drawdown(now)
+        return out
