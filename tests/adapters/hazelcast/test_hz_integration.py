@@ -1,0 +1,107 @@
+"""The adapter against a cluster: the wire-level test member always, a real member when
+NOR_HZ_MEMBERS is set. The test bodies are the same for both targets."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from adapters.hazelcast import ControllerDriver, make_record
+from adapters.source import SignalSource
+from controller import Posture, SurvivalController, default_config
+
+
+def test_published_signals_reach_the_controller_mapping(hz_target, make_writer, start_service, nominal):
+    cfg = hz_target.config()
+    writer = make_writer(cfg)
+    t_pub = time.time()
+    writer.publish_many({**nominal, "scan.age_s": 2.0})
+    svc = start_service(cfg, expect=tuple(nominal))
+    assert isinstance(svc, SignalSource) and isinstance(svc.watchdog, SignalSource)
+    now = time.time()
+    sig = svc.signals(now)
+    assert sig["hz.quorum"] == 1.0
+    assert sig["ledger.consistent"] == 1.0 and sig["data.checksum_ok"] == 1.0
+    assert sig["ob.depth_ratio"] == 1.0 and sig["ob.latency_ms"] == 5.0
+    assert math.isclose(sig["scan.age_s"], 2.0 + (now - t_pub), abs_tol=0.05), "published age + time since source"
+    assert 0.0 <= sig["heartbeat.age_s"] < 1.0, "probe replies keep the heartbeat fresh"
+
+
+def test_missing_signal_reads_nan_for_the_worst_case(hz_target, make_writer, start_service):
+    cfg = hz_target.config()
+    make_writer(cfg).publish("ledger.consistent", 1.0)
+    svc = start_service(cfg, expect=("ledger.consistent",))
+    sig = svc.signals(time.time())
+    assert math.isnan(sig["mc_forewarner.age_s"]) and math.isnan(sig["portfolio.drawdown"])
+
+
+def test_near_cache_serves_repeat_reads_and_is_invalidated_on_change(hz_target, make_writer, start_service, eventually):
+    cfg = hz_target.config()
+    writer = make_writer(cfg)
+    writer.publish("ob.depth_ratio", 0.9)
+    svc = start_service(cfg, expect=("ob.depth_ratio",))
+    grid = svc.client.get_map(cfg.map_name).blocking()
+    assert grid.get("ob.depth_ratio").value == 0.9
+    near_cache = svc.client._near_cache_manager.get_or_create_near_cache(cfg.map_name)
+    hits = near_cache.get_statistics()["hits"]
+    assert grid.get("ob.depth_ratio").value == 0.9
+    assert near_cache.get_statistics()["hits"] > hits, "a repeat read is a near-cache hit"
+    writer.publish("ob.depth_ratio", 0.4)
+    eventually(lambda: grid.get("ob.depth_ratio").value == 0.4, 5.0, "the invalidated entry is re-read")
+
+
+def test_listener_driven_invariant_flip_steps_the_controller_at_once(hz_target, make_writer, start_service,
+                                                                     services, nominal, eventually):
+    cfg = hz_target.config()
+    writer = make_writer(cfg)
+    writer.publish_many(nominal)
+    ctl = SurvivalController(default_config())
+    svc = start_service(cfg, ctl, expect=tuple(nominal))
+    driver = ControllerDriver(ctl, svc, period_s=60.0)  # no timer steps: only flips step it
+    services.append(driver.start())
+    driver.step()
+    assert driver.last_decision.posture != Posture.HIBERNATE
+    t0 = time.perf_counter()
+    writer.publish("ledger.consistent", 0.0)
+    eventually(lambda: driver.last_decision.posture == Posture.HIBERNATE, 2.0, "HIBERNATE after the flip")
+    assert time.perf_counter() - t0 < 0.5
+    assert driver.immediate_steps >= 1 and driver.last_decision.invariant_broken
+
+
+def test_corrupted_record_flips_checksum_ok_until_a_good_write(hz_target, make_writer, start_service, eventually):
+    cfg = hz_target.config()
+    writer = make_writer(cfg)
+    good = writer.publish("exf.shock", 0.0)
+    svc = start_service(cfg, expect=("exf.shock",))
+    assert svc.signals(time.time())["data.checksum_ok"] == 1.0
+    bad = make_record("exf.shock", 0.0, good.source_ts_s, good.seq + 1, good.epoch)
+    writer.put_raw(type(bad)(bad.signal, 0.9, bad.source_ts_s, bad.seq, bad.epoch, bad.checksum))  # value flipped
+    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 0.0, 3.0, "checksum mismatch detected")
+    assert "checksum" in next(iter(svc.state.snapshot().integrity_faults.values()))
+    assert svc.signals(time.time())["exf.shock"] == 0.0, "the corrupted value is not used"
+    writer.publish("exf.shock", 0.0)
+    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 1.0, 3.0, "a newer good record heals it")
+
+
+def test_sequence_going_backwards_flips_checksum_ok(hz_target, make_writer, start_service, eventually):
+    cfg = hz_target.config()
+    writer = make_writer(cfg)
+    first = writer.publish("scan.age_s", 0.0)
+    writer.publish("scan.age_s", 0.0)
+    svc = start_service(cfg, expect=("scan.age_s",))
+    eventually(lambda: svc.state.snapshot().records["scan.age_s"].seq == first.seq + 1, 3.0, "seq 2 read")
+    writer.put_raw(make_record("scan.age_s", 0.0, first.source_ts_s, first.seq, first.epoch))  # replayed seq 1
+    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 0.0, 3.0, "sequence regression detected")
+    assert "backwards" in svc.state.snapshot().integrity_faults["scan.age_s"]
+
+
+def test_a_restarted_writer_with_a_newer_epoch_is_accepted(hz_target, make_writer, start_service, eventually):
+    cfg = hz_target.config()
+    old = make_writer(cfg, epoch=100)
+    for _ in range(3):
+        old.publish("esof.age_s", 0.0)
+    svc = start_service(cfg, expect=("esof.age_s",))
+    new = make_writer(cfg, epoch=200)
+    new.publish("esof.age_s", 5.0)
+    eventually(lambda: svc.state.snapshot().records["esof.age_s"].epoch == 200, 3.0, "new epoch accepted")
+    assert svc.signals(time.time())["data.checksum_ok"] == 1.0
