@@ -135,3 +135,44 @@ def start_service(services, eventually):
         return svc
 
     return start
+
+
+@dataclass
+class Chaos:
+    """The test member behind the fault proxy; the member advertises the proxy's address."""
+
+    member: WireMember
+    proxy: object  # toxiproxy.Proxy
+    server: object  # faults.proxy.FaultProxyServer
+
+    @property
+    def proxy_address(self) -> str:
+        return self.proxy.listen
+
+
+@pytest.fixture
+def chaos(wire_member):
+    from toxiproxy import Toxiproxy
+
+    from faults.proxy import FaultProxyServer
+
+    server = FaultProxyServer(seed=11).start()
+    api = Toxiproxy()
+    api.update_api_consumer(*server.api_address)
+    proxy = api.create(upstream=wire_member.address, name="hazelcast")
+    host, port = proxy.listen.rsplit(":", 1)
+    wire_member.advertise(host, int(port))  # or reconnects would bypass the proxy
+    try:
+        yield Chaos(wire_member, proxy, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fast_keepalive_controller():
+    """The default controller with a 2 s keepalive bound, so chaos tests stay short."""
+    from controller import SurvivalController, apply_overrides, default_config
+
+    cfg = apply_overrides(default_config(), {"layers": {"keepalive": {"inputs": {"heartbeat.age_s": {"max": 2.0}}}}},
+                          "chaos tests")
+    return SurvivalController(cfg)
