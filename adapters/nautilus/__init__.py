@@ -30,7 +30,7 @@ from .sources import (
     off_grid_rows,
 )
 from .strategy import GuardedStrategy
-from .trace import SignalTrace, load_signal_trace, signal_trace_from_columns
+from .trace import SignalTrace, load_event_rows, load_signal_trace, signal_trace_from_columns
 
 __all__ = [
     "DECISION_DATA_TYPE",
@@ -58,6 +58,7 @@ __all__ = [
     "TraceError",
     "bet_notional",
     "decision_to_data",
+    "load_event_rows",
     "load_signal_trace",
     "minimum_quantity",
     "notional_to_quantity",

@@ -82,6 +82,8 @@ class SurvivalActor(Actor):
 
     def _on_timer(self, event: TimeEvent) -> None:
         self._step(event.ts_event, "timer")
+        for trigger, reading in self.source.after_timer(event.ts_event):
+            self._step(event.ts_event, trigger, reading)
 
     def step_now(self, trigger: str = "request", reading: SignalReading | None = None) -> SurvivalDecisionData:
         """Step at the clock's current time (an invariant event) and publish the decision.

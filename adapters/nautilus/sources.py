@@ -73,6 +73,10 @@ class StepSource(Protocol):
         """The controller's ``now_s`` and signals at engine time ``ts_ns``."""
         ...
 
+    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading]]:
+        """Immediate steps that must follow the timer's step at ``ts_ns`` (trigger, reading)."""
+        ...
+
     def close(self) -> None:
         """The Actor stopped; release what :meth:`bind` set up."""
         ...
@@ -109,6 +113,7 @@ class ReplaySignalSource:
         self._request: StepRequest | None = None
         self._watch: tuple[int, ...] = ()
         self._last_index = -1
+        self._deferred: list[int] = []
 
     @property
     def subscriptions(self) -> tuple[DataType, ...]:
@@ -132,13 +137,28 @@ class ReplaySignalSource:
         previous, self._last_index = self._last_index, index
         if self._request is None:
             return
-        if self._events is not None:
-            trigger = "event" if self._events[index] else None
-        else:
+        if self._events is None:
             changed = self._changed_invariant(previous, index) if previous >= 0 else None
-            trigger = None if changed is None else f"invariant:{changed}"
-        if trigger is not None:
-            self._request(trigger, self._reading(index))
+            if changed is not None:
+                self._request(f"invariant:{changed}", self._reading(index))
+        elif self._events[index]:
+            if self._follows_tick_row(index):
+                self._deferred.append(index)  # the tick at this instant came first: after the timer
+            else:
+                self._request("event", self._reading(index))
+
+    def _follows_tick_row(self, index: int) -> bool:
+        ts, events, j = self._ts_ns, self._events, index - 1
+        while j >= 0 and ts[j] == ts[index]:
+            if not events[j]:
+                return True
+            j -= 1
+        return False
+
+    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading]]:
+        due = [i for i in self._deferred if self._ts_ns[i] <= ts_ns]
+        self._deferred = [i for i in self._deferred if self._ts_ns[i] > ts_ns]
+        return [("event", self._reading(i)) for i in due]
 
     def _changed_invariant(self, previous: int, index: int) -> str | None:
         values = self.trace.values
@@ -165,20 +185,23 @@ class ReplaySignalSource:
 
     def close(self) -> None:
         self._request = None
+        self._deferred = []
 
 
 def off_grid_rows(trace: SignalTrace, interval_s: float = 1.0) -> np.ndarray:
-    """Rows that are not the first row at a tick ``t_s[0] + k·interval_s`` (exact to the ns).
+    """Rows that are not the last row at a tick ``t_s[0] + k·interval_s`` (exact to the ns).
 
-    For a twin trace (one row per agent step, ticks every ``interval_s``) these are the
-    agent's immediate steps on invariant events.
+    For a twin trace without its ``decisions.arrow`` (one row per agent step, ticks every
+    ``interval_s``) these are the agent's immediate steps on invariant events; at a tick
+    instant the event step comes first. Prefer :func:`~adapters.nautilus.trace.load_event_rows`
+    when the decisions file is at hand: it is exact.
     """
     ns = np.rint(trace.t_s * 1e9).astype(np.int64)
     step = int(round(interval_s * 1e9))
     on_grid = (ns - ns[0]) % step == 0
-    repeat = np.zeros(ns.shape, dtype=bool)
-    repeat[1:] = ns[1:] == ns[:-1]
-    return ~on_grid | repeat
+    repeated = np.zeros(ns.shape, dtype=bool)
+    repeated[:-1] = ns[:-1] == ns[1:]
+    return ~on_grid | repeated
 
 
 class LiveSignalFeed:
@@ -230,6 +253,9 @@ class LiveSignalFeed:
 
     def handle_data(self, data: Data) -> None:
         return None
+
+    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading]]:
+        return []
 
     def read(self, ts_ns: int) -> SignalReading:
         now_s = (ts_ns - self.origin_ns) / 1e9

@@ -16,9 +16,11 @@ import pyarrow as pa
 
 from .errors import TraceError
 
-__all__ = ["SignalTrace", "load_signal_trace", "signal_trace_from_columns"]
+__all__ = ["SignalTrace", "load_event_rows", "load_signal_trace", "signal_trace_from_columns"]
 
 TIME_COLUMN = "t_s"
+STEP_COLUMN = "step"
+"""The twin's step counter (int64): row metadata, not a signal."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +34,7 @@ class SignalTrace:
     t_s: np.ndarray
     names: tuple[str, ...]
     values: np.ndarray
+    steps: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -85,12 +88,12 @@ def _check_times(where: str, t_s: np.ndarray) -> None:
 
 
 def signal_trace_from_columns(where: str, columns: dict[str, np.ndarray]) -> SignalTrace:
-    """Build and validate a trace from in-memory columns (``t_s`` plus signals)."""
+    """Build and validate a trace from in-memory columns (``t_s``, optional ``step``, signals)."""
     if TIME_COLUMN not in columns:
         raise TraceError(f"{where}: missing column 't_s' (float64 seconds); found {sorted(columns)}")
     t_s = np.ascontiguousarray(columns[TIME_COLUMN], dtype=np.float64)
     _check_times(where, t_s)
-    names = tuple(n for n in columns if n != TIME_COLUMN)
+    names = tuple(n for n in columns if n not in (TIME_COLUMN, STEP_COLUMN))
     if not names:
         raise TraceError(f"{where}: no signal columns besides 't_s'; expected one float64 column per signal")
     values = np.empty((t_s.shape[0], len(names)), dtype=np.float64)
@@ -99,7 +102,12 @@ def signal_trace_from_columns(where: str, columns: dict[str, np.ndarray]) -> Sig
         if col.shape != t_s.shape:
             raise TraceError(f"{where}: column {name!r} has {col.shape[0]} rows; expected {t_s.shape[0]}")
         values[:, j] = col
-    return SignalTrace(where, t_s, names, values)
+    steps = None
+    if STEP_COLUMN in columns:
+        steps = np.asarray(columns[STEP_COLUMN]).astype(np.int64)
+        if steps.shape != t_s.shape:
+            raise TraceError(f"{where}: column 'step' has {steps.shape[0]} rows; expected {t_s.shape[0]}")
+    return SignalTrace(where, t_s, names, values, steps)
 
 
 def load_signal_trace(path: str | Path) -> SignalTrace:
@@ -117,6 +125,34 @@ def load_signal_trace(path: str | Path) -> SignalTrace:
         raise TraceError(f"{where}: duplicate column(s) {dupes}; expected one column per signal")
     columns = {name: _column(where, table, name) for name in table.column_names}
     return signal_trace_from_columns(where, columns)
+
+
+def load_event_rows(decisions_path: str | Path, trace: SignalTrace) -> np.ndarray:
+    """Which rows of ``trace`` the twin stepped on an invariant event, from its ``decisions.arrow``.
+
+    Rows are matched by the ``step`` column when both files have it, else by position.
+    Raises :class:`TraceError` when the files do not describe the same steps.
+    """
+    path = Path(decisions_path)
+    table = _read_table(path)
+    where = str(path)
+    if "trigger" not in table.column_names:
+        raise TraceError(f"{where}: missing column 'trigger' (tick|invariant); found {table.column_names}")
+    triggers = table.column("trigger").to_pylist()
+    unknown = sorted({str(t) for t in triggers} - {"tick", "invariant"})
+    if unknown:
+        raise TraceError(f"{where}: column 'trigger' has {unknown}; expected 'tick' or 'invariant'")
+    if len(triggers) != len(trace):
+        raise TraceError(f"{where}: {len(triggers)} decisions for {len(trace)} signal rows in {trace.source}; "
+                         "expected one decision per observed row")
+    if trace.steps is not None and STEP_COLUMN in table.column_names:
+        steps = np.asarray(table.column(STEP_COLUMN).to_pylist(), dtype=np.int64)
+        mismatch = np.flatnonzero(steps != trace.steps)
+        if mismatch.size:
+            i = int(mismatch[0])
+            raise TraceError(f"{where}: row {i} is step {steps[i]} but {trace.source} row {i} is step "
+                             f"{trace.steps[i]}; expected the same steps in the same order")
+    return np.asarray([t == "invariant" for t in triggers], dtype=bool)
 
 
 def is_same_value(a: float, b: float) -> bool:

@@ -115,3 +115,35 @@ def test_text_signal_columns_are_refused(tmp_path) -> None:
         writer.write_table(table)
     with pytest.raises(TraceError, match="column 'hz.quorum' has type string; expected float64"):
         load_signal_trace(path)
+
+
+def test_one_row_per_step_traces_replay_in_order_including_same_instant_steps() -> None:
+    """Twin-style trace: a row per step. At t=10 an event step precedes the tick; at t=20 the
+    tick comes first and the event follows at the same instant (deferred after the timer)."""
+    from adapters.nautilus import signal_trace_from_columns
+
+    t = [float(i) for i in range(31)]
+    t = sorted(t + [5.25, 10.0, 20.0])
+    cols = scripted_columns(31.0, 1.0, [(5.25, 20.0, {"hz.quorum": 0.0})], (5.25,))
+    rows = {name: [] for name in cols}
+    seen: dict[float, int] = {}
+    for time_s in t:
+        i = int(np.searchsorted(cols["t_s"], time_s))
+        seen[time_s] = seen.get(time_s, 0) + 1
+        for name in cols:
+            rows[name].append(cols[name][i])
+    quorum = rows["hz.quorum"]
+    first_10, first_20 = t.index(10.0), t.index(20.0)
+    quorum[first_10] = 0.5      # the event row at 10 differs from the tick row after it
+    quorum[first_20 + 1] = 0.0  # at 20: tick row first (quorum back), then an event row (lost again)
+    trace = signal_trace_from_columns("steps", {k: np.asarray(v) for k, v in rows.items()})
+    events = np.zeros(len(t), dtype=bool)
+    events[[t.index(5.25), first_10, first_20 + 1]] = True
+
+    published = replay_in_backtest(trace, SurvivalController(default_config()), event_rows=events).decisions
+    ctl = SurvivalController(default_config())
+    expected = [ctl.step(float(trace.t_s[i]), trace.row(i)) for i in range(len(trace))]
+    assert [(d.t_s, d.trigger) for d in published] == [
+        (time_s, "event" if e else "timer") for time_s, e in zip(t, events)]
+    assert [(d.r_total, d.posture, d.layers) for d in published] == [
+        (e.r_total, e.posture.name, e.layers) for e in expected]
