@@ -62,6 +62,8 @@ class Agent:
         self.decision = None
         self.steps = 0
         self._ex_peak = self.cfg.capital
+        self._marks_t = -1.0
+        self._marks: dict[int, float] = {}
         self.side = SELL if self.cfg.entry_side == "short" else BUY
         exchange.on_report = self.on_report
         watchdog.agent = self
@@ -106,7 +108,15 @@ class Agent:
             self._entries(now, d)
 
     def _mark(self, asset: int) -> float:
-        return self.exchange.mid(asset, self.ctx.now())
+        """Mid price now (cached for the current instant)."""
+        now = self.ctx.env.now
+        if now != self._marks_t:
+            self._marks_t = now
+            self._marks = {}
+        price = self._marks.get(asset)
+        if price is None:
+            price = self._marks[asset] = self.exchange.mid(asset, now)
+        return price
 
     def _submit(self, now: float, asset: int, side: int, kind: str, intent: str, qty: float, price: float,
                 reason: str) -> Order:

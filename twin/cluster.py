@@ -71,6 +71,7 @@ class Cluster:
         self.lost_keys: list[str] = []
         self.listeners: list[Callable[[], None]] = []
         self.entry_listeners: dict[str, Callable[[], None]] = {}
+        self.state_hooks: list[Callable[[], None]] = []
         self.client_connected = True
         self._epoch = 0
 
@@ -228,6 +229,8 @@ class Cluster:
         self._epoch += 1
         epoch = self._epoch
         self._later(self.cfg.migration_s, lambda: self._migrate(epoch))
+        for fn in self.state_hooks:
+            fn()
         for fn in self.listeners:
             fn()
 

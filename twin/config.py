@@ -61,7 +61,7 @@ class ClusterConfig:
     partitions: int = _i(271, 1, 100000)
     backup_count: int = _i(1, 0, 6)
     quorum_size: int = _i(0, 0, 15)
-    detection_delay_s: float = _f(10.0, 0.0, 3600.0)
+    detection_delay_s: float = _f(5.0, 0.0, 3600.0)
     migration_s: float = _f(30.0, 0.0, 3600.0)
     near_cache_invalidation_s: float = _f(0.5, 0.0, 600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)

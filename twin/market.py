@@ -61,6 +61,7 @@ class Market:
         self._jump_steps: list[int] = []
         self._jumps: list[np.ndarray] = []           # cumulative log-price offsets from each jump on
         self._shocks: list[tuple[float, float]] = []  # (t_s, magnitude)
+        self._rc_step, self._rc_code = -1, 0
         self._init_regimes()
         self._block0 = 0
         self._logp = self._generate(0, self._start_log)
@@ -153,6 +154,13 @@ class Market:
 
     def regime_code(self, t_s: float) -> int:
         step = self.step_of(t_s)
+        if step == self._rc_step:
+            return self._rc_code
+        code = self._regime_code(step)
+        self._rc_step, self._rc_code = step, code
+        return code
+
+    def _regime_code(self, step: int) -> int:
         for a, b in self._forced:
             if a <= step < b:
                 return 2
@@ -208,6 +216,7 @@ class Market:
         prev = self._jumps[-1] if self._jumps else np.zeros(self.n_assets)
         self._jump_steps.append(step + 1)
         self._jumps.append(prev - _SHOCK_DROP * magnitude * self.beta)
+        self._rc_step = -1
         if dur > 0 and self._replay is None:
             self._forced.append((step + 1, step + 1 + int(dur / self.step_s)))
             self._regenerate_after(step)

@@ -193,14 +193,32 @@ class Sensor:
         self._plan(self._batch_start, self._batch_end)
 
     def _plan(self, start: float, end: float) -> None:
+        times = []
         t = start
         step = self.period_s
         while t < end - 1e-12:
-            if self.state == RUNNING:
-                self._planned.append(t)
-                self.emit(t)
+            times.append(t)
             t += step
         self._cursor = t
+        if self.state == RUNNING and times:
+            self._planned.extend(times)
+            self.emit_many(times)
+
+    def emit_many(self, times: list[float]) -> None:
+        """Capture and send at each of ``times`` (state is constant until the next re-plan)."""
+        cluster = self.ctx.cluster
+        writable = cluster.writable_owner(self.key, self.node) is not None
+        delay_s = self.publish_delay_s
+        skew = self.ctx.clocks.offset(self.name)
+        link, key, corrupting, name = self.link, self.key, self.corrupting, self.name
+        for t in times:
+            record = Record(t + skew, self.capture(t), name, corrupting)
+            if writable:
+                d = link.delay_s()
+                if d is not None:
+                    cluster.store(key, t + delay_s + d, t, record)
+                    self.sent += 1
+        self.last_capture_t = times[-1]
 
     def replan(self) -> None:
         """Retract the captures planned after now and plan the rest of the batch again."""

@@ -159,20 +159,28 @@ class LedgerChecksum(Sensor):
     """Every 10 s: the checksum of the ledger journal entries it can read in the grid.
 
     Payload ``(count, max_seq, digest)``; the watchdog compares it with the agent's local journal.
+    Entries that are gone from the grid are missing from the checksum; if an entry's partition
+    is unavailable (owner down, not yet detected, or unreachable) the run fails and nothing is
+    published.
     """
 
     def __init__(self, ctx: "Context") -> None:
         super().__init__("ledger_checksum", ctx, ctx.cfg.sensors.checksum_interval_s)
         self.journal: list[tuple[int, str, int]] = []   # (seq, key, entry hash) as written by the agent
 
-    def capture(self, t: float) -> tuple:
+    def capture(self, t: float) -> tuple | None:
+        """None (no publish this round) if some entry's partition cannot be read right now."""
         cluster = self.ctx.cluster
         count = max_seq = digest = 0
         for seq, key, h in self.journal:
-            if cluster.present(key, t, self.node):
-                count += 1
-                max_seq = max(max_seq, seq)
-                digest ^= h
+            item = cluster.data.get(key)
+            if item is None or item[0] > t:
+                continue
+            if cluster.writable_owner(key, self.node) is None:
+                return None
+            count += 1
+            max_seq = max(max_seq, seq)
+            digest ^= h
         return (count, max_seq, digest)
 
 

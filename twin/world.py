@@ -107,6 +107,7 @@ class World:
                 ctx.cluster.schedule_detection()
 
         ctx.change_hooks.append(on_change)
+        ctx.cluster.state_hooks.append(lambda: [replan() for replan in ctx.replanners])
         original_lose = ctx.cluster._lose
 
         def lose(partitions: list[int]) -> None:
