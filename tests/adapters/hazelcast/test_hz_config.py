@@ -1,0 +1,72 @@
+"""Configuration from TOML and environment: strong defaults, clear errors, no secrets in files."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.hazelcast import HzConfigError, client_options, load_hz_config
+
+
+def _toml(tmp_path, text: str):
+    path = tmp_path / "hz.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_need_no_file_and_no_env():
+    cfg = load_hz_config(env={})
+    assert cfg.members == ("127.0.0.1:5701",) and cfg.cluster_name == "dev"
+    assert cfg.map_name == "DOLPHIN_HEALTH_GRID" and cfg.password is None
+
+
+def test_file_then_env_override(tmp_path):
+    path = _toml(tmp_path, '[hazelcast]\nmembers = ["10.0.0.1:5701"]\ncluster_name = "prod"\n'
+                           'reconnect_bound_s = 30\nmin_members = 2\n[hazelcast.tls]\nenabled = true\ncafile = "/ca.pem"\n')
+    cfg = load_hz_config(path, env={"NOR_HZ_MEMBERS": "127.0.0.1:5702, 127.0.0.1:5703",
+                                    "NOR_HZ_USERNAME": "agent", "NOR_HZ_PASSWORD": "s3cret",
+                                    "NOR_HZ_TLS_KEY_PASSWORD": "k"})
+    assert cfg.members == ("127.0.0.1:5702", "127.0.0.1:5703")
+    assert cfg.cluster_name == "prod" and cfg.reconnect_bound_s == 30.0 and cfg.min_members == 2
+    assert cfg.username == "agent" and cfg.password == "s3cret"
+    assert cfg.tls.enabled and cfg.tls.cafile == "/ca.pem" and cfg.tls.key_password == "k"
+    assert "s3cret" not in repr(cfg), "secrets never appear in reprs or logs"
+    opts = client_options(cfg)
+    assert opts["creds_username"] == "agent" and opts["ssl_enabled"] and opts["ssl_cafile"] == "/ca.pem"
+    assert opts["async_start"] is True and opts["near_caches"]["DOLPHIN_HEALTH_GRID"]["invalidate_on_change"]
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('password = "x"', "NOR_HZ_PASSWORD"),
+    ('[hazelcast.tls]\nkey_password = "x"', "NOR_HZ_TLS_KEY_PASSWORD"),
+    ('members = ["nohost"]', "hazelcast.members"),
+    ('members = "127.0.0.1:5701"', "list"),
+    ('reconnect_bound_s = -1', "hazelcast.reconnect_bound_s"),
+    ('reconnect_bound_s = "10s"', "hazelcast.reconnect_bound_s"),
+    ('min_members = 0', "hazelcast.min_members"),
+    ('near_cache = "yes"', "hazelcast.near_cache"),
+    ('colour = "blue"', "unknown field 'hazelcast.colour'"),
+    ('heartbeat_interval_s = 5\nheartbeat_timeout_s = 2', "heartbeat_timeout_s"),
+])
+def test_bad_file_is_rejected_naming_file_field_and_expectation(tmp_path, body, needle):
+    path = _toml(tmp_path, "[hazelcast]\n" + body + "\n")
+    with pytest.raises(HzConfigError) as info:
+        load_hz_config(path, env={})
+    if "NOR_HZ" not in needle and "heartbeat" not in needle:
+        assert str(path) in str(info.value)
+    assert needle in str(info.value)
+
+
+def test_bad_environment_is_rejected_naming_the_variable(tmp_path):
+    with pytest.raises(HzConfigError, match="NOR_HZ_MEMBERS"):
+        load_hz_config(env={"NOR_HZ_MEMBERS": "127.0.0.1:notaport"})
+    with pytest.raises(HzConfigError, match="NOR_HZ_TLS"):
+        load_hz_config(env={"NOR_HZ_TLS": "maybe"})
+    with pytest.raises(HzConfigError, match="NOR_HZ_USERNAME"):
+        load_hz_config(env={"NOR_HZ_PASSWORD": "x"})
+
+
+def test_missing_and_invalid_toml_files(tmp_path):
+    with pytest.raises(HzConfigError, match="file not found"):
+        load_hz_config(tmp_path / "nope.toml", env={})
+    with pytest.raises(HzConfigError, match="not valid TOML"):
+        load_hz_config(_toml(tmp_path, "[hazelcast\n"), env={})

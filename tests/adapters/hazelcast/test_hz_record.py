@@ -1,0 +1,79 @@
+"""Health records, the observed-state rules and the watchdog's signal arithmetic (no network)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from adapters.hazelcast import GridState, HazelcastAdapterError, HealthRecord, HealthWatchdog, make_record
+
+
+class Clock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_checksum_detects_any_changed_field():
+    rec = make_record("ob.depth_ratio", 0.8, 1000.0, 5, 1)
+    assert rec.intact
+    for field, value in (("value", 0.81), ("source_ts_s", 1000.5), ("seq", 6), ("epoch", 2), ("signal", "ob.age_s")):
+        tampered = HealthRecord(**{**rec.__dict__, field: value})
+        assert not tampered.intact, field
+
+
+@pytest.mark.parametrize("args", [("", 1.0, 0.0, 1, 1), ("x", "high", 0.0, 1, 1), ("x", 1.0, float("inf"), 1, 1),
+                                  ("x", 1.0, 0.0, -1, 1)])
+def test_make_record_rejects_bad_input(args):
+    with pytest.raises(HazelcastAdapterError):
+        make_record(*args)
+
+
+def test_state_rules_backwards_corrupt_foreign_and_healing():
+    clock = Clock()
+    state = GridState(clock)
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1000.0, 2, 1))
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1000.0, 2, 1))  # duplicate: idempotent
+    assert state.snapshot().integrity_ok
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 999.0, 1, 1))
+    assert "backwards" in state.snapshot().integrity_faults["scan.age_s"]
+    assert state.snapshot().records["scan.age_s"].seq == 2, "a regressed record is never used"
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1001.0, 3, 1))
+    assert state.snapshot().integrity_ok, "a newer intact record heals the fault"
+    state.accept("ob.age_s", "not a record")
+    state.accept("esof.age_s", make_record("exf.age_s", 0.0, 1000.0, 1, 1))
+    faults = state.snapshot().integrity_faults
+    assert "HealthRecord" in faults["ob.age_s"] and "under key" in faults["esof.age_s"]
+    state.accept("exf.age_s", make_record("exf.age_s", 0.0, 1000.0, 9, 5))
+    state.accept("exf.age_s", make_record("exf.age_s", 0.0, 1000.0, 1, 4))
+    assert "backwards" in state.snapshot().integrity_faults["exf.age_s"], "an older writer epoch is a regression"
+
+
+def test_watchdog_signal_arithmetic_and_invariant_callbacks():
+    clock = Clock()
+    state = GridState(clock, min_members=1)
+    dog = HealthWatchdog(state, clock=clock, age_limits_s={"heartbeat.age_s": 10.0})
+    flips = []
+    dog.on_invariant_change(lambda: flips.append(clock.t))
+    sig = dog.signals(clock.t)
+    assert sig["hz.quorum"] == 0.0 and math.isnan(sig["heartbeat.age_s"]) and math.isnan(sig["scan.age_s"])
+    state.on_lifecycle("CONNECTED")
+    state.on_member_added(__import__("uuid").uuid4())
+    state.accept("scan.age_s", make_record("scan.age_s", 1.5, 995.0, 1, 1))
+    state.accept("ledger.consistent", make_record("ledger.consistent", 1.0, 995.0, 1, 1))
+    clock.t = 1002.0
+    sig = dog.signals(clock.t)
+    assert sig["hz.quorum"] == 1.0 and sig["ledger.consistent"] == 1.0 and sig["data.checksum_ok"] == 1.0
+    assert sig["scan.age_s"] == pytest.approx(1.5 + 7.0)
+    assert sig["heartbeat.age_s"] == pytest.approx(2.0)
+    n = len(flips)
+    state.accept("ledger.consistent", make_record("ledger.consistent", 0.0, 1002.0, 2, 1))
+    assert len(flips) == n + 1, "a flag flip calls back at once"
+    state.on_lifecycle("DISCONNECTED")
+    assert len(flips) == n + 2, "a disconnect calls back at once"
+    clock.t = 1013.0
+    assert dog.signals(clock.t)["heartbeat.age_s"] == pytest.approx(13.0), "since the last contact"
+    assert dog.check() is True, "crossing the keepalive limit is an invariant flip"
