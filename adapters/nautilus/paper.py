@@ -8,6 +8,7 @@ exchange: the sandbox execution client fills them against the live quotes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -150,6 +151,7 @@ def build_paper_node(
     strategies: Sequence[StrategyFactory] = (),
     guard_config: GuardConfig | None = None,
     environ: Mapping[str, str] | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> TradingNode:
     """Build (not run) a sandbox ``TradingNode`` running ``config``'s survival controller.
 
@@ -162,6 +164,7 @@ def build_paper_node(
         starts and stopped when it stops.
     strategies : factories; each gets its own :class:`PostureGuard` wired to the RiskEngine.
     environ : where credentials and ``NOR_HZ_MEMBERS`` are read (default ``os.environ``).
+    loop : the node's event loop; default a new one (``node.run()`` runs it).
 
     Raises
     ------
@@ -175,7 +178,7 @@ def build_paper_node(
     key, secret = _credentials(settings, env)
     controller = SurvivalController(config)
     health = source if source is not None else _health_service(env, controller)
-    node = TradingNode(config=_node_config(settings, key, secret))
+    node = TradingNode(config=_node_config(settings, key, secret), loop=loop or asyncio.new_event_loop())
     node.add_data_client_factory(settings.venue, BinanceLiveDataClientFactory)
     node.add_exec_client_factory(settings.venue, SandboxLiveExecClientFactory)
     feed = LiveSignalFeed(health, loop=node.get_event_loop(), owns_source=source is None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -133,3 +134,46 @@ def test_a_failing_source_reads_as_no_signals() -> None:
     feed = LiveSignalFeed(Broken({}))
     assert feed.read(5_000_000_000) == (5.0, {})
     assert feed.read_errors == 1
+
+
+def test_actor_in_a_running_live_node_ticks_and_steps_at_once_on_a_foreign_thread_event() -> None:
+    """A real (network-free) TradingNode: 1 s LiveClock timer steps, then a Hazelcast-style
+    callback from another thread produces an immediate HIBERNATE step on the node's loop."""
+    from nautilus_trader.config import LoggingConfig, TradingNodeConfig
+    from nautilus_trader.live.node import TradingNode
+    from nautilus_trader.model.identifiers import TraderId
+
+    from adapters.nautilus import DecisionRecorder
+    from controller import SurvivalController
+
+    node = TradingNode(TradingNodeConfig(
+        trader_id=TraderId("NOR-LIVE-001"), logging=LoggingConfig(log_level="ERROR"),
+        timeout_connection=1.0, timeout_reconciliation=1.0, timeout_portfolio=1.0,
+        timeout_disconnection=1.0, timeout_post_stop=0.0), loop=asyncio.new_event_loop())
+    source = FixedSource(NOMINAL_SIGNALS)
+    loop = node.get_event_loop()
+    recorder = DecisionRecorder()
+    node.trader.add_actor(SurvivalActor(SurvivalController(default_config()), LiveSignalFeed(source, loop=loop)))
+    node.trader.add_actor(recorder)
+    node.build()
+
+    def outage() -> None:
+        time.sleep(1.6)
+        source.values["hz.quorum"] = 0.0
+        for callback in source.callbacks:
+            callback()  # on this foreign thread, like the Hazelcast reactor
+        time.sleep(0.3)
+        loop.call_soon_threadsafe(node.stop)
+
+    threading.Thread(target=outage, daemon=True).start()
+    try:
+        node.run()
+    finally:
+        node.dispose()
+    decisions = recorder.decisions
+    ticks = [d for d in decisions if d.trigger == "timer"]
+    assert len(ticks) >= 2 and all(b.ts_event - a.ts_event == 1_000_000_000 for a, b in zip(ticks, ticks[1:]))
+    assert [d.posture for d in ticks[:2]] == ["APEX", "APEX"]
+    event = decisions[-1]
+    assert event.trigger == "invariant:event" and event.posture == "HIBERNATE" and event.r_total == 0.0
+    assert (event.ts_event - ticks[0].ts_event) % 1_000_000_000 != 0  # not on the timer: at once
