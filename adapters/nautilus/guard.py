@@ -36,7 +36,7 @@ from .data import SurvivalDecisionData
 from .errors import GuardConfigError
 from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
 
-__all__ = ["GuardConfig", "GuardVerdict", "PostureGuard"]
+__all__ = ["GuardConfig", "GuardStats", "GuardVerdict", "PostureGuard"]
 
 _STATES = ("ACTIVE", "REDUCING", "HALTED")
 

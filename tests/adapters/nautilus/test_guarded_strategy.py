@@ -19,7 +19,7 @@ from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, TradingState
 from nautilus_trader.model.events import OrderAccepted, OrderCanceled, OrderExpired, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import TraderId, Venue
-from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.model.objects import Money, Quantity
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
 
 from adapters.nautilus import (
