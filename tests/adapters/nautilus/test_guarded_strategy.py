@@ -219,3 +219,21 @@ def test_flatten_on_hibernate_closes_the_position_at_once(tmp_path) -> None:
         assert positions and all(p.is_closed and p.ts_closed == t_h for p in positions)
     finally:
         engine.dispose()
+
+
+def test_working_entries_are_cancelled_when_turtle_starts(tmp_path) -> None:
+    path = write_arrow(tmp_path / "signals_observed.arrow",
+                       scripted_columns(200.0, 1.0, [(120.0, 1e9, {"portfolio.drawdown": 0.2})]))
+    engine, strategy, decisions, states = _run(path, 200)
+    try:
+        t_turtle = next(d.ts_event for d in decisions if d.posture == "TURTLE")
+        assert _posture_at(decisions, t_turtle - 1) == Posture.APEX  # straight from APEX
+        working = [o for o in engine.cache.orders() if _open_at(o, t_turtle)]
+        assert len(working) >= 3 and not any(o.is_reduce_only for o in working)
+        for order in working:
+            cancels = [e for e in order.events if isinstance(e, OrderCanceled)]
+            assert cancels and cancels[0].ts_event == t_turtle, f"{order.client_order_id} still working in TURTLE"
+        assert strategy.guard.stats.entry_cancels == len(working)
+        assert strategy.guard.stats.cancel_all_calls == 0 and TradingState.REDUCING in states
+    finally:
+        engine.dispose()
