@@ -16,12 +16,22 @@ import pyarrow.parquet as pq
 
 from .errors import TwinConfigError, TwinError
 
-__all__ = ["Replay", "load_replay", "read_price_table"]
+__all__ = ["Replay", "load_replay", "read_price_table", "SAMPLE_NAME"]
+
+
+SAMPLE_NAME = "sample"
+"""``replay_path = "sample"`` names the bundled ``twin/data/sample_prices.arrow``."""
+
+
+def resolve(path: str) -> Path:
+    if path == SAMPLE_NAME:
+        return Path(__file__).parent / "data" / "sample_prices.arrow"
+    return Path(path)
 
 
 def read_price_table(path: str) -> pa.Table:
     """The table in ``path`` (``.parquet`` or Arrow IPC file/stream); raises TwinConfigError."""
-    p = Path(path)
+    p = resolve(path)
     if not p.is_file():
         raise TwinConfigError(path, "market.replay_path", "an existing Arrow IPC or Parquet file")
     try:

@@ -150,7 +150,7 @@ class World:
     def _record(self, kind: str, target: str, detail: Mapping[str, Any], at_s: float | None = None) -> None:
         self.recorder.event(self.ctx.env.now if at_s is None else at_s, kind, target, detail)
 
-    def record_event(self, kind: str, target: str, **detail: Any) -> None:
+    def record_event(self, kind: str, target: str, /, **detail: Any) -> None:
         """Add a component or fault event to the trace's ``events`` table, at the current time."""
         self._record(kind, target, detail)
 

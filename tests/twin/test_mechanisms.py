@@ -1,0 +1,202 @@
+"""Mechanism tests: faults act on components, and the signals follow through network and cluster."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from twin import World
+
+
+def _rows(cols: dict[str, list], t0: float, t1: float) -> list[int]:
+    return [i for i, t in enumerate(cols["t_s"]) if t0 <= t <= t1]
+
+
+def test_stalled_mc_forewarner_ages_at_one_second_per_second(make_world, cols) -> None:
+    w: World = make_world(seed=3)
+    w.at(600.0, w.ports["sensor.mc_forewarner"].stall)
+    obs = cols(w.run(1500.0).tables["signals_observed"])
+    rows = _rows(obs, 700.0, 1499.0)
+    t = np.array([obs["t_s"][i] for i in rows])
+    age = np.array([obs["mc_forewarner.age_s"][i] for i in rows])
+    assert np.allclose(np.diff(age), np.diff(t))          # +1 s per simulated second
+    assert age[-1] > 899.0                                   # last record is from before the stall
+    true = cols(w.trace().tables["signals_true"])
+    assert true["mc_forewarner.age_s"][rows[-1]] == pytest.approx(age[-1], abs=2.0)
+
+
+def test_losing_one_of_three_members_loses_no_entry_and_keeps_quorum(make_world, cols) -> None:
+    w: World = make_world(seed=4)
+    w.at(900.0, lambda: w.ports["cluster"].kill_member(1))
+    trace = w.run(1300.0)
+    obs = cols(trace.tables["signals_observed"])
+    delay = w.config.cluster.detection_delay_s
+    after = _rows(obs, 900.0 + delay + 1.0, 1299.0)
+    assert all(obs["hz.quorum"][i] == 1.0 for i in after)
+    assert all(obs["data.checksum_ok"][i] == 1.0 for i in after)
+    assert w.ctx.cluster.lost_keys == []
+    kinds = cols(trace.tables["events"])["kind"]
+    assert "partition_lost" not in kinds and "membership" in kinds and "migration" in kinds
+    owned, backed = w.ctx.cluster.replica_count()
+    assert owned == 271 and backed == 271                   # backups re-created after migration
+
+
+def test_losing_two_members_loses_their_entries_and_breaks_an_invariant(make_world, cols) -> None:
+    w: World = make_world(seed=4)
+    cluster = w.ctx.cluster
+    doomed = {k for k in cluster.data if set(cluster.replicas[cluster.partition_id(k)]) <= {1, 2}}
+    assert doomed, "some keys must live only on members 1 and 2"
+
+    def kill_two() -> None:
+        cluster.kill_member(1)
+        cluster.kill_member(2)
+
+    w.at(1200.0, kill_two)
+    trace = w.run(1400.0)
+    assert doomed <= set(cluster.lost_keys)
+    obs = cols(trace.tables["signals_observed"])
+    after = _rows(obs, 1200.0 + w.config.cluster.detection_delay_s + 1.0, 1399.0)
+    assert all(obs["hz.quorum"][i] == 0.0 or obs["data.checksum_ok"][i] == 0.0 for i in after)
+    dec = cols(trace.tables["decisions"])
+    assert all(dec["posture"][i] == "HIBERNATE" and dec["r_total"][i] == 0.0 for i in after)
+
+
+def test_partition_isolating_the_agent_ages_heartbeat_and_hibernates(make_world, cols) -> None:
+    w: World = make_world(seed=5)
+    w.at(600.0, lambda: w.ports["network"].partition([["agent"]]))
+    trace = w.run(700.0)
+    obs, dec = cols(trace.tables["signals_observed"]), cols(trace.tables["decisions"])
+    rows = _rows(obs, 601.0, 699.0)
+    hb = [obs["heartbeat.age_s"][i] for i in rows]
+    assert hb == sorted(hb) and hb[-1] > 90.0
+    late = _rows(dec, 615.0, 699.0)
+    assert all(dec["posture"][i] == "HIBERNATE" for i in late)
+    assert all(obs["hz.quorum"][i] == 0.0 for i in late)
+
+
+def test_hibernate_cancels_working_orders_and_sends_no_entry(make_world, cols) -> None:
+    # maker entries never fill, so they are still working when the controller hibernates
+    w: World = make_world(seed=6, exchange={"entry_fill_ratio": 0.0}, agent={"maker_timeout_s": 3600.0})
+    w.at(1800.0, lambda: w.ports["network"].partition([["agent", "exchange"]]))
+    trace = w.run(2400.0)
+    dec, orders = cols(trace.tables["decisions"]), cols(trace.tables["orders"])
+    hib = [t for t, p in zip(dec["t_s"], dec["posture"]) if p == "HIBERNATE"]
+    assert hib, "the partition must drive the controller to HIBERNATE"
+    t_hib = hib[0]
+    working = [i for i, t in enumerate(orders["t_s"]) if t < t_hib and (math.isnan(orders["t_done_s"][i])
+                                                                        or orders["t_done_s"][i] > t_hib)]
+    assert working, "there must be working orders when HIBERNATE starts"
+    for i in working:
+        assert orders["status"][i] == "cancelled" and orders["t_done_s"][i] <= t_hib + 1.0
+    hib_set = set(hib)
+    assert not any(orders["intent"][i] == "entry" and orders["t_s"][i] in hib_set for i in range(len(orders["id"])))
+    assert all(p != "HIBERNATE" for p, k in zip(orders["posture"], orders["intent"]) if k == "entry")
+
+
+def test_exits_still_execute_in_turtle(make_world, cols) -> None:
+    w: World = make_world(seed=7, agent={"max_hold_s": 240.0, "take_profit_bps": 1000.0, "stop_bps": 1000.0})
+    w.at(300.0, w.ports["sensor.mc_forewarner"].stall)
+    trace = w.run(3000.0)
+    dec, orders = cols(trace.tables["decisions"]), cols(trace.tables["orders"])
+    assert "TURTLE" in dec["posture"]
+    exits = [i for i, (p, k) in enumerate(zip(orders["posture"], orders["intent"])) if p == "TURTLE" and k == "exit"]
+    assert exits and all(orders["status"][i] == "filled" for i in exits)
+    assert not any(p == "TURTLE" and k == "entry" for p, k in zip(orders["posture"], orders["intent"]))
+
+
+def test_fills_conserve_cash_and_positions(make_world, cols) -> None:
+    w: World = make_world(seed=8, exchange={"partial_fill_ratio": 0.5, "reject_ratio": 0.05})
+    trace = w.run(7200.0)
+    fills = cols(trace.tables["fills"])
+    assert len(fills["id"]) > 20
+    assert fills["id"] == list(range(1, len(fills["id"]) + 1))
+    pf, ex = w.agent.portfolio, w.ctx.exchange
+    booked = [f for f in pf.fills]
+    assert sorted(f.id for f in booked) == [f for f in fills["id"] if not math.isnan(fills["t_booked_s"][f - 1])]
+    assert len({f.id for f in booked}) == len(booked)
+    flows = sum((-1 if s == "buy" else 1) * q * p - fee for s, q, p, fee in
+                zip(fills["side"], fills["qty"], fills["price"], fills["fee"]))
+    assert ex.cash == pytest.approx(pf.initial_cash + flows, rel=1e-12)
+    positions: dict[int, float] = {}
+    for a, s, q in zip(fills["asset"], fills["side"], fills["qty"]):
+        positions[a] = positions.get(a, 0.0) + (q if s == "buy" else -q)
+    held = {a: q for a, q in positions.items() if abs(q) > 1e-9}
+    assert held.keys() == ex.positions.keys()
+    assert all(ex.positions[a] == pytest.approx(q) for a, q in held.items())
+    in_flight = [f for f in ex.fills if f.id not in pf.booked]
+    assert pf.cash == pytest.approx(ex.cash - sum(f.cash_flow for f in in_flight), rel=1e-12)
+    assert w.agent.ledger_consistent
+
+
+def test_ledger_desync_breaks_consistency_until_resync_books_missed_fills_once(make_world, cols) -> None:
+    w: World = make_world(seed=9)
+    w.at(600.0, w.ports["ledger"].desync)
+    w.at(1500.0, w.ports["ledger"].resync)
+    trace = w.run(1700.0)
+    obs, dec = cols(trace.tables["signals_observed"]), cols(trace.tables["decisions"])
+    during = _rows(obs, 625.0, 1499.0)
+    assert all(obs["ledger.consistent"][i] == 0.0 for i in during)
+    assert all(dec["posture"][i] == "HIBERNATE" for i in during)
+    assert obs["ledger.consistent"][-1] == 1.0
+    pf, ex = w.agent.portfolio, w.ctx.exchange
+    missed = [f for f in ex.fills if 600.0 < f.t_s < 1500.0]
+    assert missed and all(f.t_booked_s >= 1500.0 for f in missed)     # booked only at resync
+    assert sorted(pf.booked) == [f.id for f in ex.fills]               # every fill booked, once
+    assert len(pf.fills) == len(ex.fills)
+    assert pf.cash == pytest.approx(ex.cash, rel=1e-12) and pf.positions.keys() == ex.positions.keys()
+
+
+def test_corrupt_records_break_data_checksum(make_world, cols) -> None:
+    w: World = make_world(seed=10)
+    w.at(300.0, lambda: w.ports["sensor.scan"].corrupt(True))
+    w.at(600.0, lambda: w.ports["sensor.scan"].corrupt(False))
+    obs = cols(w.run(700.0).tables["signals_observed"])
+    assert all(obs["data.checksum_ok"][i] == 1.0 for i in _rows(obs, 0.0, 299.0))
+    assert all(obs["data.checksum_ok"][i] == 0.0 for i in _rows(obs, 310.0, 600.0))
+    assert all(obs["data.checksum_ok"][i] == 1.0 for i in _rows(obs, 610.0, 699.0))
+    assert max(obs["scan.age_s"][i] for i in _rows(obs, 310.0, 600.0)) > 250.0   # corrupt values are not used
+
+
+def test_market_shock_reaches_the_controller_through_exf(make_world, cols) -> None:
+    w: World = make_world(seed=11)
+    w.at(1000.0, lambda: w.ports["market"].shock(0.8))
+    trace = w.run(1200.0)
+    obs, dec = cols(trace.tables["signals_observed"]), cols(trace.tables["decisions"])
+    before = _rows(obs, 0.0, 999.0)
+    assert max(obs["exf.shock"][i] for i in before) == 0.0
+    after = _rows(obs, 1065.0, 1199.0)
+    assert max(obs["exf.shock"][i] for i in after) >= 0.75
+    assert min(dec["layer.exf"][i] for i in after) < 0.5
+
+
+def test_link_down_and_feed_latency_show_up_as_signals(make_world, cols) -> None:
+    w: World = make_world(seed=12)
+    w.at(300.0, w.ports["link.sensor.scan->cluster"].down)
+    w.at(600.0, w.ports["link.sensor.scan->cluster"].up)
+    w.at(300.0, lambda: w.ports["link.exchange->sensor.ob"].set_latency(900.0, 50.0))
+    obs = cols(w.run(700.0).tables["signals_observed"])
+    assert max(obs["scan.age_s"][i] for i in _rows(obs, 0.0, 299.0)) <= 6.0
+    assert obs["scan.age_s"][_rows(obs, 599.0, 599.0)[0]] > 290.0
+    assert max(obs["scan.age_s"][i] for i in _rows(obs, 620.0, 699.0)) <= 6.0
+    assert min(obs["ob.latency_ms"][i] for i in _rows(obs, 310.0, 699.0)) >= 900.0
+
+
+def test_clock_skew_shifts_observed_ages_only(make_world, cols) -> None:
+    w: World = make_world(seed=13)
+    w.at(300.0, lambda: w.ports["clock"].skew("esof", 120.0))
+    trace = w.run(1000.0)
+    obs, true = cols(trace.tables["signals_observed"]), cols(trace.tables["signals_true"])
+    i = _rows(obs, 999.0, 999.0)[0]
+    assert obs["esof.age_s"][i] == pytest.approx(true["esof.age_s"][i] - 120.0, abs=1.0)
+
+
+def test_exchange_outage_rejects_orders_and_freezes_the_book(make_world, cols) -> None:
+    w: World = make_world(seed=14)
+    w.at(60.0, lambda: w.ports["exchange"].outage(True))
+    trace = w.run(3600.0)
+    obs, orders = cols(trace.tables["signals_observed"]), cols(trace.tables["orders"])
+    assert obs["ob.age_s"][_rows(obs, 3599.0, 3599.0)[0]] > 3500.0
+    late = [i for i, t in enumerate(orders["t_s"]) if t > 61.0]
+    assert late and all(orders["status"][i] == "rejected" and orders["reason"][i] == "exchange_outage" for i in late)

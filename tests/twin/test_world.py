@@ -1,0 +1,152 @@
+"""The world as a whole: determinism, trace schema, ports, baselines, replay, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pytest
+
+from controller import default_config
+from twin import (FAULT_PORTS, SIGNALS, TABLES, ClockPort, ClusterPort, ExchangePort, LedgerPort, LinkPort,
+                  MarketPort, NetworkPort, SensorPort, TwinConfigError, TwinError, World, WorldConfig)
+
+
+def _hashes(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.glob("*.arrow"))}
+
+
+def _faulty_run(seed: int, out: Path) -> None:
+    w = World(WorldConfig.from_mapping({"market": {"regime": "mixed", "shock_rate_per_day": 24.0}}), "survival", seed)
+    w.at(400.0, lambda: w.ports["cluster"].kill_member(0))
+    w.at(700.0, lambda: w.ports["sensor.ob"].set_flap(30.0))
+    w.at(800.0, lambda: w.ports["link.cluster<->agent"].set_loss(0.3))
+    w.at(900.0, lambda: w.ports["sensor.exf"].degrade(0.25))
+    w.record_event("fault", "cluster", kind="node_loss", member=0)
+    w.run(1500.0).write(out)
+
+
+def test_same_seed_gives_byte_identical_files_and_other_seeds_differ(tmp_path: Path) -> None:
+    _faulty_run(21, tmp_path / "a")
+    _faulty_run(21, tmp_path / "b")
+    _faulty_run(22, tmp_path / "c")
+    a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
+    assert set(a) == {f"{t}.arrow" for t in TABLES}
+    assert a == b
+    assert a["equity.arrow"] != c["equity.arrow"] and a["signals_observed.arrow"] != c["signals_observed.arrow"]
+
+
+def test_trace_schema_and_one_signal_row_per_decision(tmp_path: Path) -> None:
+    w = World(WorldConfig(), "survival", 2)
+    w.at(300.0, lambda: (w.ports["cluster"].kill_member(1), w.ports["cluster"].kill_member(2)))
+    trace = w.run(400.0)
+    paths = trace.write(tmp_path)
+    assert [p.name for p in paths] == [f"{t}.arrow" for t in TABLES]
+    with ipc.open_file(tmp_path / "decisions.arrow") as reader:
+        decisions = reader.read_all()
+    assert decisions.equals(trace.tables["decisions"])
+    layer_cols = [c for c in decisions.column_names if c.startswith("layer.")]
+    assert "layer.mc_forewarner" in layer_cols and "layer.hz_quorum" in layer_cols
+    for col in ("t_s", "r_total", "max_leverage", *layer_cols):
+        assert decisions.schema.field(col).type == pa.float64()
+    for col in ("posture", "reasons", "trigger"):
+        assert decisions.schema.field(col).type == pa.string()
+    assert decisions.schema.field("entries_allowed").type == pa.bool_()
+    for name in ("signals_observed", "signals_true"):
+        table = trace.tables[name]
+        assert table.column_names == ["t_s", "step", *SIGNALS]
+        assert table.column("t_s").to_pylist() == decisions.column("t_s").to_pylist()
+    triggers = decisions.column("trigger").to_pylist()
+    t = decisions.column("t_s").to_pylist()
+    immediate = [x for x, tr in zip(t, triggers) if tr == "invariant"]
+    assert immediate and immediate[0] == 300.0 + w.config.cluster.detection_delay_s   # own row, at detection
+    assert decisions.column("step").to_pylist() == list(range(decisions.num_rows))
+    assert trace.tables["orders"].schema.names[:10] == ["id", "t_s", "asset", "side", "kind", "intent", "qty",
+                                                        "price", "status", "posture"]
+    assert set(trace.tables["events"].column_names) == {"t_s", "seq", "kind", "target", "detail"}
+    assert set(trace.tables["equity"].column_names) >= {"t_s", "equity", "cash", "drawdown"}
+
+
+def test_nominal_world_trades_and_stays_healthy() -> None:
+    trace = World(WorldConfig(), "survival", 1).run(1800.0)
+    obs = trace.tables["signals_observed"].to_pydict()
+    for flag in ("hz.quorum", "ledger.consistent", "data.checksum_ok"):
+        assert set(obs[flag]) == {1.0}
+    assert max(obs["heartbeat.age_s"]) <= 2.0 and max(obs["scan.age_s"]) <= 6.0 and max(obs["ob.age_s"]) < 1.0
+    assert all(not math.isnan(v) for name in SIGNALS for v in obs[name])
+    assert set(trace.tables["decisions"].column("posture").to_pylist()) == {"APEX"}
+    assert trace.tables["fills"].num_rows > 0
+
+
+def test_every_fault_kind_has_a_port_satisfying_its_protocol() -> None:
+    w = World(WorldConfig(), "survival", 0)
+    protocols = {"sensor": SensorPort, "link": LinkPort, "network": NetworkPort, "cluster": ClusterPort,
+                 "clock": ClockPort, "ledger": LedgerPort, "market": MarketPort, "exchange": ExchangePort}
+    for kind, (port, methods) in FAULT_PORTS.items():
+        name = port.replace("<name>", "mc_forewarner")
+        name = "link.sensor.mc_forewarner->cluster" if name == "link.mc_forewarner" else name
+        assert name in w.ports, kind
+        obj = w.ports[name]
+        assert isinstance(obj, protocols[name.split(".")[0]]), kind
+        for method in methods.split("/"):
+            assert callable(getattr(obj, method)), (kind, method)
+    assert {f"sensor.{n}" for n in ("scan", "ob", "mc_forewarner", "exf", "esof", "ledger_checksum",
+                                    "heartbeat")} <= set(w.ports)
+
+
+@pytest.mark.parametrize("controller", ["static_ladder", "seed_template", default_config()])
+def test_baselines_and_configs_run_in_the_same_world(controller: object) -> None:
+    w = World(WorldConfig(), controller, 3)
+    w.at(200.0, w.ports["sensor.ob"].crash)
+    trace = w.run(400.0)
+    assert trace.tables["decisions"].num_rows >= 400
+    assert set(trace.tables["signals_observed"].column_names[2:]) == set(SIGNALS)
+
+
+def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(TwinConfigError, match="controller"):
+        World(WorldConfig(), "nonsense", 0)
+    with pytest.raises(TwinConfigError, match="seed"):
+        World(WorldConfig(), "survival", -1)
+    with pytest.raises(TwinConfigError, match="world_config"):
+        World({"market": {}}, "survival", 0)  # type: ignore[arg-type]
+    w = World(WorldConfig(), "survival", 0)
+    w.run(10.0)
+    with pytest.raises(TwinError, match="before now"):
+        w.at(5.0, lambda: None)
+    with pytest.raises(TwinError, match="no node matches"):
+        w.ports["network"].partition([["nobody"]])
+    with pytest.raises(TwinError, match="member index"):
+        w.ports["cluster"].kill_member(7)
+    with pytest.raises(TwinError, match="factor"):
+        w.ports["sensor.scan"].degrade(0.0)
+    with pytest.raises(TwinError, match="unknown component"):
+        w.ports["clock"].skew("moon", 1.0)
+
+
+def test_replay_of_the_sample_file_and_bad_files(tmp_path: Path) -> None:
+    cfg = WorldConfig.from_mapping({"market": {"replay_path": "sample"}})
+    w = World(cfg, "survival", 1)
+    assert w.ctx.market.n_assets == 50
+    trace = w.run(600.0)
+    assert trace.tables["decisions"].num_rows == 600
+    with pytest.raises(TwinError, match="replay covers 7200 s"):
+        w.run(8000.0)
+    bad = tmp_path / "bad.arrow"
+    table = pa.table({"t_s": [0.0, 5.0, 5.0], "A": [1.0, 2.0, 3.0], "B": [1.0, -2.0, 3.0]})
+    with pa.OSFile(str(bad), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(TwinConfigError) as info:
+        World(WorldConfig.from_mapping({"market": {"replay_path": str(bad)}}), "survival", 0)
+    assert str(bad) in str(info.value) and "t_s" in str(info.value)
+    with pytest.raises(TwinConfigError, match="existing Arrow IPC or Parquet file"):
+        World(WorldConfig.from_mapping({"market": {"replay_path": str(tmp_path / "none.arrow")}}), "survival", 0)
+
+
+def test_four_hundred_assets_work() -> None:
+    w = World(WorldConfig.from_mapping({"market": {"assets": 400, "regime": "crash"}}), "survival", 5)
+    trace = w.run(120.0)
+    assert w.ctx.market.n_assets == 400 and trace.tables["decisions"].num_rows == 120
