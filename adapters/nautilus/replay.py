@@ -25,7 +25,7 @@ from nautilus_trader.model.identifiers import ClientId, TraderId
 
 from .actor import SurvivalActor, SurvivalActorConfig
 from .data import DECISION_DATA_TYPE, SurvivalDecisionData
-from .sources import DEFAULT_ORIGIN_NS, ReplaySignalSource
+from .sources import DEFAULT_ORIGIN_NS, ReplaySignalSource, off_grid_rows
 from .trace import SignalTrace
 
 __all__ = ["DecisionRecorder", "ReplayResult", "replay_in_backtest", "REPLAY_CLIENT_ID"]
@@ -70,13 +70,19 @@ def replay_in_backtest(
 
     The engine runs from the first row to the last; the Actor's timer starts at the first
     row's time. ``controller`` is stepped in place (pass a fresh one). ``event_rows`` selects
-    the rows that trigger immediate steps (see :class:`ReplaySignalSource`).
+    the rows that trigger immediate steps (see :class:`ReplaySignalSource`); when omitted for
+    a twin trace (it has the ``step`` column: one row per agent step) the rows off the timer
+    grid are the events (:func:`off_grid_rows`); pass ``load_event_rows(decisions.arrow, trace)``
+    to use the twin's own record instead.
     """
     engine = BacktestEngine(BacktestEngineConfig(
         trader_id=TraderId("NOR-REPLAY-001"),
         logging=LoggingConfig(log_level=log_level, bypass_logging=log_level == "OFF"),
     ))
     try:
+        if event_rows is None and trace.steps is not None:
+            interval_s = (actor_config or SurvivalActorConfig()).interval_s
+            event_rows = off_grid_rows(trace, interval_s)
         source = ReplaySignalSource(trace, origin_ns, event_rows)
         engine.add_data(source.events(), client_id=REPLAY_CLIENT_ID)
         recorder = DecisionRecorder()

@@ -79,5 +79,8 @@ def test_nautilus_path_makes_the_twins_decisions_exactly(twin_run) -> None:
 
 
 def test_without_the_decisions_file_the_grid_rule_finds_the_same_events(twin_run) -> None:
-    directory, signals, _ = twin_run
+    directory, signals, recorded = twin_run
     assert (off_grid_rows(signals) == load_event_rows(directory / "decisions.arrow", signals)).all()
+    published = replay_in_backtest(signals, SurvivalController(default_config())).decisions  # grid rule
+    assert [(d.t_s, d.r_total, d.posture) for d in published] == [
+        (w["t_s"], w["r_total"], w["posture"]) for w in recorded]
