@@ -7,6 +7,7 @@
 * Posture-aware execution: taker or post-only maker entries when taker is allowed (APEX),
   post-only only otherwise (STALKER), no entries when entries are not allowed (TURTLE), cancel
   every working order in HIBERNATE. Exits (take-profit, stop, max-hold) are never blocked.
+* A rejected exit is retried after 5 s (never abandoned).
 * Reconciles its ledger with the exchange account, writes its journal to the grid and repairs it.
 """
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Agent"]
 
 _FLAGS = ("hz.quorum", "ledger.consistent", "data.checksum_ok")
+_EXIT_RETRY_S = 5.0
 
 
 class Agent:
@@ -62,6 +64,7 @@ class Agent:
         self.decision = None
         self.steps = 0
         self._ex_peak = self.cfg.capital
+        self._exit_retry_s: dict[int, float] = {}
         self._marks_t = -1.0
         self._marks: dict[int, float] = {}
         self.side = SELL if self.cfg.entry_side == "short" else BUY
@@ -148,7 +151,7 @@ class Agent:
     def _exits(self, now: float, hibernate: bool) -> None:
         pf = self.portfolio
         for asset, qty in list(pf.positions.items()):
-            if asset in self.exiting:
+            if asset in self.exiting or self._exit_retry_s.get(asset, -1.0) > now:
                 continue
             mid = self._mark(asset)
             pnl_bps = (mid / pf.avg_price[asset] - 1.0) * 1e4 * (1 if qty > 0 else -1)
@@ -207,6 +210,8 @@ class Agent:
             self.book(fill, now)
             return
         self.working.pop(order.id, None)
+        if order.status == "rejected" and order.intent == "exit":
+            self._exit_retry_s[order.asset] = now + _EXIT_RETRY_S
         if self.entering.get(order.asset) == order.id:
             del self.entering[order.asset]
         if self.exiting.get(order.asset) == order.id:

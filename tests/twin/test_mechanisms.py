@@ -200,3 +200,21 @@ def test_exchange_outage_rejects_orders_and_freezes_the_book(make_world, cols) -
     assert obs["ob.age_s"][_rows(obs, 3599.0, 3599.0)[0]] > 3500.0
     late = [i for i, t in enumerate(orders["t_s"]) if t > 61.0]
     assert late and all(orders["status"][i] == "rejected" and orders["reason"][i] == "exchange_outage" for i in late)
+
+
+def test_degraded_delayed_and_flapping_sensors(make_world, cols) -> None:
+    w: World = make_world(seed=15)
+    w.at(100.0, lambda: w.ports["sensor.ob"].degrade(0.1))          # 1 Hz instead of 10 Hz
+    w.at(300.0, lambda: w.ports["sensor.ob"].degrade(1.0))
+    w.at(300.0, lambda: w.ports["sensor.scan"].set_publish_delay(40.0))
+    w.at(500.0, lambda: w.ports["sensor.scan"].set_publish_delay(0.0))
+    w.at(600.0, lambda: w.ports["sensor.exf"].set_flap(120.0))
+    obs = cols(w.run(1200.0).tables["signals_observed"])
+    nominal = [obs["ob.age_s"][i] for i in _rows(obs, 10.0, 99.0)]
+    degraded = [obs["ob.age_s"][i] for i in _rows(obs, 110.0, 299.0)]
+    assert max(nominal) < 0.75 < max(degraded) and max(degraded) < 2.0
+    assert min(obs["scan.age_s"][i] for i in _rows(obs, 345.0, 499.0)) >= 40.0
+    assert max(obs["scan.age_s"][i] for i in _rows(obs, 560.0, 599.0)) <= 6.0
+    flapping = [obs["exf.age_s"][i] for i in _rows(obs, 600.0, 1199.0)]
+    assert max(flapping) > 120.0                                      # down for 120 s at a time
+    assert min(flapping[300:]) < 61.0                                 # and back up in between
