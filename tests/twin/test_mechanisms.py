@@ -218,3 +218,26 @@ def test_degraded_delayed_and_flapping_sensors(make_world, cols) -> None:
     flapping = [obs["exf.age_s"][i] for i in _rows(obs, 600.0, 1199.0)]
     assert max(flapping) > 120.0                                      # down for 120 s at a time
     assert min(flapping[300:]) < 61.0                                 # and back up in between
+
+
+def test_hell_friction_fills_48_percent_of_maker_entries_and_35_percent_of_exits(make_world) -> None:
+    from twin.orders import BUY, SELL, Order
+
+    w: World = make_world(seed=16, exchange={"maker_mean_fill_s": 1.0, "partial_fill_ratio": 0.0})
+    ex = w.ports["exchange"]
+    ex.set_friction(0.48, 0.35)
+    orders = []
+    for i in range(4000):
+        asset = i % w.ctx.market.n_assets
+        bid, ask = ex.touch(asset, 0.0)
+        side, intent = (SELL, "entry") if i % 2 else (BUY, "exit")
+        price = ask if side == SELL else bid
+        orders.append(Order(10_000 + i, 0.0, asset, side, "maker", intent, 1.0, price, "APEX", 1.0, "test"))
+    for o in orders:
+        ex.receive(o)
+    w.run(120.0)
+    for intent, target in (("entry", 0.48), ("exit", 0.35)):
+        mine = [o for o in orders if o.intent == intent]
+        filled = sum(o.status == "filled" for o in mine) / len(mine)
+        assert filled == pytest.approx(target, abs=0.03), intent
+    assert all(o.status in ("filled", "working") for o in orders)
