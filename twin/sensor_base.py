@@ -44,6 +44,7 @@ class Sensor:
         self.publish_delay_s = 0.0
         self.corrupting = False
         self.flap_period_s = 0.0
+        self._stall_on_up = False
         self._flap_epoch = 0
         self._restart_epoch = 0
         self.last_capture_t = 0.0
@@ -57,10 +58,16 @@ class Sensor:
 
     # -- fault port -------------------------------------------------------------------------
     def stall(self) -> None:
-        """Alive but publishes nothing until :meth:`resume`."""
+        """Alive but publishes nothing until :meth:`resume` (a crashed or restarting process
+        comes up stalled)."""
+        if self.state in (CRASHED, RESTARTING):
+            self._stall_on_up = True
+            self._changed("sensor_stall", {"state": self.state})
+            return
         self._set(STALLED, "sensor_stall")
 
     def resume(self) -> None:
+        self._stall_on_up = False
         if self.state == STALLED:
             self._set(RUNNING, "sensor_resume")
 
@@ -81,7 +88,7 @@ class Sensor:
     def _up(self, epoch: int) -> None:
         if epoch == self._restart_epoch and self.state == RESTARTING:
             self.on_restart()
-            self._set(RUNNING, "sensor_up")
+            self._set(STALLED if self._stall_on_up else RUNNING, "sensor_up")
 
     def degrade(self, factor: float) -> None:
         """Publish at ``factor`` × the nominal rate (0 < factor <= 1; 1 restores)."""

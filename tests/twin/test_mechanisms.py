@@ -241,3 +241,18 @@ def test_hell_friction_fills_48_percent_of_maker_entries_and_35_percent_of_exits
         filled = sum(o.status == "filled" for o in mine) / len(mine)
         assert filled == pytest.approx(target, abs=0.03), intent
     assert all(o.status in ("filled", "working") for o in orders)
+
+
+def test_sensor_state_machine_restart_then_stall(make_world, cols) -> None:
+    w: World = make_world(seed=17)
+    scan = w.ports["sensor.scan"]
+    w.at(100.0, scan.crash)
+    w.at(200.0, scan.restart)
+    w.at(201.0, scan.stall)                  # still restarting: it comes up stalled
+    w.at(400.0, scan.resume)
+    obs = cols(w.run(500.0).tables["signals_observed"])
+    restart_s = w.config.sensors.restart_s
+    assert obs["scan.age_s"][_rows(obs, 399.0, 399.0)[0]] > 290.0
+    assert max(obs["scan.age_s"][i] for i in _rows(obs, 410.0, 499.0)) <= 6.0
+    assert w.sensors["scan"].short.count < 30           # fresh state after the restart
+    assert restart_s > 0
