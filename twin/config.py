@@ -91,15 +91,15 @@ class NetworkConfig:
     latency_ms: float = _f(2.0, 0.0, 600000.0)
     jitter_ms: float = _f(1.0, 0.0, 600000.0)
     loss_ratio: float = _f(0.0, 0.0, 1.0)
-    links: tuple[tuple[str, LinkConfig], ...] = field(default=(), metadata={"kind": "links"})
+    links: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = field(default=(), metadata={"kind": "links"})
 
     def link(self, name: str) -> LinkConfig:
-        for n, cfg in self.links:
+        """The link's settings: its own default (or the network's), then its overrides."""
+        base = LINK_DEFAULTS.get(name) or LinkConfig(self.latency_ms, self.jitter_ms, self.loss_ratio)
+        for n, overrides in self.links:
             if n == name:
-                return cfg
-        if name in LINK_DEFAULTS:
-            return LINK_DEFAULTS[name]
-        return LinkConfig(self.latency_ms, self.jitter_ms, self.loss_ratio)
+                return dataclasses.replace(base, **dict(overrides))
+        return base
 
 
 @dataclass(frozen=True)
@@ -260,12 +260,14 @@ def _number(kind: type, meta: Mapping[str, Any], raw: Any, source: str, path: st
     return kind(value)
 
 
-def _links(raw: Any, source: str, path: str) -> tuple[tuple[str, LinkConfig], ...]:
+def _links(raw: Any, source: str, path: str) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
     if not isinstance(raw, Mapping):
         raise TwinConfigError(source, path, "a table of link name -> {latency_ms, jitter_ms, loss_ratio}", raw)
     out = []
     for name in sorted(map(str, raw)):
         if name not in LINK_NAMES:
             raise TwinConfigError(source, f"{path}.{name}", f"a link name ({', '.join(LINK_NAMES)})")
-        out.append((name, _build(LinkConfig, raw[name], source, f'{path}."{name}"')))
+        built = _build(LinkConfig, raw[name], source, f'{path}."{name}"')
+        given = sorted(map(str, raw[name]))
+        out.append((name, tuple((k, getattr(built, k)) for k in given)))
     return tuple(out)
