@@ -150,3 +150,30 @@ def test_four_hundred_assets_work() -> None:
     w = World(WorldConfig.from_mapping({"market": {"assets": 400, "regime": "crash"}}), "survival", 5)
     trace = w.run(120.0)
     assert w.ctx.market.n_assets == 400 and trace.tables["decisions"].num_rows == 120
+
+
+_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from twin import World, WorldConfig
+w = World(WorldConfig.from_mapping({{"market": {{"regime": "mixed"}}}}), "survival", 31)
+w.at(200.0, lambda: (w.ports["cluster"].kill_member(0), w.ports["cluster"].kill_member(1)))
+w.at(300.0, lambda: w.ports["network"].partition([["hz*"], ["agent"]]))
+w.at(400.0, w.ports["network"].heal)
+w.run(600.0).write(Path(sys.argv[1]))
+"""
+
+
+def test_files_are_identical_across_processes_with_different_hash_seeds(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    script = tmp_path / "run.py"
+    script.write_text(_SCRIPT.format(root=root))
+    for name, hash_seed in (("a", "1"), ("b", "4242")):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, str(script), str(tmp_path / name)], check=True, env=env, timeout=120)
+    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
