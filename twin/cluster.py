@@ -72,6 +72,7 @@ class Cluster:
         self.listeners: list[Callable[[], None]] = []
         self.entry_listeners: dict[str, Callable[[], None]] = {}
         self.state_hooks: list[Callable[[], None]] = []
+        self.loss_hooks: list[Callable[[list[str]], None]] = []
         self.client_connected = True
         self._epoch = 0
 
@@ -245,6 +246,8 @@ class Cluster:
             self.data.pop(k, None)
         self.lost_keys.extend(keys)
         self._record("partition_lost", "cluster", {"partitions": len(partitions), "keys": keys})
+        for fn in self.loss_hooks:
+            fn(keys)
 
     def _migrate(self, epoch: int) -> None:
         if epoch != self._epoch:

@@ -108,15 +108,12 @@ class World:
 
         ctx.change_hooks.append(on_change)
         ctx.cluster.state_hooks.append(lambda: [replan() for replan in ctx.replanners])
-        original_lose = ctx.cluster._lose
 
-        def lose(partitions: list[int]) -> None:
-            before = len(ctx.cluster.lost_keys)
-            original_lose(partitions)
-            if any(k.startswith("ledger.fill.") for k in ctx.cluster.lost_keys[before:]):
+        def on_loss(keys: list[str]) -> None:
+            if any(k.startswith("ledger.fill.") for k in keys):
                 agent.journal_damaged = True
 
-        ctx.cluster._lose = lose  # type: ignore[method-assign]
+        ctx.cluster.loss_hooks.append(on_loss)
 
     def _ports(self, ctx: Context) -> dict[str, Any]:
         ports: dict[str, Any] = {f"sensor.{n}": s for n, s in self.sensors.items()}
