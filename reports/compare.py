@@ -1,0 +1,146 @@
+"""Config comparison: two run directories (two controller configs, same scenarios and seeds) side by side."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+from .metrics import METRICS, aggregate
+from .model import RunReport, load_report
+from .page import definitions_html, esc, fmt_metric, page, table, verdict_badge
+from .plots import Style, timeline_svg
+from .summary import SUMMARY_METRICS
+from .traces import RUN, Case
+from .manifest import verdict_rank
+
+__all__ = ["render_compare", "compare_html", "compare_markdown"]
+
+_STYLE_A = ("#111111", 2.0, "")
+_STYLE_B = ("#d81b60", 1.8, "6 3")
+
+
+def _pairs(a: RunReport, b: RunReport) -> list[tuple[Case, Case]]:
+    by_key = {c.key: c for c in b.cases}
+    return [(c, by_key[c.key]) for c in a.cases if c.key in by_key]
+
+
+def _delta_cell(key: str, va: float, vb: float) -> str:
+    better = next(m.better for m in METRICS if m.key == key)
+    if not (math.isfinite(va) and math.isfinite(vb)):
+        text = "—" if math.isnan(va) or math.isnan(vb) else ("changed" if va != vb else "±0")
+        return f"<td class='num'>{text}</td>"
+    d = vb - va
+    cls = ""
+    if better and abs(d) > 1e-12:
+        cls = "better" if (d < 0) == (better == "lower") else "worse"
+    return f"<td class='num {cls}'>{fmt_metric(key, d, signed=True)}</td>"
+
+
+def _metric_table(ma: dict[str, float], mb: dict[str, float], la: str, lb: str,
+                  keys: Sequence[str] | None = None) -> str:
+    rows = []
+    for d in METRICS:
+        if keys is not None and d.key not in keys:
+            continue
+        va, vb = ma.get(d.key, math.nan), mb.get(d.key, math.nan)
+        rows.append([f"<a href='#def-{d.key}' title='{esc(d.definition)}'>{esc(d.label)}</a>",
+                     f"<td class='num'>{fmt_metric(d.key, va)}</td>", f"<td class='num'>{fmt_metric(d.key, vb)}</td>",
+                     _delta_cell(d.key, va, vb)])
+    return table(["metric", esc(la), esc(lb), "Δ (B − A)"], rows)
+
+
+def _label(report: RunReport, tag: str) -> str:
+    return f"{tag}: {report.manifest.controller_name}"
+
+
+def _header(a: RunReport, b: RunReport, pairs: list) -> str:
+    rows = "".join(f"<tr><td>{tag}</td><td>{esc(r.manifest.run_id)}</td><td>{esc(r.manifest.controller_name)}</td>"
+                   f"<td><code>{esc(r.manifest.config_id[:16])}</code></td><td><code>{esc(r.manifest.code_version)}"
+                   f"</code></td></tr>" for tag, r in (("A", a), ("B", b)))
+    out = ("<h1>Config comparison</h1><table><tr><th></th><th>run</th><th>controller</th><th>config id</th>"
+           f"<th>code</th></tr>{rows}</table><p>{len(pairs)} common scenario seeds.</p>")
+    if a.manifest.config_id and a.manifest.config_id == b.manifest.config_id:
+        out += "<div class='warn'>Both runs used the same controller config id.</div>"
+    only_a = sorted({c.key for c in a.cases} - {c.key for c in b.cases})
+    only_b = sorted({c.key for c in b.cases} - {c.key for c in a.cases})
+    for tag, keys in (("A", only_a), ("B", only_b)):
+        if keys:
+            out += f"<div class='warn'>Only in {tag} (not compared): {esc(', '.join(keys))}</div>"
+    return out
+
+
+def _verdicts(pairs: list[tuple[Case, Case]]) -> str:
+    rows = []
+    for ca, cb in pairs:
+        ra, rb = verdict_rank(ca.run.verdict), verdict_rank(cb.run.verdict)
+        change = "same" if ra == rb else ("<b>better</b>" if rb > ra else "<b>worse</b>")
+        mark = " ⚠" if ca.problems or cb.problems else ""
+        rows.append([f"<a href='#cmp-{esc(ca.scenario.name)}'>{esc(ca.scenario.name)}</a>", str(ca.run.seed),
+                     verdict_badge(ca.run.verdict), verdict_badge(cb.run.verdict), change + mark])
+    rows.sort(key=lambda r: (0 if "worse" in r[4] else 1 if "better" in r[4] else 2))
+    return "<h2 id='verdicts'>Verdicts</h2>" + table(["scenario", "seed", "A", "B", "change"], rows)
+
+
+def _scenario_sections(a: RunReport, b: RunReport, pairs: list[tuple[Case, Case]]) -> list[str]:
+    groups: dict[str, list[tuple[Case, Case]]] = {}
+    for pa_, pb_ in pairs:
+        groups.setdefault(pa_.scenario.name, []).append((pa_, pb_))
+    out = []
+    la, lb = _label(a, "A"), _label(b, "B")
+    for name, items in groups.items():
+        scenario = items[0][0].scenario
+        ma = aggregate([a.metrics[ca.key][RUN] for ca, _ in items if RUN in a.metrics.get(ca.key, {})])
+        mb = aggregate([b.metrics[cb.key][RUN] for _, cb in items if RUN in b.metrics.get(cb.key, {})])
+        out.append(f"<h2 id='cmp-{esc(name)}'>{esc(name)}</h2><p>{esc(scenario.description)}</p>"
+                   + _metric_table(ma, mb, la, lb))
+        for ca, cb in items:
+            problems = ca.problems + cb.problems
+            out.extend(f"<div class='warn'>⚠ {esc(p)}</div>" for p in problems)
+            if RUN in ca.traces and RUN in cb.traces:
+                traces = [("A", ca.traces[RUN], Style(la, *_STYLE_A)), ("B", cb.traces[RUN], Style(lb, *_STYLE_B))]
+                svg, _ = timeline_svg(f"{name} · seed {ca.run.seed} · A vs B", traces, scenario.faults,
+                                      scenario.duration_s, draw_layers=False)
+                out.append(svg)
+    return out
+
+
+def compare_html(a: RunReport, b: RunReport) -> str:
+    pairs = _pairs(a, b)
+    la, lb = _label(a, "A"), _label(b, "B")
+    ma = aggregate([a.metrics[ca.key][RUN] for ca, _ in pairs if RUN in a.metrics.get(ca.key, {})])
+    mb = aggregate([b.metrics[cb.key][RUN] for _, cb in pairs if RUN in b.metrics.get(cb.key, {})])
+    body = [_header(a, b, pairs), _verdicts(pairs),
+            "<h2 id='suite'>Suite metrics (common cases)</h2>" + _metric_table(ma, mb, la, lb),
+            *_scenario_sections(a, b, pairs), "<h2 id='definitions'>Metric definitions</h2>", definitions_html()]
+    return page(f"nor compare {a.manifest.run_id} vs {b.manifest.run_id}", body)
+
+
+def compare_markdown(a: RunReport, b: RunReport) -> str:
+    pairs = _pairs(a, b)
+    ma = aggregate([a.metrics[ca.key][RUN] for ca, _ in pairs if RUN in a.metrics.get(ca.key, {})])
+    mb = aggregate([b.metrics[cb.key][RUN] for _, cb in pairs if RUN in b.metrics.get(cb.key, {})])
+    worse = [(ca, cb) for ca, cb in pairs if verdict_rank(cb.run.verdict) < verdict_rank(ca.run.verdict)]
+    better = [(ca, cb) for ca, cb in pairs if verdict_rank(cb.run.verdict) > verdict_rank(ca.run.verdict)]
+    lines = [f"## Config comparison: A `{a.manifest.controller_name}` vs B `{b.manifest.controller_name}`", "",
+             f"{len(pairs)} common cases; B is worse on {len(worse)}, better on {len(better)}.", ""]
+    lines += [f"- worse: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in worse]
+    lines += [f"- better: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in better]
+    lines += ["", "| metric | A | B | Δ (B − A) |", "|---|---:|---:|---:|"]
+    for d in METRICS:
+        if d.key in SUMMARY_METRICS:
+            va, vb = ma.get(d.key, math.nan), mb.get(d.key, math.nan)
+            delta = fmt_metric(d.key, vb - va, signed=True) if math.isfinite(va) and math.isfinite(vb) else "—"
+            lines.append(f"| {d.label} | {fmt_metric(d.key, va)} | {fmt_metric(d.key, vb)} | {delta} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_compare(run_a: str | Path, run_b: str | Path, out_dir: str | Path) -> Path:
+    """Write ``compare.html`` and ``compare.md`` into ``out_dir`` (created); returns compare.html's path."""
+    a, b = load_report(run_a), load_report(run_b)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "compare.html"
+    path.write_text(compare_html(a, b), encoding="utf-8")
+    (out / "compare.md").write_text(compare_markdown(a, b), encoding="utf-8")
+    return path

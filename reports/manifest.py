@@ -1,0 +1,240 @@
+"""Typed view of a run directory's ``manifest.json`` (format ``dolphin-nor.run/1``).
+
+``load_manifest(run_dir)`` validates every field the reports read and raises :class:`ManifestError`
+naming the file, the field path and what was expected. Unknown keys are ignored, so a newer runner
+that adds fields can still be reported on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ManifestError
+
+__all__ = ["FORMAT", "VERDICTS", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
+           "load_manifest", "parse_manifest", "verdict_rank"]
+
+FORMAT = "dolphin-nor.run/1"
+VERDICTS = ("ERROR", "SAFETY", "LIVENESS", "EXPECTATION", "PASS")
+"""Verdicts, worst first (the runner's precedence)."""
+
+
+def verdict_rank(verdict: str) -> int:
+    """0 for the worst verdict (ERROR) … 4 for PASS."""
+    return VERDICTS.index(verdict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed check: its name, kind (safety|liveness|expectation), when it failed and why."""
+
+    check: str
+    kind: str
+    t_s: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scheduled fault: ``kind`` on ``target`` from ``at_s`` for ``for_s`` seconds (0 = instantaneous)."""
+
+    kind: str
+    target: str
+    at_s: float
+    for_s: float
+    params: Mapping[str, Any]
+
+    @property
+    def end_s(self) -> float:
+        return self.at_s + self.for_s
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.target}".strip()
+
+
+@dataclass(frozen=True)
+class Expectation:
+    check: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One seed of one scenario, as the runner recorded it."""
+
+    seed: int
+    dir: str
+    verdict: str
+    wall_s: float
+    replay: str
+    failures: tuple[Failure, ...]
+    config_id: str
+    error: str
+    trace_sha256: str
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    name: str
+    file: str
+    suite: str
+    description: str
+    duration_s: float
+    faults: tuple[Fault, ...]
+    expectations: tuple[Expectation, ...]
+    runs: tuple[RunInfo, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The run directory's manifest; ``path`` is the manifest file."""
+
+    path: Path
+    run_id: str
+    created_utc: str
+    code_version: str
+    command: str
+    controller_name: str
+    controller_spec: str
+    config_id: str
+    companions: tuple[str, ...]
+    scenarios: tuple[ScenarioInfo, ...]
+    verdicts: Mapping[str, int]
+    wall_s: float
+    jobs: int
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+
+class _Reader:
+    """Field access with errors that name the file and the field path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, field: str, expected: str, got: object = None) -> ManifestError:
+        return ManifestError(self.path, field, expected, got)
+
+    def obj(self, data: Any, field: str) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):
+            raise self.fail(field, "a JSON object", type(data).__name__)
+        return data
+
+    def lst(self, data: Mapping[str, Any], key: str, field: str, default: list | None = None) -> list:
+        value = data.get(key, default)
+        if not isinstance(value, list):
+            raise self.fail(f"{field}.{key}".lstrip("."), "a JSON array", value)
+        return value
+
+    def text(self, data: Mapping[str, Any], key: str, field: str, default: str | None = None) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(f"{field}.{key}".lstrip("."), "a string", value)
+        return value
+
+    def num(self, data: Mapping[str, Any], key: str, field: str, default: float | None = None,
+            allow_nan: bool = False) -> float:
+        value = data.get(key, default)
+        if value is None and allow_nan:
+            return math.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                not allow_nan and not math.isfinite(value)):
+            raise self.fail(f"{field}.{key}".lstrip("."), "a finite number", value)
+        return float(value)
+
+    def integer(self, data: Mapping[str, Any], key: str, field: str, default: int | None = None) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{field}.{key}".lstrip("."), "an integer", value)
+        return value
+
+
+def _failure(r: _Reader, data: Any, field: str) -> Failure:
+    d = r.obj(data, field)
+    return Failure(r.text(d, "check", field), r.text(d, "kind", field, ""),
+                   r.num(d, "t_s", field, math.nan, allow_nan=True), r.text(d, "message", field, ""))
+
+
+def _fault(r: _Reader, data: Any, field: str) -> Fault:
+    d = r.obj(data, field)
+    params = r.obj(d.get("params", {}), f"{field}.params")
+    for_s = r.num(d, "for_s", field, 0.0)
+    if for_s < 0:
+        raise r.fail(f"{field}.for_s", "a duration >= 0", for_s)
+    return Fault(r.text(d, "kind", field), r.text(d, "target", field, ""), r.num(d, "at_s", field), for_s,
+                 dict(params))
+
+
+def _run(r: _Reader, data: Any, field: str) -> RunInfo:
+    d = r.obj(data, field)
+    verdict = r.text(d, "verdict", field)
+    if verdict not in VERDICTS:
+        raise r.fail(f"{field}.verdict", f"one of {', '.join(VERDICTS)}", verdict)
+    failures = tuple(_failure(r, f, f"{field}.failures[{i}]") for i, f in enumerate(r.lst(d, "failures", field, [])))
+    return RunInfo(seed=r.integer(d, "seed", field), dir=r.text(d, "dir", field), verdict=verdict,
+                   wall_s=r.num(d, "wall_s", field, math.nan, allow_nan=True), replay=r.text(d, "replay", field, ""),
+                   failures=failures, config_id=r.text(d, "config_id", field, ""),
+                   error=r.text(d, "error", field, ""), trace_sha256=r.text(d, "trace_sha256", field, ""))
+
+
+def _scenario(r: _Reader, data: Any, field: str) -> ScenarioInfo:
+    d = r.obj(data, field)
+    faults = tuple(_fault(r, f, f"{field}.faults[{i}]") for i, f in enumerate(r.lst(d, "faults", field, [])))
+    expects = []
+    for i, e in enumerate(r.lst(d, "expectations", field, [])):
+        e = r.obj(e, f"{field}.expectations[{i}]")
+        expects.append(Expectation(r.text(e, "check", f"{field}.expectations[{i}]"),
+                                   dict(r.obj(e.get("params", {}), f"{field}.expectations[{i}].params"))))
+    runs = tuple(_run(r, x, f"{field}.runs[{i}]") for i, x in enumerate(r.lst(d, "runs", field)))
+    return ScenarioInfo(name=r.text(d, "name", field), file=r.text(d, "file", field, ""),
+                        suite=r.text(d, "suite", field, ""), description=r.text(d, "description", field, ""),
+                        duration_s=r.num(d, "duration_s", field), faults=faults, expectations=tuple(expects),
+                        runs=runs)
+
+
+def parse_manifest(data: Any, path: str | Path) -> Manifest:
+    """Validate a decoded manifest; ``path`` names it in errors."""
+    r = _Reader(Path(path))
+    d = r.obj(data, "")
+    fmt = d.get("format")
+    if fmt != FORMAT:
+        raise r.fail("format", repr(FORMAT), fmt)
+    ctl = r.obj(d.get("controller", {}), "controller")
+    scenarios = tuple(_scenario(r, s, f"scenarios[{i}]") for i, s in enumerate(r.lst(d, "scenarios", "")))
+    verdicts = r.obj(d.get("verdicts", {}), "verdicts")
+    timings = r.obj(d.get("timings", {}), "timings")
+    return Manifest(
+        path=Path(path), run_id=r.text(d, "run_id", ""), created_utc=r.text(d, "created_utc", "", ""),
+        code_version=r.text(d, "code_version", "", ""), command=r.text(d, "command", "", ""),
+        controller_name=r.text(ctl, "name", "controller", ""), controller_spec=r.text(ctl, "spec", "controller", ""),
+        config_id=r.text(ctl, "config_id", "controller", ""),
+        companions=tuple(r.text({"c": c}, "c", f"companions[{i}]") for i, c in enumerate(r.lst(d, "companions", "", []))),
+        scenarios=scenarios, verdicts={str(k): v for k, v in verdicts.items()},
+        wall_s=r.num(timings, "wall_s", "timings", math.nan, allow_nan=True),
+        jobs=r.integer(timings, "jobs", "timings", 1))
+
+
+def load_manifest(run_dir: str | Path) -> Manifest:
+    """Read and validate ``<run_dir>/manifest.json``."""
+    run_dir = Path(run_dir)
+    path = run_dir / "manifest.json"
+    if not run_dir.is_dir():
+        raise ManifestError(run_dir, "", "a run directory (runs/<run-id>/ with manifest.json)", "no such directory")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(path, "", "a manifest.json written by `nor run`", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(path, "", "a readable UTF-8 file", str(exc)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(path, "", "valid JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    return parse_manifest(data, path)

@@ -1,0 +1,251 @@
+"""Degradation metrics of one controller trace, each defined in :data:`METRICS` (shown in the report).
+
+Times come from the traces (``t_s``), fault windows from the manifest. A metric that does not apply
+(no fault, no invariant break, no reference run) is NaN and shown as "—".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .manifest import Fault
+from .traces import POSTURES, ControllerTrace
+
+__all__ = ["MetricDef", "METRICS", "METRIC_KEYS", "SETTLE_S", "FaultReaction", "compute_metrics",
+           "fault_periods", "reaction_per_fault", "aggregate", "TAX_REFERENCES"]
+
+SETTLE_S = 900.0
+"""Settling time added after each fault window to form its fault period (s)."""
+TAX_REFERENCES = ("uncontrolled", "static_ladder")
+"""Reference runs for the performance tax, in order of preference (first one present wins)."""
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    key: str
+    label: str
+    unit: str
+    better: str          # "lower" | "higher" | "" (neither)
+    aggregate: str       # how the suite row combines cases: "mean" | "max" | "min" | "sum"
+    definition: str
+
+
+METRICS: tuple[MetricDef, ...] = (
+    MetricDef("tax_return_pct", "performance tax", "% of capital", "lower", "mean",
+              "Return lost in nominal periods (outside every fault period) versus a run without a controller: "
+              "nominal return of the reference minus nominal return of this run. The reference is the "
+              "'uncontrolled' companion when the run has one, otherwise 'static_ladder', whose flat table is "
+              "exactly 1.0 while nothing is faulty. Positive = return given up."),
+    MetricDef("risk_withheld_pct", "risk withheld (nominal)", "%", "lower", "mean",
+              "Mean of (1 − r_total) over nominal time: the share of the risk budget the controller held back "
+              "while no fault was active. 0 = no tax in normal operation."),
+    MetricDef("fault_dd_pct", "drawdown in faults", "% of peak", "lower", "max",
+              "Largest peak-to-trough equity fall inside a fault period (the fault window plus 15 min to settle; "
+              "the peak is reset at the period's start)."),
+    MetricDef("dd_avoided_static_ladder_pct", "DD avoided vs static_ladder", "pp", "higher", "mean",
+              "Drawdown in faults of static_ladder (same seed, same faults) minus this run's. Positive = this "
+              "controller protected better."),
+    MetricDef("dd_avoided_seed_template_pct", "DD avoided vs seed_template", "pp", "higher", "mean",
+              "Drawdown in faults of seed_template (same seed, same faults) minus this run's."),
+    MetricDef("fault_return_pct", "return in faults", "% of capital", "higher", "mean",
+              "Sum of equity changes inside fault periods, as a percentage of the starting equity."),
+    MetricDef("reaction_s", "reaction latency", "s", "lower", "max",
+              "Start of the first fault → first posture change inside its window (+15 min settle). "
+              "'—' when the posture did not change (which may be the intended response)."),
+    MetricDef("invariant_hibernate_s", "invariant → HIBERNATE", "s", "lower", "max",
+              "Worst time from an invariant break (invariant_broken turns true) to posture HIBERNATE."),
+    MetricDef("invariant_cancel_s", "invariant → orders cancelled", "s", "lower", "max",
+              "Worst time from an invariant break until no order that was working at the break is still "
+              "working (cancelled or done); 0 when none was working."),
+    MetricDef("recovery_s", "recovery time", "s", "lower", "max",
+              "End of the last fault window → first decision in APEX (0 if APEX was never left). "
+              "'not recovered' when APEX is not regained before the run ends."),
+    MetricDef("switches_per_h", "posture switches", "/h", "lower", "mean",
+              "Posture changes per hour of simulated time (chatter)."),
+    *(MetricDef(f"time_{p.lower()}_pct", f"time in {p}", "%", "", "mean", f"Share of simulated time in {p}.")
+      for p in reversed(POSTURES)),
+    MetricDef("return_pct", "total return", "% of capital", "higher", "mean",
+              "Final equity over starting equity, minus 1."),
+    MetricDef("max_dd_pct", "max drawdown", "% of peak", "lower", "max", "Largest drawdown over the whole run."),
+    MetricDef("fills", "fills", "", "", "sum", "Number of fills."),
+    MetricDef("fees", "fees", "quote", "lower", "sum", "Sum of fees paid."),
+    MetricDef("maker_share_pct", "maker share", "% of fills", "", "mean", "Share of fills as maker (passive)."),
+)
+METRIC_KEYS = tuple(m.key for m in METRICS)
+
+
+def fault_periods(faults: Sequence[Fault], end_s: float) -> list[tuple[float, float]]:
+    """Merged fault periods ``[at_s, at_s + for_s + SETTLE_S]`` clipped to ``[0, end_s]``."""
+    spans = sorted((f.at_s, min(end_s, f.end_s + SETTLE_S)) for f in faults if f.at_s < end_s)
+    merged: list[tuple[float, float]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _in_periods(t: np.ndarray, periods: list[tuple[float, float]]) -> np.ndarray:
+    mask = np.zeros(t.shape, dtype=bool)
+    for a, b in periods:
+        mask |= (t >= a) & (t < b)
+    return mask
+
+
+def _durations(t: np.ndarray, end_s: float) -> np.ndarray:
+    if t.size == 0:
+        return t
+    nxt = np.append(t[1:], max(end_s, t[-1]))
+    return np.maximum(nxt - t, 0.0)
+
+
+def _max_dd(equity: np.ndarray) -> float:
+    if equity.size == 0:
+        return math.nan
+    peak = np.maximum.accumulate(equity)
+    return float(np.max((peak - equity) / np.where(peak > 0, peak, 1.0)))
+
+
+@dataclass(frozen=True)
+class FaultReaction:
+    fault: Fault
+    reaction_s: float        # NaN: no posture change in the window
+    posture_before: str
+    posture_after: str
+
+
+def reaction_per_fault(tr: ControllerTrace, faults: Sequence[Fault]) -> list[FaultReaction]:
+    """For each fault: time from its start to the first posture change within its window + settle."""
+    out = []
+    for f in faults:
+        i0 = int(np.searchsorted(tr.t_s, f.at_s, side="left"))
+        if i0 >= tr.t_s.size:
+            out.append(FaultReaction(f, math.nan, "—", "—"))
+            continue
+        before = int(tr.posture[i0 - 1]) if i0 > 0 else int(tr.posture[i0])
+        stop = int(np.searchsorted(tr.t_s, f.end_s + SETTLE_S, side="right"))
+        changed = np.nonzero(tr.posture[i0:stop] != before)[0]
+        if changed.size == 0:
+            out.append(FaultReaction(f, math.nan, POSTURES[before], POSTURES[before]))
+        else:
+            j = i0 + int(changed[0])
+            out.append(FaultReaction(f, float(tr.t_s[j] - f.at_s), POSTURES[before], POSTURES[int(tr.posture[j])]))
+    return out
+
+
+def _invariant_latencies(tr: ControllerTrace) -> tuple[float, float]:
+    broken = tr.invariant_broken
+    starts = np.nonzero(broken & ~np.concatenate(([False], broken[:-1])))[0]
+    if starts.size == 0:
+        return math.nan, math.nan
+    hib = np.nonzero(tr.posture == 0)[0]
+    t_order = np.asarray(tr.orders.column("t_s").to_numpy(zero_copy_only=False), dtype=np.float64)
+    t_done = np.asarray(tr.orders.column("t_done_s").to_numpy(zero_copy_only=False), dtype=np.float64)
+    worst_h, worst_c = 0.0, 0.0
+    for i in starts:
+        t_break = float(tr.t_s[i])
+        k = int(np.searchsorted(hib, i))
+        worst_h = max(worst_h, float(tr.t_s[hib[k]] - t_break) if k < hib.size else math.inf)
+        working = (t_order <= t_break) & ~(t_done <= t_break)
+        if np.any(working):
+            done = t_done[working]
+            worst_c = max(worst_c, math.inf if np.any(np.isnan(done)) else float(np.max(done) - t_break))
+    return worst_h, worst_c
+
+
+def _recovery_s(tr: ControllerTrace, faults: Sequence[Fault]) -> float:
+    if not faults:
+        return math.nan
+    end = max(f.end_s for f in faults)
+    if not np.any(tr.posture[tr.t_s >= min(f.at_s for f in faults)] != 3):
+        return 0.0
+    i = int(np.searchsorted(tr.t_s, end, side="left"))
+    apex = np.nonzero(tr.posture[i:] == 3)[0]
+    return float(tr.t_s[i + apex[0]] - end) if apex.size else math.inf
+
+
+def _nominal_return(tr: ControllerTrace, periods: list[tuple[float, float]]) -> tuple[float, float]:
+    """(nominal return, fault-period return) as fractions of the starting equity."""
+    e, t = tr.equity, tr.equity_t_s
+    if e.size < 2 or e[0] == 0:
+        return math.nan, math.nan
+    de = np.diff(e)
+    in_fault = _in_periods(t[:-1], periods)
+    return float(np.sum(de[~in_fault]) / e[0]), float(np.sum(de[in_fault]) / e[0])
+
+
+def _fault_dd(tr: ControllerTrace, periods: list[tuple[float, float]]) -> float:
+    if not periods:
+        return math.nan
+    worst = 0.0
+    for a, b in periods:
+        sel = (tr.equity_t_s >= a) & (tr.equity_t_s <= b)
+        if np.any(sel):
+            worst = max(worst, _max_dd(tr.equity[sel]))
+    return worst
+
+
+def compute_metrics(tr: ControllerTrace, faults: Sequence[Fault], duration_s: float,
+                    references: Mapping[str, ControllerTrace]) -> dict[str, float]:
+    """Every metric of :data:`METRICS` for one controller trace (percentages in %, times in s).
+
+    ``references`` maps companion names (``static_ladder``, ``seed_template``, ``uncontrolled``) to
+    traces of the same seed and faults; missing references give NaN for the metrics that need them.
+    """
+    end_s = max(duration_s, float(tr.t_s[-1]))
+    periods = fault_periods(faults, end_s)
+    nominal = ~_in_periods(tr.t_s, periods)
+    dt = _durations(tr.t_s, end_s)
+    total = float(np.sum(dt)) or 1.0
+    nom_ret, fault_ret = _nominal_return(tr, periods)
+    m: dict[str, float] = {"fault_return_pct": 100 * fault_ret if periods else math.nan}
+    ref = next((references[n] for n in TAX_REFERENCES if n in references), None)
+    m["tax_return_pct"] = math.nan if ref is None else 100 * (_nominal_return(ref, periods)[0] - nom_ret)
+    nom_dt = float(np.sum(dt[nominal]))
+    m["risk_withheld_pct"] = (100 * float(np.sum((1 - tr.r_total[nominal]) * dt[nominal])) / nom_dt
+                              if nom_dt > 0 else math.nan)
+    m["fault_dd_pct"] = 100 * _fault_dd(tr, periods)
+    for name in ("static_ladder", "seed_template"):
+        other = references.get(name)
+        m[f"dd_avoided_{name}_pct"] = (math.nan if other is None or not periods
+                                       else 100 * (_fault_dd(other, periods) - _fault_dd(tr, periods)))
+    reactions = reaction_per_fault(tr, faults[:1])
+    m["reaction_s"] = reactions[0].reaction_s if reactions else math.nan
+    m["invariant_hibernate_s"], m["invariant_cancel_s"] = _invariant_latencies(tr)
+    m["recovery_s"] = _recovery_s(tr, faults)
+    m["switches_per_h"] = float(np.count_nonzero(np.diff(tr.posture))) / (end_s / 3600.0) if end_s > 0 else math.nan
+    for code, p in enumerate(POSTURES):
+        m[f"time_{p.lower()}_pct"] = 100 * float(np.sum(dt[tr.posture == code])) / total
+    m["return_pct"] = 100 * (tr.equity[-1] / tr.equity[0] - 1) if tr.equity[0] else math.nan
+    m["max_dd_pct"] = 100 * _max_dd(tr.equity)
+    fees = np.asarray(tr.fills.column("fee").to_numpy(zero_copy_only=False), dtype=np.float64)
+    liq = tr.fills.column("liquidity").to_pylist()
+    m["fills"] = float(len(liq))
+    m["fees"] = float(np.sum(fees)) if fees.size else 0.0
+    m["maker_share_pct"] = 100 * sum(1 for x in liq if x == "maker") / len(liq) if liq else math.nan
+    return m
+
+
+def aggregate(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Combine per-case metrics into one suite row, per each metric's ``aggregate`` rule (NaNs skipped)."""
+    out: dict[str, float] = {}
+    for d in METRICS:
+        values = np.array([r.get(d.key, math.nan) for r in rows], dtype=np.float64)
+        values = values[~np.isnan(values)]
+        if values.size == 0:
+            out[d.key] = math.nan
+        elif d.aggregate == "max":
+            out[d.key] = float(np.max(values))
+        elif d.aggregate == "min":
+            out[d.key] = float(np.min(values))
+        elif d.aggregate == "sum":
+            out[d.key] = float(np.sum(values))
+        else:
+            finite = values[np.isfinite(values)]
+            out[d.key] = float(np.mean(finite)) if finite.size == values.size else math.inf
+    return out

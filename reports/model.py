@@ -1,0 +1,84 @@
+"""Everything a report shows, loaded once from a run directory: manifest, cases, metrics, aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .manifest import Manifest, load_manifest, verdict_rank
+from .metrics import aggregate, compute_metrics
+from .traces import RUN, Case, load_case
+
+__all__ = ["RunReport", "load_report", "controllers_of"]
+
+
+@dataclass
+class RunReport:
+    """A loaded run directory.
+
+    ``cases`` in manifest order; ``metrics[case.key][controller]`` is the metric dict of that trace
+    (``controller`` is ``"run"`` or a companion name); ``suite[controller]`` aggregates all cases.
+    """
+
+    manifest: Manifest
+    cases: list[Case]
+    metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    suite: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.manifest.run_dir
+
+    @property
+    def controllers(self) -> list[str]:
+        return controllers_of(self.manifest.companions)
+
+    def failing(self) -> list[Case]:
+        """Cases whose verdict is not PASS, worst verdict first, then in manifest order."""
+        bad = [c for c in self.cases if c.run.verdict != "PASS"]
+        return sorted(bad, key=lambda c: verdict_rank(c.run.verdict))
+
+    def problem_cases(self) -> list[Case]:
+        return [c for c in self.cases if c.problems]
+
+    def verdict_counts(self) -> dict[str, int]:
+        counts = {"PASS": 0, "SAFETY": 0, "LIVENESS": 0, "EXPECTATION": 0, "ERROR": 0}
+        for c in self.cases:
+            counts[c.run.verdict] += 1
+        return counts
+
+
+def controllers_of(companions: tuple[str, ...]) -> list[str]:
+    return [RUN] + list(companions)
+
+
+def _case_metrics(case: Case) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    refs = {k: v for k, v in case.traces.items() if k != RUN and k != "nofault"}
+    for name, tr in case.traces.items():
+        faults = () if name == "nofault" else case.scenario.faults
+        own_refs = {} if name == "nofault" else {k: v for k, v in refs.items() if k != name}
+        try:
+            out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs)
+        except (ValueError, IndexError, ArithmeticError) as exc:  # a trace that loads but is inconsistent
+            case.problems.append(f"{case.run.dir}: metrics of {name!r} could not be computed: {exc}")
+    return out
+
+
+def load_report(run_dir: str | Path, with_traces: bool = True) -> RunReport:
+    """Load a run directory. ``with_traces=False`` reads the manifest and ``checks.arrow`` only."""
+    manifest = load_manifest(run_dir)
+    root = manifest.run_dir
+    cases = []
+    for scenario in manifest.scenarios:
+        for run in scenario.runs:
+            cases.append(load_case(root, scenario, run, manifest.companions, traces=with_traces))
+    report = RunReport(manifest, cases)
+    if with_traces:
+        for case in cases:
+            report.metrics[case.key] = _case_metrics(case)
+        for name in report.controllers:
+            rows = [report.metrics[c.key][name] for c in cases if name in report.metrics.get(c.key, {})]
+            report.suite[name] = aggregate(rows) if rows else {}
+    return report
+

@@ -1,0 +1,191 @@
+"""``report.html`` of one run directory: overview, failures first, suite metrics, then every case."""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from .manifest import ScenarioInfo, verdict_rank
+from .metrics import METRICS, reaction_per_fault
+from .model import RunReport
+from .page import (definitions_html, esc, fmt_metric, fmt_seconds, fmt_time, page, posture_legend, table,
+                   verdict_badge)
+from .plots import style_for, timeline_svg
+from .traces import RUN, Case
+
+__all__ = ["run_html", "scenario_order"]
+
+
+def scenario_order(report: RunReport) -> list[tuple[ScenarioInfo, list[Case]]]:
+    """Scenarios with their cases, worst verdict first (then manifest order)."""
+    groups: dict[str, tuple[ScenarioInfo, list[Case]]] = {}
+    for case in report.cases:
+        groups.setdefault(case.scenario.name, (case.scenario, []))[1].append(case)
+    items = list(groups.values())
+    return sorted(items, key=lambda g: (min(verdict_rank(c.run.verdict) for c in g[1]) if g[1] else 9,
+                                        0 if any(c.problems for c in g[1]) else 1))
+
+
+def _header(report: RunReport) -> str:
+    m = report.manifest
+    counts = report.verdict_counts()
+    chips = " ".join(f"{verdict_badge(v)} {n}" for v, n in counts.items() if n or v == "PASS")
+    rows = [("run", esc(m.run_id)), ("created (UTC)", esc(m.created_utc)),
+            ("controller", f"{esc(m.controller_name)} <span class='muted'>(spec {esc(m.controller_spec)})</span>"),
+            ("config id", f"<code>{esc(m.config_id)}</code>"), ("code version", f"<code>{esc(m.code_version)}</code>"),
+            ("command", f"<code>{esc(m.command)}</code>"),
+            ("companions", esc(", ".join(m.companions) or "none")),
+            ("cases", f"{len(report.cases)} ({chips})"),
+            ("wall time", f"{fmt_seconds(m.wall_s)} on {m.jobs} job(s)")]
+    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+    return f"<h1>Degradation report — {esc(m.run_id)}</h1><table class='meta'>{body}</table>"
+
+
+def _failures(report: RunReport) -> str:
+    failing = report.failing()
+    if not failing:
+        return "<h2 id='failures'>Failures</h2><p>None: every case passed.</p>"
+    rows = []
+    for c in failing:
+        link = f"<a href='#{c.anchor}'>{esc(c.scenario.name)}</a>"
+        replay = f"<pre>{esc(c.run.replay)}</pre>" if c.run.replay else "—"
+        checks = c.failures or ()
+        if c.run.verdict == "ERROR" or not checks:
+            what = esc(c.run.error or "no failing check recorded")
+            rows.append([link, str(c.run.seed), verdict_badge(c.run.verdict), what, "", "", replay])
+            continue
+        for i, f in enumerate(checks):
+            rows.append([link if i == 0 else "", str(c.run.seed) if i == 0 else "",
+                         verdict_badge(c.run.verdict) if i == 0 else "",
+                         f"<code>{esc(f.check)}</code> <span class='muted'>{esc(f.kind)}</span>", fmt_time(f.t_s),
+                         esc(f.message), replay if i == 0 else ""])
+    return (f"<h2 id='failures'>Failures ({len(failing)} of {len(report.cases)} cases)</h2>"
+            + table(["scenario", "seed", "verdict", "failing check", "failed at", "message", "replay"], rows))
+
+
+def _problems(report: RunReport) -> str:
+    bad = report.problem_cases()
+    if not bad:
+        return ""
+    items = "".join(f"<li><a href='#{c.anchor}'>{esc(c.key)}</a>: " + "<br>".join(esc(p) for p in c.problems)
+                    + "</li>" for c in bad)
+    return (f"<h2 id='problems'>Unreadable traces ({len(bad)} cases)</h2><div class='warn'>These cases are shown "
+            f"with what could be read; their plots or metrics are incomplete.<ul>{items}</ul></div>")
+
+
+def _matrix(report: RunReport) -> str:
+    groups = scenario_order(report)
+    seeds = sorted({c.run.seed for c in report.cases})
+    rows = []
+    for scenario, cases in groups:
+        by_seed = {c.run.seed: c for c in cases}
+        cells = []
+        for s in seeds:
+            c = by_seed.get(s)
+            if c is None:
+                cells.append("<td class='muted'>—</td>")
+                continue
+            mark = " <span title='unreadable trace'>⚠</span>" if c.problems else ""
+            cells.append(f"<td><a href='#{c.anchor}'>{verdict_badge(c.run.verdict)}</a>{mark}</td>")
+        faults = ", ".join(f.label for f in scenario.faults) or "none"
+        rows.append([f"<a href='#scn-{esc(scenario.name)}'>{esc(scenario.name)}</a>", esc(faults), *cells])
+    return ("<h2 id='matrix'>Scenarios × seeds</h2>"
+            + table(["scenario", "faults", *[f"seed {s}" for s in seeds]], rows))
+
+
+def metric_rows(columns: Sequence[dict[str, float]], keys: Sequence[str] | None = None) -> list[list[str]]:
+    rows = []
+    for d in METRICS:
+        if keys is not None and d.key not in keys:
+            continue
+        label = f"<a href='#def-{d.key}' title='{esc(d.definition)}'>{esc(d.label)}</a>"
+        rows.append([label, *[f"<td class='num'>{fmt_metric(d.key, col.get(d.key, float('nan')))}</td>"
+                              for col in columns]])
+    return rows
+
+
+def _suite_metrics(report: RunReport) -> str:
+    names = [n for n in report.controllers if report.suite.get(n)]
+    if not names:
+        return "<h2 id='suite'>Suite metrics</h2><p>No readable traces.</p>"
+    header = ["metric", *[esc(style_for(n, i).label) for i, n in enumerate(names)]]
+    note = ("<p class='muted'>Across all cases: means, except latencies and drawdowns (worst case) and fills and "
+            "fees (totals). “no fault” runs have no fault periods, so fault metrics do not apply to them.</p>")
+    return ("<h2 id='suite'>Suite metrics</h2>" + note
+            + table(header, metric_rows([report.suite[n] for n in names])))
+
+
+def _scenario_head(scenario: ScenarioInfo) -> str:
+    faults = "".join(f"<li><b>{esc(f.kind)}</b> on <code>{esc(f.target)}</code> at {fmt_seconds(f.at_s)}"
+                     f"{' for ' + fmt_seconds(f.for_s) if f.for_s else ' (instantaneous)'}"
+                     f"{' ' + esc(json.dumps(dict(f.params), sort_keys=True)) if f.params else ''}</li>"
+                     for f in scenario.faults) or "<li>none</li>"
+    expects = "".join(f"<li><code>{esc(e.check)}</code> {esc(json.dumps(dict(e.params), sort_keys=True))}</li>"
+                      for e in scenario.expectations) or "<li>none beyond the always-on checks</li>"
+    return (f"<h2 id='scn-{esc(scenario.name)}'>{esc(scenario.name)}</h2>"
+            f"<p>{esc(scenario.description)} <span class='muted'>suite {esc(scenario.suite)}, "
+            f"{esc(scenario.file)}, {fmt_seconds(scenario.duration_s)} simulated</span></p>"
+            f"<table class='meta'><tr><td>faults</td><td><ul>{faults}</ul></td></tr>"
+            f"<tr><td>expectations</td><td><ul>{expects}</ul></td></tr></table>")
+
+
+def _case_failures(case: Case) -> str:
+    out = []
+    if case.run.error:
+        out.append(f"<div class='bad'>Error: {esc(case.run.error)}</div>")
+    for f in case.failures:
+        out.append(f"<div class='bad'><code>{esc(f.check)}</code> ({esc(f.kind)}) failed at {fmt_time(f.t_s)}: "
+                   f"{esc(f.message)}</div>")
+    if case.run.replay and (case.failures or case.run.verdict != "PASS"):
+        out.append(f"<p>Replay: <code>{esc(case.run.replay)}</code></p>")
+    for p in case.problems:
+        out.append(f"<div class='warn'>⚠ {esc(p)}</div>")
+    return "".join(out)
+
+
+def _reactions(case: Case) -> str:
+    tr = case.traces.get(RUN)
+    if tr is None or not case.scenario.faults:
+        return ""
+    rows = [[esc(r.fault.label), fmt_seconds(r.fault.at_s), fmt_seconds(r.reaction_s),
+             f"{esc(r.posture_before)} → {esc(r.posture_after)}"]
+            for r in reaction_per_fault(tr, case.scenario.faults)]
+    return table(["fault", "starts at", "first posture change after", "posture"], rows)
+
+
+def case_html(report: RunReport, case: Case) -> str:
+    names = [n for n in report.controllers if n in case.traces]
+    parts = [f"<div class='case' id='{case.anchor}'><h3>{esc(case.scenario.name)} — seed {case.run.seed} "
+             f"{verdict_badge(case.run.verdict)} <span class='muted'>{fmt_seconds(case.run.wall_s)} wall</span></h3>",
+             _case_failures(case)]
+    if RUN in case.traces:
+        traces = [(n, case.traces[n], style_for(n, i)) for i, n in enumerate(names)]
+        svg, flat = timeline_svg(f"{case.scenario.name} · seed {case.run.seed}", traces, case.scenario.faults,
+                                 case.scenario.duration_s)
+        parts.append(svg)
+        if flat:
+            parts.append(f"<p class='muted'>Layers at exactly 1.0 throughout (not drawn): {esc(', '.join(flat))}. "
+                         f"Fault windows shaded yellow. Posture colours: {posture_legend()}</p>")
+        metrics = report.metrics.get(case.key, {})
+        cols = [n for n in names if n in metrics]
+        parts.append(table(["metric", *[esc(style_for(n, i).label) for i, n in enumerate(cols)]],
+                           metric_rows([metrics[n] for n in cols])))
+        parts.append(_reactions(case))
+    elif case.run.verdict != "ERROR":
+        parts.append("<div class='warn'>No plot: this case's own trace could not be read.</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def run_html(report: RunReport) -> str:
+    """The whole report page."""
+    nav = ("<nav><a href='#failures'>failures</a><a href='#matrix'>scenarios × seeds</a>"
+           "<a href='#suite'>suite metrics</a><a href='#definitions'>definitions</a>"
+           + ("<a href='#problems'>unreadable traces</a>" if report.problem_cases() else "") + "</nav>")
+    body = [_header(report), nav, _failures(report), _problems(report), _matrix(report), _suite_metrics(report),
+            "<h2 id='definitions'>Metric definitions</h2>", definitions_html()]
+    for scenario, cases in scenario_order(report):
+        body.append(_scenario_head(scenario))
+        body.extend(case_html(report, c) for c in sorted(cases, key=lambda c: (verdict_rank(c.run.verdict),
+                                                                               c.run.seed)))
+    return page(f"nor report {report.manifest.run_id}", body)

@@ -1,0 +1,168 @@
+"""Read a run's Arrow trace files into the arrays the reports need.
+
+Every read problem (missing file, truncated or corrupt IPC file, missing column, unknown posture)
+raises :class:`TraceError` naming the file; :func:`load_case` catches them per file, so one broken
+trace marks its case and the rest of the report still renders.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from .errors import TraceError
+from .manifest import Failure, RunInfo, ScenarioInfo
+
+__all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_case",
+           "RUN"]
+
+POSTURES = ("HIBERNATE", "TURTLE", "STALKER", "APEX")
+"""Posture names by code (the controller's order: HIBERNATE=0 < … < APEX=3)."""
+RUN = "run"
+"""The name under which a case's own trace (not a companion) is keyed."""
+
+_DECISION_COLUMNS = ("t_s", "r_total", "posture")
+_EQUITY_COLUMNS = ("t_s", "equity", "drawdown")
+_ORDER_COLUMNS = ("t_s", "intent", "status", "t_done_s", "t_arrive_s", "kind")
+_FILL_COLUMNS = ("t_s", "fee", "liquidity")
+_CHECK_COLUMNS = ("check", "kind", "ok", "t_s", "message")
+
+
+def read_table(path: Path, columns: tuple[str, ...] = ()) -> pa.Table:
+    """Read one Arrow IPC file (file or stream format); check that ``columns`` exist."""
+    if not path.is_file():
+        raise TraceError(path, "missing trace file")
+    try:
+        with pa.OSFile(str(path), "rb") as source:
+            try:
+                table = ipc.open_file(source).read_all()
+            except pa.ArrowInvalid:
+                source.seek(0)
+                table = ipc.open_stream(source).read_all()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        size = path.stat().st_size
+        raise TraceError(path, f"not a readable Arrow IPC file ({size} bytes; truncated or corrupt?): "
+                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise TraceError(path, f"missing column(s) {', '.join(missing)}; has {', '.join(table.column_names)}")
+    return table
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _postures(table: pa.Table, path: Path) -> np.ndarray:
+    names = table.column("posture").to_pylist()
+    codes = {n: i for i, n in enumerate(POSTURES)}
+    out = np.empty(len(names), dtype=np.int8)
+    for i, n in enumerate(names):
+        code = codes.get(n)
+        if code is None:
+            raise TraceError(path, f"row {i}: posture {n!r} is not one of {', '.join(POSTURES)}")
+        out[i] = code
+    return out
+
+
+@dataclass(frozen=True)
+class ControllerTrace:
+    """One controller's decisions, equity, orders and fills over one scenario seed."""
+
+    name: str
+    t_s: np.ndarray
+    r_total: np.ndarray
+    posture: np.ndarray
+    layers: Mapping[str, np.ndarray]
+    invariant_broken: np.ndarray
+    equity_t_s: np.ndarray
+    equity: np.ndarray
+    drawdown: np.ndarray
+    orders: pa.Table
+    fills: pa.Table
+
+
+def load_controller(name: str, directory: Path) -> ControllerTrace:
+    """Load ``decisions``, ``equity``, ``orders`` and ``fills`` from ``directory``."""
+    path = directory / "decisions.arrow"
+    dec = read_table(path, _DECISION_COLUMNS)
+    t_s = _floats(dec, "t_s")
+    if t_s.size == 0:
+        raise TraceError(path, "no decision rows")
+    if np.any(np.diff(t_s) < 0):
+        raise TraceError(path, "t_s is not in time order")
+    layers = {c[len("layer."):]: _floats(dec, c) for c in dec.column_names if c.startswith("layer.")}
+    broken = (np.asarray(dec.column("invariant_broken").to_numpy(zero_copy_only=False), dtype=bool)
+              if "invariant_broken" in dec.column_names else np.zeros(t_s.size, dtype=bool))
+    eq_path = directory / "equity.arrow"
+    eq = read_table(eq_path, _EQUITY_COLUMNS)
+    if eq.num_rows == 0:
+        raise TraceError(eq_path, "no equity rows")
+    return ControllerTrace(
+        name=name, t_s=t_s, r_total=_floats(dec, "r_total"), posture=_postures(dec, path), layers=layers,
+        invariant_broken=broken, equity_t_s=_floats(eq, "t_s"), equity=_floats(eq, "equity"),
+        drawdown=_floats(eq, "drawdown"), orders=read_table(directory / "orders.arrow", _ORDER_COLUMNS),
+        fills=read_table(directory / "fills.arrow", _FILL_COLUMNS))
+
+
+def load_checks(directory: Path) -> tuple[Failure, ...] | None:
+    """The failed checks of ``checks.arrow`` (in time order), or None when the file does not exist."""
+    path = directory / "checks.arrow"
+    if not path.exists():
+        return None
+    table = read_table(path, _CHECK_COLUMNS)
+    rows = table.select(list(_CHECK_COLUMNS)).to_pylist()
+    failed = [Failure(str(r["check"]), str(r["kind"]),
+                      math.nan if r["t_s"] is None else float(r["t_s"]), str(r["message"] or ""))
+              for r in rows if not r["ok"]]
+    return tuple(sorted(failed, key=lambda f: (math.isnan(f.t_s), f.t_s)))
+
+
+@dataclass
+class Case:
+    """One scenario × seed: its traces (``traces[RUN]`` and each companion), failures and problems."""
+
+    scenario: ScenarioInfo
+    run: RunInfo
+    traces: dict[str, ControllerTrace] = field(default_factory=dict)
+    failures: tuple[Failure, ...] = ()
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario.name}/{self.run.seed}"
+
+    @property
+    def anchor(self) -> str:
+        return "case-" + "".join(ch if ch.isalnum() else "-" for ch in self.key)
+
+
+def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: tuple[str, ...],
+              traces: bool = True) -> Case:
+    """Load one case (its checks, and with ``traces`` its own and its companions' traces);
+    unreadable files become ``problems`` (messages naming the file)."""
+    case = Case(scenario, run, failures=run.failures)
+    directory = run_dir / run.dir
+    try:
+        checks = load_checks(directory)
+        if checks is not None:
+            case.failures = checks
+    except TraceError as exc:
+        case.problems.append(str(exc))
+    if not traces or (run.verdict == "ERROR" and not (directory / "decisions.arrow").exists()):
+        return case
+    for name, sub in [(RUN, directory)] + [(c, directory / "companions" / c) for c in companions]:
+        if name != RUN and not sub.is_dir():
+            case.problems.append(f"{sub}: missing companion directory")
+            continue
+        try:
+            case.traces[name] = load_controller(name, sub)
+        except TraceError as exc:
+            case.problems.append(str(exc))
+    return case
