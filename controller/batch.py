@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from numba import njit, prange
 
 from . import kernel as k
 from .compiled import compile_config
@@ -50,99 +49,6 @@ class BatchResult:
     def steps_evaluated(self) -> int:
         """Controller steps run: configs × trace steps."""
         return int(self.mean_r.shape[0]) * self.n_steps
-
-
-@njit(cache=True, nogil=True)
-def _times(t):
-    """The validated time and dt of each step of a fresh controller over ``t``."""
-    n = t.shape[0]
-    now = np.empty(n)
-    dt = np.empty(n)
-    flags = np.empty(n, dtype=np.int64)
-    state = np.zeros(k.S_HEAD)
-    for i in range(n):
-        now[i], dt[i], flags[i] = k.advance_time(state, t[i])
-        state[k.S_T_PREV] = now[i]
-        state[k.S_INIT] = 1.0
-    return now, dt, flags
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _inputs(U, ustate, X, now, dt, i0, i1, conf, bad):
-    """Stage 1a: confidence of every distinct input row over steps [i0, i1) (time-major)."""
-    for u in prange(U.shape[0]):
-        row = U[u]
-        col = int(row[k.IN_SIG])
-        for i in range(i0, i1):
-            c, b = k.input_confidence(row, X[i, col], now[i], dt[i], ustate[u], 0)
-            conf[i - i0, u] = c
-            bad[i - i0, u] = b
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _layers(L, n_l, conf, bad, n, raw, invalid):
-    """Stage 1b: raw value of every distinct layer (product of its inputs, in input order)."""
-    for i in prange(n):
-        for m in range(L.shape[0]):
-            value = 1.0
-            any_bad = False
-            for q in range(n_l[m]):
-                value *= conf[i, L[m, q]]
-                any_bad |= bad[i, L[m, q]]
-            raw[i, m] = value
-            invalid[i, m] = any_bad
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
-            full, r_out, p_out, l_out, summary):
-    """Stage 2: every config's damping, r_total and posture over steps [i0, i1)."""
-    for c in prange(G.shape[0]):
-        nl = n_lay[c]
-        lay = LAY[c]
-        state = STATE[c]
-        out = OUT[c]
-        g = G[c]
-        o_raw = k.O_HEAD + nl
-        total = summary[c, 0]
-        low = summary[c, 1]
-        switches = summary[c, 3]
-        previous = int(summary[c, 8])
-        r = summary[c, 2]
-        in_posture = np.zeros(4)
-        t_last = now[i0 - 1] if i0 > 0 else now[0]
-        for i in range(i0, i1):
-            f = flags[i]
-            rrow = raw[i - i0]
-            brow = invalid[i - i0]
-            for j in range(nl):
-                m = lmap[c, j]
-                out[o_raw + j] = rrow[m]
-                if brow[m]:
-                    f |= k.F_INVALID
-            k.decide(g, lay, nl, state, now[i], dt[i], f, out)
-            r = out[k.O_R]
-            p = int(out[k.O_POSTURE])
-            total += r
-            if r < low:
-                low = r
-            if p != previous and i > 0:
-                switches += 1
-            in_posture[previous] += now[i] - t_last
-            t_last = now[i]
-            previous = p
-            if full:
-                r_out[c, i] = r
-                p_out[c, i] = p
-                for j in range(nl):
-                    l_out[c, i, j] = out[k.O_HEAD + j]
-        summary[c, 0] = total
-        summary[c, 1] = low
-        summary[c, 2] = r
-        summary[c, 3] = switches
-        summary[c, 8] = previous
-        for q in range(4):
-            summary[c, 4 + q] += in_posture[q]
 
 
 def _distinct(compiled) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -232,7 +138,7 @@ def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequ
     STATE = np.stack([k.new_state(max_l, 0) for _ in range(n_cfg)])
     OUT = np.zeros((n_cfg, k.out_size(max_l, 0)))
     ustate = np.zeros((U.shape[0], 4))
-    now, dt, flags = _times(t)
+    now, dt, flags = k.batch_times(t)
     block = int(min(8192, max(256, _BLOCK_BYTES // (9 * (U.shape[0] + L.shape[0])))))
     conf = np.empty((block, U.shape[0]))
     bad = np.empty((block, U.shape[0]), dtype=np.bool_)
@@ -240,9 +146,9 @@ def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequ
     invalid = np.empty((block, L.shape[0]), dtype=np.bool_)
     for i0 in range(0, n_t, block):
         i1 = min(n_t, i0 + block)
-        _inputs(U, ustate, X, now, dt, i0, i1, conf, bad)
-        _layers(L, n_l, conf, bad, i1 - i0, raw, invalid)
-        _decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
+        k.batch_inputs(U, ustate, X, now, dt, i0, i1, conf, bad)
+        k.batch_layers(L, n_l, conf, bad, i1 - i0, raw, invalid)
+        k.batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
                 full, r_out, p_out, l_out, summary)
     summary[:, 0] /= max(n_t, 1)
     return BatchResult(

@@ -1,7 +1,10 @@
 """The calibrated default configuration (design §2.2–§2.4).
 
 Calibration (each point alone, all other signals nominal, fresh controller):
-MC-Forewarner age <= 30 s -> 1.0; 5 min -> 0.859; 30 min -> 0.395; 2 h -> 0.110 (floor 0.10).
+MC-Forewarner age <= 90 s -> 1.0 (it publishes every 60 s, so a healthy age reaches ~60 s plus
+latency: a 30 s deadband would tax healthy operation); 5 min -> 0.851; 30 min -> 0.400;
+2 h -> 0.122 (floor 0.10). A plain exponential cannot meet these points with a 90 s deadband,
+so the decay has shape 0.86 (a stretched exponential: faster at first, slower later).
 EsoF age 1 h -> 0.998. Drawdown 0 -> 1.0. A full ExF shock -> 0.30, back to 0.95 after 65 min
 (the 1 %/min recovery limit binds the 60-min glide).
 """
@@ -33,7 +36,7 @@ DEFAULT_CONFIG_DATA: dict[str, Any] = {
          "inputs": [{"signal": "heartbeat.age_s", "transform": "max_age", "max": 10.0}]},
         {"name": "mc_forewarner", "category": "structural",
          "inputs": [{"signal": "mc_forewarner.age_s", "transform": "decay",
-                     "deadband": 30.0, "half_life": 1100.0, "floor": 0.10}]},
+                     "deadband": 90.0, "half_life": 1000.0, "floor": 0.10, "shape": 0.86}]},
         {"name": "scan_loop", "category": "structural",
          "inputs": [{"signal": "scan.age_s", "transform": "decay",
                      "deadband": 30.0, "half_life": 600.0, "floor": 0.10}]},

@@ -19,26 +19,30 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "XF_FLAG", "XF_MAX_AGE", "XF_DECAY", "XF_IMPULSE", "XF_SIGMOID", "XF_STEP",
     "G_ENTER", "G_LEAVE", "G_DWELL", "G_LEVERAGE", "G_SIZE",
     "LY_WEIGHT", "LY_RATE", "LY_INVARIANT", "LY_CAP_BELOW", "LY_CAP", "LY_SIZE",
-    "IN_SIG", "IN_XF", "IN_LAYER", "IN_LO", "IN_TAU", "IN_P0", "IN_P1", "IN_P2", "IN_P3", "IN_SIZE",
+    "IN_SIG", "IN_XF", "IN_LAYER", "IN_LO", "IN_TAU", "IN_P0", "IN_P1", "IN_P2", "IN_P3", "IN_P4", "IN_SIZE",
     "S_T_PREV", "S_INIT", "S_POSTURE", "S_T_ENTER", "S_HEAD",
     "O_R", "O_POSTURE", "O_FLAGS", "O_CAPPED", "O_NO_TAKER", "O_LEVERAGE", "O_HEAD",
     "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED",
     "state_size", "out_size", "new_state", "advance_time", "input_confidence", "layers_raw_into", "decide", "step_into",
+    "batch_times", "batch_inputs", "batch_layers", "batch_decide",
 ]
 
 # Transform codes of an input row.
 XF_FLAG = 0       # 1.0 when x > 0.5 else 0.0 (invariant flags)
 XF_MAX_AGE = 1    # 1.0 when x <= P0 else 0.0 (keepalive)
-XF_DECAY = 2      # P2 + (1-P2) exp(-P1 * max(0, dir*(x - P0))), dir = P3 (+1 higher worse, -1 lower worse)
+XF_DECAY = 2      # P2 + (1-P2) 2^-((P1 e)^P4), e = max(0, P3 (x - P0)); P1 = 1/half-life, P3 = +1 higher
+                  # worse / -1 lower worse, P4 = shape (1: the plain exponential)
 XF_IMPULSE = 3    # 1 - P0 * residual impulse; impulse of magnitude x, cooling linearly over P1 seconds
 XF_SIGMOID = 4    # sigmoid s(x)/P2, s(x) = 1/(1+exp(P0 (x - P1))); P2 = s(0) (normalised) or 1 (raw)
 XF_STEP = 5       # 1.0 when x <= P0 else P1 (a flat ladder rung)
+
+_LN2 = math.log(2.0)
 
 # Global row: enter thresholds [TURTLE, STALKER, APEX] at G_ENTER+1..3 (index by posture),
 # leave thresholds likewise, dwell and leverage per posture (index 0..3).
@@ -66,7 +70,8 @@ IN_P0 = 5
 IN_P1 = 6
 IN_P2 = 7
 IN_P3 = 8
-IN_SIZE = 9
+IN_P4 = 9
+IN_SIZE = 10
 
 # State vector: a head, then one damped value per layer, then 4 slots per input
 # (ewma value, ewma initialised, impulse magnitude, impulse start time).
@@ -140,7 +145,10 @@ def _confidence(row, x, now, dt, state, base):
         excess = row[IN_P3] * (x - row[IN_P0])
         if excess <= 0.0:
             return 1.0, False
-        return floor + (1.0 - floor) * math.exp(-row[IN_P1] * excess), False
+        scaled = row[IN_P1] * excess
+        if row[IN_P4] != 1.0:
+            scaled = scaled ** row[IN_P4]
+        return floor + (1.0 - floor) * math.exp(-_LN2 * scaled), False
     if xf == XF_IMPULSE:
         m = 1.0 if invalid else min(x, 1.0)
         mag = state[base + 2]
@@ -300,3 +308,100 @@ def step_into(g, lay, inp, state, x, now, out):
         out[o_conf + n_inp + i] = 1.0 if bad else 0.0
     flags |= layers_raw_into(n_lay, inp, out)
     decide(g, lay, n_lay, state, now, dt, flags, out)
+
+
+# --- Batch stages (used by controller.batch). They live in this file so that numba's cache,
+# which tracks only the defining file, recompiles them whenever the kernel changes.
+
+
+@njit(cache=True, nogil=True)
+def batch_times(t):
+    """The validated time and dt of each step of a fresh controller over ``t``."""
+    n = t.shape[0]
+    now = np.empty(n)
+    dt = np.empty(n)
+    flags = np.empty(n, dtype=np.int64)
+    state = np.zeros(S_HEAD)
+    for i in range(n):
+        now[i], dt[i], flags[i] = advance_time(state, t[i])
+        state[S_T_PREV] = now[i]
+        state[S_INIT] = 1.0
+    return now, dt, flags
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def batch_inputs(U, ustate, X, now, dt, i0, i1, conf, bad):
+    """Stage 1a: confidence of every distinct input row over steps [i0, i1) (time-major)."""
+    for u in prange(U.shape[0]):
+        row = U[u]
+        col = int(row[IN_SIG])
+        for i in range(i0, i1):
+            c, b = input_confidence(row, X[i, col], now[i], dt[i], ustate[u], 0)
+            conf[i - i0, u] = c
+            bad[i - i0, u] = b
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def batch_layers(L, n_l, conf, bad, n, raw, invalid):
+    """Stage 1b: raw value of every distinct layer (product of its inputs, in input order)."""
+    for i in prange(n):
+        for m in range(L.shape[0]):
+            value = 1.0
+            any_bad = False
+            for q in range(n_l[m]):
+                value *= conf[i, L[m, q]]
+                any_bad |= bad[i, L[m, q]]
+            raw[i, m] = value
+            invalid[i, m] = any_bad
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
+            full, r_out, p_out, l_out, summary):
+    """Stage 2: every config's damping, r_total and posture over steps [i0, i1)."""
+    for c in prange(G.shape[0]):
+        nl = n_lay[c]
+        lay = LAY[c]
+        state = STATE[c]
+        out = OUT[c]
+        g = G[c]
+        o_raw = O_HEAD + nl
+        total = summary[c, 0]
+        low = summary[c, 1]
+        switches = summary[c, 3]
+        previous = int(summary[c, 8])
+        r = summary[c, 2]
+        in_posture = np.zeros(4)
+        t_last = now[i0 - 1] if i0 > 0 else now[0]
+        for i in range(i0, i1):
+            f = flags[i]
+            rrow = raw[i - i0]
+            brow = invalid[i - i0]
+            for j in range(nl):
+                m = lmap[c, j]
+                out[o_raw + j] = rrow[m]
+                if brow[m]:
+                    f |= F_INVALID
+            decide(g, lay, nl, state, now[i], dt[i], f, out)
+            r = out[O_R]
+            p = int(out[O_POSTURE])
+            total += r
+            if r < low:
+                low = r
+            if p != previous and i > 0:
+                switches += 1
+            in_posture[previous] += now[i] - t_last
+            t_last = now[i]
+            previous = p
+            if full:
+                r_out[c, i] = r
+                p_out[c, i] = p
+                for j in range(nl):
+                    l_out[c, i, j] = out[O_HEAD + j]
+        summary[c, 0] = total
+        summary[c, 1] = low
+        summary[c, 2] = r
+        summary[c, 3] = switches
+        summary[c, 8] = previous
+        for q in range(4):
+            summary[c, 4 + q] += in_posture[q]

@@ -61,7 +61,7 @@ class Transform:
     code: int
     params: tuple[Param, ...]
     is_age: bool
-    pack: Callable[[dict[str, float]], tuple[float, float, float, float]]
+    pack: Callable[[dict[str, float]], tuple[float, ...]]
     doc: str
 
     def row(self, signal_col: int, layer_index: int, values: dict[str, float]) -> np.ndarray:
@@ -72,39 +72,39 @@ class Transform:
         row[k.IN_LAYER] = layer_index
         row[k.IN_LO] = 0.0 if self.is_age else -math.inf
         row[k.IN_TAU] = values.get("ewma_tau_s", 0.0)
-        row[k.IN_P0:k.IN_P3 + 1] = self.pack(values)
+        row[k.IN_P0:k.IN_P4 + 1] = self.pack(values)
         return row
 
 
-def _pack_decay(v: dict[str, float]) -> tuple[float, float, float, float]:
-    direction = v["direction"]
-    return v["deadband"], math.log(2.0) / v["half_life"], v["floor"], direction
+def _pack_decay(v: dict[str, float]) -> tuple[float, ...]:
+    return v["deadband"], 1.0 / v["half_life"], v["floor"], v["direction"], v["shape"]
 
 
-def _pack_sigmoid(v: dict[str, float]) -> tuple[float, float, float, float]:
+def _pack_sigmoid(v: dict[str, float]) -> tuple[float, ...]:
     s0 = 1.0 / (1.0 + math.exp(v["k"] * (0.0 - v["mid"]))) if v["normalise"] else 1.0
-    return v["k"], v["mid"], s0, 0.0
+    return v["k"], v["mid"], s0, 0.0, 0.0
 
 
 TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
-        Transform("flag", k.XF_FLAG, (), False, lambda v: (0.0, 0.0, 0.0, 0.0),
+        Transform("flag", k.XF_FLAG, (), False, lambda v: (0.0, 0.0, 0.0, 0.0, 0.0),
                   "1.0 when the signal is > 0.5, else 0.0"),
         Transform("max_age", k.XF_MAX_AGE, (_p("max", None, POS),), True,
-                  lambda v: (v["max"], 0.0, 0.0, 0.0),
+                  lambda v: (v["max"], 0.0, 0.0, 0.0, 0.0),
                   "1.0 while the age is <= max seconds, else 0.0"),
         Transform(
             "decay", k.XF_DECAY,
             (_p("deadband", 0.0, ("a finite number", math.isfinite)),
              _p("half_life", None, POS), _p("floor", 0.0, UNIT),
              _p("direction", 1.0, ("1 (higher is worse) or -1 (lower is worse)", _sign)),
-             _p("ewma_tau_s", 0.0, NONNEG)),
+             _p("ewma_tau_s", 0.0, NONNEG), _p("shape", 1.0, ("a number in (0, 4]", lambda v: 0.0 < v <= 4.0))),
             True, _pack_decay,
-            "floor + (1-floor)·exp(-ln2/half_life · max(0, direction·(x - deadband)))",
+            "floor + (1-floor)·2^-((e/half_life)^shape), e = max(0, direction·(x - deadband)); "
+            "shape 1 is the plain exponential, < 1 decays fast first and slow later",
         ),
         Transform("impulse", k.XF_IMPULSE, (_p("gain", 0.7, UNIT), _p("cooling_s", 3600.0, POS)), False,
-                  lambda v: (v["gain"], v["cooling_s"], 0.0, 0.0),
+                  lambda v: (v["gain"], v["cooling_s"], 0.0, 0.0, 0.0),
                   "a shock of magnitude m drops the input to 1 - gain·m, gliding back over cooling_s"),
         Transform("sigmoid", k.XF_SIGMOID,
                   (_p("k", 15.0, POS), _p("mid", 0.15, UNIT),
@@ -112,7 +112,7 @@ TRANSFORMS: dict[str, Transform] = {
                   True, _pack_sigmoid,
                   "sigmoid s(x) = 1/(1+exp(k(x-mid))), divided by s(0) when normalise = 1: exactly 1.0 at x = 0"),
         Transform("step", k.XF_STEP, (_p("max", None, ("a finite number", math.isfinite)), _p("value", None, UNIT)),
-                  True, lambda v: (v["max"], v["value"], 0.0, 0.0),
+                  True, lambda v: (v["max"], v["value"], 0.0, 0.0, 0.0),
                   "1.0 while x <= max, else value (a rung of a flat ladder)"),
     )
 }

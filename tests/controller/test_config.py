@@ -49,7 +49,7 @@ def test_config_id_changes_with_content():
 
 
 @pytest.mark.parametrize("mutate, path, expected", [
-    (lambda t: t.replace("half_life = 1100.0", "half_life = -5.0"), "layers[4].inputs[0].half_life", "a number > 0"),
+    (lambda t: t.replace("half_life = 1000.0", "half_life = -5.0"), "layers[4].inputs[0].half_life", "a number > 0"),
     (lambda t: t.replace('category = "structural"', 'category = "astrology"', 1), "layers[4].category", "one of"),
     (lambda t: t.replace("enter = 0.92", "enter = 0.80"), "postures.apex", "leave < enter"),
     (lambda t: t.replace("floor = 0.1\n", "floor = 0.1\nflour = 2\n", 1), "layers[4].inputs[0].flour", "unknown key"),
