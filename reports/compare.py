@@ -14,7 +14,7 @@ from .summary import SUMMARY_METRICS
 from .traces import RUN, Case
 from .manifest import verdict_rank
 
-__all__ = ["render_compare", "compare_html", "compare_markdown"]
+__all__ = ["render_compare", "compare_html", "compare_markdown", "delta_text"]
 
 _STYLE_A = ("#111111", 2.0, "")
 _STYLE_B = ("#d81b60", 1.8, "6 3")
@@ -25,11 +25,19 @@ def _pairs(a: RunReport, b: RunReport) -> list[tuple[Case, Case]]:
     return [(c, by_key[c.key]) for c in a.cases if c.key in by_key]
 
 
+def delta_text(key: str, va: float, vb: float) -> str:
+    """``B − A`` formatted with the metric's unit; '—' if either is missing, 'changed' / '±0' for infinities."""
+    if math.isnan(va) or math.isnan(vb):
+        return "—"
+    if math.isinf(va) or math.isinf(vb):
+        return "±0" if va == vb else "changed"
+    return fmt_metric(key, vb - va, signed=True)
+
+
 def _delta_cell(key: str, va: float, vb: float) -> str:
     better = next(m.better for m in METRICS if m.key == key)
     if not (math.isfinite(va) and math.isfinite(vb)):
-        text = "—" if math.isnan(va) or math.isnan(vb) else ("changed" if va != vb else "±0")
-        return f"<td class='num'>{text}</td>"
+        return f"<td class='num'>{delta_text(key, va, vb)}</td>"
     d = vb - va
     cls = ""
     if better and abs(d) > 1e-12:
@@ -124,14 +132,15 @@ def compare_markdown(a: RunReport, b: RunReport) -> str:
     better = [(ca, cb) for ca, cb in pairs if verdict_rank(cb.run.verdict) > verdict_rank(ca.run.verdict)]
     lines = [f"## Config comparison: A `{a.manifest.controller_name}` vs B `{b.manifest.controller_name}`", "",
              f"{len(pairs)} common cases; B is worse on {len(worse)}, better on {len(better)}.", ""]
-    lines += [f"- worse: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in worse]
-    lines += [f"- better: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in better]
-    lines += ["", "| metric | A | B | Δ (B − A) |", "|---|---:|---:|---:|"]
+    if worse or better:
+        lines += [f"- worse: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in worse]
+        lines += [f"- better: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in better] + [""]
+    lines += ["| metric | A | B | Δ (B − A) |", "|---|---:|---:|---:|"]
     for d in METRICS:
         if d.key in SUMMARY_METRICS:
             va, vb = ma.get(d.key, math.nan), mb.get(d.key, math.nan)
-            delta = fmt_metric(d.key, vb - va, signed=True) if math.isfinite(va) and math.isfinite(vb) else "—"
-            lines.append(f"| {d.label} | {fmt_metric(d.key, va)} | {fmt_metric(d.key, vb)} | {delta} |")
+            lines.append(f"| {d.label} | {fmt_metric(d.key, va)} | {fmt_metric(d.key, vb)} | "
+                         f"{delta_text(d.key, va, vb)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ trace marks its case and the rest of the report still renders.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from .errors import TraceError
 from .manifest import Failure, RunInfo, ScenarioInfo
 
 __all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_case",
-           "RUN"]
+           "trace_digest", "RUN"]
 
 POSTURES = ("HIBERNATE", "TURTLE", "STALKER", "APEX")
 """Posture names by code (the controller's order: HIBERNATE=0 < … < APEX=3)."""
@@ -45,6 +46,7 @@ def read_table(path: Path, columns: tuple[str, ...] = ()) -> pa.Table:
             except pa.ArrowInvalid:
                 source.seek(0)
                 table = ipc.open_stream(source).read_all()
+        table.validate(full=True)
     except (pa.ArrowException, OSError, ValueError) as exc:
         size = path.stat().st_size
         raise TraceError(path, f"not a readable Arrow IPC file ({size} bytes; truncated or corrupt?): "
@@ -124,6 +126,16 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
     return tuple(sorted(failed, key=lambda f: (math.isnan(f.t_s), f.t_s)))
 
 
+def trace_digest(case_dir: Path) -> str:
+    """SHA-256 over a case's top-level ``*.arrow`` files in name order, names included (the runner's
+    ``trace_sha256``)."""
+    h = hashlib.sha256()
+    for path in sorted(case_dir.glob("*.arrow")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 @dataclass
 class Case:
     """One scenario × seed: its traces (``traces[RUN]`` and each companion), failures and problems."""
@@ -149,6 +161,9 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
     unreadable files become ``problems`` (messages naming the file)."""
     case = Case(scenario, run, failures=run.failures)
     directory = run_dir / run.dir
+    if run.trace_sha256 and directory.is_dir() and trace_digest(directory) != run.trace_sha256:
+        case.problems.append(f"{directory}: trace files differ from those the manifest recorded (trace_sha256 "
+                             "mismatch): changed or damaged after the run")
     try:
         checks = load_checks(directory)
         if checks is not None:

@@ -81,6 +81,7 @@ def _checks(failure: tuple[str, str, str] | None) -> pa.Table:
 def _sha(directory: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(directory.glob("*.arrow")):
+        h.update(p.name.encode())
         h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -128,3 +129,11 @@ def build_run_dir(root: Path, seeds: tuple[int, ...] = (1, 2), run_id: str = "20
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real small run directory (3 scenarios × 2 seeds, 40 min each, with all companions)."""
     return build_run_dir(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def run_dir_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second real run with another controller config (seed_template) on two of the scenarios."""
+    names = ("mc_forewarner_stale_20m", "ledger_desync_2m")
+    return build_run_dir(tmp_path_factory.mktemp("runs_b"), run_id="20261125-031500-test02",
+                         controller="seed_template", scenarios={n: SCENARIOS[n] for n in names})

@@ -1,0 +1,137 @@
+"""Corrupt or truncated trace files and bad manifests: clear messages naming the file; the rest renders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from reports import ManifestError, load_manifest, render_run
+
+
+@pytest.fixture()
+def damaged(run_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    return copy
+
+
+def _truncate(path: Path, keep: float = 0.4) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def test_truncated_decisions_marks_the_case_and_the_rest_renders(damaged: Path) -> None:
+    bad = damaged / "mc_forewarner_stale_20m" / "2" / "decisions.arrow"
+    _truncate(bad)
+    html = render_run(damaged).read_text()
+    assert f"{bad}: not a readable Arrow IPC file" in html
+    assert "Unreadable traces (1 cases)" in html
+    # the broken case is marked in the matrix and has no figure; every other case has one
+    assert html.count("title='unreadable trace'>⚠") == 1
+    assert html.count("<svg") == 5
+    assert "No plot: this case's own trace could not be read." in html
+    junit = ET.parse(damaged / "junit.xml").getroot()
+    tc = next(t for t in junit.iter("testcase") if t.get("name") == "mc_forewarner_stale_20m[seed=2]")
+    assert str(bad) in tc.find("system-err").text
+    summary = (damaged / "summary.md").read_text()
+    assert "### Unreadable traces" in summary and str(bad) in summary
+
+
+def test_garbage_companion_and_checks_files(damaged: Path) -> None:
+    case = damaged / "ledger_desync_2m" / "1"
+    (case / "companions" / "static_ladder" / "equity.arrow").write_bytes(b"ARROW1\x00\x00 not really arrow")
+    (case / "checks.arrow").write_bytes(b"")
+    html = render_run(damaged).read_text()
+    assert f"{case / 'companions' / 'static_ladder' / 'equity.arrow'}: not a readable Arrow IPC file" in html
+    assert f"{case / 'checks.arrow'}: not a readable Arrow IPC file (0 bytes" in html
+    # the case still has its own figure (the other companions are drawn) and its manifest failures
+    assert html.count("<svg") == 6
+    assert "r_total 0.000 below min 0.99" in html
+
+
+def test_missing_trace_and_missing_column(damaged: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    case = damaged / "ob_down_then_stale" / "1"
+    (case / "fills.arrow").unlink()
+    table = ipc.open_file(str(case / "companions" / "nofault" / "decisions.arrow")).read_all().drop_columns(["posture"])
+    with pa.OSFile(str(case / "companions" / "nofault" / "decisions.arrow"), "wb") as sink, \
+            ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    html = render_run(damaged).read_text()
+    assert f"{case / 'fills.arrow'}: missing trace file" in html
+    assert f"{case / 'companions' / 'nofault' / 'decisions.arrow'}: missing column(s) posture" in html
+
+
+def test_missing_companion_directory(damaged: Path) -> None:
+    case = damaged / "ledger_desync_2m" / "2"
+    shutil.rmtree(case / "companions" / "seed_template")
+    html = render_run(damaged).read_text()
+    assert f"{case / 'companions' / 'seed_template'}: missing companion directory" in html
+
+
+def test_error_run_without_traces(damaged: Path) -> None:
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    run = manifest["scenarios"][0]["runs"][0]
+    run.update(verdict="ERROR", error="twin crashed: ZeroDivisionError in exchange.fill")
+    shutil.rmtree(damaged / run["dir"])
+    (damaged / "manifest.json").write_text(json.dumps(manifest))
+    html = render_run(damaged).read_text()
+    assert "twin crashed: ZeroDivisionError in exchange.fill" in html
+    junit = ET.parse(damaged / "junit.xml").getroot()
+    assert junit.get("errors") == "1"
+
+
+def _write_manifest(tmp_path: Path, data: object) -> Path:
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("edit", "field", "expected"), [
+    (lambda m: m.update(format="dolphin-nor.run/9"), "format", "'dolphin-nor.run/1'"),
+    (lambda m: m["scenarios"][1]["runs"][0].update(seed="one"), "scenarios[1].runs[0].seed", "an integer"),
+    (lambda m: m["scenarios"][0]["runs"][1].update(verdict="OK"), "scenarios[0].runs[1].verdict", "one of ERROR"),
+    (lambda m: m["scenarios"][2].update(duration_s=None), "scenarios[2].duration_s", "a finite number"),
+    (lambda m: m["scenarios"][0]["faults"][0].update(for_s=-5), "scenarios[0].faults[0].for_s", "a duration >= 0"),
+    (lambda m: m["scenarios"][0].update(runs={}), "scenarios[0].runs", "a JSON array"),
+    (lambda m: m.pop("run_id"), "run_id", "a string"),
+])
+def test_bad_manifest_names_file_and_field(run_dir: Path, tmp_path: Path, edit, field: str, expected: str) -> None:
+    data = json.loads((run_dir / "manifest.json").read_text())
+    edit(data)
+    d = _write_manifest(tmp_path, data)
+    with pytest.raises(ManifestError) as info:
+        render_run(d)
+    msg = str(info.value)
+    assert msg.startswith(f"{d / 'manifest.json'}: {field}: expected {expected}"), msg
+
+
+def test_missing_or_broken_manifest(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="manifest.json: expected a manifest.json written by `nor run`"):
+        load_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{\"format\": ")
+    with pytest.raises(ManifestError, match=r"manifest.json: expected valid JSON, got 'Expecting value at line 1"):
+        load_manifest(tmp_path)
+    with pytest.raises(ManifestError, match="expected a run directory"):
+        load_manifest(tmp_path / "nope")
+
+
+def test_silently_altered_trace_is_flagged_by_its_digest(damaged: Path) -> None:
+    path = damaged / "ledger_desync_2m" / "2" / "equity.arrow"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of a float: still a valid Arrow file
+    path.write_bytes(bytes(data))
+    html = render_run(damaged).read_text()
+    assert f"{path.parent}: trace files differ from those the manifest recorded (trace_sha256 mismatch)" in html
+    assert html.count("<svg") == 6  # still drawn, but marked
+
+
+def test_intact_run_has_no_problems(run_dir: Path) -> None:
+    from reports import load_report
+
+    assert [c.problems for c in load_report(run_dir).cases] == [[]] * 6

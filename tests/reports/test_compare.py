@@ -1,0 +1,47 @@
+"""Config comparison of two real runs: same scenarios and seeds, two controller configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports import load_report, render_compare
+
+
+def test_compare_renders_both_configs_side_by_side(run_dir: Path, run_dir_b: Path, tmp_path: Path) -> None:
+    out = render_compare(run_dir, run_dir_b, tmp_path / "cmp")
+    assert out == tmp_path / "cmp" / "compare.html"
+    html = out.read_text()
+    a, b = load_report(run_dir), load_report(run_dir_b)
+    assert a.manifest.controller_name in html and b.manifest.controller_name in html
+    assert a.manifest.config_id[:16] in html and b.manifest.config_id[:16] in html
+    for name in ("mc_forewarner_stale_20m", "ledger_desync_2m"):
+        assert f"id='cmp-{name}'" in html
+    # the scenario only A ran is named, not compared
+    assert "Only in A (not compared): ob_down_then_stale/1, ob_down_then_stale/2" in html
+    assert "id='cmp-ob_down_then_stale'" not in html
+    assert html.count("<svg") == 4  # one A-vs-B figure per common seed
+    assert "Δ (B − A)" in html and "r_total A: survival-default" in html
+
+
+def test_compare_deltas_are_b_minus_a(run_dir: Path, run_dir_b: Path, tmp_path: Path) -> None:
+    render_compare(run_dir, run_dir_b, tmp_path / "cmp")
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    a, b = load_report(run_dir), load_report(run_dir_b)
+    keys = [c.key for c in b.cases]
+    mean = lambda r, k: sum(r.metrics[c]["run"][k] for c in keys) / len(keys)  # noqa: E731
+    assert md.startswith("## Config comparison: A `survival-default` vs B `seed_template`")
+    assert "4 common cases" in md
+    line = next(ln for ln in md.splitlines() if ln.startswith("| risk withheld (nominal) |"))
+    va, vb = mean(a, "risk_withheld_pct"), mean(b, "risk_withheld_pct")
+    assert line == f"| risk withheld (nominal) | {va:.3f} % | {vb:.3f} % | {vb - va:+.3f} % |"
+    assert vb > va  # the seed template's un-normalised capital sigmoid taxes nominal operation
+
+
+def test_compare_run_with_itself_has_zero_deltas(run_dir: Path, tmp_path: Path) -> None:
+    md = (render_compare(run_dir, run_dir, tmp_path / "same").parent / "compare.md").read_text()
+    assert "B is worse on 0, better on 0" in md
+    rows = [ln.strip("| ").split(" | ") for ln in md.splitlines() if ln.startswith("| ") and "metric" not in ln]
+    assert len(rows) == 9
+    for label, va, vb, delta in rows:
+        assert va == vb
+        assert delta in ("+0.000 %", "+0.000 pp", "±0 ms", "+0.00 /h", "±0") or (delta == "—" and va == "—"), label

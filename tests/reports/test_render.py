@@ -1,0 +1,171 @@
+"""render_run on a real small run: every scenario, failing check and replay command in the HTML;
+summary.md and junit.xml from the same data; reports rebuilt from traces alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reports import load_report, render_run, write_junit, write_summary
+
+
+class _Page(HTMLParser):
+    """Collects the visible text, element ids, links and inline SVGs of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.svgs = 0
+        self.srcs: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(a["href"] or "")
+        if tag == "svg":
+            self.svgs += 1
+        if tag == "script":
+            self.scripts += 1
+        for attr in ("src", "href"):
+            if tag in ("img", "link", "iframe", "object", "embed") and a.get(attr):
+                self.srcs.append(a[attr] or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    @property
+    def all_text(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def parse(path: Path) -> _Page:
+    p = _Page()
+    p.feed(path.read_text(encoding="utf-8"))
+    p.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def rendered(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("render") / run_dir.name
+    shutil.copytree(run_dir, copy)
+    render_run(copy)
+    return copy
+
+
+def test_outputs_written(rendered: Path) -> None:
+    for name in ("report.html", "summary.md", "junit.xml"):
+        assert (rendered / name).stat().st_size > 0
+
+
+def test_html_has_every_scenario_failure_and_replay(rendered: Path) -> None:
+    manifest = json.loads((rendered / "manifest.json").read_text())
+    page = parse(rendered / "report.html")
+    text = page.all_text
+    n_cases = 0
+    for scenario in manifest["scenarios"]:
+        assert scenario["name"] in text
+        assert f"scn-{scenario['name']}" in page.ids
+        for run in scenario["runs"]:
+            n_cases += 1
+            for failure in run["failures"]:
+                assert failure["check"] in text
+                assert failure["message"] in text
+            if run["verdict"] != "PASS":
+                assert run["replay"] in text
+    assert page.svgs == n_cases  # one timeline figure per case
+    assert page.scripts == 0 and page.srcs == []  # self-contained: nothing to fetch
+    internal = [h for h in page.hrefs if h.startswith("#")]
+    assert internal and all(h[1:] in page.ids for h in internal)
+
+
+def test_failures_listed_before_passing_cases(rendered: Path) -> None:
+    html = (rendered / "report.html").read_text()
+    failures_at = html.index("id='failures'")
+    assert html.index("apex_regained") > failures_at
+    # the failing scenario's section comes before the passing one's
+    assert html.index("id='scn-ob_down_then_stale'") < html.index("id='scn-mc_forewarner_stale_20m'")
+    # LIVENESS ranks above EXPECTATION in the failure table
+    table = html[failures_at:html.index("id='matrix'")]
+    assert table.index("LIVENESS") < table.index("EXPECTATION")
+
+
+def test_figures_label_faults_and_postures(rendered: Path) -> None:
+    html = (rendered / "report.html").read_text()
+    assert "▼ sensor_stale mc_forewarner" in html and "▼ ledger_desync ledger" in html
+    for label in ("r_total this run", "r_total no fault", "r_total static_ladder", "r_total seed_template",
+                  "APEX", "STALKER", "TURTLE", "HIBERNATE", "simulated time (min)", "drawdown (% below peak)"):
+        assert label in html, label
+
+
+def test_metrics_are_defined_in_the_report(rendered: Path) -> None:
+    page = parse(rendered / "report.html")
+    for key in ("tax_return_pct", "dd_avoided_static_ladder_pct", "reaction_s", "invariant_cancel_s", "recovery_s",
+                "switches_per_h", "time_apex_pct", "fills", "fees"):
+        assert f"def-{key}" in page.ids
+
+
+def test_junit_matches_manifest(rendered: Path) -> None:
+    manifest = json.loads((rendered / "manifest.json").read_text())
+    root = ET.parse(rendered / "junit.xml").getroot()
+    runs = [r for s in manifest["scenarios"] for r in s["runs"]]
+    assert int(root.get("tests")) == len(runs)
+    assert int(root.get("failures")) == sum(r["verdict"] not in ("PASS", "ERROR") for r in runs)
+    assert int(root.get("errors")) == 0
+    cases = {tc.get("name"): tc for tc in root.iter("testcase")}
+    tc = cases["ledger_desync_2m[seed=2]"]
+    failure = tc.find("failure")
+    assert failure is not None and failure.get("type") == "EXPECTATION"
+    assert "r_total_within" in failure.get("message")
+    assert "nor replay runs/20261125-021500-test01 ledger_desync_2m --seed 2" in failure.text
+    assert cases["mc_forewarner_stale_20m[seed=1]"].find("failure") is None
+
+
+def test_summary_markdown(rendered: Path) -> None:
+    md = (rendered / "summary.md").read_text()
+    assert md.startswith("## nor run `20261125-021500-test01`: 4 of 6 cases failed")
+    assert "| ob_down_then_stale | 1 | **LIVENESS** | `apex_regained` (liveness)" in md
+    assert "nor replay runs/20261125-021500-test01 ob_down_then_stale --seed 1" in md
+    assert "| performance tax |" in md and "| recovery time |" in md
+    assert len(md) < 5000
+
+
+def test_regenerated_from_traces_alone(rendered: Path) -> None:
+    first = {n: (rendered / n).read_bytes() for n in ("report.html", "summary.md", "junit.xml")}
+    for n in first:
+        (rendered / n).unlink()
+    render_run(rendered)
+    assert {n: (rendered / n).read_bytes() for n in first} == first
+
+
+def test_write_functions_take_a_run_dir_and_an_optional_path(rendered: Path, tmp_path: Path) -> None:
+    j = write_junit(rendered, tmp_path / "j.xml")
+    s = write_summary(str(rendered), tmp_path / "s.md")
+    assert j == tmp_path / "j.xml" and ET.parse(j).getroot().tag == "testsuites"
+    assert s.read_text() == (rendered / "summary.md").read_text()
+
+
+def test_metrics_from_real_traces(run_dir: Path) -> None:
+    report = load_report(run_dir)
+    m = report.metrics["ledger_desync_2m/1"]
+    # an invariant break puts the controller in HIBERNATE in the same step
+    assert m["run"]["invariant_hibernate_s"] == 0.0
+    assert m["run"]["time_hibernate_pct"] > 0
+    # nofault companion: no fault metrics, APEX held
+    assert m["nofault"]["reaction_s"] != m["nofault"]["reaction_s"]  # NaN
+    # static_ladder is the tax reference: its own tax is not defined, ours is
+    assert m["run"]["tax_return_pct"] == m["run"]["tax_return_pct"]
+    for case in report.cases:
+        for values in report.metrics[case.key].values():
+            total = sum(values[f"time_{p}_pct"] for p in ("apex", "stalker", "turtle", "hibernate"))
+            assert abs(total - 100.0) < 1e-9
