@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -83,9 +84,18 @@ def main() -> int:
     result = evaluate_batch(configs, trace, outputs="summary")
     wall = time.perf_counter() - t0
     rate = result.steps_evaluated / wall
+    threads = numba.get_num_threads()
     print(f"batch: {n_cfg} configs x {trace['t_s'].size} steps (one day at 1 s) in {wall:.2f} s "
-          f"on {os.cpu_count()} cores = {rate / 1e6:.1f} M controller-steps/s "
+          f"on {threads} threads = {rate / 1e6:.1f} M controller-steps/s "
           f"[target >= 50 M/s, day x 10k configs < 20 s: {'OK' if rate >= 50e6 else 'MISSED'}]")
+    numba.set_num_threads(1)
+    sub = configs[: max(1, n_cfg // 5)]
+    t0 = time.perf_counter()
+    single = evaluate_batch(sub, trace, outputs="summary")
+    rate_1 = single.steps_evaluated / (time.perf_counter() - t0)
+    print(f"batch on 1 thread: {len(sub)} configs = {rate_1 / 1e6:.1f} M controller-steps/s per core; "
+          f"scaling {rate / rate_1:.2f}x on {threads} threads "
+          f"(load average now {os.getloadavg()[0]:.2f}: other work on the machine lowers the multi-thread figure)")
     return 0
 
 

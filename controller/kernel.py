@@ -250,6 +250,9 @@ def decide(g, lay, n_lay, state, now, dt, flags, out):
     for j in range(n_lay):
         raw = out[o_raw + j]
         prev = state[S_HEAD + j]
+        if raw == 1.0 and prev == 1.0:  # a healthy layer: nothing changes (the common case)
+            out[O_HEAD + j] = 1.0
+            continue
         if raw < prev:
             y = raw
         else:
