@@ -1,0 +1,146 @@
+"""One case: a scenario at one seed — run the twin (and its companions), judge it, write its directory.
+
+``<case dir>/<table>.arrow`` (the twin's trace), ``checks.arrow`` (one row per check result) and
+``companions/<name>/{decisions,equity,orders,fills}.arrow``; ``error.txt`` if the case crashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from controller import SurvivalController, make_controller
+from faults import Fault, inject
+from twin import World
+
+from .checks import EXPECTATIONS, CheckResult, RunView, run_liveness, run_safety
+from .model import Scenario
+
+__all__ = ["Verdict", "VERDICTS", "CaseResult", "run_case", "simulate", "judge", "verdict_of", "trace_sha256",
+           "COMPANION_TABLES", "write_table"]
+
+VERDICTS = ("PASS", "SAFETY", "LIVENESS", "EXPECTATION", "ERROR")
+_PRECEDENCE = {"ERROR": 4, "SAFETY": 3, "LIVENESS": 2, "EXPECTATION": 1, "PASS": 0}
+COMPANION_TABLES = ("decisions", "equity", "orders", "fills")
+_CHECK_SCHEMA = pa.schema([("check", pa.string()), ("kind", pa.string()), ("ok", pa.bool_()),
+                           ("t_s", pa.float64()), ("message", pa.string()), ("params", pa.string())])
+
+
+class Verdict:
+    """Verdict names and their precedence (ERROR > SAFETY > LIVENESS > EXPECTATION > PASS)."""
+
+    PASS, SAFETY, LIVENESS, EXPECTATION, ERROR = VERDICTS
+
+    @staticmethod
+    def worst(verdicts: Any) -> str:
+        return max(verdicts, key=_PRECEDENCE.__getitem__, default="PASS")
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case, as recorded in the manifest."""
+
+    scenario: str
+    seed: int
+    dir: str
+    verdict: str
+    wall_s: float
+    config_id: str
+    faults: tuple[Fault, ...]
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str = ""
+    trace_sha256: str = ""
+    companions: tuple[str, ...] = ()
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.ok]
+
+
+def verdict_of(checks: list[CheckResult]) -> str:
+    kinds = {c.kind for c in checks if not c.ok}
+    for kind, verdict in (("safety", "SAFETY"), ("liveness", "LIVENESS"), ("expectation", "EXPECTATION")):
+        if kind in kinds:
+            return verdict
+    return "PASS"
+
+
+def simulate(scenario: Scenario, seed: int, controller: Any, faults: tuple[Fault, ...]) -> dict[str, pa.Table]:
+    """Run the twin for the scenario's duration with ``faults``; the trace tables."""
+    world = World(scenario.world, controller, seed)
+    inject(world, faults)
+    return world.run(scenario.duration_s).tables
+
+
+def judge(scenario: Scenario, faults: tuple[Fault, ...], tables: Mapping[str, pa.Table],
+          companions: Mapping[str, Mapping[str, pa.Table]]) -> list[CheckResult]:
+    """Safety, liveness, then the scenario's expectations."""
+    view = RunView.from_tables(tables, faults, scenario.duration_s, scenario.world, scenario.controller, companions)
+    results = run_safety(view, scenario.safety)
+    results.append(run_liveness(view, scenario.liveness))
+    for e in scenario.expectations:
+        ok, t_s, message = EXPECTATIONS[e.check].fn(view, **e.params)
+        results.append(CheckResult(e.check, "expectation", bool(ok), float("nan") if ok else float(t_s), message,
+                                   dict(e.raw)))
+    return results
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _checks_table(results: list[CheckResult]) -> pa.Table:
+    cols = list(zip(*[(r.check, r.kind, r.ok, r.t_s, r.message, r.params_json()) for r in results])) or \
+        [() for _ in range(6)]
+    return pa.table([pa.array(list(c), type=f.type) for c, f in zip(cols, _CHECK_SCHEMA)], schema=_CHECK_SCHEMA)
+
+
+def trace_sha256(case_dir: Path) -> str:
+    """SHA-256 over the case's ``.arrow`` files (not companions), concatenated in name order."""
+    h = hashlib.sha256()
+    for p in sorted(case_dir.glob("*.arrow"), key=lambda q: q.name):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, companions: tuple[str, ...] = (),
+             clock: Callable[[], float] = time.perf_counter) -> CaseResult:
+    """Run, judge and write one case; a crash gives verdict ERROR (with ``error.txt``), never an exception."""
+    start = clock()
+    faults: tuple[Fault, ...] = ()
+    result = CaseResult(scenario.name, seed, rel_dir, "ERROR", 0.0, scenario.controller.config_id, faults)
+    try:
+        faults = scenario.faults_for(seed)
+        result.faults = faults
+        tables = simulate(scenario, seed, SurvivalController(scenario.controller), faults)
+        case_dir.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            write_table(case_dir / f"{name}.arrow", table)
+        comp: dict[str, Mapping[str, pa.Table]] = {}
+        for name in companions:
+            ctl = SurvivalController(scenario.controller) if name == "nofault" else make_controller(name)
+            ctables = simulate(scenario, seed, ctl, () if name == "nofault" else faults)
+            comp[name] = ctables
+            for t in COMPANION_TABLES:
+                write_table(case_dir / "companions" / name / f"{t}.arrow", ctables[t])
+        result.companions = tuple(comp)
+        result.checks = judge(scenario, faults, tables, comp)
+        write_table(case_dir / "checks.arrow", _checks_table(result.checks))
+        result.verdict = verdict_of(result.checks)
+        result.trace_sha256 = trace_sha256(case_dir)
+    except Exception as exc:  # a crash of the twin, a fault or a check is the ERROR verdict
+        case_dir.mkdir(parents=True, exist_ok=True)
+        (case_dir / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        result.verdict = "ERROR"
+        result.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
+    result.wall_s = round(clock() - start, 3)
+    return result

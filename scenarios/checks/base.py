@@ -1,0 +1,166 @@
+"""Check results, and the registry of named, parameterised expectation checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from controller import Posture
+from faults import parse_seconds
+
+from ..errors import ScenarioFileError
+from ..timeref import EXPECTED as TIME_EXPECTED
+from ..timeref import parse_timeref
+
+__all__ = ["CheckResult", "ParamSpec", "ExpectationCheck", "EXPECTATIONS", "expectation", "ParseContext",
+           "KINDS", "COMPANIONS"]
+
+KINDS = ("safety", "liveness", "expectation")
+COMPANIONS = ("nofault", "static_ladder", "seed_template")
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome: ``t_s`` is when it failed (NaN when it passed or has no time)."""
+
+    check: str
+    kind: str
+    ok: bool
+    t_s: float
+    message: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def params_json(self) -> str:
+        return json.dumps(self.params, sort_keys=True, default=str)
+
+    @classmethod
+    def passed(cls, check: str, kind: str, message: str, params: Mapping[str, Any] | None = None) -> "CheckResult":
+        return cls(check, kind, True, math.nan, message, dict(params or {}))
+
+    @classmethod
+    def failed(cls, check: str, kind: str, t_s: float, message: str,
+               params: Mapping[str, Any] | None = None) -> "CheckResult":
+        return cls(check, kind, False, float(t_s), message, dict(params or {}))
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What parameter validation needs to know about the scenario."""
+
+    source: str
+    n_faults: int | None          # None: faults are drawn per seed (no fault[i] references)
+    duration_s: float
+    layers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A parameter of an expectation check: ``type`` is one of posture, postures, time, window, seconds,
+    number, fraction, int, layer, companion, compare."""
+
+    name: str
+    type: str
+    default: Any = REQUIRED
+
+    def parse(self, raw: Any, ctx: ParseContext, path: str) -> Any:
+        t = self.type
+        if t == "posture":
+            return _posture(raw, ctx, path)
+        if t == "postures":
+            if not isinstance(raw, list) or not raw:
+                raise ScenarioFileError(ctx.source, path, "a non-empty array of posture names", raw)
+            return tuple(_posture(v, ctx, f"{path}[{i}]") for i, v in enumerate(raw))
+        if t == "time":
+            ref = parse_timeref(raw, ctx.n_faults)
+            if ref is None:
+                raise ScenarioFileError(ctx.source, path, _time_expected(ctx), raw)
+            return ref
+        if t == "window":
+            if not isinstance(raw, list) or len(raw) != 2:
+                raise ScenarioFileError(ctx.source, path, "a [from, to] pair of times", raw)
+            return tuple(ParamSpec(self.name, "time").parse(v, ctx, f"{path}[{i}]") for i, v in enumerate(raw))
+        if t == "seconds":
+            value = parse_seconds(raw)
+            if value is None or value < 0:
+                raise ScenarioFileError(ctx.source, path, 'a duration >= 0 (seconds or like "5m")', raw)
+            return value
+        if t in ("number", "fraction"):
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+                raise ScenarioFileError(ctx.source, path, "a number", raw)
+            if t == "fraction" and not 0.0 <= raw <= 1.0:
+                raise ScenarioFileError(ctx.source, path, "a number in [0, 1]", raw)
+            return float(raw)
+        if t == "int":
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+                raise ScenarioFileError(ctx.source, path, "an integer >= 0", raw)
+            return raw
+        if t == "layer":
+            if raw not in ctx.layers:
+                raise ScenarioFileError(ctx.source, path, f"a layer of the controller ({', '.join(ctx.layers)})", raw)
+            return raw
+        if t == "companion":
+            if raw not in COMPANIONS:
+                raise ScenarioFileError(ctx.source, path, f"one of {', '.join(COMPANIONS)}", raw)
+            return raw
+        if t == "compare":
+            if raw not in ("eq", "le", "ge"):
+                raise ScenarioFileError(ctx.source, path, "eq, le (at most) or ge (at least)", raw)
+            return raw
+        raise AssertionError(f"unknown parameter type {t}")
+
+
+def _time_expected(ctx: ParseContext) -> str:
+    if ctx.n_faults is None:
+        return TIME_EXPECTED + " (no fault[i]: this scenario's faults are drawn per seed)"
+    return TIME_EXPECTED + f" (fault indices 0..{ctx.n_faults - 1})" if ctx.n_faults else TIME_EXPECTED
+
+
+def _posture(raw: Any, ctx: ParseContext, path: str) -> Posture:
+    try:
+        return Posture.parse(str(raw)) if isinstance(raw, str) else Posture[""]
+    except KeyError:
+        raise ScenarioFileError(ctx.source, path, "one of APEX, STALKER, TURTLE, HIBERNATE", raw) from None
+
+
+@dataclass(frozen=True)
+class ExpectationCheck:
+    """A named expectation: its parameters and the function judging a run."""
+
+    name: str
+    doc: str
+    params: tuple[ParamSpec, ...]
+    fn: Callable[..., CheckResult]
+    companion_param: str | None = None
+
+    def parse(self, table: Mapping[str, Any], ctx: ParseContext, path: str) -> dict[str, Any]:
+        names = tuple(p.name for p in self.params)
+        for key in table:
+            if key != "check" and key not in names:
+                raise ScenarioFileError(ctx.source, f"{path}.{key}",
+                                        f"a parameter of {self.name} ({', '.join(names) or 'none'}) (unknown key)")
+        out = {}
+        for p in self.params:
+            if p.name in table:
+                out[p.name] = p.parse(table[p.name], ctx, f"{path}.{p.name}")
+            elif p.default is REQUIRED:
+                raise ScenarioFileError(ctx.source, f"{path}.{p.name}", f"a value for {self.name}'s {p.name} (required)")
+            else:
+                out[p.name] = p.default
+        return out
+
+
+EXPECTATIONS: dict[str, ExpectationCheck] = {}
+
+
+def expectation(name: str, *params: ParamSpec, companion_param: str | None = None) -> Callable:
+    """Register an expectation check (a decorator)."""
+
+    def register(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+        EXPECTATIONS[name] = ExpectationCheck(name, (fn.__doc__ or "").strip().splitlines()[0], params, fn,
+                                              companion_param)
+        return fn
+
+    return register

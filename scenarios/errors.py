@@ -1,0 +1,28 @@
+"""Exceptions of the ``scenarios`` package: one root, messages that say what to fix."""
+
+from __future__ import annotations
+
+__all__ = ["ScenarioError", "ScenarioFileError", "RunDirError"]
+
+
+class ScenarioError(Exception):
+    """Root of every error raised on purpose by ``scenarios``."""
+
+
+class ScenarioFileError(ScenarioError):
+    """An invalid scenario file (or command-line input): names the file, the field path and what was expected.
+
+    The CLI maps it to exit code 2.
+    """
+
+    def __init__(self, source: str, path: str, expected: str, got: object = None) -> None:
+        self.source = source
+        self.path = path
+        self.expected = expected
+        self.got = got
+        shown = "" if got is None else f", got {got!r}"
+        super().__init__(f"{source}: {path}: expected {expected}{shown}")
+
+
+class RunDirError(ScenarioError):
+    """A run directory (manifest, traces) that cannot be used, e.g. for ``nor replay``."""

@@ -1,0 +1,217 @@
+"""Scenario files (TOML) → validated :class:`Scenario`; every problem names the file, field and expectation.
+
+Top-level keys: ``name``, ``description``, ``duration``, ``seeds``, ``companions``, ``controller``
+(a name or path, or a table of inline overrides with an optional ``base``), the twin's sections
+``[market]`` ``[cluster]`` ``[network]`` ``[sensors]`` ``[exchange]`` ``[agent]``, ``[[fault]]``,
+``[swarm]``, ``[[expect]]``, ``[liveness]`` and ``[safety]``. Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from controller import ConfigError, ControllerConfig, apply_overrides
+from controller.registry import CONTROLLER_NAMES, resolve_config
+from faults import FaultSpecError, default_fault_model, parse_fault, parse_seconds
+from twin import TwinConfigError, WorldConfig
+
+from .checks import COMPANIONS, EXPECTATIONS, LivenessPolicy, ParseContext, SafetyPolicy
+from .errors import ScenarioFileError
+from .model import DEFAULT_COMPANIONS, Expectation, Scenario, SwarmSpec
+
+__all__ = ["load_scenario", "load_scenario_text", "discover", "load_scenarios", "resolve_controller", "TOP_KEYS"]
+
+_WORLD_KEYS = ("market", "cluster", "network", "sensors", "exchange", "agent")
+TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "controller", *_WORLD_KEYS, "fault", "swarm",
+            "expect", "liveness", "safety")
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Scenario files named by ``paths`` (files, or directories searched recursively for ``*.toml``), sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*.toml") if q.is_file())
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ScenarioFileError(str(p), "(path)", "an existing scenario file or directory")
+    return out
+
+
+def load_scenarios(paths: Iterable[str | Path], controller: str | None = None) -> list[Scenario]:
+    """Every scenario under ``paths``; names must be unique."""
+    scenarios = [load_scenario(p, controller=controller) for p in discover(paths)]
+    seen: dict[str, str] = {}
+    for s in scenarios:
+        if s.name in seen:
+            raise ScenarioFileError(s.file, "name", f"a name unique in the run (also used by {seen[s.name]})", s.name)
+        seen[s.name] = s.file
+    return scenarios
+
+
+def load_scenario(path: str | Path, controller: str | None = None) -> Scenario:
+    """Load and validate one scenario file. ``controller`` replaces the file's base controller."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioFileError(str(p), "(file)", f"a readable UTF-8 TOML file ({exc.__class__.__name__})") from None
+    return load_scenario_text(text, str(p), suite=p.parent.name, base_dir=p.parent, controller=controller)
+
+
+def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path | None = None,
+                       controller: str | None = None, exact_config: ControllerConfig | None = None) -> Scenario:
+    """Validate scenario TOML ``text``. ``exact_config`` (replay) is the controller config to use as is."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioFileError(source, "(syntax)", f"valid TOML ({exc})") from None
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)")
+    name = _text(data, "name", source, required=True)
+    duration_s = parse_seconds(data.get("duration"))
+    if duration_s is None or duration_s <= 0:
+        raise ScenarioFileError(source, "duration", 'a duration > 0 (seconds or like "6h")', data.get("duration"))
+    world = _world(data, source)
+    spec, config = _controller(data.get("controller"), source, base_dir, controller, exact_config)
+    faults = tuple(_fault(f, source, f"fault[{i}]", world, duration_s)
+                   for i, f in enumerate(_array(data, "fault", source)))
+    swarm = _swarm(data["swarm"], source, duration_s) if "swarm" in data else None
+    ctx = ParseContext(source, None if swarm is not None else len(faults), duration_s,
+                       tuple(ly.name for ly in config.layers))
+    return Scenario(
+        name=name, description=_text(data, "description", source), file=source, suite=suite, duration_s=duration_s,
+        seeds=_seeds(data.get("seeds", 1), source), world=world, controller_spec=spec, controller=config,
+        faults=faults, swarm=swarm, expectations=tuple(_expect(e, ctx, f"expect[{i}]")
+                                                       for i, e in enumerate(_array(data, "expect", source))),
+        liveness=LivenessPolicy.from_mapping(data.get("liveness", {}), source),
+        safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
+        companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text)
+
+
+def _text(data: Mapping[str, Any], key: str, source: str, required: bool = False) -> str:
+    value = data.get(key, None if required else "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ScenarioFileError(source, key, "a non-empty string" if required else "a string", value)
+    return value
+
+
+def _array(data: Mapping[str, Any], key: str, source: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ScenarioFileError(source, key, f"an array of tables ([[{key}]])", value)
+    return value
+
+
+def _seeds(raw: Any, source: str) -> tuple[int, ...]:
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 10000:
+        return tuple(range(1, raw + 1))
+    if isinstance(raw, list) and raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw) \
+            and len(set(raw)) == len(raw):
+        return tuple(raw)
+    raise ScenarioFileError(source, "seeds", "a count in [1, 10000] or an array of distinct integers >= 0", raw)
+
+
+def _companions(raw: Any, source: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or any(c not in COMPANIONS for c in raw):
+        raise ScenarioFileError(source, "companions", f"an array of companion names ({', '.join(COMPANIONS)})", raw)
+    return tuple(c for c in COMPANIONS if c in raw)
+
+
+def _world(data: Mapping[str, Any], source: str) -> WorldConfig:
+    try:
+        return WorldConfig.from_mapping({k: data[k] for k in _WORLD_KEYS if k in data}, source=source)
+    except TwinConfigError as exc:
+        raise ScenarioFileError(exc.source, exc.field, exc.expected, exc.got) from None
+
+
+def resolve_controller(spec: str, source: str, base_dir: Path | None) -> tuple[str, ControllerConfig]:
+    """(spec as recorded, config) for a controller name or TOML path (relative to ``base_dir`` first)."""
+    if spec not in CONTROLLER_NAMES and base_dir is not None and not Path(spec).is_absolute() \
+            and (base_dir / spec).exists():
+        spec = str(base_dir / spec)
+    try:
+        return spec, resolve_config(spec)
+    except ConfigError as exc:
+        raise ScenarioFileError(source, "controller", f"{', '.join(CONTROLLER_NAMES)} or a valid controller TOML "
+                                f"path ({exc})", spec) from None
+
+
+def _controller(raw: Any, source: str, base_dir: Path | None, override: str | None,
+                exact: ControllerConfig | None) -> tuple[str, ControllerConfig]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, (str, Mapping)):
+        raise ScenarioFileError(source, "controller", "a controller name or path, or a table of overrides", raw)
+    table = {"base": raw} if isinstance(raw, str) else dict(raw)
+    base = override if override is not None else table.pop("base", "survival")
+    table.pop("base", None)
+    if not isinstance(base, str):
+        raise ScenarioFileError(source, "controller.base", "a controller name or TOML path", base)
+    spec, config = resolve_controller(base, source, base_dir)
+    if table:
+        try:
+            config = apply_overrides(config, table, f"{source}: [controller]")
+        except ConfigError as exc:
+            raise ScenarioFileError(source, f"controller.{exc.path}", exc.expected, exc.got) from None
+        spec = f"{spec}+overrides"
+    if exact is not None:
+        return spec, exact
+    return spec, config
+
+
+def _fault(raw: Any, source: str, path: str, world: WorldConfig, duration_s: float) -> Any:
+    try:
+        return parse_fault(raw, source, path, world, duration_s)
+    except FaultSpecError as exc:
+        raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
+
+
+def _swarm(raw: Any, source: str, duration_s: float) -> SwarmSpec:
+    if not isinstance(raw, Mapping):
+        raise ScenarioFileError(source, "swarm", "a table", raw)
+    allowed = ("kinds", "horizon", "max_rate_per_h", "enable_ratio", "max_faults")
+    for key in raw:
+        if key not in allowed:
+            raise ScenarioFileError(source, f"swarm.{key}", f"one of {', '.join(allowed)} (unknown key)")
+    horizon = parse_seconds(raw.get("horizon", duration_s / 2))
+    if horizon is None or not 0 < horizon <= duration_s:
+        raise ScenarioFileError(source, "swarm.horizon", f"a duration in (0, {duration_s:g} s]", raw.get("horizon"))
+    model = default_fault_model(horizon)
+    model = type(model)(model.kinds, horizon, _num(raw, "max_rate_per_h", 1.0, 0.0, 1000.0, source),
+                        _num(raw, "enable_ratio", 0.5, 0.0, 1.0, source),
+                        int(_num(raw, "max_faults", 6, 1, 1000, source, integer=True)), source)
+    if "kinds" in raw:
+        kinds = raw["kinds"]
+        if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
+            raise ScenarioFileError(source, "swarm.kinds", "a non-empty array of fault kind names", kinds)
+        try:
+            model = model.restricted(kinds)
+        except FaultSpecError as exc:
+            raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
+    return SwarmSpec(model)
+
+
+def _num(raw: Mapping[str, Any], key: str, default: float, lo: float, hi: float, source: str,
+         integer: bool = False) -> float:
+    value = raw.get(key, default)
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not lo <= value <= hi:
+        what = "an integer" if integer else "a number"
+        raise ScenarioFileError(source, f"swarm.{key}", f"{what} in [{lo:g}, {hi:g}]", value)
+    return float(value)
+
+
+def _expect(raw: Any, ctx: ParseContext, path: str) -> Expectation:
+    if not isinstance(raw, Mapping):
+        raise ScenarioFileError(ctx.source, path, "a table with a check and its parameters", raw)
+    name = raw.get("check")
+    check = EXPECTATIONS.get(name) if isinstance(name, str) else None
+    if check is None:
+        raise ScenarioFileError(ctx.source, f"{path}.check", f"one of {', '.join(sorted(EXPECTATIONS))}", name)
+    params = check.parse(raw, ctx, path)
+    return Expectation(name, params, {k: v for k, v in raw.items() if k != "check"})

@@ -1,0 +1,169 @@
+"""The suite runner: scenarios × seeds in parallel worker processes, into one run directory."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from controller import ControllerConfig, default_config
+
+from .case import CaseResult, Verdict, run_case
+from .loader import resolve_controller
+from .manifest import build_manifest, new_run_id, write_manifest
+from .model import DEFAULT_COMPANIONS, Scenario
+from .outputs import write_outputs
+
+__all__ = ["RunOptions", "RunResult", "run_suite", "exit_code", "EXIT_OK", "EXIT_FAILED", "EXIT_INVALID",
+           "EXIT_ERROR"]
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ERROR = 0, 1, 2, 3
+
+
+def exit_code(verdicts: Sequence[str]) -> int:
+    """0 if every run passed, 1 if a check failed, 3 if a run crashed (ERROR)."""
+    worst = Verdict.worst(verdicts)
+    return EXIT_OK if worst == "PASS" else EXIT_ERROR if worst == "ERROR" else EXIT_FAILED
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``nor run`` does besides the scenarios themselves."""
+
+    out: Path = Path("runs")
+    jobs: int = 0                      # 0: every core
+    seeds: int | None = None           # override every scenario's seeds with 1..N
+    controller: str | None = None      # the base controller of every scenario (name or path)
+    companions: bool = True            # False: only those an expectation needs
+    junit: Path | None = None
+    command: str = "nor run"
+    progress: bool = True
+    report: bool = True                # render report.html with the reports package
+
+    @property
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    manifest: dict
+    results: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code([r.verdict for r in self.results])
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _job(scenario: Scenario, seed: int, case_dir: str, rel: str, companions: tuple[str, ...]) -> CaseResult:
+    return run_case(scenario, seed, Path(case_dir), rel, companions)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["scenarios.case"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _echo(text: str) -> None:
+    tqdm.write(text, file=sys.stderr)
+
+
+def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
+              now: Callable[[], datetime] = _utc_now, clock: Callable[[], float] = time.perf_counter,
+              echo: Callable[[str], None] = _echo) -> RunResult:
+    """Run every scenario at every seed, write the run directory, and return the results.
+
+    Scenarios are validated before this is called (see :func:`scenarios.load_scenarios`).
+    """
+    created = now()
+    run_id = new_run_id(created)
+    run_dir = options.out / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    if options.seeds is not None:
+        scenarios = [replace(s, seeds=tuple(range(1, options.seeds + 1))) for s in scenarios]
+    base_spec = options.controller or "survival"
+    base: ControllerConfig = resolve_controller(base_spec, "--controller", None)[1] if options.controller \
+        else default_config()
+    jobs = [(s, seed, s.companions_needed(options.companions)) for s in scenarios for seed in s.seeds]
+    jobs.sort(key=lambda j: -j[0].duration_s * (1 + len(j[2])))
+    workers = max(1, min(options.workers, len(jobs)))
+    echo(f"nor run {run_id}: {len(scenarios)} scenarios, {len(jobs)} cases, jobs={workers}, controller "
+         f"{base.name} ({base.config_id[:12]}), companions={'on' if options.companions else 'as needed'}, "
+         f"out={run_dir}")
+    start = clock()
+    results = _execute(jobs, run_dir, workers, options.progress, echo)
+    wall_s = clock() - start
+    manifest = build_manifest(run_id=run_id, created=created, command=options.command, controller=base,
+                              controller_spec=base_spec,
+                              companions=DEFAULT_COMPANIONS if options.companions else (),
+                              scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
+                              jobs=workers)
+    write_manifest(run_dir, manifest)
+    write_outputs(run_dir, manifest, options.junit)
+    if options.report:
+        _render(run_dir, options.junit, echo)
+    _print_failures(manifest, echo)
+    return RunResult(run_dir, manifest, results)
+
+
+def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
+             echo: Callable[[str], None]) -> list[CaseResult]:
+    results: list[CaseResult] = []
+    bar = tqdm(total=len(jobs), unit="case", file=sys.stderr, disable=not (progress and sys.stderr.isatty()),
+               dynamic_ncols=True)
+
+    def done(r: CaseResult) -> None:
+        results.append(r)
+        bar.update(1)
+        echo(f"[{len(results)}/{len(jobs)}] {r.verdict:<11} {r.scenario} seed={r.seed} ({r.wall_s:.1f} s)")
+
+    args = [(s, seed, str(run_dir / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
+    try:
+        if workers == 1:
+            for a in args:
+                done(_job(*a))
+        else:
+            with _pool(workers) as pool:
+                for fut in as_completed([pool.submit(_job, *a) for a in args]):
+                    done(fut.result())
+    finally:
+        bar.close()
+    return results
+
+
+def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> None:
+    try:
+        from reports import render_run
+        render_run(run_dir)
+        if junit is not None:
+            junit.write_text((run_dir / "junit.xml").read_text(encoding="utf-8"), encoding="utf-8")
+    except Exception as exc:  # the run's own junit.xml / summary.md stay; the report is optional
+        echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc}); junit.xml and summary.md are the "
+             f"runner's own")
+
+
+def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:
+    v = manifest["verdicts"]
+    echo("verdicts: " + ", ".join(f"{k} {n}" for k, n in v.items()))
+    for s in manifest["scenarios"]:
+        for r in s["runs"]:
+            if r["verdict"] == "PASS":
+                continue
+            first = r.get("error") or (f"{r['failures'][0]['check']}: {r['failures'][0]['message']}"
+                                       if r["failures"] else "")
+            echo(f"{r['verdict']} {s['name']} seed={r['seed']}: {first[:200]}")
+            echo(f"  replay: {r['replay']}")
