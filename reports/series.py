@@ -1,8 +1,9 @@
 """Downsampling for plots: keep every drop and spike a pixel column can show, drop the rest.
 
 The twin records one decision per second; a 6 h run is 21,600 rows per series. Plots need a few
-hundred points: per pixel bucket we keep the first, minimum, maximum and last sample (in time
-order), then drop the interior points of flat runs, so a layer that stays at 1.0 costs two points.
+hundred points: per pixel bucket we keep the minimum and the maximum sample (in time order; plus
+the series' first and last), then drop the interior points of flat runs, so a layer that stays at
+1.0 costs two points.
 """
 
 from __future__ import annotations
@@ -13,22 +14,18 @@ __all__ = ["downsample", "posture_runs"]
 
 
 def downsample(t: np.ndarray, y: np.ndarray, t0: float, t1: float, buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points of ``(t, y)`` (``t`` sorted) that draw the same line at ``buckets`` columns over [t0, t1]."""
+    """Points of ``(t, y)`` (``t`` sorted) that draw the line at ``buckets`` columns over [t0, t1]:
+    each column keeps its extremes."""
     ok = ~np.isnan(y)
     t, y = t[ok], y[ok]
     if t.size <= 2 or t1 <= t0:
         return t, y
     b = np.clip(((t - t0) / (t1 - t0) * buckets).astype(np.int64), 0, buckets - 1)
-    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-    ends = np.r_[starts[1:], t.size] - 1
     keep = np.zeros(t.size, dtype=bool)
-    keep[starts] = True
-    keep[ends] = True
-    for reducer in (np.argmin, np.argmax):
-        # index of the min / max within each bucket, vectorised over the buckets
-        order = np.lexsort((y if reducer is np.argmin else -y, b))
-        first = order[np.r_[True, b[order][1:] != b[order][:-1]]]
-        keep[first] = True
+    keep[[0, -1]] = True
+    for key in (y, -y):  # the first index of each bucket's minimum, then of its maximum
+        order = np.lexsort((key, b))
+        keep[order[np.r_[True, b[order][1:] != b[order][:-1]]]] = True
     idx = np.flatnonzero(keep)
     tk, yk = t[idx], y[idx]
     if yk.size > 2:

@@ -160,8 +160,8 @@ def test_report_loads_in_chromium_without_console_errors(run_dir: Path, artifact
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_compare_page_loads_in_chromium(run_dir: Path, artifacts: Path, tmp_path: Path) -> None:
-    html = render_compare(run_dir, run_dir, tmp_path / "cmp")
+def test_compare_page_loads_in_chromium(run_dir: Path, run_dir_b: Path, artifacts: Path, tmp_path: Path) -> None:
+    html = render_compare(run_dir, run_dir_b, tmp_path / "cmp")
     shot = artifacts / "compare.png"
     problems = load_page(html, tmp_path / "profile", shot)
     print(f"screenshot: {shot}")

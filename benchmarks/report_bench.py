@@ -1,0 +1,112 @@
+"""Report speed and size: seconds to render ``report.html`` (+ summary.md, junit.xml) and its size.
+
+    .venv/bin/python benchmarks/report_bench.py                 # a generated 25 scenarios × 2 seeds run
+    .venv/bin/python benchmarks/report_bench.py runs/<run-id>   # an existing run (e.g. the default suite)
+
+The generated run: one real 6 h twin case (survival controller, MC-Forewarner stale 2 h, a 2 min
+ledger desync, all three companions) copied into 25 scenarios × 2 seeds, so the report has the
+default suite's shape (50 cases × 4 traces × 21,600 decisions). Targets (issue 5): < 10 MB, < 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from controller import make_controller
+from reports import render_compare, render_run
+from twin import World, WorldConfig
+
+DURATION_S = 6 * 3600.0
+SCENARIOS, SEEDS = 25, 2
+FAULTS = [("sensor_stale", "mc_forewarner", 3600.0, 7200.0, "sensor.mc_forewarner", "stall", "resume"),
+          ("ledger_desync", "ledger", 14400.0, 120.0, "ledger", "desync", "resync")]
+COMPANION_TABLES = ("decisions", "equity", "orders", "fills")
+
+
+def _twin(controller: str, with_faults: bool, out: Path, tables: tuple[str, ...] | None) -> None:
+    world = World(WorldConfig(), make_controller(controller), 1)
+    if with_faults:
+        for _, _, at_s, for_s, port, start, stop in FAULTS:
+            world.at(at_s, getattr(world.ports[port], start))
+            world.at(at_s + for_s, getattr(world.ports[port], stop))
+    trace = world.run(DURATION_S)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in tables or tuple(trace.tables):
+        with pa.OSFile(str(out / f"{name}.arrow"), "wb") as sink, ipc.new_file(sink, trace[name].schema) as w:
+            w.write_table(trace[name])
+
+
+def generate(root: Path) -> Path:
+    """Write the generated run directory under ``root``; returns it."""
+    case = root / "_case"
+    t0 = time.perf_counter()
+    _twin("survival", True, case, None)
+    _twin("survival", False, case / "companions" / "nofault", COMPANION_TABLES)
+    for comp in ("static_ladder", "seed_template"):
+        _twin(comp, True, case / "companions" / comp, COMPANION_TABLES)
+    print(f"twin: one 6 h case with 3 companions in {time.perf_counter() - t0:.1f} s")
+    run_dir = root / "bench-run"
+    cfg = make_controller("survival").config
+    scenarios = []
+    for i in range(SCENARIOS):
+        name = f"scenario_{i:02d}"
+        runs = []
+        for seed in range(1, SEEDS + 1):
+            shutil.copytree(case, run_dir / name / str(seed), copy_function=os.link)
+            runs.append({"seed": seed, "dir": f"{name}/{seed}", "verdict": "PASS" if i % 5 else "EXPECTATION",
+                         "wall_s": 30.0, "replay": f"nor replay runs/bench-run {name} --seed {seed}",
+                         "failures": [] if i % 5 else [{"check": "r_total_within", "kind": "expectation",
+                                                        "t_s": 3660.0, "message": "r_total 0.62 below min 0.99"}]})
+        scenarios.append({"name": name, "file": f"scenarios/bench/{name}.toml", "suite": "bench",
+                          "description": "generated", "duration_s": DURATION_S, "expectations": [], "runs": runs,
+                          "faults": [{"kind": k, "target": t, "at_s": a, "for_s": f, "params": {}}
+                                     for k, t, a, f, *_ in FAULTS]})
+    manifest = {"format": "dolphin-nor.run/1", "run_id": "bench-run", "created_utc": "2026-11-25T00:00:00Z",
+                "code_version": "bench", "command": "benchmarks/report_bench.py",
+                "controller": {"name": cfg.name, "spec": "survival", "config_id": cfg.config_id,
+                               "config": cfg.to_dict()},
+                "companions": ["nofault", "static_ladder", "seed_template"], "scenarios": scenarios,
+                "verdicts": {}, "timings": {"wall_s": 0.0, "jobs": 1}}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return run_dir
+
+
+def measure(run_dir: Path) -> None:
+    t0 = time.perf_counter()
+    html = render_run(run_dir)
+    render_s = time.perf_counter() - t0
+    size_mb = html.stat().st_size / 1e6
+    n = sum(len(s["runs"]) for s in json.loads((run_dir / "manifest.json").read_text())["scenarios"])
+    print(f"render_run: {n} cases in {render_s:.2f} s ({render_s / max(n, 1) * 1000:.0f} ms/case); "
+          f"target < 30 s: ratio {render_s / 30:.2f}")
+    print(f"report.html: {size_mb:.2f} MB ({html.stat().st_size / max(n, 1) / 1e3:.0f} kB/case); "
+          f"target < 10 MB: ratio {size_mb / 10:.2f}")
+    print(f"summary.md: {(run_dir / 'summary.md').stat().st_size / 1e3:.1f} kB, "
+          f"junit.xml: {(run_dir / 'junit.xml').stat().st_size / 1e3:.1f} kB")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        cmp = render_compare(run_dir, run_dir, tmp)
+        print(f"render_compare (run vs itself): {time.perf_counter() - t0:.2f} s, "
+              f"{cmp.stat().st_size / 1e6:.2f} MB")
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        measure(Path(argv[0]))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="report_bench") as tmp:
+        measure(generate(Path(tmp)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
