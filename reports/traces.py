@@ -127,11 +127,10 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
 
 
 def trace_digest(case_dir: Path) -> str:
-    """SHA-256 over a case's top-level ``*.arrow`` files in name order, names included (the runner's
-    ``trace_sha256``)."""
+    """The manifest's ``trace_sha256``: SHA-256 over the case's top-level ``*.arrow`` files (not the
+    companions), contents concatenated in name order."""
     h = hashlib.sha256()
-    for path in sorted(case_dir.glob("*.arrow")):
-        h.update(path.name.encode())
+    for path in sorted(case_dir.glob("*.arrow"), key=lambda q: q.name):
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -50,7 +50,9 @@ def test_garbage_companion_and_checks_files(damaged: Path) -> None:
     assert f"{case / 'checks.arrow'}: not a readable Arrow IPC file (0 bytes" in html
     # the case still has its own figure (the other companions are drawn) and its manifest failures
     assert html.count("<svg") == 6
-    assert "r_total 0.000 below min 0.99" in html
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "ledger_desync_2m/1")
+    assert run["failures"][0]["message"] in html  # from the manifest, since checks.arrow is unreadable
 
 
 def test_missing_trace_and_missing_column(damaged: Path) -> None:
@@ -73,6 +75,21 @@ def test_missing_companion_directory(damaged: Path) -> None:
     shutil.rmtree(case / "companions" / "seed_template")
     html = render_run(damaged).read_text()
     assert f"{case / 'companions' / 'seed_template'}: missing companion directory" in html
+
+
+def test_worst_verdict_listed_first(damaged: Path) -> None:
+    manifest = json.loads((damaged / "manifest.json").read_text())
+    run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "mc_forewarner_stale_20m/2")
+    run.update(verdict="SAFETY", failures=[{"check": "exits_never_blocked", "kind": "safety", "t_s": 1234.0,
+                                            "message": "exit order 17 blocked in TURTLE"}])
+    (damaged / "manifest.json").write_text(json.dumps(manifest))
+    (damaged / "mc_forewarner_stale_20m" / "2" / "checks.arrow").unlink()  # failures then come from the manifest
+    html = render_run(damaged).read_text()
+    table = html[html.index("id='failures'"):html.index("id='matrix'")]
+    assert "Failures (5 of 6 cases)" in table
+    assert table.index("SAFETY") < table.index("EXPECTATION")
+    assert "exits_never_blocked" in table and "t=1234 s (20.6 min)" in table
+    assert html.index("id='scn-mc_forewarner_stale_20m'") < html.index("id='scn-ledger_desync_2m'")
 
 
 def test_error_run_without_traces(damaged: Path) -> None:

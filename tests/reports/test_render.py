@@ -92,12 +92,12 @@ def test_html_has_every_scenario_failure_and_replay(rendered: Path) -> None:
 def test_failures_listed_before_passing_cases(rendered: Path) -> None:
     html = (rendered / "report.html").read_text()
     failures_at = html.index("id='failures'")
-    assert html.index("apex_regained") > failures_at
-    # the failing scenario's section comes before the passing one's
-    assert html.index("id='scn-ob_down_then_stale'") < html.index("id='scn-mc_forewarner_stale_20m'")
-    # LIVENESS ranks above EXPECTATION in the failure table
     table = html[failures_at:html.index("id='matrix'")]
-    assert table.index("LIVENESS") < table.index("EXPECTATION")
+    assert "recovers_to" in table and "r_total_within" in table and "posture_never" not in table
+    # failing scenarios' sections come before the passing one's
+    passing = html.index("id='scn-mc_forewarner_stale_20m'")
+    assert html.index("id='scn-ob_down_then_stale'") < passing
+    assert html.index("id='scn-ledger_desync_2m'") < passing
 
 
 def test_figures_label_faults_and_postures(rendered: Path) -> None:
@@ -118,24 +118,30 @@ def test_metrics_are_defined_in_the_report(rendered: Path) -> None:
 def test_junit_matches_manifest(rendered: Path) -> None:
     manifest = json.loads((rendered / "manifest.json").read_text())
     root = ET.parse(rendered / "junit.xml").getroot()
-    runs = [r for s in manifest["scenarios"] for r in s["runs"]]
-    assert int(root.get("tests")) == len(runs)
-    assert int(root.get("failures")) == sum(r["verdict"] not in ("PASS", "ERROR") for r in runs)
+    runs = {f"{s['name']}[seed={r['seed']}]": r for s in manifest["scenarios"] for r in s["runs"]}
+    assert int(root.get("tests")) == len(runs) == 6
+    assert int(root.get("failures")) == sum(r["verdict"] not in ("PASS", "ERROR") for r in runs.values()) == 4
     assert int(root.get("errors")) == 0
-    cases = {tc.get("name"): tc for tc in root.iter("testcase")}
-    tc = cases["ledger_desync_2m[seed=2]"]
-    failure = tc.find("failure")
-    assert failure is not None and failure.get("type") == "EXPECTATION"
-    assert "r_total_within" in failure.get("message")
-    assert "nor replay runs/20261125-021500-test01 ledger_desync_2m --seed 2" in failure.text
-    assert cases["mc_forewarner_stale_20m[seed=1]"].find("failure") is None
+    for tc in root.iter("testcase"):
+        run = runs[tc.get("name")]
+        failure = tc.find("failure")
+        if run["verdict"] == "PASS":
+            assert failure is None
+            continue
+        assert failure.get("type") == run["verdict"]
+        assert run["failures"][0]["check"] in failure.get("message")
+        assert run["failures"][0]["message"] in failure.get("message")
+        assert f"replay: {run['replay']}" in failure.text
 
 
 def test_summary_markdown(rendered: Path) -> None:
+    manifest = json.loads((rendered / "manifest.json").read_text())
     md = (rendered / "summary.md").read_text()
-    assert md.startswith("## nor run `20261125-021500-test01`: 4 of 6 cases failed")
-    assert "| ob_down_then_stale | 1 | **LIVENESS** | `apex_regained` (liveness)" in md
-    assert "nor replay runs/20261125-021500-test01 ob_down_then_stale --seed 1" in md
+    assert md.startswith(f"## nor run `{manifest['run_id']}`: 4 of 6 cases failed")
+    assert "| ob_down_then_stale | 1 | **EXPECTATION** | `recovers_to` (expectation)" in md
+    for s in manifest["scenarios"]:
+        for r in s["runs"]:
+            assert (r["replay"] in md) == (r["verdict"] != "PASS")
     assert "| performance tax |" in md and "| recovery time |" in md
     assert len(md) < 5000
 
