@@ -180,6 +180,25 @@ def exits_never_blocked(run: RunView, policy: SafetyPolicy) -> CheckResult:
     return _ok("exits_never_blocked", f"{len(episodes)} position episodes; every long hold had its exit sent")
 
 
+def exits_reduce_only(run: RunView, _policy: SafetyPolicy) -> CheckResult:
+    """An exit never increases or flips a position at the exchange (exits are reduce-only)."""
+    f = run.fills
+    pos: dict[int, float] = {}
+    n = 0
+    for i in sorted(range(len(f.get("id", ()))), key=lambda i: (f["t_s"][i], f["id"][i])):
+        a = int(f["asset"][i])
+        before = pos.get(a, 0.0)
+        after = before + (1.0 if f["side"][i] == "buy" else -1.0) * f["qty"][i]
+        pos[a] = after
+        if f["intent"][i] != "exit":
+            continue
+        n += 1
+        if abs(after) > abs(before) * (1.0 + 1e-9) + 1e-9 or (before * after < 0 and abs(after) > 1e-9 * abs(before)):
+            return _fail("exits_reduce_only", f["t_s"][i], f"exit fill {f['id'][i]} on asset {a} at {fmt_t(f['t_s'][i])} "
+                         f"took the exchange position from {before:.4g} to {after:.4g}")
+    return _ok("exits_reduce_only", f"{n} exit fills, each reduced its position at the exchange")
+
+
 def ledger_conserved(run: RunView, _policy: SafetyPolicy) -> CheckResult:
     """No fill lost or duplicated: fill ids unique, every settled fill booked, and the agent's equity equals
     the exchange account's whenever every fill so far has been booked and no ledger fault is active."""
@@ -232,7 +251,7 @@ def recovery_rate(run: RunView, _policy: SafetyPolicy) -> CheckResult:
 
 SAFETY_CHECKS: tuple[Callable[[RunView, SafetyPolicy], CheckResult], ...] = (
     r_total_bounds, entries_within_posture, leverage_within_cap, invariant_hibernate, hibernate_cancels_orders,
-    exits_never_blocked, ledger_conserved, recovery_rate)
+    exits_never_blocked, exits_reduce_only, ledger_conserved, recovery_rate)
 
 
 def run_safety(run: RunView, policy: SafetyPolicy) -> list[CheckResult]:
