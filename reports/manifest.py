@@ -199,6 +199,14 @@ def _scenario(r: _Reader, data: Any, field: str) -> ScenarioInfo:
                         runs=runs)
 
 
+def _companions(r: _Reader, d: Mapping[str, Any]) -> tuple[str, ...]:
+    names = r.lst(d, "companions", "", [])
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise r.fail(f"companions[{i}]", "a companion name (nofault, static_ladder, seed_template)", name)
+    return tuple(names)
+
+
 def parse_manifest(data: Any, path: str | Path) -> Manifest:
     """Validate a decoded manifest; ``path`` names it in errors."""
     r = _Reader(Path(path))
@@ -215,7 +223,7 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         code_version=r.text(d, "code_version", "", ""), command=r.text(d, "command", "", ""),
         controller_name=r.text(ctl, "name", "controller", ""), controller_spec=r.text(ctl, "spec", "controller", ""),
         config_id=r.text(ctl, "config_id", "controller", ""),
-        companions=tuple(r.text({"c": c}, "c", f"companions[{i}]") for i, c in enumerate(r.lst(d, "companions", "", []))),
+        companions=_companions(r, d),
         scenarios=scenarios, verdicts={str(k): v for k, v in verdicts.items()},
         wall_s=r.num(timings, "wall_s", "timings", math.nan, allow_nan=True),
         jobs=r.integer(timings, "jobs", "timings", 1))

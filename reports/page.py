@@ -9,8 +9,8 @@ from typing import Iterable, Sequence
 from .metrics import METRICS, MetricDef
 from .svg import POSTURE_COLOURS, POSTURE_NAMES
 
-__all__ = ["esc", "page", "verdict_badge", "posture_legend", "fmt_metric", "fmt_seconds", "fmt_time", "table", "metric_def",
-           "definitions_html", "VERDICT_COLOURS"]
+__all__ = ["esc", "page", "verdict_badge", "posture_legend", "fmt_metric", "fmt_seconds", "fmt_time", "table",
+           "metric_def", "definitions_html", "VERDICT_COLOURS"]
 
 VERDICT_COLOURS = {"PASS": "#2e7d32", "EXPECTATION": "#f9a825", "LIVENESS": "#ef6c00", "SAFETY": "#c62828",
                    "ERROR": "#6a1b9a"}

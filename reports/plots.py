@@ -63,7 +63,7 @@ def timeline_svg(title: str, traces: Sequence[tuple[str, ControllerTrace, Style]
                 continue
             layer_lines.append(Line(f"layer {name}", main.t_s, values, LAYER_COLOURS[i % len(LAYER_COLOURS)], 1.0))
     r_lines = [Line(f"r_total {s.label}", tr.t_s, tr.r_total, s.colour, s.width, s.dash) for _, tr, s in traces]
-    title = "risk multiplier r_total and layer multipliers (0–1)" if draw_layers else "risk multiplier r_total (0–1)"
+    title = "risk multiplier r_total" + (" and layer multipliers" if draw_layers else "") + " (0–1)"
     fig.lines(title, r_lines + layer_lines, 0.0, 1.0, height=max(170.0, 13.0 * (len(r_lines) + len(layer_lines)) + 12))
     fig.ribbons("posture", [(s.label, posture_runs(tr.t_s, tr.posture, t1, 0.0, t1, BUCKETS))
                             for _, tr, s in traces])

@@ -25,7 +25,8 @@ def _failures(report: RunReport) -> list[str]:
     failing = report.failing()
     if not failing:
         return []
-    lines = ["", "### Failures", "", "| scenario | seed | verdict | failing check | at | replay |", "|---|---|---|---|---|---|"]
+    lines = ["", "### Failures", "", "| scenario | seed | verdict | failing check | at | replay |",
+             "|---|---|---|---|---|---|"]
     for case in failing[:_MAX_ROWS]:
         f = case.failures[0] if case.failures else None
         what = (f"`{_md(f.check)}` ({f.kind}): {_md(f.message)}" if f is not None

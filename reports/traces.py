@@ -33,6 +33,7 @@ _EQUITY_COLUMNS = ("t_s", "equity", "drawdown")
 _ORDER_COLUMNS = ("t_s", "intent", "status", "t_done_s", "t_arrive_s", "kind")
 _FILL_COLUMNS = ("t_s", "fee", "liquidity")
 _CHECK_COLUMNS = ("check", "kind", "ok", "t_s", "message")
+_KIND_RANK = {"safety": 0, "liveness": 1, "expectation": 2}
 
 
 def read_table(path: Path, columns: tuple[str, ...] = ()) -> pa.Table:
@@ -114,7 +115,8 @@ def load_controller(name: str, directory: Path) -> ControllerTrace:
 
 
 def load_checks(directory: Path) -> tuple[Failure, ...] | None:
-    """The failed checks of ``checks.arrow`` (in time order), or None when the file does not exist."""
+    """The failed checks of ``checks.arrow`` (safety, then liveness, then expectation; each in time
+    order), or None when the file does not exist."""
     path = directory / "checks.arrow"
     if not path.exists():
         return None
@@ -123,7 +125,7 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
     failed = [Failure(str(r["check"]), str(r["kind"]),
                       math.nan if r["t_s"] is None else float(r["t_s"]), str(r["message"] or ""))
               for r in rows if not r["ok"]]
-    return tuple(sorted(failed, key=lambda f: (math.isnan(f.t_s), f.t_s)))
+    return tuple(sorted(failed, key=lambda f: (_KIND_RANK.get(f.kind, 3), math.isnan(f.t_s), f.t_s)))
 
 
 def trace_digest(case_dir: Path) -> str:

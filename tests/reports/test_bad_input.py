@@ -152,3 +152,11 @@ def test_intact_run_has_no_problems(run_dir: Path) -> None:
     from reports import load_report
 
     assert [c.problems for c in load_report(run_dir).cases] == [[]] * 6
+
+
+def test_bad_companion_name(run_dir: Path, tmp_path: Path) -> None:
+    data = json.loads((run_dir / "manifest.json").read_text())
+    data["companions"] = ["nofault", 3]
+    d = _write_manifest(tmp_path, data)
+    with pytest.raises(ManifestError, match=r"manifest.json: companions\[1\]: expected a companion name"):
+        load_manifest(d)

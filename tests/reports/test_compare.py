@@ -44,4 +44,5 @@ def test_compare_run_with_itself_has_zero_deltas(run_dir: Path, tmp_path: Path) 
     assert len(rows) == 9
     for label, va, vb, delta in rows:
         assert va == vb
-        assert delta in ("+0.000 %", "+0.000 pp", "±0 ms", "+0.00 /h", "±0") or (delta == "—" and va == "—"), label
+        zero = ("+0.000 %", "+0.000 pp", "±0 ms", "+0.00 /h", "±0")
+        assert delta in zero or (delta == "—" and va == "—"), label
