@@ -9,7 +9,6 @@ refuses a config without a matching record, or whose content changed since.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any, Sequence
 
 from controller import ConfigError, ControllerConfig, load_config
 
-__all__ = ["PromotionError", "PromotionRecord", "promote", "require_promotion", "trace_digest",
+from .case import trace_sha256
+
+__all__ = ["PromotionError", "PromotionRecord", "promote", "require_promotion",
            "DEFAULT_SUITES", "RECORD_FORMAT"]
 
 RECORD_FORMAT = "dolphin-nor.promotion/1"
@@ -38,15 +39,6 @@ class PromotionRecord:
     @property
     def config_id(self) -> str:
         return str(self.data["config_id"])
-
-
-def trace_digest(case_dir: Path) -> str:
-    """SHA-256 over a case's ``*.arrow`` files (top level only), in name order, names included."""
-    h = hashlib.sha256()
-    for path in sorted(case_dir.glob("*.arrow")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def _load_config(config_path: Path) -> ControllerConfig:
@@ -114,7 +106,7 @@ def _check_trace(run_dir: Path, run: dict[str, Any], where: str) -> None:
         raise PromotionError(f"{run_dir}: {where}: the manifest records no trace_sha256 to verify the evidence")
     if not case_dir.is_dir():
         raise PromotionError(f"{case_dir}: missing: the evidence traces of {where} are gone")
-    if trace_digest(case_dir) != expected:
+    if trace_sha256(case_dir) != expected:
         raise PromotionError(f"{case_dir}: the traces of {where} differ from those the manifest recorded")
 
 
