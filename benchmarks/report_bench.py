@@ -1,7 +1,9 @@
 """Report speed and size: seconds to render ``report.html`` (+ summary.md, junit.xml) and its size.
 
-    .venv/bin/python benchmarks/report_bench.py                 # a generated 25 scenarios × 2 seeds run
-    .venv/bin/python benchmarks/report_bench.py runs/<run-id>   # an existing run (e.g. the default suite)
+    .venv/bin/python benchmarks/report_bench.py                  # newest default-suite run under runs/,
+                                                                 # else a generated 25 scenarios × 2 seeds run
+    .venv/bin/python benchmarks/report_bench.py runs/<run-id>    # a given run directory
+    .venv/bin/python benchmarks/report_bench.py --default-suite  # run `nor run --seeds 2` first (minutes)
 
 The generated run: one real 6 h twin case (survival controller, MC-Forewarner stale 2 h, a 2 min
 ledger desync, all three companions) copied into 25 scenarios × 2 seeds, so the report has the
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,10 +102,39 @@ def measure(run_dir: Path) -> None:
               f"{cmp.stat().st_size / 1e6:.2f} MB")
 
 
+def newest_default_run(runs: Path = Path("runs")) -> Path | None:
+    """The newest run directory under ``runs/`` whose scenarios are all of the default suite."""
+    found = []
+    for manifest in runs.glob("*/manifest.json"):
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        suites = {s.get("suite") for s in data.get("scenarios", [])}
+        if suites == {"default"}:
+            found.append((data.get("created_utc", ""), manifest.parent))
+    return max(found)[1] if found else None
+
+
+def run_default_suite(out: Path) -> Path:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sys; from scenarios.cli import main; sys.exit(main())", "run",
+                    "--seeds", "2", "--out", str(out), "--no-report"], check=False, stdout=subprocess.DEVNULL)
+    print(f"nor run (default suite, 2 seeds): {time.perf_counter() - t0:.0f} s")
+    return next(p for p in out.iterdir() if (p / "manifest.json").is_file())
+
+
 def main(argv: list[str]) -> int:
-    if argv:
-        measure(Path(argv[0]))
+    if argv and argv[0] == "--default-suite":
+        with tempfile.TemporaryDirectory(prefix="report_bench") as tmp:
+            measure(run_default_suite(Path(tmp)))
         return 0
+    run_dir = Path(argv[0]) if argv else newest_default_run()
+    if run_dir is not None:
+        print(f"run directory: {run_dir}")
+        measure(run_dir)
+        return 0
+    print("no default-suite run under runs/ (make one with `nor run --seeds 2`): using a generated run")
     with tempfile.TemporaryDirectory(prefix="report_bench") as tmp:
         measure(generate(Path(tmp)))
     return 0

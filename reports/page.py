@@ -93,6 +93,8 @@ def fmt_metric(key: str, v: float, signed: bool = False) -> str:
         text = fmt_seconds(abs(v)) if signed else fmt_seconds(v)
         return (("+" if v > 0 else "−" if v < 0 else "±") + text) if signed else text
     sign = "+" if signed else ""
+    if abs(v) < 5e-4:
+        v = 0.0  # no "-0.000 %"
     if d is not None and d.key == "fills":
         return f"{v:{sign},.0f}"
     if d is not None and d.unit in ("%", "% of capital", "% of peak", "% of fills"):

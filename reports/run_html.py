@@ -111,8 +111,16 @@ def _suite_metrics(report: RunReport) -> str:
     header = ["metric", *[esc(style_for(n, i).label) for i, n in enumerate(names)]]
     note = ("<p class='muted'>Across all cases: means, except latencies and drawdowns (worst case) and fills and "
             "fees (totals). “no fault” runs have no fault periods, so fault metrics do not apply to them.</p>")
-    return ("<h2 id='suite'>Suite metrics</h2>" + note
-            + table(header, metric_rows([report.suite[n] for n in names])))
+    rows = metric_rows([report.suite[n] for n in names])
+    for row in rows:
+        if "def-recovery_s" in row[0]:
+            for i, n in enumerate(names):
+                values = [report.metrics[c.key][n]["recovery_s"] for c in report.cases
+                          if n in report.metrics.get(c.key, {})]
+                never = sum(1 for v in values if v == float("inf"))
+                if never:
+                    row[i + 1] = f"<td class='num'>not recovered in {never} of {len(values)} cases</td>"
+    return "<h2 id='suite'>Suite metrics</h2>" + note + table(header, rows)
 
 
 def _scenario_head(scenario: ScenarioInfo) -> str:

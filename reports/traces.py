@@ -59,7 +59,8 @@ def read_table(path: Path, columns: tuple[str, ...] = ()) -> pa.Table:
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+    """A copy (so the file's buffers, reasons strings included, can be freed once loaded)."""
+    return np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
 
 
 def _postures(table: pa.Table, path: Path) -> np.ndarray:
