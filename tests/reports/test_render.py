@@ -175,3 +175,18 @@ def test_metrics_from_real_traces(run_dir: Path) -> None:
         for values in report.metrics[case.key].values():
             total = sum(values[f"time_{p}_pct"] for p in ("apex", "stalker", "turtle", "hibernate"))
             assert abs(total - 100.0) < 1e-9
+
+
+def test_nor_report_rebuilds_without_rerunning(run_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    traces = {p: p.stat().st_mtime_ns for p in copy.rglob("*.arrow")}
+    proc = subprocess.run([sys.executable, "-c", "import sys; from scenarios.cli import main; sys.exit(main())",
+                           "report", str(copy)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(copy / "report.html")
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*.arrow")} == traces  # nothing re-run or rewritten
+    assert parse(copy / "report.html").svgs == 6
