@@ -1,0 +1,113 @@
+"""The nor CLI end to end: exit codes, the run directory contract, replay, validate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.ipc as ipc
+
+from scenarios.cli import main
+
+PASSING = """
+name = "{name}"
+description = "quorum lost for 2 min"
+duration = "25m"
+seeds = 1
+companions = ["nofault"]
+[[fault]]
+kind = "node_loss"
+target = "hz1"
+at = "5m"
+for = "2m"
+[[fault]]
+kind = "node_loss"
+target = "hz2"
+at = "5m"
+for = "2m"
+[[expect]]
+check = "hibernate_within"
+within = "20s"
+"""
+
+WRONG = PASSING + """
+[[expect]]                     # deliberately wrong: quorum loss must hibernate
+check = "posture_never"
+posture = "HIBERNATE"
+"""
+
+
+def _only_run(out: Path) -> Path:
+    runs = [p for p in out.iterdir() if p.is_dir()]
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_a_wrong_expectation_exits_1_with_a_replay_command_that_reproduces_it(write_scenario, tmp_path, capsys) -> None:
+    path = write_scenario("wrong", WRONG.format(name="wrong"))
+    out = tmp_path / "runs"
+    assert main(["run", str(path), "--out", str(out), "--jobs", "1", "--no-report"]) == 1
+    err = capsys.readouterr().err
+    run_dir = _only_run(out)
+    replay = f"nor replay {run_dir} wrong --seed 1"
+    assert "EXPECTATION wrong seed=1: posture_never: posture HIBERNATE at" in err and replay in err
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["scenarios"][0]["runs"][0]["replay"] == replay
+    args = replay.split()[1:]
+    assert main(args) == 1
+    text = capsys.readouterr().out
+    assert "verdict EXPECTATION (recorded EXPECTATION)" in text and "trace byte-identical" in text
+    assert "posture_never" in text
+
+
+def test_the_run_directory_follows_the_contract(write_scenario, tmp_path) -> None:
+    write_scenario("alpha", PASSING.format(name="alpha"))
+    write_scenario("beta", PASSING.format(name="beta"))
+    out, junit = tmp_path / "runs", tmp_path / "ci" / "junit.xml"
+    assert main(["run", str(tmp_path / "suite"), "--out", str(out), "--jobs", "2", "--seeds", "2",
+                 "--junit", str(junit), "--no-report"]) == 0
+    run_dir = _only_run(out)
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["format"] == "dolphin-nor.run/1" and m["run_id"] == run_dir.name
+    assert m["code_version"].startswith(("git:", "package:")) and m["command"].startswith("nor run ")
+    assert set(m["controller"]) >= {"name", "spec", "config_id", "config"} and len(m["controller"]["config_id"]) == 64
+    assert m["verdicts"] == {"PASS": 4, "SAFETY": 0, "LIVENESS": 0, "EXPECTATION": 0, "ERROR": 0}
+    assert m["timings"]["jobs"] == 2 and m["timings"]["wall_s"] > 0
+    s = m["scenarios"][0]
+    assert set(s) >= {"name", "file", "suite", "description", "duration_s", "faults", "expectations", "runs"}
+    assert s["faults"][0] == {"kind": "node_loss", "target": "hz1", "at_s": 300.0, "for_s": 120.0, "heals": True,
+                              "params": {}}
+    assert s["expectations"] == [{"check": "hibernate_within", "params": {"within": "20s"}}]
+    for r in s["runs"]:
+        case = run_dir / r["dir"]
+        assert r["verdict"] == "PASS" and r["failures"] == [] and len(r["trace_sha256"]) == 64
+        names = {p.name for p in case.glob("*.arrow")}
+        assert names == {"decisions.arrow", "signals_observed.arrow", "signals_true.arrow", "orders.arrow",
+                         "fills.arrow", "equity.arrow", "events.arrow", "checks.arrow"}
+        assert {p.name for p in (case / "companions" / "nofault").iterdir()} == {
+            "decisions.arrow", "equity.arrow", "orders.arrow", "fills.arrow"}
+        checks = ipc.open_file(str(case / "checks.arrow")).read_all()
+        assert checks.column_names == ["check", "kind", "ok", "t_s", "message", "params"]
+        assert set(checks.column("kind").to_pylist()) == {"safety", "liveness", "expectation"}
+        events = ipc.open_file(str(case / "events.arrow")).read_all().column("kind").to_pylist()
+        assert events.count("fault_start") == 2 and events.count("fault_end") == 2
+    assert (run_dir / "summary.md").exists() and "testsuite" in junit.read_text()
+    assert (run_dir / "junit.xml").read_text() == junit.read_text()
+
+
+def test_invalid_input_exits_2_with_file_field_and_expectation(write_scenario, tmp_path, capsys) -> None:
+    path = write_scenario("bad", PASSING.format(name="bad").replace('within = "20s"', 'within = "a while"'))
+    assert main(["run", str(path), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert f"nor: invalid input: {path}: expect[0].within: expected a duration >= 0" in err
+    assert not (tmp_path / "runs").exists()                # nothing ran
+    assert main(["validate", str(path)]) == 2
+    assert main(["run", str(tmp_path / "nowhere")]) == 2
+    assert main(["replay", str(tmp_path), "x", "--seed", "1"]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
+
+
+def test_validate_lists_the_default_suite(capsys) -> None:
+    assert main(["validate"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 25 and all(line.startswith("ok ") for line in lines)
