@@ -37,6 +37,7 @@ class GridSnapshot:
 
     @property
     def quorum_ok(self) -> bool:
+        """The member view alone is large enough (``hz.quorum`` also needs ``connected``)."""
         return self.member_count >= self.min_members
 
 

@@ -3,7 +3,11 @@
 It implements :class:`adapters.source.SignalSource`, so the NautilusTrader actor can use it as its
 signal source. Rules (``now_s`` from the same clock the writers stamp records with):
 
-* ``hz.quorum``: 1.0 while the client's member view has at least ``min_members`` members.
+* ``hz.quorum``: 1.0 while the client is connected *and* its member view has at least
+  ``min_members`` members; 0.0 from the moment the lifecycle reports DISCONNECTED (with one member
+  ``member_removed`` never fires on a fault, so the member count alone would stay 1). This is
+  what the twin's client reports (``twin/client.py``: connected and quorate). The flip is an
+  invariant change, so subscribers step the controller at once.
 * ``heartbeat.age_s``: seconds since the cluster last answered (probe reply or entry event); while
   DISCONNECTED nothing answers, so it grows from the moment of the disconnect.
 * ``data.checksum_ok``: 0.0 while any grid entry failed its checksum or went backwards in
@@ -68,7 +72,7 @@ class HealthWatchdog:
 
     def _value(self, name: str, snap: GridSnapshot, now_s: float) -> float:
         if name == "hz.quorum":
-            return 1.0 if snap.quorum_ok else 0.0
+            return 1.0 if snap.connected and snap.quorum_ok else 0.0
         if name == "heartbeat.age_s":
             if snap.last_contact_s is None:
                 return _NAN

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from adapters.hazelcast import ControllerDriver, HzConfig, load_hz_config
-from controller import Posture
+from controller import Posture, SurvivalController, default_config
 from tests.hzmember.member import make_member_info
 
 FAST = dict(heartbeat_interval_s=0.3, heartbeat_timeout_s=1.0, probe_interval_s=0.05,
@@ -102,16 +102,35 @@ def test_timeout_toxic_reaches_hibernate_and_the_reconnect_watchdog_recovers(cha
     assert svc.signals(time.time())["heartbeat.age_s"] < 1.0
 
 
+def test_proxy_down_drives_quorum_to_zero_with_a_single_member_at_once(chaos, agent, services, eventually):
+    """One member: ``member_removed`` never fires on a fault, only DISCONNECTED does. The
+    disconnect alone must read ``hz.quorum = 0`` and step the controller at once (as the twin)."""
+    svc, _ = agent
+    seen = []  # (decision, snapshot) taken on the stepping thread, at the step
+    ctl = SurvivalController(default_config())
+    flip_driver = ControllerDriver(ctl, svc, period_s=600.0,  # no timer step: every step is an event
+                                   on_decision=lambda d: seen.append((d, svc.state.snapshot())))
+    services.append(flip_driver.start())
+    assert flip_driver.step().posture == Posture.APEX and svc.state.snapshot().member_count == 1
+    chaos.proxy.disable()
+    eventually(lambda: any(d.posture == Posture.HIBERNATE for d, _ in seen), 10.0, "an immediate HIBERNATE step")
+    assert flip_driver.immediate_steps >= 1
+    decision, snap = next((d, s) for d, s in seen if d.posture == Posture.HIBERNATE)
+    assert not snap.connected and snap.member_count == 1, "DISCONNECTED with the single member still in view"
+    assert decision.layers["hz_quorum"] == 0.0 and decision.invariant_broken
+    chaos.proxy.enable()
+    eventually(lambda: svc.state.snapshot().connected, 15.0, "reconnected through the proxy")
+    eventually(lambda: svc.signals(time.time())["hz.quorum"] == 1.0, 5.0, "quorum back once connected")
+
+
 def test_proxy_down_reaches_hibernate_and_recovers_when_it_is_back(chaos, agent, eventually):
     svc, driver = agent
-    steps_before = driver.immediate_steps
     chaos.proxy.disable()
-    waited = eventually(lambda: not svc.state.snapshot().connected, 2.0, "DISCONNECTED on proxy down")
-    assert waited < 1.0 and driver.immediate_steps > steps_before, "the disconnect steps the controller at once"
-    eventually(lambda: driver.last_decision.posture == Posture.HIBERNATE, 4.0, "HIBERNATE with the grid gone")
+    eventually(lambda: not svc.state.snapshot().connected, 10.0, "DISCONNECTED on proxy down")
+    eventually(lambda: driver.last_decision.posture == Posture.HIBERNATE, 10.0, "HIBERNATE with the grid gone")
     chaos.proxy.enable()
-    eventually(lambda: svc.state.snapshot().connected, 10.0, "reconnected through the proxy")
-    eventually(lambda: not driver.last_decision.invariant_broken, 3.0, "invariants hold again")
+    eventually(lambda: svc.state.snapshot().connected, 15.0, "reconnected through the proxy")
+    eventually(lambda: not driver.last_decision.invariant_broken, 5.0, "invariants hold again")
 
 
 def test_member_restart_with_a_new_cluster_id_is_detected(chaos, agent, eventually):

@@ -77,3 +77,26 @@ def test_watchdog_signal_arithmetic_and_invariant_callbacks():
     clock.t = 1013.0
     assert dog.signals(clock.t)["heartbeat.age_s"] == pytest.approx(13.0), "since the last contact"
     assert dog.check() is True, "crossing the keepalive limit is an invariant flip"
+
+
+def test_disconnected_drives_quorum_to_zero_with_one_member_and_calls_back_at_once():
+    """With one member, ``member_removed`` never fires on a fault: only DISCONNECTED does. The
+    twin's client reports ``hz.quorum = 0`` while disconnected; production must agree."""
+    clock = Clock()
+    state = GridState(clock, min_members=1)
+    dog = HealthWatchdog(state, clock=clock)
+    flips = []
+    dog.on_invariant_change(lambda: flips.append(dog.signals(clock.t)["hz.quorum"]))
+    state.on_lifecycle("CONNECTED")
+    state.on_member_added(__import__("uuid").uuid4())
+    assert dog.signals(clock.t)["hz.quorum"] == 1.0
+    n = len(flips)
+    state.on_lifecycle("DISCONNECTED")
+    assert flips[n:] == [0.0], "the disconnect calls back once, already reading quorum 0"
+    clock.t += 30.0
+    snap = state.snapshot()
+    sig = dog.signals(clock.t)
+    assert snap.member_count == 1 and not snap.connected, "the member view still holds the one member"
+    assert sig["hz.quorum"] == 0.0 and sig["heartbeat.age_s"] == pytest.approx(30.0)
+    state.on_lifecycle("CONNECTED")
+    assert dog.signals(clock.t)["hz.quorum"] == 1.0 and flips[-1] == 1.0, "reconnected: quorum back at once"
