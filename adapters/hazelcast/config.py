@@ -8,6 +8,7 @@ one is rejected. Environment variables: ``NOR_HZ_MEMBERS`` (comma-separated ``ho
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -80,6 +81,13 @@ def _expect(src: str, key: str, value: Any, kind: type | tuple[type, ...], what:
     return value
 
 
+def _seconds(src: str, key: str, value: Any) -> float:
+    num = _expect(src, key, value, (int, float), "a finite number of seconds > 0")
+    if not (math.isfinite(num) and num > 0):
+        raise HzConfigError(f"{src}: field 'hazelcast.{key}' expected a finite number of seconds > 0, got {value!r}")
+    return float(num)
+
+
 def _tls_from_table(src: str, table: Any) -> TlsConfig:
     if not isinstance(table, dict):
         raise HzConfigError(f"{src}: field 'hazelcast.tls' expected a table, got {table!r}")
@@ -112,10 +120,7 @@ def _from_table(src: str, table: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "tls":
             out[key] = _tls_from_table(src, value)
         elif key in _FLOAT_FIELDS:
-            num = _expect(src, key, value, (int, float), "a number of seconds > 0")
-            if not num > 0:
-                raise HzConfigError(f"{src}: field 'hazelcast.{key}' expected a number of seconds > 0, got {value!r}")
-            out[key] = float(num)
+            out[key] = _seconds(src, key, value)
         elif key == "min_members":
             if _expect(src, key, value, int, "an integer >= 1") < 1:
                 raise HzConfigError(f"{src}: field 'hazelcast.min_members' expected an integer >= 1, got {value!r}")
@@ -135,6 +140,12 @@ def _read_file(path: Path) -> dict[str, Any]:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise HzConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise HzConfigError(f"{path}: is a directory; expected a TOML file with a [hazelcast] table") from None
+    except OSError as exc:
+        raise HzConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise HzConfigError(f"{path}: not valid TOML (not UTF-8 text: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise HzConfigError(f"{path}: not valid TOML ({exc})") from None
     table = doc.get("hazelcast", {})
@@ -173,6 +184,33 @@ def _apply_env(cfg: HzConfig, env: Mapping[str, str]) -> HzConfig:
     return replace(cfg, tls=tls)
 
 
+def _check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword overrides get the same checks as the file's fields (secrets are allowed here:
+    they come from code, not from a file)."""
+    src = "load_hz_config keyword override"
+    known = {f.name for f in fields(HzConfig)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise HzConfigError(f"{src}: unknown field(s) {sorted(unknown)} (expected some of {sorted(known)})")
+    out: dict[str, Any] = {}
+    table: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key == "members" and isinstance(value, (tuple, list)):
+            table[key] = list(value)
+        elif key == "tls":
+            if not isinstance(value, TlsConfig):
+                raise HzConfigError(f"{src}: field 'hazelcast.tls' expected a TlsConfig, got {value!r}")
+            out[key] = value
+        elif key == "password" or (key in ("client_name", "username") and value is None):
+            if value is not None and not isinstance(value, str):
+                raise HzConfigError(f"{src}: field 'hazelcast.{key}' expected a string or None")
+            out[key] = value
+        else:
+            table[key] = value
+    out.update(_from_table(src, table))
+    return out
+
+
 def load_hz_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
                    **overrides: Any) -> HzConfig:
     """Build the adapter config: defaults, then the TOML file's ``[hazelcast]`` table, then env.
@@ -183,11 +221,9 @@ def load_hz_config(path: str | Path | None = None, env: Mapping[str, str] | None
         HzConfigError: naming the file or variable, the field and what was expected.
     """
     values = _read_file(Path(path)) if path is not None else {}
-    unknown = set(overrides) - {f.name for f in fields(HzConfig)}
-    if unknown:
-        raise HzConfigError(f"unknown HzConfig override(s) {sorted(unknown)}")
+    checked = _check_overrides(overrides)
     cfg = _apply_env(HzConfig(**values), os.environ if env is None else env)
-    cfg = replace(cfg, **overrides)
+    cfg = replace(cfg, **checked)
     if cfg.heartbeat_timeout_s <= cfg.heartbeat_interval_s:
         raise HzConfigError(f"field 'hazelcast.heartbeat_timeout_s' ({cfg.heartbeat_timeout_s}) must exceed "
                             f"'hazelcast.heartbeat_interval_s' ({cfg.heartbeat_interval_s})")

@@ -70,3 +70,39 @@ def test_missing_and_invalid_toml_files(tmp_path):
         load_hz_config(tmp_path / "nope.toml", env={})
     with pytest.raises(HzConfigError, match="not valid TOML"):
         load_hz_config(_toml(tmp_path, "[hazelcast\n"), env={})
+
+
+def test_unreadable_paths_are_named_not_tracebacks(tmp_path):
+    with pytest.raises(HzConfigError, match="is a directory"):
+        load_hz_config(tmp_path, env={})
+    binary = tmp_path / "hz.toml"
+    binary.write_bytes(b"\xff\xfe[hazelcast]\n")
+    with pytest.raises(HzConfigError, match=f"{binary}: not valid TOML"):
+        load_hz_config(binary, env={})
+
+
+@pytest.mark.parametrize("override, needle", [
+    ({"probe_interval_s": -1}, "hazelcast.probe_interval_s"),
+    ({"reconnect_bound_s": float("inf")}, "hazelcast.reconnect_bound_s"),
+    ({"heartbeat_interval_s": float("nan")}, "hazelcast.heartbeat_interval_s"),
+    ({"connect_timeout_s": "5"}, "hazelcast.connect_timeout_s"),
+    ({"min_members": 0}, "hazelcast.min_members"),
+    ({"min_members": True}, "hazelcast.min_members"),
+    ({"members": ("localhost",)}, "hazelcast.members"),
+    ({"members": "127.0.0.1:5701"}, "hazelcast.members"),
+    ({"near_cache": 1}, "hazelcast.near_cache"),
+    ({"cluster_name": ""}, "hazelcast.cluster_name"),
+    ({"tls": {"enabled": True}}, "hazelcast.tls"),
+    ({"colour": "blue"}, "colour"),
+])
+def test_keyword_overrides_get_the_same_checks_as_the_file(override, needle):
+    with pytest.raises(HzConfigError, match="keyword override") as info:
+        load_hz_config(env={}, **override)
+    assert needle in str(info.value)
+
+
+def test_valid_keyword_overrides_are_applied():
+    cfg = load_hz_config(env={}, members=("10.0.0.1:5701", "10.0.0.2:5701"), probe_interval_s=0.05,
+                         min_members=2, near_cache=False, password="pw", username="u")
+    assert cfg.members == ("10.0.0.1:5701", "10.0.0.2:5701") and cfg.probe_interval_s == 0.05
+    assert cfg.min_members == 2 and cfg.near_cache is False and cfg.password == "pw"
