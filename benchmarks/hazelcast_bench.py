@@ -121,7 +121,10 @@ def bench_target(label: str, members: tuple[str, ...], cluster_name: str, n: int
         get_arrow = _stats_ms(_timed(lambda: plain.get("features.400"), max(50, n // 4)))
     finally:
         svc.stop()
-        wclient.shutdown()
+        try:
+            wclient.get_map(cfg.map_name).destroy()  # leave a real cluster as it was found
+        finally:
+            wclient.shutdown()
     print(f"== {label}: {','.join(members)}")
     print(f"health entry put        median {put[0]:7.3f} ms  p99 {put[1]:7.3f} ms")
     print(f"health entry get        median {get[0]:7.3f} ms  p99 {get[1]:7.3f} ms")

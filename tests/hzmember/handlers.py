@@ -279,6 +279,19 @@ def _size(core: MemberCore, conn: ClientConn, msg: InboundMessage, corr: int, f:
     conn.send(buf)
 
 
+_MAP_SERVICE = "hz:impl:mapService"
+
+
+def _destroy_proxy(core: MemberCore, conn: ClientConn, msg: InboundMessage, corr: int, f: bytes) -> None:
+    """Destroying a map drops its data (a later access starts an empty map, as on a real member)."""
+    name = StringCodec.decode(msg)
+    service = StringCodec.decode(msg)
+    if service == _MAP_SERVICE and name in core.maps:
+        _invalidate(core, conn, name, None)
+        del core.maps[name]
+    _empty(client_destroy_proxy_codec, conn, corr)
+
+
 def _clear(core: MemberCore, conn: ClientConn, msg: InboundMessage, corr: int, f: bytes) -> None:
     name = StringCodec.decode(msg)
     core.map(name).clear()
@@ -356,7 +369,7 @@ HANDLERS: dict[int, Handler] = {
     client_ping_codec._REQUEST_MESSAGE_TYPE: _no_op(client_ping_codec),
     client_statistics_codec._REQUEST_MESSAGE_TYPE: _no_op(client_statistics_codec),
     client_create_proxy_codec._REQUEST_MESSAGE_TYPE: _no_op(client_create_proxy_codec),
-    client_destroy_proxy_codec._REQUEST_MESSAGE_TYPE: _no_op(client_destroy_proxy_codec),
+    client_destroy_proxy_codec._REQUEST_MESSAGE_TYPE: _destroy_proxy,
     client_send_schema_codec._REQUEST_MESSAGE_TYPE: _send_schema,
     client_send_all_schemas_codec._REQUEST_MESSAGE_TYPE: _send_all_schemas,
     client_fetch_schema_codec._REQUEST_MESSAGE_TYPE: _fetch_schema,

@@ -126,6 +126,10 @@ class WireMember:
         """Advertise ``host:port`` (e.g. a fault proxy in front of this member) to clients."""
         self._call(self._advertise_async(host, port))
 
+    def map_names(self) -> list[str]:
+        """The maps that exist on the member now (created by any access, gone once destroyed)."""
+        return self._call(self._names_async())
+
     def map_entries(self, name: str) -> dict[bytes, bytes]:
         """A copy of the raw serialised entries of one map (for assertions)."""
         return self._call(self._entries_async(name))
@@ -177,6 +181,9 @@ class WireMember:
     async def _advertise_async(self, host: str, port: int) -> None:
         self._core.host, self._core.port = host, port
         await self._push_members_async(self._core.extra_members)
+
+    async def _names_async(self) -> list[str]:
+        return sorted(self._core.maps)
 
     async def _entries_async(self, name: str) -> dict[bytes, bytes]:
         return dict(self._core.maps.get(name, {}))

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -37,21 +37,45 @@ NOMINAL = {
 
 @dataclass
 class HzTarget:
-    """Where a test connects: members, cluster name, and the test member when it is one."""
+    """Where a test connects: members, cluster name, and the test member when it is one.
+
+    Every ``NOR_TEST_*`` map handed out by :meth:`config` is destroyed by :meth:`destroy_maps`
+    when the test ends, so a real cluster is left as it was found.
+    """
 
     kind: str
     members: tuple[str, ...]
     cluster_name: str
     member: WireMember | None = None
+    map_names: list[str] = field(default_factory=list)
 
     def config(self, **overrides) -> HzConfig:
-        env = {k: v for k, v in os.environ.items() if k in ("NOR_HZ_USERNAME", "NOR_HZ_PASSWORD")}
         base = dict(members=self.members, cluster_name=self.cluster_name,
                     map_name=f"NOR_TEST_{uuid.uuid4().hex[:12]}", heartbeat_interval_s=0.5,
                     heartbeat_timeout_s=2.0, invocation_timeout_s=3.0, probe_interval_s=0.1,
                     reconnect_bound_s=3.0, connect_timeout_s=20.0)
         base.update(overrides)
-        return load_hz_config(env=env, **base)
+        self.map_names.append(base["map_name"])
+        return load_hz_config(env=_credentials_env(), **base)
+
+    def destroy_maps(self) -> list[str]:
+        """Destroy every map this target handed out (idempotent); returns their names."""
+        names = list(dict.fromkeys(self.map_names))
+        if not names:
+            return []
+        cfg = load_hz_config(env=_credentials_env(), members=self.members, cluster_name=self.cluster_name,
+                             connect_timeout_s=20.0)
+        client = build_client(cfg, near_cache=False, async_start=False)
+        try:
+            for name in names:
+                client.get_map(name).destroy()
+        finally:
+            client.shutdown()
+        return names
+
+
+def _credentials_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in ("NOR_HZ_USERNAME", "NOR_HZ_PASSWORD")}
 
 
 @pytest.fixture(params=["member", pytest.param("real", marks=pytest.mark.skipif(
@@ -59,11 +83,16 @@ class HzTarget:
 def hz_target(request):
     if request.param == "real":
         members = tuple(m.strip() for m in os.environ["NOR_HZ_MEMBERS"].split(",") if m.strip())
-        yield HzTarget("real", members, os.environ.get("NOR_HZ_CLUSTER", "dev"))
+        target = HzTarget("real", members, os.environ.get("NOR_HZ_CLUSTER", "dev"))
+        yield target
+        target.destroy_maps()
         return
     member = WireMember().start()
     try:
-        yield HzTarget("member", (member.address,), "dev", member)
+        target = HzTarget("member", (member.address,), "dev", member)
+        yield target
+        target.destroy_maps()
+        assert not [n for n in member.map_names() if n.startswith("NOR_TEST_")], "a test map was left behind"
     finally:
         member.stop()
 

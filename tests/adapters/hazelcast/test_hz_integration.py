@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 
-from adapters.hazelcast import ControllerDriver, make_record
+from adapters.hazelcast import ControllerDriver, build_client, make_record
 from adapters.source import SignalSource
 from controller import Posture, SurvivalController, default_config
 
@@ -105,3 +105,14 @@ def test_a_restarted_writer_with_a_newer_epoch_is_accepted(hz_target, make_write
     new.publish("esof.age_s", 5.0)
     eventually(lambda: svc.state.snapshot().records["esof.age_s"].epoch == 200, 3.0, "new epoch accepted")
     assert svc.signals(time.time())["data.checksum_ok"] == 1.0
+
+
+def test_test_maps_are_destroyed_so_a_real_cluster_is_left_clean(hz_target, make_writer):
+    cfg = hz_target.config()
+    make_writer(cfg).publish_many({"scan.age_s": 0.0, "ob.age_s": 0.0})
+    assert hz_target.destroy_maps() == [cfg.map_name]
+    client = build_client(cfg, near_cache=False, async_start=False)  # a fresh client
+    try:
+        assert client.get_map(cfg.map_name).blocking().size() == 0, "the destroyed map's data is gone"
+    finally:
+        client.shutdown()  # (that access re-created the map empty; the fixture destroys it again)
