@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 from .errors import TwinError
+from .validate import number
 
 __all__ = ["Clocks"]
 
@@ -20,15 +20,14 @@ class Clocks:
 
     def skew(self, component: str, offset_s: float) -> None:
         """From now on ``component`` stamps times ``offset_s`` ahead of true time (negative: behind)."""
-        if component not in self.components:
+        if not isinstance(component, str) or component not in self.components:
             raise TwinError(f"clock.skew: unknown component {component!r}; known: {', '.join(self.components)}")
-        if not math.isfinite(offset_s):
-            raise TwinError(f"clock.skew: offset_s must be finite, got {offset_s!r}")
-        if offset_s == 0.0:
+        offset = number("clock.skew", "offset_s", offset_s)
+        if offset == 0.0:
             self._skew.pop(component, None)
         else:
-            self._skew[component] = float(offset_s)
-        self._record("clock_skew", component, {"offset_s": float(offset_s)})
+            self._skew[component] = offset
+        self._record("clock_skew", component, {"offset_s": offset})
 
     def offset(self, component: str) -> float:
         return self._skew.get(component, 0.0)

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from .channel import Channel
-from .errors import TwinError
 from .orders import Fill, Order
+from .validate import flag, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -51,27 +51,23 @@ class Exchange:
     # -- fault port -------------------------------------------------------------------------
     def outage(self, on: bool = True) -> None:
         """While out, every order is rejected and the book feed stops."""
-        self.is_out = bool(on)
+        self.is_out = flag("exchange.outage", "on", on)
         self.ctx.changed("exchange_outage", "exchange", {"on": self.is_out})
 
     def set_reject_ratio(self, ratio: float) -> None:
-        if not 0.0 <= ratio <= 1.0:
-            raise TwinError(f"exchange.set_reject_ratio: ratio must be in [0, 1], got {ratio!r}")
-        self.reject_ratio = float(ratio)
+        self.reject_ratio = number("exchange.set_reject_ratio", "ratio", ratio, 0.0, 1.0)
         self.ctx.changed("order_rejects", "exchange", {"reject_ratio": self.reject_ratio})
 
     def set_friction(self, entry_fill: float, exit_fill: float) -> None:
         """Only these fractions of maker entry / exit orders ever fill (1, 1 = no friction)."""
-        if not (0.0 <= entry_fill <= 1.0 and 0.0 <= exit_fill <= 1.0):
-            raise TwinError(f"exchange.set_friction: fill ratios must be in [0, 1], got {entry_fill!r}, {exit_fill!r}")
-        self.entry_fill_ratio, self.exit_fill_ratio = float(entry_fill), float(exit_fill)
-        self.ctx.changed("fill_friction", "exchange", {"entry_fill": entry_fill, "exit_fill": exit_fill})
+        entry = number("exchange.set_friction", "entry_fill", entry_fill, 0.0, 1.0)
+        exit_ = number("exchange.set_friction", "exit_fill", exit_fill, 0.0, 1.0)
+        self.entry_fill_ratio, self.exit_fill_ratio = entry, exit_
+        self.ctx.changed("fill_friction", "exchange", {"entry_fill": entry, "exit_fill": exit_})
 
     def set_depth_factor(self, factor: float) -> None:
         """Scale the touch depth of every book (``ob_depth_decay``; 1 restores)."""
-        if not 0.0 < factor <= 10.0:
-            raise TwinError(f"exchange.set_depth_factor: factor must be in (0, 10], got {factor!r}")
-        self.depth_factor = float(factor)
+        self.depth_factor = number("exchange.set_depth_factor", "factor", factor, 0.0, 10.0, lo_open=True)
         self.ctx.changed("ob_depth_decay", "exchange", {"factor": self.depth_factor})
 
     # -- books ------------------------------------------------------------------------------

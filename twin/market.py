@@ -17,6 +17,7 @@ import numpy as np
 from .config import MarketConfig
 from .replay import load_replay
 from .rng import Streams
+from .validate import number
 
 __all__ = ["Market", "REGIME_CODES"]
 
@@ -207,12 +208,12 @@ class Market:
     def shock(self, magnitude: float, duration_s: float | None = None) -> None:
         """A market shock now: prices drop by up to 8 % × magnitude × beta, a crash regime for
         ``duration_s`` (default ``shock_crash_s × magnitude``), DVOL up and taker ratio down."""
-        if not 0.0 <= magnitude <= 1.0:
-            raise ValueError(f"market.shock: magnitude must be in [0, 1], got {magnitude!r}")
+        magnitude = number("market.shock", "magnitude", magnitude, 0.0, 1.0)
+        dur = (self.cfg.shock_crash_s * magnitude if duration_s is None
+               else number("market.shock", "duration_s", duration_s, 0.0))
         now = self._now()
         step = self.step_of(now)
-        dur = self.cfg.shock_crash_s * magnitude if duration_s is None else float(duration_s)
-        self._shocks.append((now, float(magnitude)))
+        self._shocks.append((now, magnitude))
         prev = self._jumps[-1] if self._jumps else np.zeros(self.n_assets)
         self._jump_steps.append(step + 1)
         self._jumps.append(prev - _SHOCK_DROP * magnitude * self.beta)
@@ -220,7 +221,7 @@ class Market:
         if dur > 0 and self._replay is None:
             self._forced.append((step + 1, step + 1 + int(dur / self.step_s)))
             self._regenerate_after(step)
-        self._record("market_shock", "market", {"magnitude": float(magnitude), "crash_s": dur})
+        self._record("market_shock", "market", {"magnitude": magnitude, "crash_s": dur})
 
     def _regenerate_after(self, step: int) -> None:
         """Redraw the path after ``step`` (a forced regime changed it); earlier rows are never read again."""

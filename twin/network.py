@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 from .config import LinkConfig
 from .errors import TwinError
 from .rng import DrawBuffer
+from .validate import number
 
 __all__ = ["Link", "Network"]
 
@@ -36,19 +37,16 @@ class Link:
     # -- fault port -------------------------------------------------------------------------
     def set_latency(self, latency_ms: float, jitter_ms: float | None = None) -> None:
         """Set the mean base latency (and optionally the jitter), in milliseconds."""
-        if not latency_ms >= 0 or (jitter_ms is not None and not jitter_ms >= 0):
-            raise TwinError(f"link {self.name}: latency_ms and jitter_ms must be >= 0")
-        self.latency_ms = float(latency_ms)
-        if jitter_ms is not None:
-            self.jitter_ms = float(jitter_ms)
+        method = f"link.{self.name}.set_latency"
+        latency = number(method, "latency_ms", latency_ms, 0.0)
+        jitter = self.jitter_ms if jitter_ms is None else number(method, "jitter_ms", jitter_ms, 0.0)
+        self.latency_ms, self.jitter_ms = latency, jitter
         self._base_s, self._jitter_s = self.latency_ms / 1000.0, self.jitter_ms / 1000.0
         self._changed("link_latency", self.name, {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms})
 
     def set_loss(self, ratio: float) -> None:
         """Drop each message with probability ``ratio``."""
-        if not 0.0 <= ratio <= 1.0:
-            raise TwinError(f"link {self.name}: loss ratio must be in [0, 1], got {ratio!r}")
-        self.loss_ratio = float(ratio)
+        self.loss_ratio = number(f"link.{self.name}.set_loss", "ratio", ratio, 0.0, 1.0)
         self._changed("link_loss", self.name, {"loss_ratio": self.loss_ratio})
 
     def down(self) -> None:
@@ -90,11 +88,16 @@ class Network:
         Node names may end with ``*`` to match a prefix (``"sensor.*"``, ``"hz*"``). Nodes in no
         group form one more group together.
         """
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
+            raise TwinError(f"network.partition: groups must be a list of lists of node names, got {groups!r}")
         mapping: dict[str, int] = {}
         for gi, group in enumerate(groups):
-            if isinstance(group, str):
-                raise TwinError("network.partition: groups must be lists of node names, not strings")
+            if isinstance(group, (str, bytes)) or not isinstance(group, Sequence):
+                raise TwinError(f"network.partition: groups[{gi}] must be a list of node names, got {group!r}")
             for pattern in group:
+                if not isinstance(pattern, str) or not pattern:
+                    raise TwinError(f"network.partition: groups[{gi}] must hold node names (strings), "
+                                    f"got {pattern!r}")
                 matched = [n for n in self.nodes if n == pattern or
                            (pattern.endswith("*") and n.startswith(pattern[:-1]))]
                 if not matched:

@@ -16,7 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any, Generator
 
 from .cluster import Record
-from .errors import TwinError
+from .validate import flag, number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -92,17 +92,14 @@ class Sensor:
 
     def degrade(self, factor: float) -> None:
         """Publish at ``factor`` × the nominal rate (0 < factor <= 1; 1 restores)."""
-        if not 0.0 < factor <= 1.0:
-            raise TwinError(f"sensor.{self.name}.degrade: factor must be in (0, 1], got {factor!r}")
-        self.factor = float(factor)
+        self.factor = number(f"sensor.{self.name}.degrade", "factor", factor, 0.0, 1.0, lo_open=True)
         self._changed("sensor_degrade", {"factor": self.factor})
 
     def set_flap(self, period_s: float | None) -> None:
         """Crash and restart alternately every ``period_s``; 0 or None stops flapping (and restarts)."""
+        period = 0.0 if period_s is None else number(f"sensor.{self.name}.set_flap", "period_s", period_s, 0.0)
         self._flap_epoch += 1
-        self.flap_period_s = float(period_s or 0.0)
-        if self.flap_period_s < 0 or not math.isfinite(self.flap_period_s):
-            raise TwinError(f"sensor.{self.name}.set_flap: period_s must be >= 0, got {period_s!r}")
+        self.flap_period_s = period
         self._changed("sensor_flap", {"period_s": self.flap_period_s})
         if self.flap_period_s > 0:
             epoch = self._flap_epoch
@@ -126,14 +123,12 @@ class Sensor:
 
     def set_publish_delay(self, delay_s: float) -> None:
         """Values are captured on time but sent ``delay_s`` later."""
-        if not delay_s >= 0 or not math.isfinite(delay_s):
-            raise TwinError(f"sensor.{self.name}.set_publish_delay: delay_s must be >= 0, got {delay_s!r}")
-        self.publish_delay_s = float(delay_s)
+        self.publish_delay_s = number(f"sensor.{self.name}.set_publish_delay", "delay_s", delay_s, 0.0)
         self._changed("sensor_publish_delay", {"delay_s": self.publish_delay_s})
 
     def corrupt(self, on: bool = True) -> None:
         """Publish values whose payload no longer matches their checksum."""
-        self.corrupting = bool(on)
+        self.corrupting = flag(f"sensor.{self.name}.corrupt", "on", on)
         self._changed("data_corruption", {"on": self.corrupting})
 
     # -- internals --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 from typing import Any, Callable, Generator, Mapping
 
@@ -153,8 +154,10 @@ class World:
 
     def at(self, t_s: float, fn: Callable[[], Any]) -> None:
         """Call ``fn()`` at simulated time ``t_s`` (not in the past)."""
-        if not math.isfinite(t_s) or t_s < self.now:
-            raise TwinError(f"world.at: t_s={t_s!r} is before now ({self.now:g} s) or not finite")
+        if isinstance(t_s, bool) or not isinstance(t_s, numbers.Real) or not math.isfinite(t_s) or t_s < self.now:
+            raise TwinError(f"world.at: t_s={t_s!r} is before now ({self.now:g} s) or not a finite number")
+        if not callable(fn):
+            raise TwinError(f"world.at: fn must be a callable taking no arguments, got {fn!r}")
         self.ctx.call_later(t_s - self.now, fn)
 
     def run(self, until_s: float) -> Trace:

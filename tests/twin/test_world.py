@@ -177,3 +177,49 @@ def test_files_are_identical_across_processes_with_different_hash_seeds(tmp_path
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         subprocess.run([sys.executable, str(script), str(tmp_path / name)], check=True, env=env, timeout=120)
     assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+
+
+_BAD_PORT_CALLS = [
+    ("network", "partition", ([[1]],)),
+    ("network", "partition", (None,)),
+    ("network", "partition", ("agent",)),
+    ("exchange", "set_friction", ("a", 1)),
+    ("exchange", "set_friction", (0.5, 1.5)),
+    ("exchange", "set_reject_ratio", ("x",)),
+    ("exchange", "set_depth_factor", (float("nan"),)),
+    ("exchange", "outage", ("yes",)),
+    ("market", "shock", (0.5, -100.0)),
+    ("market", "shock", (2.0,)),
+    ("market", "shock", ("big",)),
+    ("sensor.scan", "degrade", ("half",)),
+    ("sensor.scan", "set_flap", ("often",)),
+    ("sensor.scan", "set_flap", (-1.0,)),
+    ("sensor.scan", "set_publish_delay", (float("inf"),)),
+    ("sensor.scan", "corrupt", ("no",)),
+    ("link.cluster<->agent", "set_latency", ("slow",)),
+    ("link.cluster<->agent", "set_latency", (5.0, -1.0)),
+    ("link.cluster<->agent", "set_loss", (True,)),
+    ("clock", "skew", ("agent", "5s")),
+    ("clock", "skew", (3, 1.0)),
+    ("cluster", "kill_member", ("hz0",)),
+]
+
+
+@pytest.mark.parametrize("port, method, args", _BAD_PORT_CALLS)
+def test_bad_port_arguments_are_twin_errors_naming_the_parameter(port: str, method: str, args: tuple) -> None:
+    w = World(WorldConfig(), "survival", 0)
+    with pytest.raises(TwinError) as info:
+        getattr(w.ports[port], method)(*args)
+    assert method in str(info.value) or port.split(".")[0] in str(info.value)
+
+
+def test_world_at_rejects_what_it_cannot_run() -> None:
+    w = World(WorldConfig(), "survival", 0)
+    with pytest.raises(TwinError, match="callable"):
+        w.at(5.0, "x")  # type: ignore[arg-type]
+    with pytest.raises(TwinError, match="finite number"):
+        w.at("5", lambda: None)  # type: ignore[arg-type]
+    seen = []
+    w.at(5.0, lambda: seen.append(w.now))
+    w.run(6.0)
+    assert seen == [5.0]
