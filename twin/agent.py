@@ -48,6 +48,7 @@ class Agent:
         self.portfolio = Portfolio(self.cfg.capital)
         self.to_exchange = Channel(ctx, ctx.links["agent<->exchange"], "agent", "exchange")
         self.journal_link = ctx.links["cluster<->agent"]
+        self._journal_draw = ctx.streams.buffer("agent.journal")
         self.orders: list[Order] = []
         self.working: dict[int, Order] = {}
         self.cancel_sent: set[int] = set()
@@ -223,7 +224,7 @@ class Agent:
             return
         seq, key, h = self.portfolio.journal[-1]
         rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
-        if not self.ctx.cluster.write(key, "agent", self.journal_link, rec, now):
+        if not self.ctx.cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw):
             self.journal_damaged = True
 
     def _schedule_repair(self) -> None:
@@ -242,7 +243,7 @@ class Agent:
             if key in cluster.data:
                 continue
             rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
-            if cluster.write(key, "agent", self.journal_link, rec, now):
+            if cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw):
                 rewritten += 1
             else:
                 failed += 1

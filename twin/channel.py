@@ -30,6 +30,7 @@ class Channel:
         self._queue: deque[Callable[[], None]] = deque()
         self._last_delivery = 0.0
         self._pumping = False
+        self._draw = ctx.streams.buffer(f"channel.{link.name}.{src}->{dst}")
 
     def send(self, fn: Callable[[], None]) -> None:
         self._queue.append(fn)
@@ -44,7 +45,7 @@ class Channel:
         self._pumping = True
         ctx = self.ctx
         while self._queue:
-            d = self.link.delay_s() if ctx.network.can_reach(self.src, self.dst) else None
+            d = self.link.delay_s(self._draw) if ctx.network.can_reach(self.src, self.dst) else None
             if d is None:
                 ctx.call_later(_RETRY_S, self._pump)
                 return

@@ -26,6 +26,7 @@ class Client:
         self.last_ok_s = 0.0
         self.reachable_since_s = 0.0
         self._was_reachable = True
+        self._draw = ctx.streams.buffer("client.heartbeat")
 
     def reaches_member(self) -> bool:
         """True if some live member of the cluster's view is reachable from the agent now."""
@@ -38,7 +39,7 @@ class Client:
 
     def check(self, now: float) -> bool:
         """Heartbeat once; returns True if the connection state flipped."""
-        reachable = self.link.is_up and self.reaches_member() and self.link.delay_s() is not None
+        reachable = self.link.is_up and self.reaches_member() and self.link.delay_s(self._draw) is not None
         if reachable:
             self.last_ok_s = now
             if not self._was_reachable:

@@ -15,11 +15,14 @@ Its fault port is :class:`twin.ports.ClusterPort`.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .config import ClusterConfig
 from .errors import TwinError
 from .network import Link, Network
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .rng import DrawBuffer, Streams
 
 __all__ = ["Cluster", "Record"]
 
@@ -47,8 +50,10 @@ class Cluster:
 
     def __init__(self, cfg: ClusterConfig, network: Network, agent_link: Link, now: Callable[[], float],
                  call_later: Callable[[float, Callable[[], None]], None],
-                 record: Callable[..., None]) -> None:
+                 record: Callable[..., None], streams: "Streams | None" = None) -> None:
         self.cfg = cfg
+        self._streams = streams
+        self._fetch_draws: dict[str, "DrawBuffer | None"] = {}
         self.names = tuple(f"hz{i}" for i in range(cfg.members))
         self.alive = [True] * cfg.members
         self.quorum = cfg.effective_quorum
@@ -99,14 +104,15 @@ class Cluster:
         return name if self._net.can_reach(src_node, name) else None
 
     def write(self, key: str, src_node: str, link: Link, record: Record, send_t: float,
-              origin_t: float | None = None) -> bool:
+              origin_t: float | None = None, draw: "DrawBuffer | None" = None) -> bool:
         """Send ``record`` for ``key`` at ``send_t`` over ``link``; False if it is lost or rejected.
 
-        ``origin_t`` (default ``send_t``) is the capture time that :meth:`retract` compares.
+        ``origin_t`` (default ``send_t``) is the capture time that :meth:`retract` compares;
+        ``draw`` the writer's own random stream on a shared link (default: the link's).
         """
         if self.writable_owner(key, src_node) is None:
             return False
-        d = link.delay_s()
+        d = link.delay_s(draw)
         if d is None:
             return False
         self.store(key, send_t + d, send_t if origin_t is None else origin_t, record)
@@ -114,7 +120,7 @@ class Cluster:
 
     def store(self, key: str, arrival: float, origin_t: float, record: Record | None) -> None:
         """Apply a write that reaches its owner at ``arrival`` (the agent sees it later)."""
-        fetch = self._agent_link.delay_s() or 0.0
+        fetch = self._agent_link.delay_s(self._fetch_draw(record)) or 0.0
         visible = arrival + self.cfg.near_cache_invalidation_s + fetch
         lst = self.pending.get(key)
         if lst is None:
@@ -125,6 +131,14 @@ class Cluster:
         listener = self.entry_listeners.get(key)
         if listener is not None:
             self._later(visible - self._now(), listener)
+
+    def _fetch_draw(self, record: Record | None) -> "DrawBuffer | None":
+        """The near-cache fetch stream of the record's source (one per service, one for the journal)."""
+        source = record.source if record is not None else "<lost>"
+        if source not in self._fetch_draws:
+            self._fetch_draws[source] = (self._streams.buffer(f"near_cache.{source}")
+                                         if self._streams is not None else None)
+        return self._fetch_draws[source]
 
     def preload(self, key: str, record: Record) -> None:
         """A value already in the grid and in the near cache when the world starts."""

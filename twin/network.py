@@ -58,14 +58,19 @@ class Link:
         self._changed("link_up", self.name, {})
 
     # -- use --------------------------------------------------------------------------------
-    def delay_s(self) -> float | None:
-        """Transit time of one message sent now, or None if it is lost (down or loss draw)."""
+    def delay_s(self, draw: DrawBuffer | None = None) -> float | None:
+        """Transit time of one message sent now, or None if it is lost (down or loss draw).
+
+        ``draw``: the caller's own random stream; a link shared by several users gives each its
+        own, so one user's message count never shifts another's latencies (default: the link's).
+        """
         if not self.is_up:
             return None
-        if self.loss_ratio > 0.0 and self._draw.uniform() < self.loss_ratio:
+        rng = self._draw if draw is None else draw
+        if self.loss_ratio > 0.0 and rng.uniform() < self.loss_ratio:
             return None
         if self._jitter_s > 0.0:
-            return self._base_s + self._jitter_s * self._draw.exponential()
+            return self._base_s + self._jitter_s * rng.exponential()
         return self._base_s
 
     @property

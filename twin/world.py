@@ -85,7 +85,7 @@ class World:
         ctx.clocks = Clocks(SENSOR_NAMES + ("agent",), self._record)
         ctx.market = Market(cfg.market, ctx.streams, ctx.now, self._record)
         ctx.cluster = Cluster(cfg.cluster, ctx.network, ctx.links["cluster<->agent"], ctx.now, ctx.call_later,
-                              self._record)
+                              self._record, ctx.streams)
         ctx.exchange = Exchange(ctx)
 
     def _build_sensors(self, ctx: Context) -> dict[str, Sensor]:

@@ -223,3 +223,22 @@ def test_world_at_rejects_what_it_cannot_run() -> None:
     w.at(5.0, lambda: seen.append(w.now))
     w.run(6.0)
     assert seen == [5.0]
+
+
+def test_one_service_publishing_more_does_not_shift_another_components_draws() -> None:
+    """Each component draws from its own stream: the EsoF publishing 5x as often changes nothing else."""
+    def run(esof_interval_s: float) -> dict[str, list]:
+        cfg = WorldConfig.from_mapping({"sensors": {"esof_interval_s": esof_interval_s}, "network": {
+            "links": {"cluster<->agent": {"latency_ms": 200.0, "jitter_ms": 600.0}}}})   # fetches matter
+        w = World(cfg, "survival", 41)
+        trace = w.run(1200.0)
+        out = trace.tables["signals_observed"].to_pydict()
+        out.update({f"orders.{k}": v for k, v in trace.tables["orders"].to_pydict().items()})
+        return out
+
+    slow, fast = run(300.0), run(60.0)
+    assert slow["esof.age_s"] != fast["esof.age_s"]
+    assert len(slow["orders.id"]) > 0
+    for name in slow:
+        if name != "esof.age_s":
+            assert slow[name] == fast[name], name
