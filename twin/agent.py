@@ -2,7 +2,8 @@
 
 * Steps ``controller.step(now, signals)`` every ``step_interval_s`` and at once when an
   invariant flag (quorum, ledger, checksum) flips between ticks.
-* Entries when a new scan's vel_div is below ``-entry_threshold``, into the scanner's top-ranked
+* Entries when a new scan's vel_div per asset (vel_div / N, so one threshold fits 50 or 400
+  assets) is below ``-entry_threshold``, into the scanner's top-ranked
   assets, sized by ``decision.size`` and capped by ``max_leverage`` × equity.
 * Posture-aware execution: taker or post-only maker entries when taker is allowed (APEX),
   post-only only otherwise (STALKER), no entries when entries are not allowed (TURTLE), cancel
@@ -68,6 +69,7 @@ class Agent:
         self._exit_retry_s: dict[int, float] = {}
         self._marks_t = -1.0
         self._marks: dict[int, float] = {}
+        self.n_assets = ctx.market.n_assets
         self.side = SELL if self.cfg.entry_side == "short" else BUY
         exchange.on_report = self.on_report
         watchdog.agent = self
@@ -182,6 +184,7 @@ class Agent:
             return
         seq, _, _, vel_div, ranked = rec.payload
         self.last_scan_seq = seq
+        vel_div /= self.n_assets          # λ_max scales with N: the threshold is per asset
         if vel_div >= -self.cfg.entry_threshold:
             return
         pf = self.portfolio

@@ -142,7 +142,7 @@ class AgentConfig:
     base_fraction: float = _f(0.1, 0.0, 1.0)
     leverage: float = _f(3.0, 0.0, 100.0)
     entry_side: str = _c("short", ("short", "long"))
-    entry_threshold: float = _f(0.02, 0.0, 1.0)
+    entry_threshold: float = _f(0.02, 0.0, 1.0)      # on vel_div / N (per asset)
     entries_per_signal: int = _i(2, 1, 1000)
     max_positions: int = _i(5, 0, 1000)
     take_profit_bps: float = _f(40.0, 0.1, 100000.0)

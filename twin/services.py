@@ -24,9 +24,10 @@ RANKED_ASSETS = 10
 class Scanner(Sensor):
     """Every scan: returns since the last scan, λ_max over the short and long windows, vel_div.
 
-    Payload: ``(seq, v50, v750, vel_div, ranked)`` where v = λ_max / N, vel_div is the short
-    window's velocity minus the long one's, and ranked lists the assets most loaded on the
-    short window's leading eigenvector.
+    Payload: ``(seq, v50, v750, vel_div, ranked)`` where v50 and v750 are λ_max of the
+    correlation matrices over the short and long windows (between 1 and N), vel_div is the short
+    window's velocity minus the long one's (λ units per scan), and ranked lists the assets most
+    loaded on the short window's leading eigenvector.
     """
 
     def __init__(self, ctx: "Context") -> None:
@@ -41,7 +42,7 @@ class Scanner(Sensor):
         for row in ctx.market.history_returns(s.scan_short_window, s.scan_interval_s):
             self.short.push(row)
         self._prev_log = ctx.market.log_prices(0.0)
-        self._prev_v = (self.short.lambda_max() / n, self.long.lambda_max() / n)
+        self._prev_v = (self.short.lambda_max(), self.long.lambda_max())
         self.seq = 0
         self.last = (0.0, 0.0, 0.0)
 
@@ -57,8 +58,8 @@ class Scanner(Sensor):
         self._prev_log = logp
         self.short.push(ret)
         self.long.push(ret)
-        v50 = self.short.lambda_max() / self.n
-        v750 = self.long.lambda_max() / self.n
+        v50 = self.short.lambda_max()
+        v750 = self.long.lambda_max()
         ready = self.short.count >= self.short.window
         vel_div = ((v50 - self._prev_v[0]) - (v750 - self._prev_v[1])) if ready else 0.0
         self._prev_v = (v50, v750)

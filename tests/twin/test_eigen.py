@@ -39,3 +39,16 @@ def test_clear_forgets_the_window() -> None:
         roll.push(np.arange(4.0) * i + np.array([0.0, 1.0, -1.0, 0.5]) * (i % 3))
     roll.clear()
     assert roll.count == 0 and roll.lambda_max() == 0.0
+
+
+def test_scanner_publishes_lambda_max_itself_not_divided_by_n() -> None:
+    from twin import World, WorldConfig
+
+    w = World(WorldConfig.from_mapping({"market": {"assets": 60}}), "survival", 3)
+    w.run(400.0)
+    scan = w.sensors["scan"]
+    seq, v50, v750, vel_div, ranked = w.ctx.cluster.data[scan.key][1].payload
+    assert v50 == pytest.approx(full_lambda_max(scan.short.window_rows()), rel=1e-8)
+    assert v750 == pytest.approx(full_lambda_max(scan.long.window_rows()), rel=1e-8)
+    assert 1.0 < v50 < 60.0 and 1.0 < v750 < 60.0      # λ_max of a 60x60 correlation matrix
+    assert (v50, v750, vel_div) == scan.last and seq == scan.seq and len(ranked) == 10
