@@ -7,6 +7,9 @@
 * Split-brain protection: the primary side is the largest reachable group of live members; it is
   quorate with at least ``quorum`` members. Writes are rejected unless the key's owner is live,
   reachable from the writer and on a quorate primary side.
+* Entry listeners: ``entry_listeners[key]`` fires when any write of ``key`` becomes visible to
+  the agent; ``integrity_listeners[key]`` only when a corrupt record, or the first sound record
+  after corrupt ones, does.
 * The agent's near cache sees a write ``near_cache_invalidation_s`` plus a fetch over
   ``cluster<->agent`` after it reached the owner, and only while the client is connected.
 Its fault port is :class:`twin.ports.ClusterPort`.
@@ -30,11 +33,12 @@ __all__ = ["Cluster", "Record"]
 class Record:
     """One value written to the grid by a service: its timestamp (service clock) and payload."""
 
-    __slots__ = ("ts", "payload", "crc", "source")
+    __slots__ = ("ts", "payload", "crc", "source", "corrupted")
 
     def __init__(self, ts: float, payload: tuple, source: str, corrupt: bool = False) -> None:
         self.ts = ts
         self.source = source
+        self.corrupted = bool(corrupt)
         self.crc = hash(payload)
         self.payload = tuple(-v if isinstance(v, float) else v for v in payload) if corrupt else payload
         if corrupt and self.payload == payload:
@@ -76,6 +80,8 @@ class Cluster:
         self.lost_keys: list[str] = []
         self.listeners: list[Callable[[], None]] = []
         self.entry_listeners: dict[str, Callable[[], None]] = {}
+        self.integrity_listeners: dict[str, Callable[[], None]] = {}
+        self._key_corrupt: dict[str, bool] = {}
         self.state_hooks: list[Callable[[], None]] = []
         self.loss_hooks: list[Callable[[list[str]], None]] = []
         self.client_connected = True
@@ -129,6 +135,12 @@ class Cluster:
         if record is not None:
             self.data[key] = (arrival, record)
         listener = self.entry_listeners.get(key)
+        if listener is None and record is not None and key in self.integrity_listeners:
+            # an entry listener that fires only on integrity flips: the first corrupt record and
+            # the first sound one after it (every write would cost an event at 10 Hz)
+            if record.corrupted or self._key_corrupt.get(key, False):
+                self._key_corrupt[key] = record.corrupted
+                listener = self.integrity_listeners[key]
         if listener is not None:
             self._later(visible - self._now(), listener)
 

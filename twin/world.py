@@ -102,6 +102,9 @@ class World:
         self.sensors["ledger_checksum"].journal = agent.portfolio.journal  # type: ignore[attr-defined]
         ctx.cluster.listeners.append(agent.on_invariant_event)
         ctx.cluster.entry_listeners[self.sensors["ledger_checksum"].key] = agent.on_invariant_event
+        for name, sensor in self.sensors.items():
+            if name != "ledger_checksum":   # a corrupt record flips data.checksum_ok: step at once
+                ctx.cluster.integrity_listeners[sensor.key] = agent.on_invariant_event
 
         def on_change(kind: str) -> None:
             if kind in ("network_partition", "network_heal"):

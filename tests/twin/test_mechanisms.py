@@ -256,3 +256,20 @@ def test_sensor_state_machine_restart_then_stall(make_world, cols) -> None:
     assert max(obs["scan.age_s"][i] for i in _rows(obs, 410.0, 499.0)) <= 6.0
     assert w.sensors["scan"].short.count < 30           # fresh state after the restart
     assert restart_s > 0
+
+
+@pytest.mark.parametrize("sensor", ["scan", "ob", "mc_forewarner"])
+def test_a_corrupt_record_steps_the_controller_at_once(make_world, cols, sensor: str) -> None:
+    """data.checksum_ok flips when the corrupt record reaches the agent, not at the next 1 s tick."""
+    w: World = make_world(seed=18)
+    w.at(300.2, lambda: w.ports[f"sensor.{sensor}"].corrupt(True))
+    w.at(500.2, lambda: w.ports[f"sensor.{sensor}"].corrupt(False))
+    trace = w.run(700.0)
+    dec, obs = cols(trace.tables["decisions"]), cols(trace.tables["signals_observed"])
+    broken = [i for i, v in enumerate(obs["data.checksum_ok"]) if v == 0.0]
+    first, last = broken[0], broken[-1]
+    assert dec["trigger"][first] == "invariant" and dec["t_s"][first] != int(dec["t_s"][first])
+    assert dec["posture"][first] == "HIBERNATE" and dec["t_s"][first] > 300.2
+    healed = last + 1
+    assert obs["data.checksum_ok"][healed] == 1.0 and dec["trigger"][healed] == "invariant"
+    assert 500.2 < dec["t_s"][healed] < 500.2 + 2 * w.config.sensors.mc_interval_s
