@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m controller.demo
+	$(VENV)/bin/nor run
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
