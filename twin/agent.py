@@ -310,5 +310,6 @@ class Agent:
         pf = self.portfolio
         equity = pf.equity(self._mark)
         self.recorder.equity(now, equity, pf.cash, pf.gross_exposure(self._mark), self.drawdown(now),
-                             len(pf.positions), pf.realized, pf.fees, self.exchange_equity())
+                             len(pf.positions), pf.realized, pf.fees, self.exchange_equity(),
+                             pf.unrealized(self._mark))
 

@@ -1,4 +1,5 @@
-"""The agent's ledger: cash, positions, PnL, equity, drawdown, and its journal in the grid.
+"""The agent's ledger: cash, positions, realised and unrealised PnL, equity, drawdown, and its
+journal in the grid. Identity: equity = initial cash + realised + unrealised - fees.
 
 Every fill is booked exactly once (by fill id). Each booked fill is also written to the grid as
 a journal entry, whose checksum the ledger-checksum service publishes.
@@ -86,6 +87,10 @@ class Portfolio:
 
     def equity(self, mark: Callable[[int], float]) -> float:
         return self.cash + sum(q * mark(a) for a, q in self.positions.items())
+
+    def unrealized(self, mark: Callable[[int], float]) -> float:
+        """Unrealised PnL of the open positions at ``mark`` (before exit fees)."""
+        return sum(q * (mark(a) - self.avg_price[a]) for a, q in self.positions.items())
 
     def gross_exposure(self, mark: Callable[[int], float]) -> float:
         return sum(abs(q) * mark(a) for a, q in self.positions.items())

@@ -8,7 +8,8 @@ Tables (one ``<table>.arrow`` Arrow IPC file each):
 * ``orders``: id, t_s, asset, side, kind, intent, qty, price, status, posture, r_total, filled_qty,
   avg_fill_price, fee, reason, t_arrive_s, t_done_s
 * ``fills``: id, order_id, t_s, t_booked_s, asset, side, qty, price, fee, liquidity, intent
-* ``equity``: t_s, equity, cash, gross_exposure, drawdown, positions, realized_pnl, fees, exchange_equity
+* ``equity``: t_s, equity, cash, gross_exposure, drawdown, positions, realized_pnl, fees, exchange_equity,
+  unrealized_pnl (equity = starting cash + realized_pnl + unrealized_pnl - fees)
 * ``events``: t_s, seq, kind, target, detail (JSON, sorted keys)
 """
 
@@ -81,7 +82,8 @@ class Recorder:
             "orders": _orders_table(orders),
             "fills": _fills_table(fills),
             "equity": _table(["t_s", "equity", "cash", "gross_exposure", "drawdown", "positions", "realized_pnl",
-                              "fees", "exchange_equity"], [_F, _F, _F, _F, _F, _I, _F, _F, _F], self.equity_rows),
+                              "fees", "exchange_equity", "unrealized_pnl"], [_F, _F, _F, _F, _F, _I, _F, _F, _F, _F],
+                             self.equity_rows),
             "events": _table(["t_s", "seq", "kind", "target", "detail"], [_F, _I, _S, _S, _S],
                              sorted((e for e in self.events if e[0] <= now), key=lambda e: (e[0], e[1]))),
         }

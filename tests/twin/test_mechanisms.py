@@ -273,3 +273,15 @@ def test_a_corrupt_record_steps_the_controller_at_once(make_world, cols, sensor:
     healed = last + 1
     assert obs["data.checksum_ok"][healed] == 1.0 and dec["trigger"][healed] == "invariant"
     assert 500.2 < dec["t_s"][healed] < 500.2 + 2 * w.config.sensors.mc_interval_s
+
+
+def test_equity_is_cash_plus_realised_plus_unrealised_pnl_minus_fees(make_world, cols) -> None:
+    w: World = make_world(seed=19, agent={"max_hold_s": 900.0})
+    eq = cols(w.run(5400.0).tables["equity"])
+    capital = w.config.agent.capital
+    for e, r, u, fee in zip(eq["equity"], eq["realized_pnl"], eq["unrealized_pnl"], eq["fees"]):
+        assert e == pytest.approx(capital + r + u - fee, abs=1e-6 * capital)
+    open_rows = [i for i, n in enumerate(eq["positions"]) if n > 0]
+    assert open_rows and any(abs(eq["unrealized_pnl"][i]) > 1.0 for i in open_rows)
+    assert all(eq["unrealized_pnl"][i] == 0.0 for i, n in enumerate(eq["positions"]) if n == 0)
+    assert any(r != 0.0 for r in eq["realized_pnl"])
