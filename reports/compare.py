@@ -107,7 +107,7 @@ def _scenario_sections(a: RunReport, b: RunReport, pairs: list[tuple[Case, Case]
             out.extend(f"<div class='warn'>⚠ {esc(p)}</div>" for p in problems)
             if RUN in ca.traces and RUN in cb.traces:
                 traces = [("A", ca.traces[RUN], Style(la, *_STYLE_A)), ("B", cb.traces[RUN], Style(lb, *_STYLE_B))]
-                svg, _ = timeline_svg(f"{name} · seed {ca.run.seed} · A vs B", traces, scenario.faults,
+                svg, _ = timeline_svg(f"{name} · seed {ca.run.seed} · A vs B", traces, ca.faults,
                                       scenario.duration_s, draw_layers=False)
                 out.append(svg)
     return out

@@ -40,17 +40,19 @@ class Failure:
 
 @dataclass(frozen=True)
 class Fault:
-    """One scheduled fault: ``kind`` on ``target`` from ``at_s`` for ``for_s`` seconds (0 = instantaneous)."""
+    """One scheduled fault: ``kind`` on ``target`` from ``at_s`` for ``for_s`` seconds (0 = instantaneous);
+    a fault that ``heals`` false is never undone (its window lasts to the end of the run)."""
 
     kind: str
     target: str
     at_s: float
     for_s: float
     params: Mapping[str, Any]
+    heals: bool = True
 
     @property
     def end_s(self) -> float:
-        return self.at_s + self.for_s
+        return self.at_s + self.for_s if self.heals else math.inf
 
     @property
     def label(self) -> str:
@@ -76,6 +78,8 @@ class RunInfo:
     config_id: str
     error: str
     trace_sha256: str
+    faults: tuple[Fault, ...] | None = None      # this seed's faults when they differ per seed (swarm)
+    companions: tuple[str, ...] | None = None    # the companions actually run for this case
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,11 @@ def _fault(r: _Reader, data: Any, field: str) -> Fault:
     for_s = r.num(d, "for_s", field, 0.0)
     if for_s < 0:
         raise r.fail(f"{field}.for_s", "a duration >= 0", for_s)
+    heals = d.get("heals", True)
+    if not isinstance(heals, bool):
+        raise r.fail(f"{field}.heals", "true or false", heals)
     return Fault(r.text(d, "kind", field), r.text(d, "target", field, ""), r.num(d, "at_s", field), for_s,
-                 dict(params))
+                 dict(params), heals)
 
 
 def _run(r: _Reader, data: Any, field: str) -> RunInfo:
@@ -178,10 +185,14 @@ def _run(r: _Reader, data: Any, field: str) -> RunInfo:
     if verdict not in VERDICTS:
         raise r.fail(f"{field}.verdict", f"one of {', '.join(VERDICTS)}", verdict)
     failures = tuple(_failure(r, f, f"{field}.failures[{i}]") for i, f in enumerate(r.lst(d, "failures", field, [])))
+    faults = (tuple(_fault(r, f, f"{field}.faults[{i}]") for i, f in enumerate(r.lst(d, "faults", field)))
+              if "faults" in d else None)
+    companions = _companions(r, d, f"{field}.") if "companions" in d else None
     return RunInfo(seed=r.integer(d, "seed", field), dir=r.text(d, "dir", field), verdict=verdict,
                    wall_s=r.num(d, "wall_s", field, math.nan, allow_nan=True), replay=r.text(d, "replay", field, ""),
                    failures=failures, config_id=r.text(d, "config_id", field, ""),
-                   error=r.text(d, "error", field, ""), trace_sha256=r.text(d, "trace_sha256", field, ""))
+                   error=r.text(d, "error", field, ""), trace_sha256=r.text(d, "trace_sha256", field, ""),
+                   faults=faults, companions=companions)
 
 
 def _scenario(r: _Reader, data: Any, field: str) -> ScenarioInfo:
@@ -199,11 +210,11 @@ def _scenario(r: _Reader, data: Any, field: str) -> ScenarioInfo:
                         runs=runs)
 
 
-def _companions(r: _Reader, d: Mapping[str, Any]) -> tuple[str, ...]:
-    names = r.lst(d, "companions", "", [])
+def _companions(r: _Reader, d: Mapping[str, Any], prefix: str = "") -> tuple[str, ...]:
+    names = r.lst(d, "companions", prefix.rstrip("."), [])
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name:
-            raise r.fail(f"companions[{i}]", "a companion name (nofault, static_ladder, seed_template)", name)
+            raise r.fail(f"{prefix}companions[{i}]", "a companion name (nofault, static_ladder, seed_template)", name)
     return tuple(names)
 
 

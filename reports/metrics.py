@@ -63,7 +63,7 @@ METRICS: tuple[MetricDef, ...] = (
               "working (cancelled or done); 0 when none was working."),
     MetricDef("recovery_s", "recovery time", "s", "lower", "max",
               "End of the last fault window → first decision in APEX (0 if APEX was never left). "
-              "'not recovered' when APEX is not regained before the run ends."),
+              "'not recovered' when APEX is not regained before the run ends; '—' when a fault never heals."),
     MetricDef("switches_per_h", "posture switches", "/h", "lower", "mean",
               "Posture changes per hour of simulated time (chatter)."),
     *(MetricDef(f"time_{p.lower()}_pct", f"time in {p}", "%", "", "mean", f"Share of simulated time in {p}.")
@@ -159,7 +159,7 @@ def _invariant_latencies(tr: ControllerTrace) -> tuple[float, float]:
 
 
 def _recovery_s(tr: ControllerTrace, faults: Sequence[Fault]) -> float:
-    if not faults:
+    if not faults or not all(f.heals for f in faults):
         return math.nan
     end = max(f.end_s for f in faults)
     if not np.any(tr.posture[tr.t_s >= min(f.at_s for f in faults)] != 3):

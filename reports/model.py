@@ -56,7 +56,7 @@ def _case_metrics(case: Case) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     refs = {k: v for k, v in case.traces.items() if k != RUN and k != "nofault"}
     for name, tr in case.traces.items():
-        faults = () if name == "nofault" else case.scenario.faults
+        faults = () if name == "nofault" else case.faults
         own_refs = {} if name == "nofault" else {k: v for k, v in refs.items() if k != name}
         try:
             out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs)

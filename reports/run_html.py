@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from .manifest import ScenarioInfo, verdict_rank
+from .manifest import Fault, ScenarioInfo, verdict_rank
 from .metrics import METRICS, reaction_per_fault
 from .model import RunReport
 from .page import (definitions_html, esc, fmt_metric, fmt_seconds, fmt_time, page, posture_legend, table,
@@ -87,7 +87,7 @@ def _matrix(report: RunReport) -> str:
                 continue
             mark = " <span title='unreadable trace'>⚠</span>" if c.problems else ""
             cells.append(f"<td><a href='#{c.anchor}'>{verdict_badge(c.run.verdict)}</a>{mark}</td>")
-        faults = ", ".join(f.label for f in scenario.faults) or "none"
+        faults = _faults_label(scenario, cases)
         rows.append([f"<a href='#scn-{esc(scenario.name)}'>{esc(scenario.name)}</a>", esc(faults), *cells])
     return ("<h2 id='matrix'>Scenarios × seeds</h2>"
             + table(["scenario", "faults", *[f"seed {s}" for s in seeds]], rows))
@@ -123,11 +123,29 @@ def _suite_metrics(report: RunReport) -> str:
     return "<h2 id='suite'>Suite metrics</h2>" + note + table(header, rows)
 
 
-def _scenario_head(scenario: ScenarioInfo) -> str:
-    faults = "".join(f"<li><b>{esc(f.kind)}</b> on <code>{esc(f.target)}</code> at {fmt_seconds(f.at_s)}"
-                     f"{' for ' + fmt_seconds(f.for_s) if f.for_s else ' (instantaneous)'}"
-                     f"{' ' + esc(json.dumps(dict(f.params), sort_keys=True)) if f.params else ''}</li>"
-                     for f in scenario.faults) or "<li>none</li>"
+def _per_seed(scenario: ScenarioInfo, cases: Sequence[Case]) -> bool:
+    return any(c.faults != scenario.faults for c in cases)
+
+
+def _faults_label(scenario: ScenarioInfo, cases: Sequence[Case]) -> str:
+    if _per_seed(scenario, cases):
+        counts = sorted({len(c.faults) for c in cases})
+        return f"drawn per seed ({counts[0]}–{counts[-1]} faults)" if len(counts) > 1 else \
+            f"drawn per seed ({counts[0]} faults)"
+    return ", ".join(f.label for f in scenario.faults) or "none"
+
+
+def _fault_items(faults: Sequence[Fault]) -> str:
+    return "".join(f"<li><b>{esc(f.kind)}</b> on <code>{esc(f.target)}</code> at {fmt_seconds(f.at_s)}"
+                   f"{' for ' + fmt_seconds(f.for_s) if f.for_s else ' (instantaneous)'}"
+                   f"{'' if f.heals else ', never healed'}"
+                   f"{' ' + esc(json.dumps(dict(f.params), sort_keys=True)) if f.params else ''}</li>"
+                   for f in faults)
+
+
+def _scenario_head(scenario: ScenarioInfo, cases: Sequence[Case]) -> str:
+    faults = ("<li>drawn per seed: listed with each case</li>" if _per_seed(scenario, cases)
+              else _fault_items(scenario.faults) or "<li>none</li>")
     expects = "".join(f"<li><code>{esc(e.check)}</code> {esc(json.dumps(dict(e.params), sort_keys=True))}</li>"
                       for e in scenario.expectations) or "<li>none beyond the always-on checks</li>"
     return (f"<h2 id='scn-{esc(scenario.name)}'>{esc(scenario.name)}</h2>"
@@ -153,11 +171,11 @@ def _case_failures(case: Case) -> str:
 
 def _reactions(case: Case) -> str:
     tr = case.traces.get(RUN)
-    if tr is None or not case.scenario.faults:
+    if tr is None or not case.faults:
         return ""
     rows = [[esc(r.fault.label), fmt_seconds(r.fault.at_s), fmt_seconds(r.reaction_s),
              f"{esc(r.posture_before)} → {esc(r.posture_after)}"]
-            for r in reaction_per_fault(tr, case.scenario.faults)]
+            for r in reaction_per_fault(tr, case.faults)]
     return table(["fault", "starts at", "first posture change after", "posture"], rows)
 
 
@@ -166,9 +184,11 @@ def case_html(report: RunReport, case: Case) -> str:
     parts = [f"<div class='case' id='{case.anchor}'><h3>{esc(case.scenario.name)} — seed {case.run.seed} "
              f"{verdict_badge(case.run.verdict)} <span class='muted'>{fmt_seconds(case.run.wall_s)} wall</span></h3>",
              _case_failures(case)]
+    if case.faults != case.scenario.faults:
+        parts.append(f"<p>Faults of this seed:</p><ul>{_fault_items(case.faults) or '<li>none</li>'}</ul>")
     if RUN in case.traces:
         traces = [(n, case.traces[n], style_for(n, i)) for i, n in enumerate(names)]
-        svg, flat = timeline_svg(f"{case.scenario.name} · seed {case.run.seed}", traces, case.scenario.faults,
+        svg, flat = timeline_svg(f"{case.scenario.name} · seed {case.run.seed}", traces, case.faults,
                                  case.scenario.duration_s)
         parts.append(svg)
         if flat:
@@ -193,7 +213,7 @@ def run_html(report: RunReport) -> str:
     body = [_header(report), nav, _failures(report), _problems(report), _matrix(report), _suite_metrics(report),
             "<h2 id='definitions'>Metric definitions</h2>", definitions_html()]
     for scenario, cases in scenario_order(report):
-        body.append(_scenario_head(scenario))
+        body.append(_scenario_head(scenario, cases))
         body.extend(case_html(report, c) for c in sorted(cases, key=lambda c: (verdict_rank(c.run.verdict),
                                                                                c.run.seed)))
     return page(f"nor report {report.manifest.run_id}", body)

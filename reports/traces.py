@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .errors import TraceError
-from .manifest import Failure, RunInfo, ScenarioInfo
+from .manifest import Failure, Fault, RunInfo, ScenarioInfo
 
 __all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_case",
            "trace_digest", "RUN"]
@@ -149,6 +149,11 @@ class Case:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def faults(self) -> tuple[Fault, ...]:
+        """This seed's faults: the run's own list (swarm scenarios draw them per seed), else the scenario's."""
+        return self.run.faults if self.run.faults is not None else self.scenario.faults
+
+    @property
     def key(self) -> str:
         return f"{self.scenario.name}/{self.run.seed}"
 
@@ -160,7 +165,8 @@ class Case:
 def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: tuple[str, ...],
               traces: bool = True) -> Case:
     """Load one case (its checks, and with ``traces`` its own and its companions' traces);
-    unreadable files become ``problems`` (messages naming the file)."""
+    unreadable files become ``problems`` (messages naming the file). ``companions``: the run's
+    list, narrowed to the case's own list when the manifest records one."""
     case = Case(scenario, run, failures=run.failures)
     directory = run_dir / run.dir
     if run.trace_sha256 and directory.is_dir() and trace_digest(directory) != run.trace_sha256:
@@ -174,6 +180,9 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
         case.problems.append(str(exc))
     if not traces or (run.verdict == "ERROR" and not (directory / "decisions.arrow").exists()):
         return case
+    if run.companions is not None:
+        companions = tuple(c for c in companions if c in run.companions) + tuple(
+            c for c in run.companions if c not in companions)
     for name, sub in [(RUN, directory)] + [(c, directory / "companions" / c) for c in companions]:
         if name != RUN and not sub.is_dir():
             case.problems.append(f"{sub}: missing companion directory")

@@ -52,3 +52,9 @@ def run_dir_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def manifest(run_dir: Path) -> dict:
     return manifest_of(run_dir)
+
+
+@pytest.fixture(scope="session")
+def swarm_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real swarm run: faults drawn per seed, only the nofault companion (both recorded per run)."""
+    return nor_run(tmp_path_factory.mktemp("runs_swarm"), SCENARIO_DIR.parent / "swarm")

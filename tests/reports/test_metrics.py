@@ -126,3 +126,12 @@ def test_aggregate_rules() -> None:
     assert agg["tax_return_pct"] == 2.0      # mean
     assert agg["recovery_s"] == math.inf     # one case never recovered
     assert math.isnan(agg["fees"])
+
+
+def test_a_fault_that_never_heals() -> None:
+    fault = Fault("node_loss", "hz1", 10.0, 0.0, {}, heals=False)
+    m = compute_metrics(trace([A] * 10 + [S] * 50), [fault], 60.0, {})
+    assert m["reaction_s"] == 0.0
+    assert math.isnan(m["recovery_s"])            # APEX is not expected back
+    assert fault_periods([fault], 60.0) == [(10.0, 60.0)]
+    assert math.isnan(m["risk_withheld_pct"]) is False

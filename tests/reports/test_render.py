@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import xml.etree.ElementTree as ET
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -190,3 +191,21 @@ def test_nor_report_rebuilds_without_rerunning(run_dir: Path, tmp_path: Path) ->
     assert proc.stdout.strip() == str(copy / "report.html")
     assert {p: p.stat().st_mtime_ns for p in copy.rglob("*.arrow")} == traces  # nothing re-run or rewritten
     assert parse(copy / "report.html").svgs == 6
+
+
+def test_swarm_run_uses_each_seeds_faults_and_companions(swarm_run_dir: Path) -> None:
+    manifest = json.loads((swarm_run_dir / "manifest.json").read_text())
+    runs = manifest["scenarios"][0]["runs"]
+    assert all("faults" in r and r["companions"] == ["nofault"] for r in runs)  # what this test is about
+    report = load_report(swarm_run_dir)
+    assert [c.problems for c in report.cases] == [[], []]  # no "missing companion" for companions not run
+    assert all(set(c.traces) == {"run", "nofault"} for c in report.cases)
+    html = render_run(swarm_run_dir).read_text()
+    assert "drawn per seed" in html and "Faults of this seed:" in html
+    for run in runs:
+        for f in run["faults"]:
+            assert escape(f"▼ {f['kind']} {f['target']}") in html
+        case = next(c for c in report.cases if c.run.seed == run["seed"])
+        assert len(case.faults) == len(run["faults"])
+        if run["faults"]:
+            assert report.metrics[case.key]["run"]["fault_dd_pct"] == report.metrics[case.key]["run"]["fault_dd_pct"]
