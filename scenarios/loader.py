@@ -82,7 +82,7 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
                    for i, f in enumerate(_array(data, "fault", source)))
     swarm = _swarm(data["swarm"], source, duration_s) if "swarm" in data else None
     ctx = ParseContext(source, None if swarm is not None else len(faults), duration_s,
-                       tuple(ly.name for ly in config.layers))
+                       () if controller is not None else tuple(ly.name for ly in config.layers))
     return Scenario(
         name=name, description=_text(data, "description", source), file=source, suite=suite, duration_s=duration_s,
         seeds=_seeds(data.get("seeds", 1), source), world=world, controller_spec=spec, controller=config,

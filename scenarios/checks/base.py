@@ -53,7 +53,7 @@ class ParseContext:
     source: str
     n_faults: int | None          # None: faults are drawn per seed (no fault[i] references)
     duration_s: float
-    layers: tuple[str, ...]
+    layers: tuple[str, ...]       # empty: any name (the controller is chosen on the command line)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class ParamSpec:
                 raise ScenarioFileError(ctx.source, path, "an integer >= 0", raw)
             return raw
         if t == "layer":
-            if raw not in ctx.layers:
+            if not isinstance(raw, str) or (ctx.layers and raw not in ctx.layers):
                 raise ScenarioFileError(ctx.source, path, f"a layer of the controller ({', '.join(ctx.layers)})", raw)
             return raw
         if t == "companion":

@@ -88,6 +88,8 @@ def r_total_within(run: RunView, window, min: float, max: float) -> Outcome:  # 
              P("max", "fraction", 1.0))
 def layer_within(run: RunView, layer: str, window, min: float, max: float) -> Outcome:  # noqa: A002
     """Layer ``layer``'s multiplier stays within [min, max] during ``window``."""
+    if f"layer.{layer}" not in run.decisions:
+        return True, _NAN, f"not judged: controller {run.config.name} has no layer {layer}"
     _, _, mask = _window(run, window)
     return _bounds(run.layer(layer), run.t, mask, min, max, f"layer {layer}")
 
