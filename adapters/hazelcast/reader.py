@@ -93,7 +93,7 @@ class HealthReader:
     def _accept_all(self, found) -> None:
         if self._alive():
             for key, value in found.items():
-                self._state.accept(key, value)
+                self._state.accept(key, value, from_read=True)
 
     def probe(self) -> bool:
         """Send one liveness probe unless one is already in flight; returns True if sent."""

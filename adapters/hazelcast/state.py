@@ -67,13 +67,21 @@ class GridState:
             cb()
 
     # ------------------------------------------------------------ grid entries
-    def accept(self, key: str, record: object) -> None:
-        """Judge one value read from the grid; a bad one marks ``key`` as an integrity fault."""
+    def accept(self, key: str, record: object, *, from_read: bool = False) -> None:
+        """Judge one value seen in the grid; a bad one marks ``key`` as an integrity fault.
+
+        ``from_read``: the value came from a (near-cached) read, not from the entry listener.
+        A read may legitimately be stale — the near cache is invalidated by a separate event
+        that can arrive after the entry event carrying the newer record — so an older intact
+        record from a read is ignored. A sequence going backwards is judged on entry events
+        only: they are the grid's own per-key write order. A checksum mismatch is a fault
+        whichever way it arrives.
+        """
         with self._lock:
-            self._judge(key, record)
+            self._judge(key, record, from_read)
         self._notify()
 
-    def _judge(self, key: str, record: object) -> None:
+    def _judge(self, key: str, record: object, from_read: bool) -> None:
         if not isinstance(record, HealthRecord):
             self._faults[key] = f"value of type {type(record).__name__} is not a HealthRecord"
             return
@@ -86,7 +94,8 @@ class GridState:
         order = (record.epoch, record.seq)
         last = self._order.get(key)
         if last is not None and order < last:
-            self._faults[key] = f"sequence went backwards: {order} after {last}"
+            if not from_read:
+                self._faults[key] = f"sequence went backwards: {order} after {last}"
             return
         if last is None or order > last:
             self._records[key] = record

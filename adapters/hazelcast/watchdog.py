@@ -11,7 +11,8 @@ signal source. Rules (``now_s`` from the same clock the writers stamp records wi
 * ``heartbeat.age_s``: seconds since the cluster last answered (probe reply or entry event); while
   DISCONNECTED nothing answers, so it grows from the moment of the disconnect.
 * ``data.checksum_ok``: 0.0 while any grid entry failed its checksum or went backwards in
-  sequence, else the published value if a sensor publishes it, else 1.0.
+  sequence in the entry events (see :meth:`GridState.accept`), else the published value if a
+  sensor publishes it, else 1.0.
 * any other ``*.age_s``: published age at the source plus the time since the source timestamp.
 * any other signal: the published value. A missing entry reads NaN (the controller's worst case).
 """

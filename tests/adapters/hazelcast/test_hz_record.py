@@ -100,3 +100,22 @@ def test_disconnected_drives_quorum_to_zero_with_one_member_and_calls_back_at_on
     assert sig["hz.quorum"] == 0.0 and sig["heartbeat.age_s"] == pytest.approx(30.0)
     state.on_lifecycle("CONNECTED")
     assert dog.signals(clock.t)["hz.quorum"] == 1.0 and flips[-1] == 1.0, "reconnected: quorum back at once"
+
+
+def test_a_stale_read_is_ignored_but_a_regressed_event_or_a_corrupt_read_is_a_fault():
+    """The near cache is invalidated by its own event, which can arrive after the entry event
+    carrying a newer record: a read racing with it returns the older record. That is staleness,
+    not corruption — flagging it would HIBERNATE a healthy agent."""
+    state = GridState(Clock())
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1000.0, 4, 1))  # entry event
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 999.0, 3, 1), from_read=True)  # stale read
+    snap = state.snapshot()
+    assert snap.integrity_ok and snap.records["scan.age_s"].seq == 4, "stale read ignored, newer record kept"
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1001.0, 5, 1), from_read=True)
+    assert state.snapshot().records["scan.age_s"].seq == 5, "a newer read is used"
+    bad = make_record("scan.age_s", 0.0, 1002.0, 6, 1)
+    state.accept("scan.age_s", HealthRecord(**{**bad.__dict__, "value": 9.0}), from_read=True)
+    assert "checksum" in state.snapshot().integrity_faults["scan.age_s"], "corruption counts from reads too"
+    state.accept("ob.age_s", make_record("ob.age_s", 0.0, 1000.0, 2, 1))
+    state.accept("ob.age_s", make_record("ob.age_s", 0.0, 999.0, 1, 1))  # the grid's own writes went back
+    assert "backwards" in state.snapshot().integrity_faults["ob.age_s"]
