@@ -29,6 +29,9 @@ WIDTH, LEFT, RIGHT_LEGEND, TOP = 1000, 96, 200, 34
 PLOT_W = WIDTH - LEFT - RIGHT_LEGEND
 BUCKETS = 360
 FAULT_FILL = "#fdd835"
+LABEL_ROWS = 3
+CHAR_W = 6.6
+"""Approximate advance of one character of the 11 px bold fault labels."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,18 @@ def _fmt(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.0f}"
 
 
+def _clock(t_s: float) -> str:
+    """Simulated time as h:mm:ss (m:ss under an hour)."""
+    t = int(round(t_s))
+    return f"{t // 3600}:{t % 3600 // 60:02d}:{t % 60:02d}" if t >= 3600 else f"{t // 60}:{t % 60:02d}"
+
+
+def _span(a: float, b: float) -> str:
+    if b <= a:
+        return f"at {_clock(a)}"
+    return f"{_clock(a)}–{_clock(b) if math.isfinite(b) else 'end'}"
+
+
 def _tick_label(v: float) -> str:
     return f"{v:g}" if abs(v) >= 1e-9 else "0"
 
@@ -69,10 +84,40 @@ class Figure:
         self.windows = list(windows)
         self.hours = (self.t1 - self.t0) >= 7200
         self.parts: list[str] = []
-        self.y = TOP + 14 * self._label_rows()
+        self._labels, self._key = self._layout_labels()
+        rows = 1 + max((row for _, row, _ in self._labels), default=-1)
+        self.y = TOP + 14 * (rows + len(self._key))
 
-    def _label_rows(self) -> int:
-        return min(3, max(1, len(self.windows))) if self.windows else 0
+    def _place(self, items: list[tuple[float, str]]) -> list[tuple[float, int, str]] | None:
+        """Greedy rows for labels starting at x; None when they do not fit in LABEL_ROWS rows."""
+        ends = [-math.inf] * LABEL_ROWS
+        out = []
+        for x, text in items:
+            row = next((r for r in range(LABEL_ROWS) if ends[r] <= x), None)
+            if row is None:
+                return None
+            ends[row] = x + len(text) * CHAR_W + 8
+            out.append((x, row, text))
+        return out
+
+    def _layout_labels(self) -> tuple[list[tuple[float, int, str]], list[str]]:
+        """Fault labels ``▼ kind target`` at their window's start; when they collide, numbered tags
+        ``▼n`` and key lines ``n kind target (start–end)`` above the plot."""
+        windows = sorted(self.windows)
+        xs = [float(self.x(max(a, self.t0))) + 2 for a, _, _ in windows]
+        placed = self._place([(x, f"▼ {label}") for x, (_, _, label) in zip(xs, windows)])
+        if placed is not None:
+            return placed, []
+        tags = [(x, f"▼{i + 1}") for i, x in enumerate(xs)]
+        placed = self._place(tags) or [(x, i % LABEL_ROWS, t) for i, (x, t) in enumerate(tags)]
+        entries = [f"{i + 1} {label} ({_span(a, b)})" for i, (a, b, label) in enumerate(windows)]
+        lines, line = [], ""
+        for e in entries:
+            if line and (len(line) + 5 + len(e)) * CHAR_W > WIDTH - LEFT:
+                lines.append(line)
+                line = ""
+            line = f"{line}  ·  {e}" if line else e
+        return placed, lines + [line]
 
     def x(self, t_s: float | np.ndarray) -> float | np.ndarray:
         return LEFT + (np.asarray(t_s, dtype=np.float64) - self.t0) / (self.t1 - self.t0) * PLOT_W
@@ -172,12 +217,11 @@ class Figure:
         self.y = y + 36
 
     def _window_labels(self) -> list[str]:
-        out = []
-        rows = self._label_rows()
-        for i, (a, b, label) in enumerate(sorted(self.windows)):
-            xx = float(self.x(max(a, self.t0)))
-            y = TOP + 10 + 14 * (i % rows)
-            out.append(f'<text x="{_fmt(xx + 2)}" y="{_fmt(y)}" class="fl">▼ {escape(label)}</text>')
+        out = [f'<text x="{LEFT}" y="{TOP + 10 + 14 * i}" class="fl">{escape(line)}</text>'
+               for i, line in enumerate(self._key)]
+        top = TOP + 10 + 14 * len(self._key)
+        out += [f'<text x="{_fmt(x)}" y="{_fmt(top + 14 * row)}" class="fl">{escape(text)}</text>'
+                for x, row, text in self._labels]
         return out
 
     def svg(self) -> str:

@@ -61,3 +61,16 @@ def test_six_hour_figure_is_small_and_labelled() -> None:
     assert len(svg) < 120_000
     assert "sensor_stale mc_forewarner" in svg and "simulated time (h)" in svg
     assert POSTURE_COLOURS[0] in svg and POSTURE_COLOURS[3] in svg
+
+
+def test_crowded_fault_labels_become_numbered_tags_with_a_key() -> None:
+    windows = [(480.0 + 60 * i, 900.0 + 60 * i, f"kind_{i} some.long.target->cluster") for i in range(6)]
+    fig = Figure("crowded", 0.0, 14400.0, windows)
+    fig.lines("r", [Line("x", np.arange(10.0), np.ones(10), "#111")], 0.0, 1.0)
+    svg = fig.svg()
+    for i in range(6):
+        assert f">▼{i + 1}<" in svg
+        assert f"{i + 1} kind_{i} some.long.target-&gt;cluster ({(480 + 60 * i) // 60}:00–" in svg
+    sparse = Figure("sparse", 0.0, 14400.0, [(3600.0, 7200.0, "sensor_stale mc_forewarner"),
+                                            (10800.0, 10800.0, "exf_shock market")]).svg()
+    assert ">▼ sensor_stale mc_forewarner<" in sparse and ">▼ exf_shock market<" in sparse
