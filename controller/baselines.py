@@ -5,7 +5,10 @@
 * ``seed_template``: the spec's first template — 4 layers, raw exponentials with no deadband,
   the un-normalised capital sigmoid (taxes 9.5 % at zero drawdown), fast attack / slow recovery.
 
-Both run through :class:`SurvivalController`, so they share the ``step`` contract and the
+* ``uncontrolled``: no survival control at all — ``r_total`` is always 1.0 and the posture
+  always APEX, whatever the signals (the reference for the performance tax).
+
+All run through :class:`SurvivalController`, so they share the ``step`` contract and the
 batch evaluator.
 """
 
@@ -16,8 +19,9 @@ from typing import Any
 from .config import ControllerConfig
 from .survival import SurvivalController
 
-__all__ = ["STATIC_LADDER_DATA", "SEED_TEMPLATE_DATA", "static_ladder_config", "seed_template_config",
-           "StaticLadderController", "SeedTemplateController", "BASELINES"]
+__all__ = ["STATIC_LADDER_DATA", "SEED_TEMPLATE_DATA", "UNCONTROLLED_DATA", "static_ladder_config",
+           "seed_template_config", "uncontrolled_config", "StaticLadderController", "SeedTemplateController",
+           "UncontrolledController", "BASELINES"]
 
 _EPS = 1e-9
 _NO_HYSTERESIS = {
@@ -73,6 +77,19 @@ SEED_TEMPLATE_DATA: dict[str, Any] = {
 }
 
 
+UNCONTROLLED_DATA: dict[str, Any] = {
+    "name": "uncontrolled",
+    "postures": _NO_HYSTERESIS,
+    # One rung whose value is 1.0 on both sides of its threshold, valid or not: always 1.0.
+    "layers": [{"name": "none", "category": "ladder",
+                "inputs": [{"signal": "hz.quorum", "transform": "step", "max": 0.0, "value": 1.0}]}],
+}
+
+
+def uncontrolled_config() -> ControllerConfig:
+    return ControllerConfig.from_mapping(UNCONTROLLED_DATA, source="controller.baselines.uncontrolled")
+
+
 def static_ladder_config() -> ControllerConfig:
     return ControllerConfig.from_mapping(STATIC_LADDER_DATA, source="controller.baselines.static_ladder")
 
@@ -95,4 +112,12 @@ class SeedTemplateController(SurvivalController):
         super().__init__(seed_template_config())
 
 
-BASELINES = {"static_ladder": StaticLadderController, "seed_template": SeedTemplateController}
+class UncontrolledController(SurvivalController):
+    """No survival control: r_total 1.0 and APEX always."""
+
+    def __init__(self) -> None:
+        super().__init__(uncontrolled_config())
+
+
+BASELINES = {"static_ladder": StaticLadderController, "seed_template": SeedTemplateController,
+             "uncontrolled": UncontrolledController}

@@ -13,7 +13,7 @@ from .toml_io import load_config
 
 __all__ = ["CONTROLLER_NAMES", "make_controller", "resolve_config"]
 
-CONTROLLER_NAMES = ("survival", "static_ladder", "seed_template")
+CONTROLLER_NAMES = ("survival", "static_ladder", "seed_template", "uncontrolled")
 
 
 def resolve_config(spec: str | Path | ControllerConfig) -> ControllerConfig:

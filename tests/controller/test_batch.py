@@ -81,8 +81,15 @@ def test_missing_trace_column_is_a_clear_error():
         evaluate_batch([default_config()], trace)
 
 
+def test_uncontrolled_is_always_one_and_apex_whatever_the_signals():
+    ctl = make_controller("uncontrolled")
+    for t, signals in enumerate([NOMINAL_SIGNALS, {}, {"hz.quorum": 0.0, "mc_forewarner.age_s": float("nan")}]):
+        d = ctl.step(float(t), signals)
+        assert d.r_total == 1.0 and d.posture.name == "APEX" and d.taker_allowed
+
+
 def test_baselines_are_selectable_by_name_and_share_the_contract():
-    for name in ("survival", "static_ladder", "seed_template"):
+    for name in ("survival", "static_ladder", "seed_template", "uncontrolled"):
         d = make_controller(name).step(0.0, NOMINAL_SIGNALS)
         assert 0.0 <= d.r_total <= 1.0 and d.exits_allowed
 
