@@ -11,11 +11,13 @@ from adapters.source import SignalSource
 from controller import Posture, SurvivalController, default_config
 
 
-def test_published_signals_reach_the_controller_mapping(hz_target, make_writer, start_service, nominal):
+def test_published_signals_reach_the_controller_mapping(hz_target, make_writer, start_service, nominal,
+                                                        eventually):
     cfg = hz_target.config()
     writer = make_writer(cfg)
-    t_pub = time.time()
+    t_before = time.time()
     writer.publish_many({**nominal, "scan.age_s": 2.0})
+    t_after = time.time()  # the source timestamp was taken between these two
     svc = start_service(cfg, expect=tuple(nominal))
     assert isinstance(svc, SignalSource) and isinstance(svc.watchdog, SignalSource)
     now = time.time()
@@ -23,8 +25,9 @@ def test_published_signals_reach_the_controller_mapping(hz_target, make_writer, 
     assert sig["hz.quorum"] == 1.0
     assert sig["ledger.consistent"] == 1.0 and sig["data.checksum_ok"] == 1.0
     assert sig["ob.depth_ratio"] == 1.0 and sig["ob.latency_ms"] == 5.0
-    assert math.isclose(sig["scan.age_s"], 2.0 + (now - t_pub), abs_tol=0.05), "published age + time since source"
-    assert 0.0 <= sig["heartbeat.age_s"] < 1.0, "probe replies keep the heartbeat fresh"
+    assert 2.0 + (now - t_after) <= sig["scan.age_s"] <= 2.0 + (now - t_before), "published age + time since source"
+    eventually(lambda: 0.0 <= svc.signals(time.time())["heartbeat.age_s"] < 1.0, 10.0,
+               "probe replies keep the heartbeat fresh")
 
 
 def test_missing_signal_reads_nan_for_the_worst_case(hz_target, make_writer, start_service):
@@ -47,7 +50,7 @@ def test_near_cache_serves_repeat_reads_and_is_invalidated_on_change(hz_target, 
     assert grid.get("ob.depth_ratio").value == 0.9
     assert near_cache.get_statistics()["hits"] > hits, "a repeat read is a near-cache hit"
     writer.publish("ob.depth_ratio", 0.4)
-    eventually(lambda: grid.get("ob.depth_ratio").value == 0.4, 5.0, "the invalidated entry is re-read")
+    eventually(lambda: grid.get("ob.depth_ratio").value == 0.4, 10.0, "the invalidated entry is re-read")
 
 
 def test_listener_driven_invariant_flip_steps_the_controller_at_once(hz_target, make_writer, start_service,
@@ -61,11 +64,11 @@ def test_listener_driven_invariant_flip_steps_the_controller_at_once(hz_target, 
     services.append(driver.start())
     driver.step()
     assert driver.last_decision.posture != Posture.HIBERNATE
-    t0 = time.perf_counter()
     writer.publish("ledger.consistent", 0.0)
-    eventually(lambda: driver.last_decision.posture == Posture.HIBERNATE, 2.0, "HIBERNATE after the flip")
-    assert time.perf_counter() - t0 < 0.5
-    assert driver.immediate_steps >= 1 and driver.last_decision.invariant_broken
+    eventually(lambda: driver.last_decision.posture == Posture.HIBERNATE, 10.0, "HIBERNATE after the flip")
+    # the timer never fires (60 s) and the manual step came before the flip: the entry listener stepped it
+    assert driver.immediate_steps >= 1
+    assert driver.last_decision.invariant_broken and driver.last_decision.layers["ledger"] == 0.0
 
 
 def test_corrupted_record_flips_checksum_ok_until_a_good_write(hz_target, make_writer, start_service, eventually):
@@ -76,11 +79,11 @@ def test_corrupted_record_flips_checksum_ok_until_a_good_write(hz_target, make_w
     assert svc.signals(time.time())["data.checksum_ok"] == 1.0
     bad = make_record("exf.shock", 0.0, good.source_ts_s, good.seq + 1, good.epoch)
     writer.put_raw(type(bad)(bad.signal, 0.9, bad.source_ts_s, bad.seq, bad.epoch, bad.checksum))  # value flipped
-    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 0.0, 3.0, "checksum mismatch detected")
+    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 0.0, 10.0, "checksum mismatch detected")
     assert "checksum" in next(iter(svc.state.snapshot().integrity_faults.values()))
     assert svc.signals(time.time())["exf.shock"] == 0.0, "the corrupted value is not used"
     writer.publish("exf.shock", 0.0)
-    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 1.0, 3.0, "a newer good record heals it")
+    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 1.0, 10.0, "a newer good record heals it")
 
 
 def test_sequence_going_backwards_flips_checksum_ok(hz_target, make_writer, start_service, eventually):
@@ -89,9 +92,9 @@ def test_sequence_going_backwards_flips_checksum_ok(hz_target, make_writer, star
     first = writer.publish("scan.age_s", 0.0)
     writer.publish("scan.age_s", 0.0)
     svc = start_service(cfg, expect=("scan.age_s",))
-    eventually(lambda: svc.state.snapshot().records["scan.age_s"].seq == first.seq + 1, 3.0, "seq 2 read")
+    eventually(lambda: svc.state.snapshot().records["scan.age_s"].seq == first.seq + 1, 10.0, "seq 2 read")
     writer.put_raw(make_record("scan.age_s", 0.0, first.source_ts_s, first.seq, first.epoch))  # replayed seq 1
-    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 0.0, 3.0, "sequence regression detected")
+    eventually(lambda: svc.signals(time.time())["data.checksum_ok"] == 0.0, 10.0, "sequence regression detected")
     assert "backwards" in svc.state.snapshot().integrity_faults["scan.age_s"]
 
 
@@ -103,7 +106,7 @@ def test_a_restarted_writer_with_a_newer_epoch_is_accepted(hz_target, make_write
     svc = start_service(cfg, expect=("esof.age_s",))
     new = make_writer(cfg, epoch=200)
     new.publish("esof.age_s", 5.0)
-    eventually(lambda: svc.state.snapshot().records["esof.age_s"].epoch == 200, 3.0, "new epoch accepted")
+    eventually(lambda: svc.state.snapshot().records["esof.age_s"].epoch == 200, 10.0, "new epoch accepted")
     assert svc.signals(time.time())["data.checksum_ok"] == 1.0
 
 
