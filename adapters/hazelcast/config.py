@@ -215,7 +215,8 @@ def load_hz_config(path: str | Path | None = None, env: Mapping[str, str] | None
                    **overrides: Any) -> HzConfig:
     """Build the adapter config: defaults, then the TOML file's ``[hazelcast]`` table, then env.
 
-    Keyword ``overrides`` (same names as :class:`HzConfig` fields) win over both; tests use them.
+    Keyword ``overrides`` (same names as :class:`HzConfig` fields) win over both and get the
+    same checks as the file's fields (tests and benchmarks use them).
 
     Raises:
         HzConfigError: naming the file or variable, the field and what was expected.
