@@ -5,6 +5,9 @@ MC-Forewarner age <= 90 s -> 1.0 (it publishes every 60 s, so a healthy age reac
 latency: a 30 s deadband would tax healthy operation); 5 min -> 0.851; 30 min -> 0.400;
 2 h -> 0.122 (floor 0.10). A plain exponential cannot meet these points with a 90 s deadband,
 so the decay has shape 0.86 (a stretched exponential: faster at first, slower later).
+Its weight is 0.5, so a stall alone is "mild, then progressive" in r_total: APEX at 5 min (0.92),
+STALKER from ~10 min, TURTLE from ~50 min, and never HIBERNATE (r_total floor 0.10^0.5 = 0.32):
+a stalled forewarner means minimal survival — exits only — not a cancelled book.
 EsoF age 1 h -> 0.998. Drawdown 0 -> 1.0. A full ExF shock -> 0.30, back to 0.95 after 65 min
 (the 1 %/min recovery limit binds the 60-min glide).
 """
@@ -34,7 +37,7 @@ DEFAULT_CONFIG_DATA: dict[str, Any] = {
          "inputs": [{"signal": "data.checksum_ok", "transform": "flag"}]},
         {"name": "keepalive", "category": "invariant",
          "inputs": [{"signal": "heartbeat.age_s", "transform": "max_age", "max": 10.0}]},
-        {"name": "mc_forewarner", "category": "structural",
+        {"name": "mc_forewarner", "category": "structural", "weight": 0.5,
          "inputs": [{"signal": "mc_forewarner.age_s", "transform": "decay",
                      "deadband": 90.0, "half_life": 1000.0, "floor": 0.10, "shape": 0.86}]},
         {"name": "scan_loop", "category": "structural",

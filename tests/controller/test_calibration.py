@@ -93,3 +93,15 @@ def test_order_book_drop_compresses_gradually_and_caps_at_stalker():
     assert max(drops) < 0.02  # no jump
     assert min(d.r_total for d in seen) > 0.6  # never the ladder's 20 %
     assert seen[-1].posture is Posture.STALKER and not seen[-1].taker_allowed and seen[-1].entries_allowed
+
+
+def test_a_long_mc_forewarner_stall_alone_is_progressive_and_never_hibernates():
+    ctl = SurvivalController(default_config())
+    postures = {}
+    for t in range(0, 4 * 3600, 10):
+        d = ctl.step(float(t), dict(NOMINAL_SIGNALS, **{"mc_forewarner.age_s": 60.0 + t}))
+        postures.setdefault(d.posture, t)
+        assert d.posture is not Posture.HIBERNATE
+    assert postures[Posture.APEX] == 0
+    assert 300 <= postures[Posture.STALKER] <= 900      # mild first: 5 min stale is still APEX
+    assert 1800 <= postures[Posture.TURTLE] <= 3600      # then progressive: exits only
