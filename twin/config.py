@@ -120,7 +120,13 @@ class SensorsConfig:
 
 @dataclass(frozen=True)
 class ExchangeConfig:
-    """Books, fees, impact, the maker queue model, rejects and the friction mode."""
+    """Books, fees, impact, the maker queue model (:mod:`twin.queue`), rejects and the friction mode.
+
+    ``maker_mean_fill_s``: time for the volume traded at a touched level to equal its depth in a
+    calm, still market. ``partial_fill_ratio``: probability that a bid (ask) falling through a
+    maker order's level was the level being pulled, not traded, so only that step's volume
+    reaches the order. ``tick_bps``: width of a price level.
+    """
 
     spread_bps: float = _f(2.0, 0.0, 10000.0)
     taker_fee_bps: float = _f(5.0, -100.0, 1000.0)
@@ -132,6 +138,7 @@ class ExchangeConfig:
     reject_ratio: float = _f(0.0, 0.0, 1.0)
     entry_fill_ratio: float = _f(1.0, 0.0, 1.0)
     exit_fill_ratio: float = _f(1.0, 0.0, 1.0)
+    tick_bps: float = _f(1.0, 0.0, 10000.0)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@
   liquidity × the depth factor (``ob_depth_decay``).
 * Taker: fills at the touch plus impact ``impact_bps`` × notional / depth, taker fee; anything
   beyond the touch depth is cancelled (IOC partial fill).
-* Post-only maker: rejected if it would cross; otherwise it joins the queue and fills after an
-  exponential wait (mean ``maker_mean_fill_s`` / liquidity), sometimes in two partial fills.
-  In friction mode only ``entry_fill_ratio`` / ``exit_fill_ratio`` of maker orders ever fill.
+* Post-only maker: rejected if it would cross; otherwise it joins the queue of its price level
+  and fills by the queue model of :mod:`twin.queue` (queue position, traded volume at the level,
+  fills only when the price touches or crosses it, partial fills), at its limit, maker fee.
+* Friction: only ``entry_fill_ratio`` / ``exit_fill_ratio`` of maker orders can ever fill (the
+  rest sit behind liquidity that is never exhausted); ``set_friction_mode("hell")`` is the
+  spec's HELL test.
 * Rejects (``reject_ratio``) and outages (everything rejected, the book feed stops).
 Execution reports travel back over ``agent<->exchange``. Its fault port is
 :class:`twin.ports.ExchangePort`.
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .channel import Channel
 from .orders import Fill, Order
+from .queue import MakerQueue
 from .validate import flag, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +36,9 @@ class Exchange:
     def __init__(self, ctx: "Context") -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg.exchange
-        self._draw = ctx.streams.buffer("exchange")
+        self._reject_draw = ctx.streams.buffer("exchange.rejects")
+        self._friction_draw = ctx.streams.buffer("exchange.friction")
+        self.queue = MakerQueue(ctx, self.depth_ratio, self._maker_fill)
         self.reports = Channel(ctx, ctx.links["agent<->exchange"], "exchange", "agent")
         self.is_out = False
         self.reject_ratio = self.cfg.reject_ratio
@@ -89,7 +95,7 @@ class Exchange:
         order.t_arrive_s = now
         if self.is_out:
             return self._reject(order, "exchange_outage")
-        if self.reject_ratio > 0 and self._draw.uniform() < self.reject_ratio:
+        if self.reject_ratio > 0 and self._reject_draw.uniform() < self.reject_ratio:
             return self._reject(order, "rejected_by_exchange")
         if order.kind == "taker":
             return self._take(order, now)
@@ -99,21 +105,16 @@ class Exchange:
         order.status = "working"
         self.working[order.id] = order
         ratio = self.entry_fill_ratio if order.intent == "entry" else self.exit_fill_ratio
-        if ratio < 1.0 and self._draw.uniform() >= ratio:
-            return
-        mean = self.cfg.maker_mean_fill_s / max(self.ctx.market.liquidity(now) * self.depth_factor, 1e-6)
-        wait = self._draw.exponential() * mean
-        if self._draw.uniform() < self.cfg.partial_fill_ratio:
-            part = order.qty * (0.3 + 0.4 * self._draw.uniform())
-            self.ctx.call_later(wait, lambda: self._maker_fill(order, part))
-            wait += self._draw.exponential() * mean
-        self.ctx.call_later(wait, lambda: self._maker_fill(order, None))
+        if ratio < 1.0 and self._friction_draw.uniform() >= ratio:
+            return                                   # blocked by friction: rests, never fills
+        self.queue.join(order, now)
 
     def cancel(self, order_id: int) -> None:
         """A cancel request arrives."""
         order = self.working.pop(order_id, None)
         if order is None:
             return
+        self.queue.leave(order_id)
         order.status = "partially_filled" if order.filled_qty > 0 else "cancelled"
         order.t_done_s = self.ctx.now()
         self._report("done", order, None)
@@ -136,14 +137,16 @@ class Exchange:
         order.t_done_s = now
         self._report("done", order, None)
 
-    def _maker_fill(self, order: Order, qty: float | None) -> None:
+    def _maker_fill(self, order: Order, qty: float, how: str = "touch") -> None:
+        """The queue model executes ``qty`` of a resting maker order at its limit."""
         if self.working.get(order.id) is not order:
             return
         now = self.ctx.now()
-        qty = order.remaining if qty is None else min(qty, order.remaining)
+        qty = min(qty, order.remaining)
         self._fill(order, qty, order.price, self.cfg.maker_fee_bps, "maker", now)
-        if order.remaining <= 1e-12:
+        if order.remaining <= 1e-9 * order.qty:
             del self.working[order.id]
+            self.queue.leave(order.id)
             order.status = "filled"
             order.t_done_s = now
             self._report("done", order, None)

@@ -96,7 +96,7 @@ def test_hibernate_cancels_working_orders_and_sends_no_entry(make_world, cols) -
 
 
 def test_exits_still_execute_in_turtle(make_world, cols) -> None:
-    w: World = make_world(seed=7, agent={"max_hold_s": 240.0, "take_profit_bps": 1000.0, "stop_bps": 1000.0})
+    w: World = make_world(seed=8, agent={"max_hold_s": 240.0, "take_profit_bps": 1000.0, "stop_bps": 1000.0})
     w.at(300.0, w.ports["sensor.mc_forewarner"].stall)
     trace = w.run(3000.0)
     dec, orders = cols(trace.tables["decisions"]), cols(trace.tables["orders"])
@@ -235,7 +235,7 @@ def test_hell_friction_fills_48_percent_of_maker_entries_and_35_percent_of_exits
         orders.append(Order(10_000 + i, 0.0, asset, side, "maker", intent, 1.0, price, "APEX", 1.0, "test"))
     for o in orders:
         ex.receive(o)
-    w.run(120.0)
+    w.run(1800.0)
     for intent, target in (("entry", 0.48), ("exit", 0.35)):
         mine = [o for o in orders if o.intent == intent]
         filled = sum(o.status == "filled" for o in mine) / len(mine)
