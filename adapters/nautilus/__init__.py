@@ -17,7 +17,15 @@ from .data import (
     SurvivalDecisionData,
     decision_to_data,
 )
-from .errors import GuardConfigError, NautilusAdapterError, PaperNodeError, TraceError
+from .errors import (
+    ActorConfigError,
+    GuardConfigError,
+    InterfaceError,
+    NautilusAdapterError,
+    PaperNodeError,
+    SourceError,
+    TraceError,
+)
 from .guard import GuardConfig, GuardVerdict, PostureGuard
 from .replay import REPLAY_CLIENT_ID, DecisionRecorder, ReplayResult, replay_in_backtest
 from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
@@ -33,6 +41,7 @@ from .strategy import GuardedStrategy
 from .trace import SignalTrace, load_event_rows, load_signal_trace, signal_trace_from_columns
 
 __all__ = [
+    "ActorConfigError",
     "DECISION_DATA_TYPE",
     "DEFAULT_ORIGIN_NS",
     "DecisionRecorder",
@@ -40,6 +49,7 @@ __all__ = [
     "GuardConfigError",
     "GuardVerdict",
     "GuardedStrategy",
+    "InterfaceError",
     "LiveSignalFeed",
     "NautilusAdapterError",
     "PaperNodeError",
@@ -51,6 +61,7 @@ __all__ = [
     "SignalReading",
     "SignalRowData",
     "SignalTrace",
+    "SourceError",
     "StepSource",
     "SurvivalActor",
     "SurvivalActorConfig",

@@ -16,6 +16,7 @@ from nautilus_trader.config import ActorConfig
 from nautilus_trader.core.data import Data
 
 from .data import DECISION_DATA_TYPE, SurvivalDecisionData, decision_to_data
+from .errors import ActorConfigError, InterfaceError
 from .sources import SignalReading, StepSource
 
 __all__ = ["SurvivalActor", "SurvivalActorConfig"]
@@ -47,9 +48,10 @@ class SurvivalActor(Actor):
     def __init__(self, controller: Any, source: StepSource, config: SurvivalActorConfig | None = None) -> None:
         config = config or SurvivalActorConfig()
         if not config.interval_s > 0.0:
-            raise ValueError(f"SurvivalActorConfig.interval_s must be > 0 seconds, got {config.interval_s!r}")
+            raise ActorConfigError(f"SurvivalActorConfig.interval_s: expected seconds > 0, got {config.interval_s!r}")
         if not callable(getattr(controller, "step", None)):
-            raise TypeError(f"{type(controller).__name__} has no step(now_s, signals) method")
+            raise InterfaceError(f"SurvivalActor: controller {type(controller).__name__} has no "
+                                 "step(now_s, signals) method")
         super().__init__(config)
         self.controller = controller
         self.source = source

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["NautilusAdapterError", "TraceError", "GuardConfigError", "PaperNodeError"]
+__all__ = [
+    "ActorConfigError",
+    "GuardConfigError",
+    "InterfaceError",
+    "NautilusAdapterError",
+    "PaperNodeError",
+    "SourceError",
+    "TraceError",
+]
 
 
 class NautilusAdapterError(Exception):
@@ -22,3 +30,16 @@ class GuardConfigError(NautilusAdapterError):
 
 class PaperNodeError(NautilusAdapterError):
     """The paper-trading node cannot be built (missing setting or credential)."""
+
+
+class ActorConfigError(NautilusAdapterError, ValueError):
+    """A ``SurvivalActorConfig`` setting is out of range; the message names the field."""
+
+
+class SourceError(NautilusAdapterError, ValueError):
+    """A signal source was given bad arguments (engine origin, event-row mask); the message says which."""
+
+
+class InterfaceError(NautilusAdapterError, TypeError):
+    """An object lacks the methods the adapter needs (a controller without ``step``, a
+    ``SignalSource`` without ``signals``/``on_invariant_change``, a guard with no strategy)."""

@@ -25,6 +25,7 @@ from nautilus_trader.core.data import Data
 from nautilus_trader.model.data import CustomData, DataType
 
 from .data import SIGNAL_ROW_DATA_TYPE, SignalRowData
+from .errors import InterfaceError, SourceError
 from .trace import SignalTrace, is_same_value
 
 __all__ = [
@@ -102,13 +103,14 @@ class ReplaySignalSource:
     def __init__(self, trace: SignalTrace, origin_ns: int = DEFAULT_ORIGIN_NS,
                  event_rows: Sequence[bool] | np.ndarray | None = None) -> None:
         if origin_ns <= 0:
-            raise ValueError(f"origin_ns must be > 0 (Nautilus engine time), got {origin_ns}")
+            raise SourceError(f"ReplaySignalSource.origin_ns: expected > 0 (Nautilus engine time), got {origin_ns}")
         self.trace = trace
         self.origin_ns = int(origin_ns)
         self._ts_ns: list[int] = trace.ts_ns(self.origin_ns).tolist()
         self._t_s: list[float] = trace.t_s.tolist()
         if event_rows is not None and len(event_rows) != len(trace):
-            raise ValueError(f"event_rows has {len(event_rows)} entries; the trace has {len(trace)} rows")
+            raise SourceError(f"ReplaySignalSource.event_rows: has {len(event_rows)} entries; "
+                              f"expected one per trace row ({len(trace)})")
         self._events: list[bool] | None = None if event_rows is None else [bool(e) for e in event_rows]
         self._request: StepRequest | None = None
         self._watch: tuple[int, ...] = ()
@@ -220,7 +222,8 @@ class LiveSignalFeed:
                  owns_source: bool = False) -> None:
         for method in ("signals", "on_invariant_change"):
             if not callable(getattr(source, method, None)):
-                raise TypeError(f"{type(source).__name__} is not a SignalSource: it has no {method}()")
+                raise InterfaceError(f"LiveSignalFeed: {type(source).__name__} is not a SignalSource: "
+                                     f"it has no {method}()")
         self.source = source
         self.origin_ns = int(origin_ns)
         self.loop = loop
