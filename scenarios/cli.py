@@ -15,6 +15,7 @@ from typing import Sequence
 
 from controller import ConfigError
 from faults import FaultError
+from reports import ReportError
 from twin import TwinError
 
 from .errors import ScenarioError
@@ -64,8 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--kinds", help="comma-separated fault kinds (default: the whole vocabulary)")
     exp.add_argument("--out", type=Path, default=Path("runs/explore"), help="where the minimal scenario is written")
     exp.add_argument("--no-liveness", action="store_true", help="look for safety violations only")
-    rpt = sub.add_parser("report", help="(re)render report.html, summary.md and junit.xml of a run directory")
-    rpt.add_argument("run_dir", type=Path)
+    rpt = sub.add_parser("report", help="(re)render report.html, summary.md and junit.xml of a run directory; "
+                                        "with two run directories, compare them")
+    rpt.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="one run, or two to compare")
+    rpt.add_argument("--out", type=Path, help="comparison output directory (default: <second run>/compare)")
     cmp_ = sub.add_parser("compare", help="two runs (two controller configs) side by side")
     cmp_.add_argument("run_a", type=Path)
     cmp_.add_argument("run_b", type=Path)
@@ -75,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     pro.add_argument("--evidence", type=Path, required=True, help="the run directory that used exactly this config")
     pro.add_argument("--suite", action="append", default=[], help="required suite (repeatable; default: default)")
     pro.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
+    ppr = sub.add_parser("paper", help="paper-trade a promoted config in NautilusTrader (sandbox fills)")
+    ppr.add_argument("--config", type=Path, required=True, help="controller config TOML (must be promoted)")
+    ppr.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
+    ppr.add_argument("--instrument", action="append", default=[], help="instrument id, e.g. BTCUSDT.BINANCE (repeatable)")
+    ppr.add_argument("--build-only", action="store_true", help="check the gate and build the node, do not connect")
     return p
 
 
@@ -84,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(args_list)
     try:
         return _dispatch(args, "nor " + shlex.join(args_list))
-    except (ScenarioError, ConfigError, FaultError, TwinError) as exc:
+    except (ScenarioError, ConfigError, FaultError, TwinError, ReportError) as exc:
         print(f"nor: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
@@ -119,9 +127,20 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         return explore_cli(args)
     if args.command == "promote":
         return _promote(args)
+    if args.command == "paper":
+        from .paper import paper
+        return paper(args.config, records_dir=args.records, instruments=args.instrument, build_only=args.build_only,
+                     say=lambda line: print(line, file=sys.stderr if line.startswith("nor:") else sys.stdout))
     if args.command == "report":
-        from reports import render_run
-        print(render_run(args.run_dir))
+        from reports import render_compare, render_run
+        if len(args.run_dirs) > 2:
+            print("nor: invalid input: nor report takes one run directory, or two to compare", file=sys.stderr)
+            return EXIT_INVALID
+        if len(args.run_dirs) == 2:
+            run_a, run_b = args.run_dirs
+            print(render_compare(run_a, run_b, args.out or run_b / "compare"))
+        else:
+            print(render_run(args.run_dirs[0]))
         return EXIT_OK
     if args.command == "compare":
         from reports import render_compare

@@ -10,6 +10,7 @@ refuses a config without a matching record, or whose content changed since.
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -80,6 +81,11 @@ def _check_suites(manifest: dict[str, Any], config_id: str, suites: Sequence[str
             found = sorted({str(s.get("suite")) for s in scenarios})
             raise PromotionError(f"{run_dir}: required suite {suite!r} is not in the evidence "
                                  f"(suites run: {', '.join(found) or 'none'})")
+        missing = sorted(_builtin_suite(suite) - {str(s.get("name")) for s in members})
+        if missing:
+            raise PromotionError(f"{run_dir}: suite {suite!r} is incomplete in the evidence: "
+                                 f"{len(missing)} of its scenarios did not run ({', '.join(missing[:5])}"
+                                 f"{', ...' if len(missing) > 5 else ''})")
         verdicts: dict[str, int] = {}
         for scenario in members:
             for run in scenario.get("runs") or []:
@@ -97,6 +103,18 @@ def _check_suites(manifest: dict[str, Any], config_id: str, suites: Sequence[str
                 _check_trace(run_dir, run, where)
         summary[suite] = {"scenarios": len(members), "runs": sum(verdicts.values()), "verdicts": verdicts}
     return summary
+
+
+def _builtin_suite(suite: str) -> set[str]:
+    """Scenario names of a built-in suite (``scenarios/<suite>/*.toml``); empty for other suites."""
+    directory = Path(__file__).resolve().parent / suite
+    names = set()
+    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else ():
+        try:
+            names.add(str(tomllib.loads(path.read_text(encoding="utf-8")).get("name", path.stem)))
+        except (OSError, tomllib.TOMLDecodeError):
+            names.add(path.stem)
+    return names
 
 
 def _check_trace(run_dir: Path, run: dict[str, Any], where: str) -> None:

@@ -38,7 +38,7 @@ def evidence(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("promotion")
     config = base / "candidate.toml"
     config.write_text(dump_config(default_config()))
-    passing = _run([str(ROOT / "scenarios" / "smoke" / "smoke_mc_stale.toml")], config, base / "runs")
+    passing = _run([str(ROOT / "scenarios" / "smoke")], config, base / "runs")
     wrong = base / "wrongsuite"
     wrong.mkdir()
     (wrong / "promo_wrong_expectation.toml").write_text(FAILING)
@@ -52,7 +52,7 @@ def test_matching_passing_evidence_writes_a_record(evidence, tmp_path):
     data = json.loads(record.path.read_text())
     assert record.path == tmp_path / f"{default_config().config_id}.json"
     assert data["config_id"] == default_config().config_id
-    assert data["suites"]["smoke"]["verdicts"] == {"PASS": 1}
+    assert data["suites"]["smoke"]["verdicts"] == {"PASS": data["suites"]["smoke"]["runs"]} and data["suites"]["smoke"]["scenarios"] == 3
     assert data["evidence"]["code_version"]
     config, found = require_promotion(evidence["config"], records_dir=tmp_path)
     assert found.config_id == config.config_id
@@ -107,3 +107,46 @@ def test_not_a_run_directory_or_not_a_config(evidence, tmp_path):
     scenario_file = ROOT / "scenarios" / "smoke" / "smoke_mc_stale.toml"
     with pytest.raises(PromotionError, match="smoke_mc_stale.toml: description: expected one of the keys"):
         promote(scenario_file, evidence["passing"], records_dir=tmp_path, now_utc="x", code_version="t")
+
+
+def test_a_partial_builtin_suite_is_not_evidence(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(dump_config(default_config()))
+    run = _run([str(ROOT / "scenarios" / "smoke" / "smoke_mc_stale.toml"),
+                str(ROOT / "scenarios" / "smoke" / "smoke_ob_drop.toml")], config, tmp_path / "runs")
+    with pytest.raises(PromotionError, match=r"suite .smoke. is incomplete in the evidence: 1 of its scenarios did not run \(smoke_quorum_lost\)"):
+        promote(config, run, suites=["smoke"], records_dir=tmp_path, now_utc="x", code_version="t")
+
+
+def test_nor_promote_and_nor_paper_through_the_cli(evidence, tmp_path, monkeypatch, capsys):
+    from scenarios.cli import main
+
+    config = tmp_path / "cfg.toml"
+    shutil.copy(evidence["config"], config)
+    records = tmp_path / "rec"
+    monkeypatch.setenv("BINANCE_API_KEY", "read-only-key")
+    monkeypatch.setenv("BINANCE_API_SECRET", "read-only-secret")
+    monkeypatch.setenv("NOR_HZ_MEMBERS", "127.0.0.1:5701")
+    paper = ["paper", "--config", str(config), "--records", str(records), "--build-only"]
+
+    assert main(paper) == 1
+    assert "paper trading refused" in capsys.readouterr().err
+
+    assert main(["promote", str(config), "--evidence", str(evidence["failing"]), "--suite", "wrongsuite",
+                 "--records", str(records)]) == 1
+    assert "promo_wrong_expectation seed 1 is EXPECTATION" in capsys.readouterr().err
+    assert main(["promote", str(config), "--evidence", str(evidence["passing"]), "--suite", "smoke",
+                 "--records", str(records)]) == 0
+    assert "promoted survival-default" in capsys.readouterr().out
+
+    assert main(paper) == 0
+    out = capsys.readouterr().out
+    assert "built TradingNode NOR-PAPER-001 with sandbox execution on BTCUSDT.BINANCE" in out
+
+    monkeypatch.delenv("BINANCE_API_SECRET")
+    assert main(paper) == 2
+    assert "BINANCE_API_SECRET must be set" in capsys.readouterr().err
+
+    config.write_text(config.read_text().replace("min_dwell_s = 30.0", "min_dwell_s = 45.0", 1))
+    assert main(paper) == 1
+    assert "changed since it was promoted" in capsys.readouterr().err
