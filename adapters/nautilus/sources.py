@@ -74,8 +74,9 @@ class StepSource(Protocol):
         """The controller's ``now_s`` and signals at engine time ``ts_ns``."""
         ...
 
-    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading]]:
-        """Immediate steps that must follow the timer's step at ``ts_ns`` (trigger, reading)."""
+    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading | None]]:
+        """Immediate steps that must follow the timer's step at ``ts_ns``: (trigger, reading),
+        where a reading of None means read the source now."""
         ...
 
     def close(self) -> None:
@@ -210,9 +211,14 @@ class LiveSignalFeed:
     """Adapts an ``adapters.source.SignalSource`` (e.g. the Hazelcast health grid) to the Actor.
 
     ``now_s`` is ``(ts_ns - origin_ns) / 1e9``: with the default ``origin_ns = 0`` it is Unix
-    time in seconds, the clock the live source stamps its observations with. Invariant
-    callbacks that fire on a foreign thread (the Hazelcast client's reactor) are handed to
-    ``loop`` with ``call_soon_threadsafe``; on the loop's own thread they run at once.
+    time in seconds, the clock the live source stamps its observations with.
+
+    Invariant callbacks never step the Actor on a foreign thread (the Hazelcast client's
+    reactor): on the Actor's own thread they step at once; from another thread they are
+    handed to ``loop`` with ``call_soon_threadsafe``. ``loop=None`` means the event loop
+    running when the Actor starts (a live ``TradingNode``'s); with no loop at all (a
+    backtest, or a closed loop) a foreign-thread event is deferred to the next timer tick,
+    where it is stepped on the Actor's thread with the trigger ``deferred:invariant:...``.
     A source that raises while being read yields no signals: the controller's worst case.
     With ``owns_source`` the feed calls the source's ``start()`` when the Actor starts and its
     ``stop()`` when the Actor stops (so building a node connects nothing).
@@ -230,6 +236,9 @@ class LiveSignalFeed:
         self.owns_source = owns_source
         self._request: StepRequest | None = None
         self._thread_id: int | None = None
+        self._lock = threading.Lock()
+        self._deferred: list[str] = []
+        self._subscribed = False
         self.read_errors = 0
 
     @property
@@ -239,26 +248,49 @@ class LiveSignalFeed:
     def bind(self, request_step: StepRequest, invariant_signals: frozenset[str]) -> None:
         self._request = request_step
         self._thread_id = threading.get_ident()
+        if self.loop is None:
+            try:
+                self.loop = asyncio.get_running_loop()
+            except RuntimeError:  # no running loop: foreign-thread events wait for the next tick
+                pass
         if self.owns_source and callable(getattr(self.source, "start", None)):
             self.source.start()
-        self.source.on_invariant_change(self._on_invariant)
+        if not self._subscribed:  # a restarted Actor binds again; subscribe once
+            self.source.on_invariant_change(self._on_invariant)
+            self._subscribed = True
 
     def _on_invariant(self, *event: Any) -> None:
         request = self._request
         if request is None:
             return
         reason = "invariant:" + (str(event[0]) if event else "event")
-        loop = self.loop
-        if loop is None or threading.get_ident() == self._thread_id:
+        if threading.get_ident() == self._thread_id:
             request(reason, None)
-        else:
-            loop.call_soon_threadsafe(request, reason, None)
+            return
+        loop = self.loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(request, reason, None)
+                return
+            except RuntimeError:  # the loop is closed: defer like the no-loop case
+                pass
+        with self._lock:
+            self._deferred.append(reason)
+
+    @property
+    def deferred_events(self) -> int:
+        """Foreign-thread events waiting for the next timer tick (no loop to hand them to)."""
+        with self._lock:
+            return len(self._deferred)
 
     def handle_data(self, data: Data) -> None:
         return None
 
-    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading]]:
-        return []
+    def after_timer(self, ts_ns: int) -> list[tuple[str, SignalReading | None]]:
+        """One step for the deferred foreign-thread events, if any (read from the source now)."""
+        with self._lock:
+            deferred, self._deferred = self._deferred, []
+        return [("deferred:" + deferred[0], None)] if deferred else []
 
     def read(self, ts_ns: int) -> SignalReading:
         now_s = (ts_ns - self.origin_ns) / 1e9
@@ -271,6 +303,8 @@ class LiveSignalFeed:
 
     def close(self) -> None:
         self._request = None
+        with self._lock:
+            self._deferred = []
         if self.owns_source and callable(getattr(self.source, "stop", None)):
             self.source.stop()
 

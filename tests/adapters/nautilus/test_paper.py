@@ -136,9 +136,131 @@ def test_a_failing_source_reads_as_no_signals() -> None:
     assert feed.read_errors == 1
 
 
+def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_live_feed_without_a_loop_never_steps_on_a_foreign_thread() -> None:
+    source = FixedSource({"hz.quorum": 0.0})
+    feed = LiveSignalFeed(source)  # no loop given, bound outside any running loop (like a backtest)
+    seen: list[tuple[str, int]] = []
+    feed.bind(lambda reason, reading: seen.append((reason, threading.get_ident())), frozenset({"hz.quorum"}))
+    assert feed.loop is None
+    worker = threading.Thread(target=source.callbacks[0])
+    worker.start()
+    worker.join()
+    assert seen == [] and feed.deferred_events == 1, "not run on the foreign thread: deferred"
+    assert feed.after_timer(0) == [("deferred:invariant:event", None)], "served at the next timer tick"
+    assert feed.after_timer(0) == [] and feed.deferred_events == 0
+    source.callbacks[0]()  # on the Actor's own thread: at once
+    assert seen == [("invariant:event", threading.get_ident())]
+
+
+def test_live_feed_bound_inside_a_running_loop_hands_foreign_events_to_it() -> None:
+    loop = asyncio.new_event_loop()
+    source = FixedSource({"hz.quorum": 0.0})
+    feed = LiveSignalFeed(source)
+    seen: list[tuple[str, int]] = []
+
+    async def start() -> None:  # the Actor starts inside the node's running loop
+        feed.bind(lambda reason, reading: seen.append((reason, threading.get_ident())), frozenset())
+
+    loop.run_until_complete(start())
+    assert feed.loop is loop
+    worker = threading.Thread(target=source.callbacks[0])
+    worker.start()
+    worker.join()
+    assert seen == [] and feed.deferred_events == 0
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    assert seen == [("invariant:event", threading.get_ident())]
+
+
+def test_foreign_thread_event_in_a_backtest_is_stepped_on_the_engine_thread_at_the_next_tick() -> None:
+    """A LiveSignalFeed with no loop inside a BacktestEngine: a callback fired from another thread
+    produces a decision on the engine's thread at the next timer tick, never on the foreign one."""
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.common.actor import Actor
+    from nautilus_trader.config import ActorConfig, LoggingConfig
+    from nautilus_trader.model.data import QuoteTick
+    from nautilus_trader.model.identifiers import TraderId
+    from nautilus_trader.model.objects import Quantity
+    from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+    from adapters.nautilus import DecisionRecorder
+    from controller import SurvivalController
+
+    origin = 1_704_067_200_000_000_000
+    instrument = TestInstrumentProvider.btcusdt_binance()
+    source = FixedSource(NOMINAL_SIGNALS)
+
+    class ThreadRecorder(DecisionRecorder):
+        def on_data(self, data) -> None:
+            super().on_data(data)
+            self.threads = getattr(self, "threads", []) + [threading.get_ident()]
+
+    class ForeignFirer(Actor):
+        """On the third quote, flips quorum and fires the callbacks from another thread."""
+
+        def __init__(self) -> None:
+            super().__init__(ActorConfig(component_id="ForeignFirer"))
+            self.quotes = 0
+            self.decisions_before = -1  # decisions published before the foreign-thread event
+
+        def on_start(self) -> None:
+            self.subscribe_quote_ticks(instrument.id)
+
+        def on_quote_tick(self, tick: QuoteTick) -> None:
+            self.quotes += 1
+            if self.quotes == 3:
+                self.decisions_before = len(recorder.decisions)
+                source.values["hz.quorum"] = 0.0
+                worker = threading.Thread(target=lambda: [cb() for cb in source.callbacks])
+                worker.start()
+                worker.join()
+
+    from decimal import Decimal
+
+    from nautilus_trader.model.currencies import USDT
+    from nautilus_trader.model.enums import AccountType, OmsType
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.model.objects import Money
+
+    engine = BacktestEngine(BacktestEngineConfig(trader_id=TraderId("NOR-DEFER-001"),
+                                                 logging=LoggingConfig(log_level="ERROR")))
+    engine.add_venue(Venue("BINANCE"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                     starting_balances=[Money(1_000_000, USDT)], default_leverage=Decimal(1))
+    engine.add_instrument(instrument)
+    size, px = Quantity.from_str("1.000000"), instrument.make_price(40_000.0)
+    engine.add_data([QuoteTick(instrument.id, px, px, size, size, origin + i * 10**9 + 5 * 10**8,
+                               origin + i * 10**9 + 5 * 10**8) for i in range(6)])
+    recorder, firer = ThreadRecorder(), ForeignFirer()
+    engine.add_actor(SurvivalActor(SurvivalController(default_config()), LiveSignalFeed(source)))
+    engine.add_actor(firer)
+    engine.add_actor(recorder)
+    engine_thread = threading.get_ident()
+    try:
+        engine.run()
+    finally:
+        engine.dispose()
+    assert set(recorder.threads) == {engine_thread}, "every decision was published on the engine's thread"
+    deferred = [d for d in recorder.decisions if d.trigger.startswith("deferred:")]
+    assert len(deferred) == 1 and deferred[0].posture == "HIBERNATE"
+    after = recorder.decisions[firer.decisions_before:]
+    assert after[0].trigger == "timer" and after[1] is deferred[0], "stepped right after the next timer tick"
+    assert after[1].ts_event == after[0].ts_event
+
+
 def test_actor_in_a_running_live_node_ticks_and_steps_at_once_on_a_foreign_thread_event() -> None:
-    """A real (network-free) TradingNode: 1 s LiveClock timer steps, then a Hazelcast-style
-    callback from another thread produces an immediate HIBERNATE step on the node's loop."""
+    """A real (network-free) TradingNode: LiveClock timer steps every 1 s, then a Hazelcast-style
+    callback from another thread produces an immediate HIBERNATE step on the node's loop. The
+    feed is given no loop: it takes the node's running loop when the Actor starts. Every wait is
+    on a condition (generous timeouts): the node may start slowly on a loaded machine."""
     from nautilus_trader.config import LoggingConfig, TradingNodeConfig
     from nautilus_trader.live.node import TradingNode
     from nautilus_trader.model.identifiers import TraderId
@@ -153,27 +275,37 @@ def test_actor_in_a_running_live_node_ticks_and_steps_at_once_on_a_foreign_threa
     source = FixedSource(NOMINAL_SIGNALS)
     loop = node.get_event_loop()
     recorder = DecisionRecorder()
-    node.trader.add_actor(SurvivalActor(SurvivalController(default_config()), LiveSignalFeed(source, loop=loop)))
+    feed = LiveSignalFeed(source)
+    node.trader.add_actor(SurvivalActor(SurvivalController(default_config()), feed))
     node.trader.add_actor(recorder)
     node.build()
+    threads: dict[str, int] = {}
+
+    def timer_ticks() -> int:
+        return sum(1 for d in list(recorder.decisions) if d.trigger == "timer")
 
     def outage() -> None:
-        time.sleep(1.6)
-        source.values["hz.quorum"] = 0.0
-        for callback in source.callbacks:
-            callback()  # on this foreign thread, like the Hazelcast reactor
-        time.sleep(0.3)
-        loop.call_soon_threadsafe(node.stop)
+        try:
+            threads["ticked"] = _wait_for(lambda: timer_ticks() >= 2, 60.0)
+            source.values["hz.quorum"] = 0.0
+            threads["foreign"] = threading.get_ident()
+            for callback in source.callbacks:
+                callback()  # on this foreign thread, like the Hazelcast reactor
+            threads["stepped"] = _wait_for(lambda: any(d.trigger != "timer" for d in list(recorder.decisions)), 60.0)
+        finally:
+            loop.call_soon_threadsafe(node.stop)
 
     threading.Thread(target=outage, daemon=True).start()
     try:
         node.run()
     finally:
         node.dispose()
+    assert threads.get("ticked") and threads.get("stepped"), f"the node never got that far: {threads}"
+    assert feed.loop is loop, "the feed took the node's running loop"
     decisions = recorder.decisions
     ticks = [d for d in decisions if d.trigger == "timer"]
     assert len(ticks) >= 2 and all(b.ts_event - a.ts_event == 1_000_000_000 for a, b in zip(ticks, ticks[1:]))
     assert [d.posture for d in ticks[:2]] == ["APEX", "APEX"]
-    event = decisions[-1]
+    event = next(d for d in decisions if d.trigger != "timer")
     assert event.trigger == "invariant:event" and event.posture == "HIBERNATE" and event.r_total == 0.0
     assert (event.ts_event - ticks[0].ts_event) % 1_000_000_000 != 0  # not on the timer: at once
