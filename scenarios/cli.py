@@ -42,11 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
     run.add_argument("--seeds", type=_positive, help="run seeds 1..N of every scenario (default: each file's seeds)")
     run.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    run.add_argument("--controller", help="survival, static_ladder, seed_template or a controller TOML path")
+    run.add_argument("--controller", help="survival, static_ladder, seed_template, uncontrolled or a controller TOML path")
     run.add_argument("--out", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
     run.add_argument("--junit", type=Path, help="also write the JUnit XML here")
     run.add_argument("--no-companions", action="store_true",
-                     help="skip the comparison re-runs (nofault, static_ladder, seed_template) unless an expectation needs one")
+                     help="skip the comparison re-runs (nofault, static_ladder, seed_template, uncontrolled) unless an expectation needs one")
     run.add_argument("--no-report", action="store_true", help="do not render report.html")
     rep = sub.add_parser("replay", help="re-run one case of a run and confirm its trace is byte-identical")
     rep.add_argument("run_dir", type=Path)

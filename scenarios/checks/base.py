@@ -18,7 +18,7 @@ __all__ = ["CheckResult", "ParamSpec", "ExpectationCheck", "EXPECTATIONS", "expe
            "KINDS", "COMPANIONS"]
 
 KINDS = ("safety", "liveness", "expectation")
-COMPANIONS = ("nofault", "static_ladder", "seed_template")
+COMPANIONS = ("nofault", "static_ladder", "seed_template", "uncontrolled")
 REQUIRED = object()
 
 
