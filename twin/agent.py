@@ -6,8 +6,9 @@
   assets) is below ``-entry_threshold``, into the scanner's top-ranked
   assets, sized by ``decision.size`` and capped by ``max_leverage`` × equity.
 * Posture-aware execution: taker or post-only maker entries when taker is allowed (APEX),
-  post-only only otherwise (STALKER), no entries when entries are not allowed (TURTLE), cancel
-  every working order in HIBERNATE. Exits (take-profit, stop, max-hold) are never blocked.
+  post-only only otherwise (STALKER); when entries are not allowed (TURTLE) no entry is sent and
+  every working entry is cancelled (working exits keep working); cancel every working order in
+  HIBERNATE. Exits (take-profit, stop, max-hold) are never blocked.
 * A rejected exit is retried after 5 s (never abandoned).
 * Reconciles its ledger with the exchange account, writes its journal to the grid and repairs it.
 """
@@ -15,6 +16,8 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generator
+
+from controller import Posture
 
 from .channel import Channel
 from .cluster import Record
@@ -104,10 +107,14 @@ class Agent:
 
     # -- execution --------------------------------------------------------------------------
     def act(self, now: float, d: Any) -> None:
-        hibernate = int(d.posture) == 0
+        hibernate = int(d.posture) == Posture.HIBERNATE
         if hibernate:
             for oid in list(self.working):
                 self._cancel(oid)
+        elif not d.entries_allowed or int(d.posture) <= Posture.TURTLE:   # entries go, exits stay
+            for oid in list(self.entering.values()):
+                if oid in self.working:
+                    self._cancel(oid)
         self._timeouts(now)
         self._exits(now, hibernate)
         if d.entries_allowed and not hibernate:

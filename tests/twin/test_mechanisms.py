@@ -285,3 +285,63 @@ def test_equity_is_cash_plus_realised_plus_unrealised_pnl_minus_fees(make_world,
     assert open_rows and any(abs(eq["unrealized_pnl"][i]) > 1.0 for i in open_rows)
     assert all(eq["unrealized_pnl"][i] == 0.0 for i, n in enumerate(eq["positions"]) if n == 0)
     assert any(r != 0.0 for r in eq["realized_pnl"])
+
+
+_NO_ENTRY_POSTURES = ("TURTLE", "HIBERNATE")
+_CANCEL_TRANSIT_S = 0.5      # a cancel crosses agent<->exchange in ~3 ms; a fill inside it is a race
+
+
+def _posture_at(dec: dict[str, list], t: float) -> str:
+    """The posture of the last decision at or before ``t``."""
+    import bisect
+    i = bisect.bisect_right(dec["t_s"], t) - 1
+    return dec["posture"][i] if i >= 0 else "NONE"
+
+
+@pytest.mark.parametrize("seed", [1, 3, 6, 9])
+def test_safety_no_entry_fills_while_turtle_or_hibernate(make_world, cols, seed: int) -> None:
+    """The reviewer's case: MC-Forewarner stalls, STALKER maker entries are working when TURTLE comes
+    (maker entries kept 10 min so that more are; without the cancel, seeds 1, 3, 6 fill in TURTLE)."""
+    w: World = make_world(seed=seed, agent={"max_hold_s": 240.0, "take_profit_bps": 1000.0, "stop_bps": 1000.0,
+                                            "maker_timeout_s": 600.0, "max_positions": 10})
+    w.at(300.0, w.ports["sensor.mc_forewarner"].stall)
+    trace = w.run(4000.0)
+    dec, fills = cols(trace.tables["decisions"]), cols(trace.tables["fills"])
+    assert "TURTLE" in dec["posture"] and "STALKER" in dec["posture"]
+    entry_fills = [t for t, k in zip(fills["t_s"], fills["intent"]) if k == "entry"]
+    assert entry_fills
+    for t in entry_fills:
+        assert not (_posture_at(dec, t) in _NO_ENTRY_POSTURES
+                    and _posture_at(dec, t - _CANCEL_TRANSIT_S) in _NO_ENTRY_POSTURES), f"entry filled at {t}"
+
+
+def test_entering_turtle_cancels_working_entries(make_world, cols) -> None:
+    # half the maker entries never fill and the agent would keep them an hour: some are working at TURTLE
+    w: World = make_world(seed=20, exchange={"entry_fill_ratio": 0.5},
+                          agent={"maker_timeout_s": 3600.0, "max_positions": 20})
+    w.at(300.0, w.ports["sensor.mc_forewarner"].stall)
+    trace = w.run(4000.0)
+    dec, orders = cols(trace.tables["decisions"]), cols(trace.tables["orders"])
+    t_turtle = dec["t_s"][dec["posture"].index("TURTLE")]
+    working = [i for i in range(len(orders["id"])) if orders["intent"][i] == "entry"
+               and orders["t_s"][i] < t_turtle and not orders["t_done_s"][i] <= t_turtle]
+    assert len(working) >= 3, "entries must be working when TURTLE starts"
+    for i in working:
+        assert orders["status"][i] in ("cancelled", "partially_filled")
+        assert orders["t_done_s"][i] <= t_turtle + 1.0
+
+
+def test_working_exits_keep_working_in_turtle(make_world, cols) -> None:
+    # maker exits never fill and time out after 15 min: only that timeout may end them
+    w: World = make_world(seed=20, exchange={"exit_fill_ratio": 0.0},
+                          agent={"exit_timeout_s": 900.0, "max_hold_s": 3600.0, "take_profit_bps": 3.0})
+    w.at(300.0, w.ports["sensor.mc_forewarner"].stall)
+    trace = w.run(3000.0)
+    dec, orders = cols(trace.tables["decisions"]), cols(trace.tables["orders"])
+    t_turtle = dec["t_s"][dec["posture"].index("TURTLE")]
+    exits = [i for i in range(len(orders["id"])) if orders["intent"][i] == "exit" and orders["kind"][i] == "maker"
+             and orders["t_s"][i] < t_turtle and not orders["t_done_s"][i] <= t_turtle]
+    assert exits, "maker exits must be working when TURTLE starts"
+    for i in exits:
+        assert orders["status"][i] == "cancelled"
+        assert orders["t_done_s"][i] - orders["t_s"][i] >= 900.0
