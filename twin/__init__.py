@@ -7,7 +7,8 @@ and trading agent around the unchanged survival controller.
 """
 
 from .config import (AgentConfig, ClusterConfig, ExchangeConfig, LinkConfig, MarketConfig, NetworkConfig,
-                     SensorsConfig, WorldConfig, LINK_NAMES, SENSOR_NAMES, REGIMES, parse_duration_s)
+                     SensorsConfig, WorldConfig, FRICTION_MODES, LINK_NAMES, SENSOR_NAMES, REGIMES,
+                     parse_duration_s)
 from .errors import TwinConfigError, TwinError
 from .ports import (FAULT_PORTS, ClockPort, ClusterPort, ExchangePort, LedgerPort, LinkPort, MarketPort,
                     NetworkPort, SensorPort)
@@ -17,6 +18,7 @@ from .world import World
 
 __all__ = [
     "AgentConfig", "ClockPort", "ClusterConfig", "ClusterPort", "ExchangeConfig", "ExchangePort", "FAULT_PORTS",
+    "FRICTION_MODES",
     "LINK_NAMES", "LedgerPort", "LinkConfig", "LinkPort", "MarketConfig", "MarketPort", "NetworkConfig",
     "NetworkPort", "REGIMES", "SENSOR_NAMES", "SIGNALS", "SensorPort", "SensorsConfig", "TABLES", "Trace",
     "TwinConfigError", "TwinError", "World", "WorldConfig", "parse_duration_s",

@@ -18,10 +18,13 @@ from .errors import TwinConfigError
 
 __all__ = ["MarketConfig", "ClusterConfig", "LinkConfig", "NetworkConfig", "SensorsConfig",
            "ExchangeConfig", "AgentConfig", "WorldConfig", "LINK_NAMES", "SENSOR_NAMES", "REGIMES",
-           "parse_duration_s"]
+           "FRICTION_MODES", "parse_duration_s"]
 
 REGIMES = ("calm", "trending", "crash", "mixed")
 SENSOR_NAMES = ("scan", "ob", "mc_forewarner", "exf", "esof", "ledger_checksum", "heartbeat")
+FRICTION_MODES: dict[str, tuple[float, float]] = {"none": (1.0, 1.0), "hell": (0.48, 0.35)}
+"""Named friction modes -> (entry, exit) maker fill ratios. ``hell`` is the spec's HELL test: of the
+maker orders that rest until the price reaches them, 48 % of entries and 35 % of exits fill."""
 LINK_NAMES = tuple(f"sensor.{n}->cluster" for n in SENSOR_NAMES) + (
     "cluster<->agent", "agent<->exchange", "exchange->sensor.ob")
 
@@ -125,7 +128,9 @@ class ExchangeConfig:
     ``maker_mean_fill_s``: time for the volume traded at a touched level to equal its depth in a
     calm, still market. ``partial_fill_ratio``: probability that a bid (ask) falling through a
     maker order's level was the level being pulled, not traded, so only that step's volume
-    reaches the order. ``tick_bps``: width of a price level.
+    reaches the order. ``tick_bps``: width of a price level. ``friction``: a named mode of
+    :data:`FRICTION_MODES` (``"hell"``), or ``"none"`` and the raw ``entry_fill_ratio`` /
+    ``exit_fill_ratio``; :attr:`fill_ratios` is what applies.
     """
 
     spread_bps: float = _f(2.0, 0.0, 10000.0)
@@ -139,6 +144,14 @@ class ExchangeConfig:
     entry_fill_ratio: float = _f(1.0, 0.0, 1.0)
     exit_fill_ratio: float = _f(1.0, 0.0, 1.0)
     tick_bps: float = _f(1.0, 0.0, 10000.0)
+    friction: str = _c("none", tuple(FRICTION_MODES))
+
+    @property
+    def fill_ratios(self) -> tuple[float, float]:
+        """(entry, exit) maker fill ratios in force: the named mode's, else the raw ratios."""
+        if self.friction != "none":
+            return FRICTION_MODES[self.friction]
+        return self.entry_fill_ratio, self.exit_fill_ratio
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,11 @@ class WorldConfig:
             raise TwinConfigError(source, "sensors.scan_long_window",
                                   f"an integer >= sensors.scan_short_window ({s.scan_short_window})",
                                   s.scan_long_window)
+        ex = self.exchange
+        if ex.friction != "none" and (ex.entry_fill_ratio, ex.exit_fill_ratio) != (1.0, 1.0):
+            raise TwinConfigError(source, "exchange.friction",
+                                  "either a named friction mode or entry_fill_ratio/exit_fill_ratio, not both",
+                                  ex.friction)
         if self.cluster.quorum_size > self.cluster.members:
             raise TwinConfigError(source, "cluster.quorum_size",
                                   f"0 (majority) or at most cluster.members ({self.cluster.members})",

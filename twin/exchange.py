@@ -20,6 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from .channel import Channel
+from .config import FRICTION_MODES
+from .errors import TwinError
 from .orders import Fill, Order
 from .queue import MakerQueue
 from .validate import flag, number
@@ -42,8 +44,8 @@ class Exchange:
         self.reports = Channel(ctx, ctx.links["agent<->exchange"], "exchange", "agent")
         self.is_out = False
         self.reject_ratio = self.cfg.reject_ratio
-        self.entry_fill_ratio = self.cfg.entry_fill_ratio
-        self.exit_fill_ratio = self.cfg.exit_fill_ratio
+        self.entry_fill_ratio, self.exit_fill_ratio = self.cfg.fill_ratios
+        self.friction_mode = self.cfg.friction
         self.depth_factor = 1.0
         self.cash = ctx.cfg.agent.capital
         self.positions: dict[int, float] = {}
@@ -68,8 +70,19 @@ class Exchange:
         """Only these fractions of maker entry / exit orders ever fill (1, 1 = no friction)."""
         entry = number("exchange.set_friction", "entry_fill", entry_fill, 0.0, 1.0)
         exit_ = number("exchange.set_friction", "exit_fill", exit_fill, 0.0, 1.0)
-        self.entry_fill_ratio, self.exit_fill_ratio = entry, exit_
-        self.ctx.changed("fill_friction", "exchange", {"entry_fill": entry, "exit_fill": exit_})
+        self._set_fill_ratios(entry, exit_, "custom" if (entry, exit_) != (1.0, 1.0) else "none")
+
+    def set_friction_mode(self, mode: str) -> None:
+        """A named friction mode of :data:`twin.config.FRICTION_MODES`: ``"hell"`` (the spec's HELL
+        test: 48 % of maker entries and 35 % of maker exits fill) or ``"none"``."""
+        if not isinstance(mode, str) or mode not in FRICTION_MODES:
+            raise TwinError(f"exchange.set_friction_mode: mode must be one of {', '.join(FRICTION_MODES)}, "
+                            f"got {mode!r}")
+        self._set_fill_ratios(*FRICTION_MODES[mode], mode)
+
+    def _set_fill_ratios(self, entry: float, exit_: float, mode: str) -> None:
+        self.entry_fill_ratio, self.exit_fill_ratio, self.friction_mode = entry, exit_, mode
+        self.ctx.changed("fill_friction", "exchange", {"entry_fill": entry, "exit_fill": exit_, "mode": mode})
 
     def set_depth_factor(self, factor: float) -> None:
         """Scale the touch depth of every book (``ob_depth_decay``; 1 restores)."""

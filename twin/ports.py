@@ -24,7 +24,8 @@ heartbeat_loss         ``sensor.heartbeat``                        ``stall()`` �
 exf_shock              ``market``                                  ``shock(magnitude)``
 exchange_outage        ``exchange``                                ``outage(True)`` … ``outage(False)``
 order_rejects          ``exchange``                                ``set_reject_ratio(r)`` … ``(0)``
-fill_friction          ``exchange``                                ``set_friction(0.48, 0.35)`` … ``(1, 1)``
+fill_friction          ``exchange``                                ``set_friction_mode("hell")`` … ``("none")``
+                                                                   or ``set_friction(entry, exit)``
 =====================  ==========================================  ==========================================
 
 Sensor names: scan, ob, mc_forewarner, exf, esof, ledger_checksum, heartbeat. Link names:
@@ -99,6 +100,7 @@ class ExchangePort(Protocol):
     def outage(self, on: bool = True) -> None: ...
     def set_reject_ratio(self, ratio: float) -> None: ...
     def set_friction(self, entry_fill: float, exit_fill: float) -> None: ...
+    def set_friction_mode(self, mode: str) -> None: ...
     def set_depth_factor(self, factor: float) -> None: ...
 
 
@@ -150,6 +152,6 @@ FAULT_PORTS: dict[str, tuple[str, str]] = {
     "exf_shock": ("market", "shock"),
     "exchange_outage": ("exchange", "outage"),
     "order_rejects": ("exchange", "set_reject_ratio"),
-    "fill_friction": ("exchange", "set_friction"),
+    "fill_friction": ("exchange", "set_friction/set_friction_mode"),
 }
 """Fault kind -> (port name, methods) — the table above, as data."""
