@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
-from controller import default_config
+from controller import default_config, make_controller
 from twin import (FAULT_PORTS, SIGNALS, TABLES, ClockPort, ClusterPort, ExchangePort, LedgerPort, LinkPort,
                   MarketPort, NetworkPort, SensorPort, TwinConfigError, TwinError, World, WorldConfig)
 
@@ -99,11 +99,27 @@ def test_every_fault_kind_has_a_port_satisfying_its_protocol() -> None:
 
 @pytest.mark.parametrize("controller", ["static_ladder", "seed_template", default_config()])
 def test_baselines_and_configs_run_in_the_same_world(controller: object) -> None:
+    """The world's decisions are the named controller's: replaying the observed signals through a
+    fresh one gives every recorded decision back, and the survival controller's differ."""
     w = World(WorldConfig(), controller, 3)
     w.at(200.0, w.ports["sensor.ob"].crash)
     trace = w.run(400.0)
-    assert trace.tables["decisions"].num_rows >= 400
-    assert set(trace.tables["signals_observed"].column_names[2:]) == set(SIGNALS)
+    dec, obs = trace.tables["decisions"].to_pydict(), trace.tables["signals_observed"].to_pydict()
+    assert len(dec["t_s"]) >= 400 and trace.tables["signals_observed"].column_names[2:] == list(SIGNALS)
+
+    def replay(spec: object) -> tuple[list[float], list[str]]:
+        ctl = make_controller(spec)
+        out = [ctl.step(t, {n: obs[n][i] for n in SIGNALS}) for i, t in enumerate(obs["t_s"])]
+        return [d.r_total for d in out], [d.posture.name for d in out]
+
+    assert replay(controller) == (dec["r_total"], dec["posture"])
+    after = [r for t, r in zip(dec["t_s"], dec["r_total"]) if t > 260.0]
+    assert max(after) < 1.0                                   # the streamer's crash reached the controller
+    survival = replay("survival")
+    if isinstance(controller, str):
+        assert survival[0] != dec["r_total"]
+    else:
+        assert survival == (dec["r_total"], dec["posture"])
 
 
 def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
@@ -147,9 +163,24 @@ def test_replay_of_the_sample_file_and_bad_files(tmp_path: Path) -> None:
 
 
 def test_four_hundred_assets_work() -> None:
+    from twin.eigen import full_lambda_max
+
     w = World(WorldConfig.from_mapping({"market": {"assets": 400, "regime": "crash"}}), "survival", 5)
-    trace = w.run(120.0)
-    assert w.ctx.market.n_assets == 400 and trace.tables["decisions"].num_rows == 120
+    trace = w.run(1200.0)
+    assert w.ctx.market.n_assets == 400 and trace.tables["decisions"].num_rows >= 1200
+    assert len(set(w.ctx.market.log_prices(w.now).round(12))) == 400            # 400 distinct paths
+    scan = w.sensors["scan"]
+    v50, v750 = scan.last[0], scan.last[1]
+    assert v50 == pytest.approx(full_lambda_max(scan.short.window_rows()), rel=1e-8)
+    assert v750 == pytest.approx(full_lambda_max(scan.long.window_rows()), rel=1e-8)
+    assert 0.5 * 400 < v50 < 400                          # a crash: one factor carries most of the variance
+    obs = trace.tables["signals_observed"].to_pydict()
+    assert all(not math.isnan(v) for name in SIGNALS for v in obs[name])
+    assert max(obs["scan.age_s"]) <= 6.0 and max(obs["ob.age_s"]) < 1.0 and set(obs["hz.quorum"]) == {1.0}
+    assets = trace.tables["orders"].column("asset").to_pylist()
+    assert assets and max(assets) >= 50                   # the agent ranks and trades beyond the first 50
+    fills = trace.tables["fills"].to_pydict()
+    assert fills["id"] and all(0 <= a < 400 for a in fills["asset"])
 
 
 _SCRIPT = """
