@@ -3,7 +3,8 @@
 Rules (exits — ``reduce_only`` orders — are never blocked):
 
 * APEX: market and limit entries (market only while the decision allows taker orders).
-* STALKER: only ``post_only`` limit entries.
+* STALKER (and APEX without taker): only ``post_only`` limit entries. Working entries that are
+  not post-only are cancelled when the decision tightens to this (APEX → STALKER, taker lost).
 * TURTLE: no entries; only ``reduce_only`` exits, sized at the instrument minimum by
   :meth:`PostureGuard.exit_quantity`. Working entry orders are cancelled on entering TURTLE.
 * HIBERNATE: all working orders are cancelled at once on entering it; only ``reduce_only``
@@ -34,6 +35,7 @@ from controller import Posture
 
 from .data import SurvivalDecisionData
 from .errors import GuardConfigError
+from .limits import entry_type_refusal, working_entries
 from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
 
 __all__ = ["GuardConfig", "GuardStats", "GuardVerdict", "PostureGuard"]
@@ -124,20 +126,20 @@ class PostureGuard:
 
     def on_decision(self, data: SurvivalDecisionData) -> None:
         """Adopt a new decision; act on posture transitions."""
-        previous = self.posture
+        previous, previous_decision = self.posture, self.decision
         posture = data.posture_level
         self.decision = data
         self.posture = posture
-        if posture == previous:
-            return
-        if self.config.map_trading_state and self._sink is not None:
+        if posture != previous and self.config.map_trading_state and self._sink is not None:
             self._sink(trading_state_for(posture, self.config.hibernate_state))
         if self._strategy is None:
             return
         if posture == Posture.HIBERNATE:
-            self._hibernate()
-        elif posture == Posture.TURTLE and (previous is None or previous > Posture.TURTLE):
-            self._cancel_working_entries()
+            if previous != Posture.HIBERNATE:
+                self._hibernate()
+        elif previous is None or posture < previous or (
+                previous_decision is not None and previous_decision.taker_allowed and not data.taker_allowed):
+            self._cancel_disallowed_entries(posture, data)
 
     def _hibernate(self) -> None:
         strategy = self._strategy
@@ -156,12 +158,15 @@ class PostureGuard:
         orders += cache.orders_emulated(strategy_id=sid)
         return sorted({o.instrument_id for o in orders}, key=str)
 
-    def _cancel_working_entries(self) -> None:
-        cache, sid = self._strategy.cache, self._strategy.id
-        entries = [o for o in cache.orders_open(strategy_id=sid) if not o.is_reduce_only]
-        for order in sorted(entries, key=lambda o: o.client_order_id.value):
-            self._strategy.cancel_order(order)
-            self.stats.entry_cancels += 1
+    def _cancel_disallowed_entries(self, posture: Posture, decision: SurvivalDecisionData) -> None:
+        """Cancel working entries whose type the new decision no longer allows (all of them in
+        TURTLE; those that are not post-only in STALKER or in APEX without taker)."""
+        for order in working_entries(self._strategy):
+            if order.is_pending_cancel or order.is_closed:
+                continue
+            if entry_type_refusal(order, posture, decision) is not None:
+                self._strategy.cancel_order(order)
+                self.stats.entry_cancels += 1
 
     # -- checks ----------------------------------------------------------------------------
 

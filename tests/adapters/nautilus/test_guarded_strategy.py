@@ -30,6 +30,7 @@ from adapters.nautilus import (
     PostureGuard,
     ReplaySignalSource,
     SurvivalActor,
+    SurvivalDecisionData,
     load_signal_trace,
 )
 from controller import Posture, SurvivalController, default_config
@@ -190,6 +191,21 @@ def test_every_working_order_is_cancelled_when_hibernate_starts(outage_run) -> N
         assert cancels and cancels[0].ts_event == t_h, f"{order.client_order_id} not cancelled at {t_h}"
 
 
+def test_working_non_post_only_entries_are_cancelled_when_stalker_starts(outage_run) -> None:
+    _, decisions, _, _, _, all_orders = outage_run
+    t_stalker = next(d.ts_event for d in decisions if d.posture == "STALKER")
+    assert _posture_at(decisions, t_stalker - 1) == Posture.APEX
+    working = [o for o in all_orders if _open_at(o, t_stalker) and not o.is_reduce_only]
+    takers = [o for o in working if not o.is_post_only]
+    assert takers, "no non-post-only entries were working when STALKER started: the test saw nothing"
+    for order in takers:
+        cancels = [e for e in order.events if isinstance(e, OrderCanceled)]
+        assert cancels and cancels[0].ts_event == t_stalker, f"{order.client_order_id} still working in STALKER"
+    makers = [o for o in working if o.is_post_only]
+    assert makers and all(not any(isinstance(e, OrderCanceled) and e.ts_event == t_stalker for e in o.events)
+                          for o in makers), "post-only entries keep working in STALKER"
+
+
 def test_exits_fill_while_degraded(outage_run) -> None:
     _, decisions, _, orders, fills, _ = outage_run
     exits = orders[orders["is_reduce_only"].astype(bool)]
@@ -235,5 +251,80 @@ def test_working_entries_are_cancelled_when_turtle_starts(tmp_path) -> None:
             assert cancels and cancels[0].ts_event == t_turtle, f"{order.client_order_id} still working in TURTLE"
         assert strategy.guard.stats.entry_cancels == len(working)
         assert strategy.guard.stats.cancel_all_calls == 0 and TradingState.REDUCING in states
+    finally:
+        engine.dispose()
+
+
+class Scripted(GuardedStrategy):
+    """Runs ``script[i](self, tick)`` on the i-th quote (decisions are handed to the guard directly)."""
+
+    def __init__(self, instrument, script, guard_config: GuardConfig | None = None) -> None:
+        super().__init__(StrategyConfig(strategy_id="SCRIPT-001"), PostureGuard(guard_config or GuardConfig()))
+        self.instrument, self.script, self.ticks, self.notes = instrument, script, 0, {}
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.subscribe_quote_ticks(self.instrument.id)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        self.ticks += 1
+        step = self.script.get(self.ticks)
+        if step is not None:
+            step(self, tick)
+
+    def decide(self, posture: str, tick: QuoteTick, taker: bool | None = None) -> None:
+        r, lev, taker_default = {"APEX": (1.0, 6.0, True), "STALKER": (0.8, 2.0, False)}[posture]
+        self.guard.on_decision(SurvivalDecisionData(
+            ts_event=tick.ts_event, ts_init=tick.ts_event, t_s=0.0, r_total=r, posture=posture, max_leverage=lev,
+            entries_allowed=True, taker_allowed=taker_default if taker is None else taker,
+            invariant_broken=False, layers_json="{}"))
+
+    def rest(self, tick: QuoteTick, qty, post_only: bool, name: str) -> None:
+        order = self.order_factory.limit(self.instrument.id, OrderSide.BUY, qty,
+                                         self.instrument.make_price(tick.bid_price.as_double() * 0.9),
+                                         post_only=post_only)
+        self.notes[name] = (order.client_order_id, self.submit_guarded(order))
+
+
+def _script_run(script, quotes: int = 6, guard_config: GuardConfig | None = None):
+    engine = BacktestEngine(BacktestEngineConfig(trader_id=TraderId("NOR-SCRIPT-001"),
+                                                 logging=LoggingConfig(log_level="ERROR")))
+    instrument = TestInstrumentProvider.btcusdt_binance()
+    engine.add_venue(Venue("BINANCE"), oms_type=OmsType.NETTING, account_type=AccountType.MARGIN,
+                     starting_balances=[Money(100_000, USDT)], default_leverage=Decimal(10))
+    engine.add_instrument(instrument)
+    engine.add_data(_quotes(instrument, quotes))
+    strategy = Scripted(instrument, script, guard_config)
+    engine.add_strategy(strategy)
+    engine.run()
+    return engine, strategy
+
+
+def _cancelled_at(engine, client_order_id) -> int | None:
+    order = engine.cache.order(client_order_id)
+    cancels = [e.ts_event for e in order.events if isinstance(e, OrderCanceled)]
+    return cancels[0] if cancels else None
+
+
+def test_working_non_post_only_entries_are_cancelled_when_apex_tightens() -> None:
+    """APEX → STALKER, and APEX losing taker: working entries that are not post-only are cancelled
+    at that decision; post-only entries keep working."""
+    qty = Quantity.from_str("0.010000")
+    stamps: dict[str, int] = {}
+    script = {
+        1: lambda s, t: (s.decide("APEX", t), s.rest(t, qty, False, "taker_a"), s.rest(t, qty, True, "maker_a")),
+        2: lambda s, t: (stamps.setdefault("stalker", t.ts_event), s.decide("STALKER", t)),
+        3: lambda s, t: (s.decide("APEX", t), s.rest(t, qty, False, "taker_b"), s.rest(t, qty, True, "maker_b")),
+        4: lambda s, t: (stamps.setdefault("no_taker", t.ts_event), s.decide("APEX", t, taker=False)),
+    }
+    engine, strategy = _script_run(script)
+    try:
+        assert all(verdict.allowed for _, verdict in strategy.notes.values())
+        ids = {name: cid for name, (cid, _) in strategy.notes.items()}
+        assert _cancelled_at(engine, ids["taker_a"]) == stamps["stalker"]
+        assert _cancelled_at(engine, ids["taker_b"]) == stamps["no_taker"]
+        assert _cancelled_at(engine, ids["maker_a"]) is None and _cancelled_at(engine, ids["maker_b"]) is None
+        assert engine.cache.order(ids["maker_a"]).is_open and engine.cache.order(ids["maker_b"]).is_open
+        assert strategy.guard.stats.entry_cancels == 2 and strategy.guard.stats.cancel_all_calls == 0
     finally:
         engine.dispose()
