@@ -2,7 +2,8 @@
 
 * :class:`SurvivalActor` — steps the unchanged controller on a clock timer and on invariant
   events, and publishes :class:`SurvivalDecisionData` on the message bus.
-* :class:`PostureGuard` / :class:`GuardedStrategy` — posture limits for any strategy.
+* :class:`PostureGuard` / :class:`GuardedStrategy` — posture limits for any strategy
+  (order types, entry size and exposure caps; exits always pass).
 * :class:`ReplaySignalSource` (a twin trace's ``signals_observed.arrow``) and
   :class:`LiveSignalFeed` (an ``adapters.source.SignalSource``, e.g. Hazelcast).
 * :func:`replay_in_backtest` — a trace through the Actor inside a ``BacktestEngine``.
@@ -26,9 +27,16 @@ from .errors import (
     SourceError,
     TraceError,
 )
-from .guard import GuardConfig, GuardVerdict, PostureGuard
+from .guard import CapitalSource, GuardConfig, GuardVerdict, PostureGuard
 from .replay import REPLAY_CLIENT_ID, DecisionRecorder, ReplayResult, replay_in_backtest
-from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
+from .sizing import (
+    bet_notional,
+    minimum_quantity,
+    notional_to_quantity,
+    quantity_notional,
+    round_quantity,
+    trading_state_for,
+)
 from .sources import (
     DEFAULT_ORIGIN_NS,
     LiveSignalFeed,
@@ -42,6 +50,7 @@ from .trace import SignalTrace, load_event_rows, load_signal_trace, signal_trace
 
 __all__ = [
     "ActorConfigError",
+    "CapitalSource",
     "DECISION_DATA_TYPE",
     "DEFAULT_ORIGIN_NS",
     "DecisionRecorder",
@@ -74,6 +83,7 @@ __all__ = [
     "minimum_quantity",
     "notional_to_quantity",
     "off_grid_rows",
+    "quantity_notional",
     "replay_in_backtest",
     "round_quantity",
     "signal_trace_from_columns",

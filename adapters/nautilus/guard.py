@@ -5,17 +5,26 @@ Rules (exits — ``reduce_only`` orders — are never blocked):
 * APEX: market and limit entries (market only while the decision allows taker orders).
 * STALKER (and APEX without taker): only ``post_only`` limit entries. Working entries that are
   not post-only are cancelled when the decision tightens to this (APEX → STALKER, taker lost).
-* TURTLE: no entries; only ``reduce_only`` exits, sized at the instrument minimum by
-  :meth:`PostureGuard.exit_quantity`. Working entry orders are cancelled on entering TURTLE.
+* TURTLE: no entries; working entries are cancelled on entering TURTLE. Exits: **any**
+  ``reduce_only`` order passes, whatever its size or type. This is a design decision: exits
+  are never blocked ("one less engine is still flyable") and ``reduce_only`` cannot add
+  exposure (the RiskEngine denies a reduce-only order that would increase its position;
+  venues and Nautilus's matching engine honour the flag). TURTLE's "minimum size" is what
+  :meth:`PostureGuard.exit_quantity` sizes (minimum-size clips): advice for the strategy,
+  not a limit the guard enforces on exits.
 * HIBERNATE: all working orders are cancelled at once on entering it; only ``reduce_only``
   exits; with ``flatten_on_hibernate`` every open position is closed (reduce-only).
 * No decision yet, or a decision older than ``max_decision_age_s``: no entries.
 
-Entries are sized by ``r_total`` and the posture's leverage cap and rounded down to the
-instrument; a size below the instrument minimum yields no order. Postures are also mapped
-onto the RiskEngine's trading state (TURTLE and HIBERNATE → REDUCING; HALTED only if asked
-for, since HALTED blocks exits) — but REDUCING caps no quantity and does not stop entries
-when flat, so the guard enforces the limits itself.
+Entry size is enforced, not only advised (the RiskEngine's REDUCING caps no quantity): an
+entry is refused when its notional exceeds the bet cap ``capital × base_fraction × r_total ×
+max_leverage`` or when the strategy's gross exposure (open positions plus working entries)
+plus the entry would exceed ``capital × max_leverage``; ``capital`` is the strategy's account
+balance at the venue (or a ``capital_source``). An entry whose capital, instrument or price is
+unknown is refused (fail-safe), as is one below the instrument minimum.
+:meth:`PostureGuard.entry_quantity` sizes entries inside both caps, rounded down to the
+instrument. Postures are also mapped onto the RiskEngine's trading state (TURTLE and
+HIBERNATE → REDUCING; HALTED only if asked for, since HALTED blocks exits).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from nautilus_trader.model.enums import OrderType, TradingState, trading_state_from_str
+from nautilus_trader.model.enums import TradingState, trading_state_from_str
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Quantity
@@ -34,11 +43,21 @@ from nautilus_trader.model.orders import Order
 from controller import Posture
 
 from .data import SurvivalDecisionData
-from .errors import GuardConfigError
-from .limits import entry_type_refusal, working_entries
-from .sizing import bet_notional, minimum_quantity, notional_to_quantity, round_quantity, trading_state_for
+from .errors import GuardConfigError, InterfaceError
+from .limits import account_capital, entry_type_refusal, gross_exposure, size_refusal, working_entries
+from .sizing import (
+    bet_notional,
+    minimum_quantity,
+    notional_to_quantity,
+    quantity_notional,
+    round_quantity,
+    trading_state_for,
+)
 
-__all__ = ["GuardConfig", "GuardStats", "GuardVerdict", "PostureGuard"]
+__all__ = ["CapitalSource", "GuardConfig", "GuardStats", "GuardVerdict", "PostureGuard"]
+
+CapitalSource = Callable[[Instrument], "float | None"]
+"""Capital (in the instrument's quote currency) to size and cap entries with; None if unknown."""
 
 _STATES = ("ACTIVE", "REDUCING", "HALTED")
 
@@ -107,12 +126,16 @@ class PostureGuard:
     config : GuardConfig
     trading_state_sink : called with the RiskEngine ``TradingState`` on posture changes,
         e.g. ``engine.kernel.risk_engine.set_trading_state``; None to leave it alone.
+    capital_source : capital for sizing and the caps; default the strategy's account balance
+        at the instrument's venue (:func:`~adapters.nautilus.limits.account_capital`).
     """
 
     def __init__(self, config: GuardConfig | None = None,
-                 trading_state_sink: Callable[[TradingState], None] | None = None) -> None:
+                 trading_state_sink: Callable[[TradingState], None] | None = None,
+                 capital_source: CapitalSource | None = None) -> None:
         self.config = config or GuardConfig()
         self._sink = trading_state_sink
+        self._capital_source = capital_source
         self._strategy: Any = None
         self.decision: SurvivalDecisionData | None = None
         self.posture: Posture | None = None
@@ -125,7 +148,7 @@ class PostureGuard:
     # -- decisions -------------------------------------------------------------------------
 
     def on_decision(self, data: SurvivalDecisionData) -> None:
-        """Adopt a new decision; act on posture transitions."""
+        """Adopt a new decision; act on posture transitions and on tightened limits."""
         previous, previous_decision = self.posture, self.decision
         posture = data.posture_level
         self.decision = data
@@ -171,7 +194,7 @@ class PostureGuard:
     # -- checks ----------------------------------------------------------------------------
 
     def check(self, order: Order) -> GuardVerdict:
-        """May ``order`` be sent now? Exits (``reduce_only``) always may."""
+        """May ``order`` be sent now? Exits (``reduce_only``) always may, at any size."""
         if order.is_reduce_only:
             return GuardVerdict(True, "exit (reduce_only)")
         refusal = self._entry_refusal(order)
@@ -186,27 +209,36 @@ class PostureGuard:
         age_s = self._decision_age_s()
         if age_s > self.config.max_decision_age_s:
             return f"survival decision is {age_s:.1f} s old (> {self.config.max_decision_age_s} s): no entries"
-        if posture <= Posture.TURTLE or not d.entries_allowed:
-            return f"{posture.name}: no new entries (exits must be reduce_only)"
-        if order.order_type == OrderType.MARKET:
-            if posture != Posture.APEX or not d.taker_allowed:
-                return f"{posture.name}: market entries need APEX with taker allowed"
-        elif order.order_type == OrderType.LIMIT:
-            if (posture != Posture.APEX or not d.taker_allowed) and not order.is_post_only:
-                return f"{posture.name}: only post_only limit entries"
-        else:
-            return f"{posture.name}: entry order type {order.order_type.name} not allowed (MARKET or LIMIT)"
+        refusal = entry_type_refusal(order, posture, d)
+        if refusal is not None:
+            return refusal
+        if self._strategy is None:
+            return f"{posture.name}: no strategy attached: entries cannot be sized or capped"
         instrument = self._instrument(order.instrument_id)
-        if instrument is not None:
-            minimum = minimum_quantity(instrument, self._reference_price(order))
-            if order.quantity < minimum:
-                return f"quantity {order.quantity} below instrument minimum {minimum}"
-        return None
+        price = self._reference_price(order)
+        if instrument is None or price is None:
+            what = "instrument" if instrument is None else "price (no limit price, no quote)"
+            return f"{posture.name}: no {what} for {order.instrument_id}: entries cannot be sized or capped"
+        minimum = minimum_quantity(instrument, price)
+        if order.quantity < minimum:
+            return f"{posture.name}: quantity {order.quantity} below instrument minimum {minimum}"
+        capital = self.capital(instrument, price)
+        if capital is None:
+            return f"{posture.name}: capital unknown for {order.instrument_id}: entries cannot be capped"
+        notional = quantity_notional(instrument, order.quantity.as_double(), price)
+        exposure = gross_exposure(self._strategy, instrument.quote_currency, self._mark)
+        return size_refusal(posture, d, capital, self.config.base_fraction, notional, exposure)
 
     def _reference_price(self, order: Order) -> float | None:
         if order.has_price:
             return order.price.as_double()
-        quote = self._strategy.cache.quote_tick(order.instrument_id)
+        return self._mark(order.instrument_id)
+
+    def _mark(self, instrument_id: InstrumentId) -> float | None:
+        """Mid of the latest quote in the cache, or None."""
+        if self._strategy is None:
+            return None
+        quote = self._strategy.cache.quote_tick(instrument_id)
         if quote is None:
             return None
         return (quote.bid_price.as_double() + quote.ask_price.as_double()) / 2.0
@@ -222,7 +254,12 @@ class PostureGuard:
         return self._strategy.cache.instrument(instrument_id)
 
     def submit(self, order: Order, **kwargs: Any) -> GuardVerdict:
-        """Check ``order`` and, if allowed, ``strategy.submit_order(order, **kwargs)``."""
+        """Check ``order`` and, if allowed, ``strategy.submit_order(order, **kwargs)``.
+
+        Raises InterfaceError when no strategy is attached.
+        """
+        if self._strategy is None:
+            raise InterfaceError("PostureGuard.submit: no strategy attached (use GuardedStrategy or attach())")
         verdict = self.check(order)
         if verdict.allowed:
             self._strategy.submit_order(order, **kwargs)
@@ -234,21 +271,41 @@ class PostureGuard:
 
     # -- sizing ----------------------------------------------------------------------------
 
-    def entry_quantity(self, instrument: Instrument, capital: float, price: float,
+    def capital(self, instrument: Instrument, price: float | None = None) -> float | None:
+        """Capital to size and cap entries in ``instrument`` with (quote currency), or None."""
+        if self._capital_source is not None:
+            value = self._capital_source(instrument)
+        elif self._strategy is not None:
+            value = account_capital(self._strategy, instrument, price)
+        else:
+            value = None
+        return float(value) if value is not None and math.isfinite(value) and value > 0.0 else None
+
+    def entry_quantity(self, instrument: Instrument, capital: float | None, price: float,
                        leverage: float = 1.0) -> Quantity | None:
-        """Entry size for the latest decision, or ``None`` (entries off, or below the minimum)."""
+        """Entry size for the latest decision, or ``None`` (entries off, below the minimum, or
+        no headroom): ``capital × base_fraction × r_total × min(leverage, posture cap)``, and
+        never more than the exposure headroom ``capital × posture cap − exposure``.
+        ``capital=None`` uses :meth:`capital`."""
         d = self.decision
         if d is None:
             return None
+        capital = self.capital(instrument, price) if capital is None else capital
+        if capital is None:
+            return None
         notional = bet_notional(d.r_total, d.max_leverage, d.entries_allowed,
                                 capital, self.config.base_fraction, leverage)
+        if self._strategy is not None:
+            headroom = capital * d.max_leverage - gross_exposure(self._strategy, instrument.quote_currency, self._mark)
+            notional = min(notional, headroom)
         return notional_to_quantity(instrument, notional, price)
 
     def exit_quantity(self, instrument: Instrument, position_quantity: Quantity | float,
                       price: float | None = None) -> Quantity | None:
         """Exit size: the whole position, or in TURTLE (with ``turtle_exit_clip``) the
         instrument minimum at ``price``, never more than the position; ``None`` when what is
-        held is below the instrument minimum (the venue would refuse it)."""
+        held is below the instrument minimum (the venue would refuse it). Advisory: the guard
+        passes any ``reduce_only`` exit."""
         held = float(position_quantity)
         if self.posture == Posture.TURTLE and self.config.turtle_exit_clip:
             held = min(held, minimum_quantity(instrument, price).as_double())

@@ -1,21 +1,28 @@
-"""What a posture allows an entry to be: its order type.
+"""What a posture allows an entry to be: its order type, its size, and the exposure it adds.
 
 Pure rules over Nautilus objects, used by :class:`~adapters.nautilus.guard.PostureGuard` both to
 check a new entry and to find working entries a stricter decision no longer allows.
+Notionals are in the instrument's quote currency (see :func:`~adapters.nautilus.sizing.quantity_notional`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from nautilus_trader.model.enums import OrderType
+from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.orders import Order
 
 from controller import Posture
 
 from .data import SurvivalDecisionData
+from .sizing import bet_notional, quantity_notional
 
-__all__ = ["entry_type_refusal", "working_entries"]
+__all__ = ["account_capital", "entry_type_refusal", "gross_exposure", "size_refusal", "working_entries"]
+
+_TOLERANCE = 1e-9  # relative: rounding of prices and quantities never trips a cap
+
 
 def entry_type_refusal(order: Order, posture: Posture, decision: SurvivalDecisionData) -> str | None:
     """Why ``posture`` forbids an entry of ``order``'s type (None when the type is allowed).
@@ -31,6 +38,74 @@ def entry_type_refusal(order: Order, posture: Posture, decision: SurvivalDecisio
     if order.order_type == OrderType.LIMIT:
         return None if taker or order.is_post_only else f"{posture.name}: only post_only limit entries"
     return f"{posture.name}: entry order type {order.order_type.name} not allowed (MARKET or LIMIT)"
+
+
+def size_refusal(posture: Posture, decision: SurvivalDecisionData, capital: float, base_fraction: float,
+                 entry_notional: float, exposure: float) -> str | None:
+    """Why an entry of ``entry_notional`` is too large (None when it fits).
+
+    * the bet cap: ``capital × base_fraction × r_total × max_leverage`` (the largest bet
+      :meth:`PostureGuard.entry_quantity` can size, at the posture's leverage cap);
+    * the exposure cap: ``exposure + entry_notional ≤ capital × max_leverage`` (gross).
+    """
+    lev = decision.max_leverage
+    cap = bet_notional(decision.r_total, lev, True, capital, base_fraction, lev)
+    if entry_notional > cap * (1.0 + _TOLERANCE):
+        return (f"{posture.name}: entry notional {entry_notional:.2f} above the bet cap {cap:.2f} "
+                f"(capital {capital:.2f} × base_fraction {base_fraction:g} × r_total {decision.r_total:.4f} "
+                f"× max_leverage {lev:g})")
+    limit = capital * lev
+    if exposure + entry_notional > limit * (1.0 + _TOLERANCE):
+        return (f"{posture.name}: exposure {exposure:.2f} + entry {entry_notional:.2f} above "
+                f"capital {capital:.2f} × max_leverage {lev:g} = {limit:.2f}")
+    return None
+
+
+def account_capital(strategy: Any, instrument: Instrument, price: float | None) -> float | None:
+    """The strategy's account balance at the instrument's venue, in the quote currency.
+
+    The balance is taken in the instrument's settlement currency; a base-currency balance
+    (inverse instruments) is converted at ``price``. None when there is no account, no such
+    balance, or no price to convert with.
+    """
+    account = strategy.portfolio.account(instrument.id.venue)
+    if account is None:
+        return None
+    currency = instrument.get_settlement_currency()
+    balance = account.balance_total(currency)
+    if balance is None:
+        return None
+    value = balance.as_double()
+    if currency == instrument.quote_currency:
+        return value
+    if currency == instrument.get_base_currency() and price is not None and math.isfinite(price) and price > 0:
+        return value * price
+    return None
+
+
+def gross_exposure(strategy: Any, quote_currency: Any, mark: Any) -> float:
+    """Gross notional of the strategy's open positions and working entries quoted in ``quote_currency``.
+
+    Positions are valued at ``mark(instrument_id)`` (falling back to their average open price),
+    working entries at their limit price (else the mark) for their unfilled quantity.
+    Instruments quoted in another currency are not counted.
+    """
+    cache, sid = strategy.cache, strategy.id
+    total = 0.0
+    for position in cache.positions_open(strategy_id=sid):
+        instrument = cache.instrument(position.instrument_id)
+        if instrument is None or instrument.quote_currency != quote_currency:
+            continue
+        price = mark(position.instrument_id) or position.avg_px_open
+        total += quantity_notional(instrument, position.quantity.as_double(), price)
+    for order in working_entries(strategy):
+        instrument = cache.instrument(order.instrument_id)
+        if instrument is None or instrument.quote_currency != quote_currency:
+            continue
+        price = order.price.as_double() if order.has_price else mark(order.instrument_id)
+        if price:
+            total += quantity_notional(instrument, order.leaves_qty.as_double(), price)
+    return total
 
 
 def working_entries(strategy: Any) -> list[Order]:

@@ -19,6 +19,7 @@ __all__ = [
     "bet_notional",
     "minimum_quantity",
     "notional_to_quantity",
+    "quantity_notional",
     "round_quantity",
     "trading_state_for",
 ]
@@ -83,6 +84,16 @@ def notional_to_quantity(instrument: Instrument, notional: float, price: float) 
     if instrument.is_inverse:
         return round_quantity(instrument, notional / multiplier)
     return round_quantity(instrument, notional / (price * multiplier), price)
+
+
+def quantity_notional(instrument: Instrument, quantity: float, price: float) -> float:
+    """Quote-currency notional of ``quantity`` at ``price`` (the inverse of
+    :func:`notional_to_quantity`): linear ``quantity × price × multiplier``; inverse
+    instruments (contracts of quote value) ``quantity × multiplier``."""
+    multiplier = instrument.multiplier.as_double()
+    if instrument.is_inverse:
+        return float(quantity) * multiplier
+    return float(quantity) * float(price) * multiplier
 
 
 def trading_state_for(posture: Posture, hibernate_state: TradingState = TradingState.REDUCING) -> TradingState:

@@ -52,6 +52,7 @@ class ScriptedStrategy(GuardedStrategy):
         super().__init__(StrategyConfig(strategy_id="SCRIPTED-001"), guard)
         self.instrument = instrument
         self.ticks = 0
+        self.oversize: list = []  # (posture, verdict) of a 10x post-only entry tried every round
 
     def on_start(self) -> None:
         super().on_start()
@@ -68,12 +69,14 @@ class ScriptedStrategy(GuardedStrategy):
 
     def _try_entries(self, bid: float, ask: float) -> None:
         inst, f = self.instrument, self.order_factory
-        qty = self.guard.entry_quantity(inst, capital=1_000_000.0, price=ask, leverage=3.0)
+        qty = self.guard.entry_quantity(inst, None, price=ask, leverage=3.0)  # capital: the account
         qty = qty or inst.make_qty(0.01)  # entries off: try anyway, the guard must refuse
         rest = inst.make_price(bid * 0.98)
         self.submit_guarded(f.market(inst.id, OrderSide.BUY, qty))
         self.submit_guarded(f.limit(inst.id, OrderSide.BUY, qty, rest))
         self.submit_guarded(f.limit(inst.id, OrderSide.BUY, qty, rest, post_only=True))
+        oversize = f.limit(inst.id, OrderSide.BUY, inst.make_qty(qty.as_double() * 10), rest, post_only=True)
+        self.oversize.append((self.guard.posture, self.submit_guarded(oversize)))
 
     def _exit(self, bid: float) -> None:
         position = self.cache.positions_open(instrument_id=self.instrument.id)
@@ -168,6 +171,21 @@ def test_no_entry_in_turtle_or_hibernate_and_only_post_only_in_stalker(outage_ru
     assert {r["type"] for r in by_posture[Posture.APEX]} == {"MARKET", "LIMIT"}
     refused = strategy.guard.stats.refused
     assert refused.get("TURTLE", 0) > 0 and refused.get("HIBERNATE", 0) > 0 and refused.get("STALKER", 0) > 0
+
+
+def test_entries_stay_inside_the_bet_cap_and_oversize_entries_are_refused(outage_run) -> None:
+    strategy, decisions, _, orders, _, _ = outage_run
+    assert strategy.oversize, "the strategy tried no oversize entries"
+    for posture, verdict in strategy.oversize:
+        assert not verdict.allowed, f"a 10x entry passed in {posture.name}"
+        if posture in (Posture.APEX, Posture.STALKER):
+            assert "bet cap" in verdict.reason, verdict.reason
+    entries = orders[~orders["is_reduce_only"].astype(bool)]
+    for _, row in entries.iterrows():
+        d = decisions[int(np.searchsorted([x.ts_event for x in decisions], int(row["ts_init"]), side="right")) - 1]
+        price = float(row["price"]) if row["type"] == "LIMIT" else float(row["avg_px"])
+        cap = 1_000_000.0 * 0.02 * d.r_total * d.max_leverage  # the account's balance stays ~1M here
+        assert float(row["quantity"]) * price <= cap * 1.01, row.name
 
 
 def _open_at(order, ts_ns: int) -> bool:
@@ -326,5 +344,32 @@ def test_working_non_post_only_entries_are_cancelled_when_apex_tightens() -> Non
         assert _cancelled_at(engine, ids["maker_a"]) is None and _cancelled_at(engine, ids["maker_b"]) is None
         assert engine.cache.order(ids["maker_a"]).is_open and engine.cache.order(ids["maker_b"]).is_open
         assert strategy.guard.stats.entry_cancels == 2 and strategy.guard.stats.cancel_all_calls == 0
+    finally:
+        engine.dispose()
+
+
+def test_exposure_cap_bounds_stacked_entries() -> None:
+    """Entries inside the bet cap still cannot stack past capital × max_leverage (gross)."""
+    cfg = GuardConfig(base_fraction=0.5)  # bet cap in APEX: 100k × 0.5 × 1 × 6 = 300k; exposure cap 600k
+
+    def stack(s, t, name: str) -> None:
+        price = t.bid_price.as_double() * 0.9
+        s.notes[name + ".qty"] = (None, s.guard.entry_quantity(s.instrument, None, price, leverage=6.0))
+        qty = s.notes[name + ".qty"][1] or Quantity.from_str("0.010000")
+        s.rest(t, qty, True, name)
+
+    script = {1: lambda s, t: (s.decide("APEX", t), stack(s, t, "first")),
+              2: lambda s, t: stack(s, t, "second"),
+              3: lambda s, t: stack(s, t, "third")}
+    engine, strategy = _script_run(script, guard_config=cfg)
+    try:
+        notes = strategy.notes
+        assert notes["first"][1].allowed and notes["second"][1].allowed
+        assert notes["third.qty"][1] is None, "no headroom left: entry_quantity sizes nothing"
+        third = notes["third"][1]
+        assert not third.allowed and "exposure" in third.reason and "max_leverage 6" in third.reason
+        working = [o for o in engine.cache.orders_open() if not o.is_reduce_only]
+        exposure = sum(o.leaves_qty.as_double() * o.price.as_double() for o in working)
+        assert 0.99 * 600_000 <= exposure <= 600_000.0 + 1e-6
     finally:
         engine.dispose()
