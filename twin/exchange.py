@@ -10,6 +10,8 @@
 * Friction: only ``entry_fill_ratio`` / ``exit_fill_ratio`` of maker orders can ever fill (the
   rest sit behind liquidity that is never exhausted); ``set_friction_mode("hell")`` is the
   spec's HELL test.
+* Exits are reduce-only: an exit trades at most the position it closes at the exchange; one that
+  would open or grow a position is rejected (or its rest cancelled) with reason ``reduce_only``.
 * Rejects (``reject_ratio``) and outages (everything rejected, the book feed stops).
 Execution reports travel back over ``agent<->exchange``. Its fault port is
 :class:`twin.ports.ExchangePort`.
@@ -110,6 +112,8 @@ class Exchange:
             return self._reject(order, "exchange_outage")
         if self.reject_ratio > 0 and self._reject_draw.uniform() < self.reject_ratio:
             return self._reject(order, "rejected_by_exchange")
+        if self._reducible(order) <= 1e-9 * order.qty:
+            return self._reject(order, "reduce_only")
         if order.kind == "taker":
             return self._take(order, now)
         bid, ask = self.touch(order.asset, now)
@@ -132,6 +136,12 @@ class Exchange:
         order.t_done_s = self.ctx.now()
         self._report("done", order, None)
 
+    def _reducible(self, order: Order) -> float:
+        """What an order may still trade: an exit (reduce-only) no more than the position it closes."""
+        if order.intent != "exit":
+            return order.remaining
+        return min(order.remaining, max(0.0, -order.side * self.positions.get(order.asset, 0.0)))
+
     def _reject(self, order: Order, reason: str) -> None:
         order.status = "rejected"
         order.reason = reason
@@ -142,7 +152,7 @@ class Exchange:
         bid, ask = self.touch(order.asset, now)
         touch = ask if order.side > 0 else bid
         depth = self.cfg.depth_notional * self.depth_ratio(now)
-        qty = min(order.qty, depth / touch)
+        qty = min(self._reducible(order), depth / touch)
         impact = self.cfg.impact_bps * 1e-4 * (qty * touch) / depth
         price = touch * (1.0 + order.side * impact)
         self._fill(order, qty, price, self.cfg.taker_fee_bps, "taker", now)
@@ -155,14 +165,20 @@ class Exchange:
         if self.working.get(order.id) is not order:
             return
         now = self.ctx.now()
-        qty = min(qty, order.remaining)
-        self._fill(order, qty, order.price, self.cfg.maker_fee_bps, "maker", now)
+        qty = min(qty, self._reducible(order))
+        if qty > 0.0:
+            self._fill(order, qty, order.price, self.cfg.maker_fee_bps, "maker", now)
         if order.remaining <= 1e-9 * order.qty:
-            del self.working[order.id]
-            self.queue.leave(order.id)
             order.status = "filled"
-            order.t_done_s = now
-            self._report("done", order, None)
+        elif self._reducible(order) <= 1e-9 * order.qty:     # its position is gone: nothing left to reduce
+            order.status = "partially_filled" if order.filled_qty > 0 else "cancelled"
+            order.reason = "reduce_only"
+        else:
+            return
+        del self.working[order.id]
+        self.queue.leave(order.id)
+        order.t_done_s = now
+        self._report("done", order, None)
 
     def _fill(self, order: Order, qty: float, price: float, fee_bps: float, liquidity: str, now: float) -> None:
         fee = abs(qty * price) * fee_bps * 1e-4

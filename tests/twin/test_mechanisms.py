@@ -225,11 +225,17 @@ def test_hell_mode_fills_48_percent_of_maker_entries_and_35_percent_of_exits(mak
     """HELL, measured: maker orders at the touch left to rest until the market reaches them."""
     from twin.orders import BUY, SELL, Order
 
-    w: World = (make_world(seed=16, exchange={"friction": "hell"}) if via == "config" else make_world(seed=16))
+    quiet = {"max_positions": 0, "take_profit_bps": 1e5, "stop_bps": 1e5, "max_hold_s": 1e7}   # agent stays out
+    w: World = (make_world(seed=16, exchange={"friction": "hell"}, agent=quiet) if via == "config"
+                else make_world(seed=16, agent=quiet))
     ex = w.ports["exchange"]
     if via == "port":
         ex.set_friction_mode("hell")
     assert (ex.entry_fill_ratio, ex.exit_fill_ratio, ex.friction_mode) == (0.48, 0.35, "hell")
+    n_assets = w.ctx.market.n_assets
+    for asset in range(n_assets):          # short positions for the (reduce-only) buy exits to close
+        ex.receive(Order(asset + 1, 0.0, asset, SELL, "taker", "entry", 100.0, 0.0, "APEX", 1.0, "test"))
+    assert all(ex.positions[a] == -100.0 for a in range(n_assets))
     orders = []
     for i in range(4000):
         asset = i % w.ctx.market.n_assets
@@ -368,3 +374,26 @@ def test_working_exits_keep_working_in_turtle(make_world, cols) -> None:
     for i in exits:
         assert orders["status"][i] == "cancelled"
         assert orders["t_done_s"][i] - orders["t_s"][i] >= 900.0
+
+
+def test_exits_are_reduce_only_at_the_exchange_even_when_the_agent_is_out_of_sync(make_world, cols) -> None:
+    """Desynchronised, the agent still believes in positions the exchange has closed; its exits
+    must not open new ones (reduce-only), they are rejected until it resyncs."""
+    w: World = make_world(seed=1)
+    w.at(2400.0, w.ports["ledger"].desync)
+    w.at(2700.0, w.ports["ledger"].resync)
+    trace = w.run(4000.0)
+    fills, orders = cols(trace.tables["fills"]), cols(trace.tables["orders"])
+    pos: dict[int, float] = {}
+    exits = 0
+    for i in sorted(range(len(fills["id"])), key=lambda i: (fills["t_s"][i], fills["id"][i])):
+        a, before = fills["asset"][i], pos.get(fills["asset"][i], 0.0)
+        after = pos[a] = before + (1.0 if fills["side"][i] == "buy" else -1.0) * fills["qty"][i]
+        if fills["intent"][i] == "exit":
+            exits += 1
+            assert abs(after) <= abs(before) * (1 + 1e-9) and before * after >= -1e-12, f"exit fill {fills['id'][i]}"
+    assert exits > 5
+    refused = [i for i, r in enumerate(orders["reason"]) if r == "reduce_only"]
+    assert refused and all(orders["intent"][i] == "exit" for i in refused)
+    assert all(2400.0 < orders["t_s"][i] < 2700.0 + 60.0 for i in refused)
+    assert w.agent.portfolio.positions.keys() == w.ctx.exchange.positions.keys()       # in sync again
