@@ -160,7 +160,7 @@ class Exchange:
         order.t_done_s = now
         self._report("done", order, None)
 
-    def _maker_fill(self, order: Order, qty: float, how: str = "touch") -> None:
+    def _maker_fill(self, order: Order, qty: float) -> None:
         """The queue model executes ``qty`` of a resting maker order at its limit."""
         if self.working.get(order.id) is not order:
             return

@@ -33,6 +33,7 @@ from .orders import Order
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
+    from .market import Market
 
 __all__ = ["MakerQueue", "Resting"]
 
@@ -52,11 +53,12 @@ class Resting:
 class MakerQueue:
     """Resting maker orders, matched once per market step while any rests.
 
-    ``fill(order, qty, how)`` is called for every execution (how: ``cross``, ``touch``).
+    ``fill(order, qty)`` is called for every execution; ``touched`` / ``crossed`` count the
+    order-steps at the level and the crossings.
     """
 
     def __init__(self, ctx: "Context", depth_ratio: Callable[[float], float],
-                 fill: Callable[[Order, float, str], None]) -> None:
+                 fill: Callable[[Order, float], None]) -> None:
         self.ctx = ctx
         cfg = ctx.cfg.exchange
         self._half = cfg.spread_bps * 0.5e-4
@@ -67,6 +69,7 @@ class MakerQueue:
         self._depth_ratio = depth_ratio
         self._fill = fill
         self._draw = ctx.streams.buffer("exchange.queue")
+        self._sigma: list[float] = ctx.market.sigma.tolist()     # per-step volatility of each asset
         self.resting: dict[int, Resting] = {}
         self._next_step = -1
         self.touched = 0        # order-steps at the level (for tests and benchmarks)
@@ -110,18 +113,18 @@ class MakerQueue:
         if self.resting:
             self._schedule(now)
 
-    def _match_one(self, state: Resting, market, depth_notional: float, now: float) -> None:
+    def _match_one(self, state: Resting, market: "Market", depth_notional: float, now: float) -> None:
         order = state.order
         side, p = order.side, order.price
         log_mid = math.log(market.price(order.asset, now))
-        z = (log_mid - state.prev_log_mid) / market.sigma[order.asset]
+        z = (log_mid - state.prev_log_mid) / self._sigma[order.asset]
         state.prev_log_mid = log_mid
         mid = math.exp(log_mid)
         far = mid * (1.0 + side * self._half)        # the other side's touch (ask for a buy)
         near = mid * (1.0 - side * self._half)       # our side's touch (bid for a buy)
         if (p - far) * side >= 0.0:                  # the other side reached the limit: a cross
             self.crossed += 1
-            return self._fill(order, order.remaining, "cross")
+            return self._fill(order, order.remaining)
         gap = (near - p) * side                      # > 0: the market's bid is above a buy's level
         tol = p * self._tol
         if gap > tol:                                # away: nothing trades at the level
@@ -130,7 +133,7 @@ class MakerQueue:
         if gap < -tol and not state.alone:           # the level went: traded through, or pulled
             if self._pull <= 0.0 or self._draw.uniform() >= self._pull:
                 self.crossed += 1
-                return self._fill(order, order.remaining, "cross")
+                return self._fill(order, order.remaining)
             state.queue_ahead = 0.0
             state.alone = True
         elif gap >= -tol:
@@ -142,4 +145,4 @@ class MakerQueue:
             state.queue_ahead = -left
             return None
         state.queue_ahead = 0.0
-        return self._fill(order, min(left, order.remaining), "touch")
+        return self._fill(order, min(left, order.remaining))
