@@ -172,7 +172,7 @@ def _rejects(port: Any, _old: Fault | None, new: Fault | None, cfg: WorldConfig)
 
 def _friction(port: Any, _old: Fault | None, new: Fault | None, cfg: WorldConfig) -> None:
     if new is None:
-        port.set_friction(cfg.exchange.entry_fill_ratio, cfg.exchange.exit_fill_ratio)
+        port.set_friction(*cfg.exchange.fill_ratios)  # the configured mode (e.g. friction = "hell") or ratios
     else:
         port.set_friction(new.param("entry_fill"), new.param("exit_fill"))
 

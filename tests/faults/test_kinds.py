@@ -157,3 +157,14 @@ def test_stall_inside_a_crash_window_leaves_the_sensor_running_after_both(run_fa
     r = run_faults([{"kind": "sensor_down", "target": "scan", "at": 60, "for": 300},
                     {"kind": "sensor_stale", "target": "scan", "at": 120, "for": 60}], 600)
     assert r.obs("scan.age_s", 500, 599).max() <= 6
+
+
+def test_fill_friction_heals_back_to_the_configured_friction_mode(run_faults) -> None:
+    from twin import WorldConfig
+
+    world = WorldConfig.from_mapping({"exchange": {"friction": "hell"}}, source="test")
+    r = run_faults([{"kind": "fill_friction", "at": 60, "for": 60, "entry_fill": 0.0, "exit_fill": 0.0}], 300,
+                   world=world)
+    restored = [json.loads(e["detail"]) for e in r.events("fill_friction") if e["t_s"] == 120.0]
+    assert restored, r.events("fill_friction")
+    assert (restored[-1]["entry_fill"], restored[-1]["exit_fill"]) == (0.48, 0.35)
