@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
 from controller import SurvivalController, make_controller
 from faults import Fault, inject
 from twin import World
+from twin.trace import write_arrow
 
 from .checks import EXPECTATIONS, CheckResult, RunView, run_liveness, run_safety
 from .model import Scenario
@@ -94,8 +94,7 @@ def judge(scenario: Scenario, faults: tuple[Fault, ...], tables: Mapping[str, pa
 
 def write_table(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    write_arrow(path, table)
 
 
 def _checks_table(results: list[CheckResult]) -> pa.Table:

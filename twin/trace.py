@@ -25,7 +25,7 @@ import pyarrow.ipc as ipc
 
 from .orders import Fill, Order
 
-__all__ = ["Recorder", "Trace", "TABLES"]
+__all__ = ["Recorder", "Trace", "TABLES", "write_arrow"]
 
 TABLES = ("decisions", "signals_observed", "signals_true", "orders", "fills", "equity", "events")
 _F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
@@ -128,8 +128,18 @@ class Trace:
         paths = []
         for name in TABLES:
             path = out / f"{name}.arrow"
-            table = self.tables[name]
-            with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table)
+            write_arrow(path, self.tables[name])
             paths.append(path)
         return paths
+
+
+_WRITE_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+
+
+def write_arrow(path: str | Path, table: pa.Table) -> None:
+    """One Arrow IPC file, zstd-compressed buffers (pyarrow, polars and DuckDB read it; ~5x smaller).
+
+    Deterministic: the same table gives the same bytes.
+    """
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=_WRITE_OPTIONS) as writer:
+        writer.write_table(table)
