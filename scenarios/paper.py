@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from controller import ConfigError
+
 from .promotion import PromotionError, require_promotion
 
 __all__ = ["paper", "EXIT_OK", "EXIT_REFUSED", "EXIT_INVALID"]
@@ -28,6 +30,9 @@ def paper(config_path: str | Path, *, records_dir: str | Path = "promotions", in
     except PromotionError as exc:
         say(f"nor: paper trading refused: {exc}")
         return EXIT_REFUSED
+    except ConfigError as exc:
+        say(f"nor: invalid input: {exc}")
+        return EXIT_INVALID
     from adapters.nautilus import NautilusAdapterError
     from adapters.nautilus.paper import PaperSettings, build_paper_node
 

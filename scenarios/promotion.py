@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from controller import ConfigError, ControllerConfig, load_config
+from controller import ControllerConfig, load_config
 
 from .case import trace_sha256
 
@@ -40,13 +40,6 @@ class PromotionRecord:
     @property
     def config_id(self) -> str:
         return str(self.data["config_id"])
-
-
-def _load_config(config_path: Path) -> ControllerConfig:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        raise PromotionError(f"cannot promote: {exc}") from None
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -81,14 +74,22 @@ def _check_suites(manifest: dict[str, Any], config_id: str, suites: Sequence[str
             found = sorted({str(s.get("suite")) for s in scenarios})
             raise PromotionError(f"{run_dir}: required suite {suite!r} is not in the evidence "
                                  f"(suites run: {', '.join(found) or 'none'})")
-        missing = sorted(_builtin_suite(suite) - {str(s.get("name")) for s in members})
+        builtin = _builtin_suite(suite)
+        missing = sorted(set(builtin) - {str(s.get("name")) for s in members})
         if missing:
             raise PromotionError(f"{run_dir}: suite {suite!r} is incomplete in the evidence: "
                                  f"{len(missing)} of its scenarios did not run ({', '.join(missing[:5])}"
                                  f"{', ...' if len(missing) > 5 else ''})")
         verdicts: dict[str, int] = {}
         for scenario in members:
-            for run in scenario.get("runs") or []:
+            name = str(scenario.get("name"))
+            if name in builtin and scenario.get("toml") != builtin[name]:
+                raise PromotionError(f"{run_dir}: suite {suite!r}: scenario {name} is not the built-in "
+                                     f"scenarios/{suite}/ file (its text differs): run the built-in suite")
+            runs = scenario.get("runs")
+            if not isinstance(runs, list) or not runs:
+                raise PromotionError(f"{run_dir}: suite {suite!r}: scenario {name} has no runs in the evidence")
+            for run in runs:
                 where = f"{scenario.get('name')} seed {run.get('seed')}"
                 if run.get("config_id") not in (None, config_id):
                     raise PromotionError(f"{run_dir}: {where} ran a different config "
@@ -105,16 +106,18 @@ def _check_suites(manifest: dict[str, Any], config_id: str, suites: Sequence[str
     return summary
 
 
-def _builtin_suite(suite: str) -> set[str]:
-    """Scenario names of a built-in suite (``scenarios/<suite>/*.toml``); empty for other suites."""
+def _builtin_suite(suite: str) -> dict[str, str]:
+    """Name -> file text of a built-in suite's scenarios (``scenarios/<suite>/*.toml``); empty otherwise."""
     directory = Path(__file__).resolve().parent / suite
-    names = set()
+    texts: dict[str, str] = {}
     for path in sorted(directory.glob("*.toml")) if directory.is_dir() else ():
+        text = path.read_text(encoding="utf-8")
         try:
-            names.add(str(tomllib.loads(path.read_text(encoding="utf-8")).get("name", path.stem)))
-        except (OSError, tomllib.TOMLDecodeError):
-            names.add(path.stem)
-    return names
+            name = str(tomllib.loads(text).get("name", path.stem))
+        except tomllib.TOMLDecodeError:
+            name = path.stem
+        texts[name] = text
+    return texts
 
 
 def _check_trace(run_dir: Path, run: dict[str, Any], where: str) -> None:
@@ -135,7 +138,7 @@ def promote(config_path: str | Path, evidence: str | Path, *, suites: Sequence[s
     ``now_utc`` (ISO 8601) and ``code_version`` are injected by the caller (the CLI).
     """
     config_path, run_dir = Path(config_path), Path(evidence)
-    config = _load_config(config_path)
+    config = load_config(config_path)
     manifest = _read_manifest(run_dir)
     _check_config(manifest, config, run_dir)
     summary = _check_suites(manifest, config.config_id, list(suites) or list(DEFAULT_SUITES), run_dir)
@@ -161,7 +164,7 @@ def promote(config_path: str | Path, evidence: str | Path, *, suites: Sequence[s
 def require_promotion(config_path: str | Path, records_dir: str | Path = "promotions") -> tuple[ControllerConfig, PromotionRecord]:
     """The config and its promotion record; PromotionError if it has none or changed since."""
     config_path = Path(config_path)
-    config = _load_config(config_path)
+    config = load_config(config_path)
     records = Path(records_dir)
     path = records / f"{config.config_id}.json"
     if path.is_file():

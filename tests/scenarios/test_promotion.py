@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller import apply_overrides, default_config, dump_config
+from controller import ConfigError, apply_overrides, default_config, dump_config
 from scenarios.loader import load_scenarios
 from scenarios.promotion import PromotionError, promote, require_promotion
 from scenarios.runner import RunOptions, run_suite
@@ -105,7 +105,7 @@ def test_not_a_run_directory_or_not_a_config(evidence, tmp_path):
     with pytest.raises(PromotionError, match="no manifest: expected a run directory"):
         promote(evidence["config"], tmp_path, records_dir=tmp_path, now_utc="x", code_version="t")
     scenario_file = ROOT / "scenarios" / "smoke" / "smoke_mc_stale.toml"
-    with pytest.raises(PromotionError, match="smoke_mc_stale.toml: description: expected one of the keys"):
+    with pytest.raises(ConfigError, match="smoke_mc_stale.toml: description: expected one of the keys"):
         promote(scenario_file, evidence["passing"], records_dir=tmp_path, now_utc="x", code_version="t")
 
 
@@ -150,3 +150,37 @@ def test_nor_promote_and_nor_paper_through_the_cli(evidence, tmp_path, monkeypat
     config.write_text(config.read_text().replace("min_dwell_s = 30.0", "min_dwell_s = 45.0", 1))
     assert main(paper) == 1
     assert "changed since it was promoted" in capsys.readouterr().err
+
+
+def test_a_look_alike_of_a_builtin_suite_is_not_evidence(evidence, tmp_path):
+    fake = tmp_path / "smoke"  # same suite name, same scenario names, no faults and no expectations
+    fake.mkdir()
+    for name in ("smoke_mc_stale", "smoke_ob_drop", "smoke_quorum_lost"):
+        (fake / f"{name}.toml").write_text(f'name = "{name}"\ndescription = "look-alike"\nduration = "2m"\n'
+                                           f'seeds = 1\ncompanions = []\n')
+    run = _run([str(fake)], evidence["config"], tmp_path / "runs")
+    with pytest.raises(PromotionError, match="is not the built-in scenarios/smoke/ file"):
+        promote(evidence["config"], run, suites=["smoke"], records_dir=tmp_path / "rec", now_utc="x",
+                code_version="t")
+
+
+def test_a_scenario_without_runs_is_not_evidence(evidence, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(evidence["passing"], copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["scenarios"][0]["runs"] = None
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PromotionError, match="has no runs in the evidence"):
+        promote(evidence["config"], copy, suites=["smoke"], records_dir=tmp_path / "rec", now_utc="x",
+                code_version="t")
+
+
+def test_an_invalid_config_is_invalid_input_for_promote_and_paper(tmp_path, capsys):
+    from scenarios.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = 3\n")
+    assert main(["promote", str(bad), "--evidence", str(tmp_path)]) == 2
+    assert "bad.toml: name: expected a non-empty string" in capsys.readouterr().err
+    assert main(["paper", "--config", str(bad), "--build-only"]) == 2
+    assert "bad.toml: name: expected a non-empty string" in capsys.readouterr().err
