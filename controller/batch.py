@@ -1,10 +1,14 @@
 """Batch evaluator: many configs × one recorded signal trace, through the same kernel.
 
-``evaluate_batch(configs, trace)`` runs every config over the whole trace in parallel
-(numba ``prange`` over configs) with :func:`controller.kernel.step_into`, the function the
-scalar ``SurvivalController.step`` calls. ``outputs="full"`` returns the per-step series;
-``outputs="summary"`` returns per-config statistics only (10,000 configs × a day of 1 s
-steps would be 7 GB of float64 series).
+``evaluate_batch(configs, trace)`` runs every config over the whole trace in parallel with the
+kernel's batch stages (``kernel.batch_inputs`` / ``batch_layers`` / ``batch_decide``), which call
+the same ``input_confidence`` and ``decide`` functions as the scalar ``SurvivalController.step``
+(a test checks agreement to 1e-12). Each distinct input row and each distinct layer across the
+configs is evaluated once per step; every config then runs only its damping and postures. So a
+grid sweep (few distinct values per parameter) is much cheaper per config than configs whose
+every parameter differs. ``outputs="full"`` returns the per-step series; ``outputs="summary"``
+returns per-config statistics only (10,000 configs × a day of 1 s steps would be 7 GB of float64
+series).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 from . import kernel as k
 from .compiled import compile_config
 from .config import ControllerConfig
+from .errors import BatchInputError
 
 __all__ = ["BatchResult", "evaluate_batch"]
 
@@ -85,16 +90,16 @@ def _distinct(compiled) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     if "t_s" not in trace:
-        raise ValueError("signal trace: expected a 't_s' column (seconds)")
+        raise BatchInputError("signal trace: expected a 't_s' column (seconds)")
     t = np.ascontiguousarray(np.asarray(trace["t_s"], dtype=np.float64))
     X = np.empty((t.shape[0], len(names)))
     for j, name in enumerate(names):
         if name not in trace:
-            raise ValueError(f"signal trace: expected a column {name!r} read by a config "
+            raise BatchInputError(f"signal trace: expected a column {name!r} read by a config "
                              "(pass a NaN column to evaluate it as missing)")
         col = np.asarray(trace[name], dtype=np.float64)
         if col.shape != t.shape:
-            raise ValueError(f"signal trace: column {name!r} has {col.shape[0]} rows, t_s has {t.shape[0]}")
+            raise BatchInputError(f"signal trace: column {name!r} has {col.shape[0]} rows, t_s has {t.shape[0]}")
         X[:, j] = col
     return t, X
 
@@ -109,9 +114,9 @@ def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequ
         outputs: ``"full"`` (series and summaries) or ``"summary"``.
     """
     if outputs not in ("full", "summary"):
-        raise ValueError(f"outputs: expected 'full' or 'summary', got {outputs!r}")
+        raise BatchInputError(f"outputs: expected 'full' or 'summary', got {outputs!r}")
     if not configs:
-        raise ValueError("configs: expected at least one ControllerConfig")
+        raise BatchInputError("configs: expected at least one ControllerConfig")
     names: dict[str, None] = {}
     for cfg in configs:
         names.update(dict.fromkeys(cfg.signal_names))

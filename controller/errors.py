@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ControllerError", "ConfigError"]
+__all__ = ["ControllerError", "ConfigError", "BatchInputError"]
 
 
 class ControllerError(Exception):
@@ -23,3 +23,7 @@ class ConfigError(ControllerError):
         self.got = got
         got_text = "" if got is None else f", got {got!r}"
         super().__init__(f"{source}: {path}: expected {expected}{got_text}")
+
+
+class BatchInputError(ControllerError, ValueError):
+    """Invalid input to :func:`controller.evaluate_batch` (a missing column, a bad ``outputs``)."""

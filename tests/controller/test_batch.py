@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller import (NOMINAL_SIGNALS, SurvivalController, apply_overrides, default_config, evaluate_batch,
+from controller import (NOMINAL_SIGNALS, ControllerError, SurvivalController, apply_overrides, default_config, evaluate_batch,
                         make_controller)
 from controller.baselines import seed_template_config, static_ladder_config
 
@@ -77,7 +77,7 @@ def test_summary_mode_matches_full_mode():
 def test_missing_trace_column_is_a_clear_error():
     trace = random_trace(1, 10)
     del trace["ob.age_s"]
-    with pytest.raises(ValueError, match="'ob.age_s'"):
+    with pytest.raises(ControllerError, match="'ob.age_s'"):
         evaluate_batch([default_config()], trace)
 
 

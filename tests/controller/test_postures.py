@@ -78,3 +78,20 @@ def test_order_book_cap_turns_taker_off_but_keeps_maker_entries():
     d = SurvivalController(default_config()).step(0.0, dict(NOMINAL_SIGNALS, **{"ob.latency_ms": 2000.0}))
     assert d.posture_capped and not d.taker_allowed and d.entries_allowed
     assert d.posture <= Posture.STALKER
+
+
+@pytest.mark.parametrize("start_r, expected", [(1.0, Posture.APEX), (0.70, Posture.STALKER)])
+def test_flicker_between_leave_and_enter_keeps_whichever_posture_it_was_in(start_r, expected):
+    """r flickers in APEX's band gap (0.85 <= r < 0.92): a Schmitt trigger holds the posture it
+    came from — APEX stays APEX, STALKER stays STALKER — where one threshold would flip one of them."""
+    ctl = SurvivalController(default_config())
+    ctl.step(0.0, signals_for(start_r))
+    t = 0.0
+    if start_r < 0.85:  # climb into the gap from below: raises are rate-limited, so wait there
+        while ctl.step(t, signals_for(0.86)).r_total < 0.859:
+            t += 10.0
+    for i in range(400):
+        t += 1.0
+        r = 0.86 if i % 2 else 0.91
+        d = ctl.step(t, signals_for(r))
+        assert d.posture is expected, (i, d.r_total)
