@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ManifestError
+from .invariants import DEFAULT_KEEPALIVE_MAX_S, HEARTBEAT
 
 __all__ = ["FORMAT", "VERDICTS", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
            "load_manifest", "parse_manifest", "verdict_rank"]
@@ -92,6 +93,7 @@ class ScenarioInfo:
     faults: tuple[Fault, ...]
     expectations: tuple[Expectation, ...]
     runs: tuple[RunInfo, ...]
+    keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S   # heartbeat age beyond which an invariant is broken
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Manifest:
     verdicts: Mapping[str, int]
     wall_s: float
     jobs: int
+    keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S
 
     @property
     def run_dir(self) -> Path:
@@ -195,8 +198,26 @@ def _run(r: _Reader, data: Any, field: str) -> RunInfo:
                    faults=faults, companions=companions)
 
 
-def _scenario(r: _Reader, data: Any, field: str) -> ScenarioInfo:
+def _keepalive_max_s(r: _Reader, ctl: Mapping[str, Any], field: str) -> float:
+    """The keepalive limit of a recorded controller config: the smallest ``max`` of a ``max_age``
+    input on ``heartbeat.age_s``; the default limit when the config has no such input or is not recorded."""
+    if ctl.get("config") is None:
+        return DEFAULT_KEEPALIVE_MAX_S
+    cfg = r.obj(ctl["config"], f"{field}.config")
+    limits = []
+    for i, layer in enumerate(r.lst(cfg, "layers", f"{field}.config", [])):
+        where = f"{field}.config.layers[{i}]"
+        for j, spec in enumerate(r.lst(r.obj(layer, where), "inputs", where, [])):
+            spec = r.obj(spec, f"{where}.inputs[{j}]")
+            if spec.get("signal") == HEARTBEAT and spec.get("transform") == "max_age":
+                limits.append(r.num(spec, "max", f"{where}.inputs[{j}]"))
+    return min(limits) if limits else DEFAULT_KEEPALIVE_MAX_S
+
+
+def _scenario(r: _Reader, data: Any, field: str, keepalive_max_s: float) -> ScenarioInfo:
     d = r.obj(data, field)
+    if d.get("controller") is not None:
+        keepalive_max_s = _keepalive_max_s(r, r.obj(d["controller"], f"{field}.controller"), f"{field}.controller")
     faults = tuple(_fault(r, f, f"{field}.faults[{i}]") for i, f in enumerate(r.lst(d, "faults", field, [])))
     expects = []
     for i, e in enumerate(r.lst(d, "expectations", field, [])):
@@ -207,7 +228,7 @@ def _scenario(r: _Reader, data: Any, field: str) -> ScenarioInfo:
     return ScenarioInfo(name=r.text(d, "name", field), file=r.text(d, "file", field, ""),
                         suite=r.text(d, "suite", field, ""), description=r.text(d, "description", field, ""),
                         duration_s=r.num(d, "duration_s", field), faults=faults, expectations=tuple(expects),
-                        runs=runs)
+                        runs=runs, keepalive_max_s=keepalive_max_s)
 
 
 def _companions(r: _Reader, d: Mapping[str, Any], prefix: str = "") -> tuple[str, ...]:
@@ -226,7 +247,9 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     if fmt != FORMAT:
         raise r.fail("format", repr(FORMAT), fmt)
     ctl = r.obj(d.get("controller", {}), "controller")
-    scenarios = tuple(_scenario(r, s, f"scenarios[{i}]") for i, s in enumerate(r.lst(d, "scenarios", "")))
+    keepalive_max_s = _keepalive_max_s(r, ctl, "controller")
+    scenarios = tuple(_scenario(r, s, f"scenarios[{i}]", keepalive_max_s)
+                      for i, s in enumerate(r.lst(d, "scenarios", "")))
     verdicts = r.obj(d.get("verdicts", {}), "verdicts")
     timings = r.obj(d.get("timings", {}), "timings")
     return Manifest(
@@ -237,7 +260,7 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         companions=_companions(r, d),
         scenarios=scenarios, verdicts={str(k): v for k, v in verdicts.items()},
         wall_s=r.num(timings, "wall_s", "timings", math.nan, allow_nan=True),
-        jobs=r.integer(timings, "jobs", "timings", 1))
+        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s)
 
 
 def load_manifest(run_dir: str | Path) -> Manifest:

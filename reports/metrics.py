@@ -1,7 +1,9 @@
 """Degradation metrics of one controller trace, each defined in :data:`METRICS` (shown in the report).
 
-Times come from the traces (``t_s``), fault windows from the manifest. A metric that does not apply
-(no fault, no invariant break, no reference run) is NaN and shown as "—".
+Times come from the traces (``t_s``), fault windows from the manifest, invariant breaks from the
+observed signals (:mod:`reports.invariants`). A metric that does not apply (no fault, no invariant
+break, no reference run) is NaN and shown as "—"; an invariant break the controller never answered
+is ``inf``, shown as "missed".
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .invariants import InvariantBreak, InvariantReaction, invariant_reactions
 from .manifest import Fault
 from .traces import POSTURES, ControllerTrace
 
 __all__ = ["MetricDef", "METRICS", "METRIC_KEYS", "SETTLE_S", "FaultReaction", "compute_metrics",
-           "fault_periods", "reaction_per_fault", "aggregate", "TAX_REFERENCES"]
+           "fault_periods", "reaction_per_fault", "reaction_per_break", "aggregate", "TAX_REFERENCES"]
 
 SETTLE_S = 900.0
 """Settling time added after each fault window to form its fault period (s)."""
@@ -57,10 +60,15 @@ METRICS: tuple[MetricDef, ...] = (
               "Start of the first fault → first posture change inside its window (+15 min settle). "
               "'—' when the posture did not change (which may be the intended response)."),
     MetricDef("invariant_hibernate_s", "invariant → HIBERNATE", "s", "lower", "max",
-              "Worst time from an invariant break (invariant_broken turns true) to posture HIBERNATE."),
+              "Worst time from an observed invariant break (in signals_observed: hz.quorum, ledger.consistent or "
+              "data.checksum_ok at 0, or heartbeat.age_s above the keepalive limit of the run's controller config, "
+              "10 s when it has none) to the first HIBERNATE decision. 'missed' when the controller did not "
+              "reach HIBERNATE before the break healed (a failure, whatever the other cases show). Companions "
+              "are timed against the same observed breaks (same seed, same faults)."),
     MetricDef("invariant_cancel_s", "invariant → orders cancelled", "s", "lower", "max",
-              "Worst time from an invariant break until no order that was working at the break is still "
-              "working (cancelled or done); 0 when none was working."),
+              "Worst time from an observed invariant break until no order that was working at the break is "
+              "still working (cancelled, or filled before the cancel arrived); 0 when none was working. "
+              "'missed' when the controller missed HIBERNATE or an order was never done."),
     MetricDef("recovery_s", "recovery time", "s", "lower", "max",
               "End of the last fault window → first decision in APEX (0 if APEX was never left). "
               "'not recovered' when APEX is not regained before the run ends; '—' when a fault never heals."),
@@ -138,24 +146,18 @@ def reaction_per_fault(tr: ControllerTrace, faults: Sequence[Fault]) -> list[Fau
     return out
 
 
-def _invariant_latencies(tr: ControllerTrace) -> tuple[float, float]:
-    broken = tr.invariant_broken
-    starts = np.nonzero(broken & ~np.concatenate(([False], broken[:-1])))[0]
-    if starts.size == 0:
-        return math.nan, math.nan
-    hib = np.nonzero(tr.posture == 0)[0]
+def reaction_per_break(tr: ControllerTrace, breaks: Sequence[InvariantBreak]) -> list[InvariantReaction]:
+    """For each observed invariant break: this controller's time to HIBERNATE and to no working order."""
     t_order = np.asarray(tr.orders.column("t_s").to_numpy(zero_copy_only=False), dtype=np.float64)
     t_done = np.asarray(tr.orders.column("t_done_s").to_numpy(zero_copy_only=False), dtype=np.float64)
-    worst_h, worst_c = 0.0, 0.0
-    for i in starts:
-        t_break = float(tr.t_s[i])
-        k = int(np.searchsorted(hib, i))
-        worst_h = max(worst_h, float(tr.t_s[hib[k]] - t_break) if k < hib.size else math.inf)
-        working = (t_order <= t_break) & ~(t_done <= t_break)
-        if np.any(working):
-            done = t_done[working]
-            worst_c = max(worst_c, math.inf if np.any(np.isnan(done)) else float(np.max(done) - t_break))
-    return worst_h, worst_c
+    return invariant_reactions(tr.t_s, tr.posture, t_order, t_done, breaks)
+
+
+def _invariant_latencies(tr: ControllerTrace, breaks: Sequence[InvariantBreak] | None) -> tuple[float, float]:
+    if not breaks:
+        return math.nan, math.nan
+    reactions = reaction_per_break(tr, breaks)
+    return max(r.hibernate_s for r in reactions), max(r.cancel_s for r in reactions)
 
 
 def _recovery_s(tr: ControllerTrace, faults: Sequence[Fault]) -> float:
@@ -191,11 +193,13 @@ def _fault_dd(tr: ControllerTrace, periods: list[tuple[float, float]]) -> float:
 
 
 def compute_metrics(tr: ControllerTrace, faults: Sequence[Fault], duration_s: float,
-                    references: Mapping[str, ControllerTrace]) -> dict[str, float]:
+                    references: Mapping[str, ControllerTrace],
+                    breaks: Sequence[InvariantBreak] | None = None) -> dict[str, float]:
     """Every metric of :data:`METRICS` for one controller trace (percentages in %, times in s).
 
     ``references`` maps companion names (``static_ladder``, ``seed_template``, ``uncontrolled``) to
     traces of the same seed and faults; missing references give NaN for the metrics that need them.
+    ``breaks``: the invariant breaks observed in this seed (None or empty: the invariant metrics are NaN).
     """
     end_s = max(duration_s, float(tr.t_s[-1]))
     periods = fault_periods(faults, end_s)
@@ -216,7 +220,7 @@ def compute_metrics(tr: ControllerTrace, faults: Sequence[Fault], duration_s: fl
                                        else 100 * (_fault_dd(other, periods) - _fault_dd(tr, periods)))
     reactions = reaction_per_fault(tr, faults[:1])
     m["reaction_s"] = reactions[0].reaction_s if reactions else math.nan
-    m["invariant_hibernate_s"], m["invariant_cancel_s"] = _invariant_latencies(tr)
+    m["invariant_hibernate_s"], m["invariant_cancel_s"] = _invariant_latencies(tr, breaks)
     m["recovery_s"] = _recovery_s(tr, faults)
     m["switches_per_h"] = float(np.count_nonzero(np.diff(tr.posture))) / (end_s / 3600.0) if end_s > 0 else math.nan
     for code, p in enumerate(POSTURES):

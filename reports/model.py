@@ -58,8 +58,9 @@ def _case_metrics(case: Case) -> dict[str, dict[str, float]]:
     for name, tr in case.traces.items():
         faults = () if name == "nofault" else case.faults
         own_refs = {} if name == "nofault" else {k: v for k, v in refs.items() if k != name}
+        breaks = None if name == "nofault" else case.breaks  # the breaks of the faulted world
         try:
-            out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs)
+            out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs, breaks)
         except (ValueError, IndexError, ArithmeticError) as exc:  # a trace that loads but is inconsistent
             case.problems.append(f"{case.run.dir}: metrics of {name!r} could not be computed: {exc}")
     return out

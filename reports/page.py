@@ -10,11 +10,13 @@ from .metrics import METRICS, MetricDef
 from .svg import POSTURE_COLOURS, POSTURE_NAMES
 
 __all__ = ["esc", "page", "verdict_badge", "posture_legend", "fmt_metric", "fmt_seconds", "fmt_time", "table",
-           "metric_def", "definitions_html", "VERDICT_COLOURS"]
+           "metric_def", "definitions_html", "VERDICT_COLOURS", "MISSED_METRICS"]
 
 VERDICT_COLOURS = {"PASS": "#2e7d32", "EXPECTATION": "#f9a825", "LIVENESS": "#ef6c00", "SAFETY": "#c62828",
                    "ERROR": "#6a1b9a"}
 _DEFS = {m.key: m for m in METRICS}
+MISSED_METRICS = ("invariant_hibernate_s", "invariant_cancel_s")
+"""Latencies whose infinite value means the controller never answered: shown as "missed"."""
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#212121;margin:0;background:#fafafa}
@@ -31,7 +33,7 @@ pre{padding:6px 8px;white-space:pre-wrap;word-break:break-all;margin:2px 0}
 .warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px;margin:6px 0}
 .bad{background:#ffebee;border-left:4px solid #c62828;padding:6px 10px;margin:6px 0}
 .meta td:first-child{color:#616161}.muted{color:#757575}.fig{max-width:100%;height:auto;background:#fff}
-.better{background:#e8f5e9}.worse{background:#ffebee}
+.better{background:#e8f5e9}.worse{background:#ffebee}td.bad-cell{background:#ffebee;font-weight:600}
 nav a{margin-right:10px}dl.defs dt{font-weight:600;margin-top:6px}dl.defs dd{margin-left:18px}
 .case{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:6px 14px;margin:10px 0}
 .swatch{display:inline-block;width:11px;height:11px;margin:0 4px 0 10px;vertical-align:-1px}
@@ -90,6 +92,8 @@ def fmt_metric(key: str, v: float, signed: bool = False) -> str:
     if d is not None and d.unit == "s":
         if key == "recovery_s" and math.isinf(v):
             return "not recovered"
+        if key in MISSED_METRICS and math.isinf(v):
+            return "missed"
         text = fmt_seconds(abs(v)) if signed else fmt_seconds(v)
         return (("+" if v > 0 else "−" if v < 0 else "±") + text) if signed else text
     sign = "+" if signed else ""

@@ -6,7 +6,7 @@ import json
 from typing import Sequence
 
 from .manifest import Fault, ScenarioInfo, verdict_rank
-from .metrics import METRICS, reaction_per_fault
+from .metrics import METRICS, reaction_per_break, reaction_per_fault
 from .model import RunReport
 from .page import (definitions_html, esc, fmt_metric, fmt_seconds, fmt_time, page, posture_legend, table,
                    verdict_badge)
@@ -14,6 +14,9 @@ from .plots import style_for, timeline_svg
 from .traces import RUN, Case
 
 __all__ = ["run_html", "scenario_order"]
+
+_NEVER_TEXT = {"recovery_s": "not recovered", "invariant_hibernate_s": "missed", "invariant_cancel_s": "missed"}
+"""Metrics whose infinite value is a failure, counted per case in the suite row."""
 
 
 def scenario_order(report: RunReport) -> list[tuple[ScenarioInfo, list[Case]]]:
@@ -99,8 +102,12 @@ def metric_rows(columns: Sequence[dict[str, float]], keys: Sequence[str] | None 
         if keys is not None and d.key not in keys:
             continue
         label = f"<a href='#def-{d.key}' title='{esc(d.definition)}'>{esc(d.label)}</a>"
-        rows.append([label, *[f"<td class='num'>{fmt_metric(d.key, col.get(d.key, float('nan')))}</td>"
-                              for col in columns]])
+        cells = []
+        for col in columns:
+            v = col.get(d.key, float("nan"))
+            cls = "num bad-cell" if d.key in _NEVER_TEXT and v == float("inf") else "num"
+            cells.append(f"<td class='{cls}'>{fmt_metric(d.key, v)}</td>")
+        rows.append([label, *cells])
     return rows
 
 
@@ -113,13 +120,14 @@ def _suite_metrics(report: RunReport) -> str:
             "fees (totals). “no fault” runs have no fault periods, so fault metrics do not apply to them.</p>")
     rows = metric_rows([report.suite[n] for n in names])
     for row in rows:
-        if "def-recovery_s" in row[0]:
-            for i, n in enumerate(names):
-                values = [report.metrics[c.key][n]["recovery_s"] for c in report.cases
-                          if n in report.metrics.get(c.key, {})]
-                never = sum(1 for v in values if v == float("inf"))
-                if never:
-                    row[i + 1] = f"<td class='num'>not recovered in {never} of {len(values)} cases</td>"
+        key = next((k for k in _NEVER_TEXT if f"def-{k}'" in row[0]), None)
+        if key is None:
+            continue
+        for i, n in enumerate(names):
+            values = [report.metrics[c.key][n][key] for c in report.cases if n in report.metrics.get(c.key, {})]
+            never = sum(1 for v in values if v == float("inf"))
+            if never:
+                row[i + 1] = f"<td class='num bad-cell'>{_NEVER_TEXT[key]} in {never} of {len(values)} cases</td>"
     return "<h2 id='suite'>Suite metrics</h2>" + note + table(header, rows)
 
 
@@ -179,6 +187,26 @@ def _reactions(case: Case) -> str:
     return table(["fault", "starts at", "first posture change after", "posture"], rows)
 
 
+def _break_reactions(report: RunReport, case: Case) -> str:
+    """One row per observed invariant break: when, what, and each controller's time to HIBERNATE / cancels."""
+    if not case.breaks:
+        return ""
+    names = [n for n in report.controllers if n in case.traces and n != "nofault"]
+    per = {n: reaction_per_break(case.traces[n], case.breaks) for n in names}
+    rows = []
+    for i, brk in enumerate(case.breaks):
+        cells = [esc(brk.cause), fmt_time(brk.start_s), "never" if brk.end_s == float("inf") else fmt_time(brk.end_s)]
+        for n in names:
+            r = per[n][i]
+            cls = " bad-cell" if float("inf") in (r.hibernate_s, r.cancel_s) else ""
+            cells.append(f"<td class='num{cls}'>{fmt_metric('invariant_hibernate_s', r.hibernate_s)} / "
+                         f"{fmt_metric('invariant_cancel_s', r.cancel_s)}</td>")
+        rows.append(cells)
+    header = ["observed invariant break", "from", "healed", *[f"{esc(style_for(n, i).label)}: → HIBERNATE / "
+                                                              "orders done" for i, n in enumerate(names)]]
+    return table(header, rows)
+
+
 def case_html(report: RunReport, case: Case) -> str:
     names = [n for n in report.controllers if n in case.traces]
     parts = [f"<div class='case' id='{case.anchor}'><h3>{esc(case.scenario.name)} — seed {case.run.seed} "
@@ -199,6 +227,7 @@ def case_html(report: RunReport, case: Case) -> str:
         parts.append(table(["metric", *[esc(style_for(n, i).label) for i, n in enumerate(cols)]],
                            metric_rows([metrics[n] for n in cols])))
         parts.append(_reactions(case))
+        parts.append(_break_reactions(report, case))
     elif case.run.verdict != "ERROR":
         parts.append("<div class='warn'>No plot: this case's own trace could not be read.</div>")
     parts.append("</div>")

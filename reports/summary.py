@@ -12,8 +12,8 @@ from .plots import style_for
 __all__ = ["summary_markdown", "write_summary", "SUMMARY_METRICS"]
 
 SUMMARY_METRICS = ("tax_return_pct", "risk_withheld_pct", "dd_avoided_static_ladder_pct",
-                   "dd_avoided_seed_template_pct", "reaction_s", "invariant_cancel_s", "recovery_s",
-                   "switches_per_h", "return_pct")
+                   "dd_avoided_seed_template_pct", "reaction_s", "invariant_hibernate_s", "invariant_cancel_s",
+                   "recovery_s", "switches_per_h", "return_pct")
 _MAX_ROWS = 20
 
 

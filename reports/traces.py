@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .errors import TraceError
+from .invariants import OBSERVED_COLUMNS, InvariantBreak, invariant_breaks
 from .manifest import Failure, Fault, RunInfo, ScenarioInfo
 
-__all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_case",
-           "trace_digest", "RUN"]
+__all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_breaks",
+           "load_case", "trace_digest", "RUN"]
 
 POSTURES = ("HIBERNATE", "TURTLE", "STALKER", "APEX")
 """Posture names by code (the controller's order: HIBERNATE=0 < … < APEX=3)."""
@@ -84,7 +85,6 @@ class ControllerTrace:
     r_total: np.ndarray
     posture: np.ndarray
     layers: Mapping[str, np.ndarray]
-    invariant_broken: np.ndarray
     equity_t_s: np.ndarray
     equity: np.ndarray
     drawdown: np.ndarray
@@ -102,15 +102,13 @@ def load_controller(name: str, directory: Path) -> ControllerTrace:
     if np.any(np.diff(t_s) < 0):
         raise TraceError(path, "t_s is not in time order")
     layers = {c[len("layer."):]: _floats(dec, c) for c in dec.column_names if c.startswith("layer.")}
-    broken = (np.asarray(dec.column("invariant_broken").to_numpy(zero_copy_only=False), dtype=bool)
-              if "invariant_broken" in dec.column_names else np.zeros(t_s.size, dtype=bool))
     eq_path = directory / "equity.arrow"
     eq = read_table(eq_path, _EQUITY_COLUMNS)
     if eq.num_rows == 0:
         raise TraceError(eq_path, "no equity rows")
     return ControllerTrace(
         name=name, t_s=t_s, r_total=_floats(dec, "r_total"), posture=_postures(dec, path), layers=layers,
-        invariant_broken=broken, equity_t_s=_floats(eq, "t_s"), equity=_floats(eq, "equity"),
+        equity_t_s=_floats(eq, "t_s"), equity=_floats(eq, "equity"),
         drawdown=_floats(eq, "drawdown"), orders=read_table(directory / "orders.arrow", _ORDER_COLUMNS),
         fills=read_table(directory / "fills.arrow", _FILL_COLUMNS))
 
@@ -127,6 +125,16 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
                       math.nan if r["t_s"] is None else float(r["t_s"]), str(r["message"] or ""))
               for r in rows if not r["ok"]]
     return tuple(sorted(failed, key=lambda f: (_KIND_RANK.get(f.kind, 3), math.isnan(f.t_s), f.t_s)))
+
+
+def load_breaks(directory: Path, keepalive_max_s: float) -> tuple[InvariantBreak, ...]:
+    """The invariant breaks the controller observed, from ``signals_observed.arrow``."""
+    path = directory / "signals_observed.arrow"
+    table = read_table(path, OBSERVED_COLUMNS)
+    columns = {c: _floats(table, c) for c in OBSERVED_COLUMNS}
+    if np.any(np.diff(columns["t_s"]) < 0):
+        raise TraceError(path, "t_s is not in time order")
+    return invariant_breaks(columns, keepalive_max_s)
 
 
 def trace_digest(case_dir: Path) -> str:
@@ -147,6 +155,7 @@ class Case:
     traces: dict[str, ControllerTrace] = field(default_factory=dict)
     failures: tuple[Failure, ...] = ()
     problems: list[str] = field(default_factory=list)
+    breaks: tuple[InvariantBreak, ...] | None = None   # observed invariant breaks; None: not readable
 
     @property
     def faults(self) -> tuple[Fault, ...]:
@@ -183,6 +192,10 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
     if run.companions is not None:
         companions = tuple(c for c in companions if c in run.companions) + tuple(
             c for c in run.companions if c not in companions)
+    try:
+        case.breaks = load_breaks(directory, scenario.keepalive_max_s)
+    except TraceError as exc:
+        case.problems.append(str(exc))
     for name, sub in [(RUN, directory)] + [(c, directory / "companions" / c) for c in companions]:
         if name != RUN and not sub.is_dir():
             case.problems.append(f"{sub}: missing companion directory")

@@ -19,12 +19,14 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def nor_run(out: Path, *paths: Path, controller: str | None = None, seeds: int = 2) -> Path:
+def nor_run(out: Path, *paths: Path, controller: str | None = None, seeds: int = 2, companions: bool = True) -> Path:
     """Run ``nor run PATHS --seeds N --out OUT`` in a subprocess; returns the run directory."""
     cmd = [sys.executable, "-c", "import sys; from scenarios.cli import main; sys.exit(main())", "run",
            *map(str, paths), "--seeds", str(seeds), "--out", str(out), "--jobs", "2", "--no-report"]
     if controller:
         cmd += ["--controller", controller]
+    if not companions:
+        cmd.append("--no-companions")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     runs = [p for p in out.iterdir() if (p / "manifest.json").is_file()]
     if proc.returncode not in (0, 1) or len(runs) != 1:
@@ -47,6 +49,13 @@ def run_dir_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second real run with another controller config (seed_template) on two of the scenarios."""
     return nor_run(tmp_path_factory.mktemp("runs_b"), SCENARIO_DIR / "mc_forewarner_stale_20m.toml",
                    SCENARIO_DIR / "ledger_desync_2m.toml", controller="seed_template")
+
+
+@pytest.fixture(scope="session")
+def uncontrolled_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A controller that never reacts (``uncontrolled``) through the 2-minute ledger desync, seed 1."""
+    return nor_run(tmp_path_factory.mktemp("runs_unc"), SCENARIO_DIR / "ledger_desync_2m.toml",
+                   controller="uncontrolled", seeds=1, companions=False)
 
 
 @pytest.fixture(scope="session")

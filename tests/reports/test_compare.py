@@ -41,7 +41,7 @@ def test_compare_run_with_itself_has_zero_deltas(run_dir: Path, tmp_path: Path) 
     md = (render_compare(run_dir, run_dir, tmp_path / "same").parent / "compare.md").read_text()
     assert "B is worse on 0, better on 0" in md
     rows = [ln.strip("| ").split(" | ") for ln in md.splitlines() if ln.startswith("| ") and "metric" not in ln]
-    assert len(rows) == 9
+    assert len(rows) == 10
     for label, va, vb, delta in rows:
         assert va == vb
         zero = ("+0.000 %", "+0.000 pp", "±0 ms", "+0.00 /h", "±0")

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from reports.invariants import InvariantBreak, invariant_breaks
 from reports.manifest import Fault
 from reports.metrics import SETTLE_S, aggregate, compute_metrics, fault_periods, reaction_per_fault
 from reports.traces import ControllerTrace
@@ -16,7 +17,7 @@ A, S, T, H = 3, 2, 1, 0
 
 
 def trace(postures: list[int], r: list[float] | None = None, equity: list[float] | None = None,
-          broken: list[bool] | None = None, orders: list[tuple[float, float]] | None = None,
+          orders: list[tuple[float, float]] | None = None,
           fills: list[tuple[float, str]] | None = None, step_s: float = 1.0) -> ControllerTrace:
     n = len(postures)
     t = np.arange(n, dtype=np.float64) * step_s
@@ -27,7 +28,6 @@ def trace(postures: list[int], r: list[float] | None = None, equity: list[float]
     return ControllerTrace(
         name="x", t_s=t, r_total=np.asarray(r if r is not None else [1.0] * n, dtype=np.float64),
         posture=np.asarray(postures, dtype=np.int8), layers={},
-        invariant_broken=np.asarray(broken if broken is not None else [False] * n),
         equity_t_s=t[: eq.size], equity=eq, drawdown=(peak - eq) / peak,
         orders=pa.table({"t_s": pa.array([o[0] for o in orders], pa.float64()),
                          "t_done_s": pa.array([o[1] for o in orders], pa.float64())}),
@@ -61,21 +61,61 @@ def test_no_reaction_no_recovery_needed_and_never_recovered() -> None:
     assert math.isnan(m["recovery_s"]) and math.isnan(m["fault_dd_pct"])
 
 
-def test_invariant_break_latencies() -> None:
-    broken = [False] * 20 + [True] * 10 + [False] * 30
+def observed(n: int, **flips: tuple[int, int, float]) -> dict[str, np.ndarray]:
+    """Healthy observed signals for n one-second steps; ``name=(i0, i1, value)`` sets rows i0..i1-1."""
+    cols = {"t_s": np.arange(n, dtype=np.float64), "hz.quorum": np.ones(n), "ledger.consistent": np.ones(n),
+            "data.checksum_ok": np.ones(n), "heartbeat.age_s": np.full(n, 1.0)}
+    for name, (i0, i1, value) in flips.items():
+        cols[name.replace("_", ".", 1) if name != "heartbeat" else "heartbeat.age_s"][i0:i1] = value
+    return cols
+
+
+def test_breaks_come_from_the_observed_signals() -> None:
+    obs = observed(60, hz_quorum=(20, 30, 0.0), heartbeat=(40, 45, 12.0))
+    breaks = invariant_breaks(obs, keepalive_max_s=10.0)
+    assert breaks == (InvariantBreak(20.0, 30.0, "hz.quorum=0"),
+                      InvariantBreak(40.0, 45.0, "heartbeat.age_s 12.0 s > 10 s"))
+    # the keepalive limit is the controller config's: a 15 s limit does not see the 12 s heartbeat
+    assert invariant_breaks(obs, keepalive_max_s=15.0) == breaks[:1]
+    # a NaN flag is read as broken (the controller's worst case); a break to the end never heals
+    obs["data.checksum_ok"][50:] = math.nan
+    assert invariant_breaks(obs, 10.0)[-1] == InvariantBreak(50.0, math.inf, "data.checksum_ok=nan")
+
+
+def test_invariant_latencies_are_timed_from_the_observed_break() -> None:
+    breaks = invariant_breaks(observed(60, ledger_consistent=(20, 30, 0.0)), 10.0)
     p = [A] * 20 + [S] * 2 + [H] * 8 + [A] * 30       # HIBERNATE 2 s after the break at t=20
     orders = [(5.0, 8.0),       # done before the break: ignored
               (12.0, 23.5),     # working at the break, cancelled 3.5 s later
               (18.0, 21.0),     # working, cancelled 1 s later
               (25.0, math.nan)]  # sent after the break: ignored
-    m = compute_metrics(trace(p, broken=broken, orders=orders), [], 60.0, {})
+    m = compute_metrics(trace(p, orders=orders), [], 60.0, {}, breaks)
     assert m["invariant_hibernate_s"] == 2.0
     assert m["invariant_cancel_s"] == 3.5
     orders.append((19.0, math.nan))  # still working at the end of the run
-    m = compute_metrics(trace(p, broken=broken, orders=orders), [], 60.0, {})
+    m = compute_metrics(trace(p, orders=orders), [], 60.0, {}, breaks)
     assert m["invariant_cancel_s"] == math.inf
-    m = compute_metrics(trace([A] * 60), [], 60.0, {})
+    # no observed break: not applicable, whatever the postures
+    m = compute_metrics(trace(p), [], 60.0, {}, ())
     assert math.isnan(m["invariant_hibernate_s"]) and math.isnan(m["invariant_cancel_s"])
+
+
+def test_a_controller_that_ignores_the_break_missed_it() -> None:
+    breaks = invariant_breaks(observed(60, hz_quorum=(20, 30, 0.0)), 10.0)
+    m = compute_metrics(trace([A] * 60, orders=[(10.0, 25.0)]), [], 60.0, {}, breaks)
+    # never HIBERNATE: both metrics missed (the order that filled at t=25 was not cancelled by anyone)
+    assert m["invariant_hibernate_s"] == math.inf and m["invariant_cancel_s"] == math.inf
+    # HIBERNATE only after the break healed (t=30 is the first whole step) is still a miss
+    m = compute_metrics(trace([A] * 31 + [H] * 29), [], 60.0, {}, breaks)
+    assert m["invariant_hibernate_s"] == math.inf
+    # one answered break does not hide a missed one: the worst counts
+    two = invariant_breaks(observed(60, hz_quorum=(10, 12, 0.0), data_checksum_ok=(40, 50, 0.0)), 10.0)
+    m = compute_metrics(trace([A] * 10 + [H] * 2 + [A] * 48), [], 60.0, {}, two)
+    assert m["invariant_hibernate_s"] == math.inf
+    # in the suite row a miss is the worst value, not skipped like "not applicable"
+    agg = aggregate([{"invariant_hibernate_s": 0.0}, {"invariant_hibernate_s": math.inf},
+                     {"invariant_hibernate_s": math.nan}])
+    assert agg["invariant_hibernate_s"] == math.inf
 
 
 def test_tax_and_drawdown_avoided() -> None:
