@@ -6,13 +6,14 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+from .errors import ReportError
+from .manifest import Manifest, load_manifest, verdict_rank
 from .metrics import METRICS, aggregate
 from .model import RunReport, load_report
 from .page import definitions_html, esc, fmt_metric, page, table, verdict_badge
 from .plots import Style, timeline_svg
 from .summary import SUMMARY_METRICS
 from .traces import RUN, Case
-from .manifest import verdict_rank
 
 __all__ = ["render_compare", "compare_html", "compare_markdown", "delta_text"]
 
@@ -20,9 +21,27 @@ _STYLE_A = ("#111111", 2.0, "")
 _STYLE_B = ("#d81b60", 1.8, "6 3")
 
 
+def _case_keys(m: Manifest) -> list[str]:
+    return [f"{s.name}/{r.seed}" for s in m.scenarios for r in s.runs]
+
+
+def _nothing_in_common(a: Manifest, b: Manifest) -> ReportError:
+    def what(m: Manifest) -> str:
+        names = sorted({s.name for s in m.scenarios})
+        shown = ", ".join(names[:6]) + (f", … ({len(names)} scenarios)" if len(names) > 6 else "")
+        return f"{m.run_dir} ({len(_case_keys(m))} cases: {shown or 'none'})"
+    return ReportError(f"nothing to compare: {what(a)} and {what(b)} have no scenario seed in common; "
+                       "compare two runs of the same scenarios and seeds")
+
+
 def _pairs(a: RunReport, b: RunReport) -> list[tuple[Case, Case]]:
+    """The cases both runs have (same scenario name and seed), in A's order; raises :class:`ReportError`
+    when there is none."""
     by_key = {c.key: c for c in b.cases}
-    return [(c, by_key[c.key]) for c in a.cases if c.key in by_key]
+    pairs = [(c, by_key[c.key]) for c in a.cases if c.key in by_key]
+    if not pairs:
+        raise _nothing_in_common(a.manifest, b.manifest)
+    return pairs
 
 
 def delta_text(key: str, va: float, vb: float) -> str:
@@ -145,7 +164,14 @@ def compare_markdown(a: RunReport, b: RunReport) -> str:
 
 
 def render_compare(run_a: str | Path, run_b: str | Path, out_dir: str | Path) -> Path:
-    """Write ``compare.html`` and ``compare.md`` into ``out_dir`` (created); returns compare.html's path."""
+    """Write ``compare.html`` and ``compare.md`` into ``out_dir`` (created); returns compare.html's path.
+
+    Raises :class:`ReportError` naming both runs when they have no scenario seed in common (checked
+    on the manifests, before any trace is read), and :class:`ManifestError` for a bad manifest.
+    """
+    ma, mb = load_manifest(run_a), load_manifest(run_b)
+    if not set(_case_keys(ma)) & set(_case_keys(mb)):
+        raise _nothing_in_common(ma, mb)
     a, b = load_report(run_a), load_report(run_b)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from reports import load_report, render_compare
+import pytest
+
+from reports import ReportError, load_report, render_compare
+from reports.compare import compare_markdown
 
 
 def test_compare_renders_both_configs_side_by_side(run_dir: Path, run_dir_b: Path, tmp_path: Path) -> None:
@@ -46,3 +51,27 @@ def test_compare_run_with_itself_has_zero_deltas(run_dir: Path, tmp_path: Path) 
         assert va == vb
         zero = ("+0.000 %", "+0.000 pp", "±0 ms", "+0.00 /h", "±0")
         assert delta in zero or (delta == "—" and va == "—"), label
+
+
+def test_runs_with_nothing_in_common_are_refused(run_dir_b: Path, swarm_run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ReportError) as info:
+        render_compare(run_dir_b, swarm_run_dir, tmp_path / "cmp")
+    msg = str(info.value)
+    assert msg.startswith("nothing to compare: ")
+    assert f"{run_dir_b} (4 cases: ledger_desync_2m, mc_forewarner_stale_20m)" in msg
+    assert f"{swarm_run_dir} (2 cases: swarm_short)" in msg
+    assert not (tmp_path / "cmp").exists()  # nothing half-written
+    a, b = load_report(run_dir_b), load_report(swarm_run_dir)
+    with pytest.raises(ReportError, match="no scenario seed in common"):
+        compare_markdown(a, b)
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_cli_exits_2_when_nothing_is_in_common(run_dir_b: Path, swarm_run_dir: Path, tmp_path: Path,
+                                               command: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", "import sys; from scenarios.cli import main; sys.exit(main())",
+                           command, str(run_dir_b), str(swarm_run_dir), "--out", str(tmp_path / "cmp")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "nothing to compare" in proc.stderr and str(swarm_run_dir) in proc.stderr
+    assert proc.stdout == ""
