@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from ..timeref import EXPECTED as TIME_EXPECTED
 from ..timeref import parse_timeref
 
 __all__ = ["CheckResult", "ParamSpec", "ExpectationCheck", "EXPECTATIONS", "expectation", "ParseContext",
-           "KINDS", "COMPANIONS"]
+           "KINDS", "COMPANIONS", "NotJudged"]
 
 KINDS = ("safety", "liveness", "expectation")
 COMPANIONS = ("nofault", "static_ladder", "seed_template", "uncontrolled")
@@ -44,6 +45,11 @@ class CheckResult:
     def failed(cls, check: str, kind: str, t_s: float, message: str,
                params: Mapping[str, Any] | None = None) -> "CheckResult":
         return cls(check, kind, False, float(t_s), message, dict(params or {}))
+
+
+class NotJudged(Exception):
+    """Raised by an expectation that cannot judge this run (a missing layer, an empty or impossible window):
+    the expectation then FAILS with the reason — something that was not checked is never a pass."""
 
 
 @dataclass(frozen=True)
@@ -158,8 +164,15 @@ EXPECTATIONS: dict[str, ExpectationCheck] = {}
 def expectation(name: str, *params: ParamSpec, companion_param: str | None = None) -> Callable:
     """Register an expectation check (a decorator)."""
 
-    def register(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
-        EXPECTATIONS[name] = ExpectationCheck(name, (fn.__doc__ or "").strip().splitlines()[0], params, fn,
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def judged(run: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(run, **kwargs)
+            except NotJudged as exc:
+                return False, math.nan, f"cannot be judged: {exc}"
+
+        EXPECTATIONS[name] = ExpectationCheck(name, (fn.__doc__ or "").strip().splitlines()[0], params, judged,
                                               companion_param)
         return fn
 

@@ -113,6 +113,11 @@ def _judge(view, check: str, **raw):
                                                                  "min": 0.5}),
     ("layer_within", {"layer": "mc_forewarner", "window": ["0s", "19m"], "min": 0.9},
      {"layer": "mc_forewarner", "window": ["fault[2].start", "fault[2].end"], "min": 0.9}),
+    ("r_total_reaches", {"window": ["fault[0].start", "fault[0].end"], "max": 0.0},
+     {"window": ["0s", "19m"], "max": 0.5}),
+    ("layer_reaches", {"layer": "mc_forewarner", "window": ["fault[2].start", "fault[2].end"], "max": 0.9},
+     {"layer": "mc_forewarner", "window": ["0s", "19m"], "max": 0.9}),
+    ("taker_off", {"window": ["fault[0].start+20s", "fault[0].end"]}, {"window": ["0s", "19m"]}),
     ("max_posture_switches", {"max": 20}, {"max": 1}),
     ("recovers_to", {"within": "40m"}, {"within": "30s"}),
     ("hibernate_within", {"within": "30s"}, {"within": "30s", "after": "fault[2].start"}),
@@ -136,3 +141,56 @@ def test_sliding_window_switch_count_catches_chatter(make_view) -> None:
     ok, *_ = _judge(make_view(), "max_posture_switches", max=2, per="5m", window=["0s", "15m"])
     bad, t_s, msg = _judge(make_view(chatter), "max_posture_switches", max=4, per="5m")
     assert ok and not bad and 500 <= t_s <= 530 and "within 300 s" in msg
+
+
+def _without_mc_layer(v) -> None:
+    del v.decisions["layer.mc_forewarner"]
+
+
+@pytest.mark.parametrize("check, params", [
+    ("layer_within", {"layer": "mc_forewarner", "min": 0.0}),
+    ("layer_reaches", {"layer": "mc_forewarner", "max": 1.0}),
+])
+def test_a_layer_the_controller_lacks_fails_instead_of_passing_unjudged(make_view, check, params) -> None:
+    ok, t_s, message = _judge(make_view(_without_mc_layer), check, **params)
+    assert not ok and math.isnan(t_s)
+    assert message.startswith("cannot be judged: controller survival-default has no layer mc_forewarner"), message
+
+
+def _truncate(v, t_end: float) -> None:
+    """Keep only the decisions up to ``t_end``: a trace with nothing in the later windows."""
+    keep = v.t <= t_end
+    for k in list(v.decisions):
+        v.decisions[k] = v.decisions[k][keep]
+
+
+@pytest.mark.parametrize("check, params", [
+    ("posture_never", {"posture": "HIBERNATE", "window": ["50m", "60m"]}),
+    ("r_total_within", {"window": ["50m", "60m"], "min": 0.0}),
+    ("r_total_reaches", {"window": ["50m", "60m"], "max": 1.0}),
+    ("taker_off", {"window": ["50m", "60m"]}),
+    ("max_posture_switches", {"max": 100, "window": ["50m", "60m"]}),
+    ("no_entries_in", {"window": ["50m", "60m"]}),
+    ("recovers_to", {"within": "10m", "after": "50m"}),
+    ("posture_reached", {"posture": "APEX", "within": "10m", "after": "50m"}),
+])
+def test_nothing_to_judge_is_a_failure(make_view, check, params) -> None:
+    """A window with no decision in it (here: the trace stops at 45 min) is not a vacuous pass."""
+    ok, _t, message = _judge(make_view(lambda v: _truncate(v, 2700.0)), check, **params)
+    assert not ok and message.startswith("cannot be judged: no decision in the window"), message
+
+
+@pytest.mark.parametrize("check, params", [
+    ("r_total_within", {"window": ["1h20m", "2h"], "min": 0.0}),
+    ("posture_never", {"posture": "HIBERNATE", "window": ["fault[2].end", "fault[0].start"]}),
+    ("hibernate_within", {"within": "1h", "after": "1h"}),
+])
+def test_a_window_outside_the_run_fails_at_judgement(make_view, check, params) -> None:
+    """Windows are validated at load time; a run that still gets one (e.g. a swarm's faults.end+...) fails."""
+    ok, _t, message = _judge(make_view(), check, **params)
+    assert not ok and "is not inside the run [0, 5400.0 s" in message, message
+
+
+def test_a_missing_companion_fails_unjudged(make_view) -> None:
+    ok, _t, message = _judge(make_view(), "pnl_vs_baseline", baseline="static_ladder")
+    assert not ok and message == "cannot be judged: the static_ladder companion run is missing"
