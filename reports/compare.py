@@ -64,17 +64,23 @@ def _delta_cell(key: str, va: float, vb: float) -> str:
     return f"<td class='num {cls}'>{fmt_metric(key, d, signed=True)}</td>"
 
 
-def _metric_table(ma: dict[str, float], mb: dict[str, float], la: str, lb: str,
-                  keys: Sequence[str] | None = None) -> str:
+def _value_cell(key: str, v: float, note: str) -> str:
+    note_html = f"<br><span class='note'>{esc(note)}</span>" if note and not math.isnan(v) else ""
+    return f"<td class='num'>{fmt_metric(key, v)}{note_html}</td>"
+
+
+def _metric_table(a: RunReport, b: RunReport, items: Sequence[tuple[Case, Case]]) -> str:
+    """A, B and B − A of every metric aggregated over ``items``; worst-case values name their fault and case."""
+    ma = aggregate([a.metrics[ca.key][RUN] for ca, _ in items if RUN in a.metrics.get(ca.key, {})])
+    mb = aggregate([b.metrics[cb.key][RUN] for _, cb in items if RUN in b.metrics.get(cb.key, {})])
     rows = []
     for d in METRICS:
-        if keys is not None and d.key not in keys:
-            continue
         va, vb = ma.get(d.key, math.nan), mb.get(d.key, math.nan)
+        na = a.worst_note(RUN, d.key, [ca for ca, _ in items]) if d.aggregate == "max" else ""
+        nb = b.worst_note(RUN, d.key, [cb for _, cb in items]) if d.aggregate == "max" else ""
         rows.append([f"<a href='#def-{d.key}' title='{esc(d.definition)}'>{esc(d.label)}</a>",
-                     f"<td class='num'>{fmt_metric(d.key, va)}</td>", f"<td class='num'>{fmt_metric(d.key, vb)}</td>",
-                     _delta_cell(d.key, va, vb)])
-    return table(["metric", esc(la), esc(lb), "Δ (B − A)"], rows)
+                     _value_cell(d.key, va, na), _value_cell(d.key, vb, nb), _delta_cell(d.key, va, vb)])
+    return table(["metric", esc(_label(a, "A")), esc(_label(b, "B")), "Δ (B − A)"], rows)
 
 
 def _label(report: RunReport, tag: str) -> str:
@@ -117,10 +123,8 @@ def _scenario_sections(a: RunReport, b: RunReport, pairs: list[tuple[Case, Case]
     la, lb = _label(a, "A"), _label(b, "B")
     for name, items in groups.items():
         scenario = items[0][0].scenario
-        ma = aggregate([a.metrics[ca.key][RUN] for ca, _ in items if RUN in a.metrics.get(ca.key, {})])
-        mb = aggregate([b.metrics[cb.key][RUN] for _, cb in items if RUN in b.metrics.get(cb.key, {})])
         out.append(f"<h2 id='cmp-{esc(name)}'>{esc(name)}</h2><p>{esc(scenario.description)}</p>"
-                   + _metric_table(ma, mb, la, lb))
+                   + _metric_table(a, b, items))
         for ca, cb in items:
             problems = ca.problems + cb.problems
             out.extend(f"<div class='warn'>⚠ {esc(p)}</div>" for p in problems)
@@ -134,11 +138,8 @@ def _scenario_sections(a: RunReport, b: RunReport, pairs: list[tuple[Case, Case]
 
 def compare_html(a: RunReport, b: RunReport) -> str:
     pairs = _pairs(a, b)
-    la, lb = _label(a, "A"), _label(b, "B")
-    ma = aggregate([a.metrics[ca.key][RUN] for ca, _ in pairs if RUN in a.metrics.get(ca.key, {})])
-    mb = aggregate([b.metrics[cb.key][RUN] for _, cb in pairs if RUN in b.metrics.get(cb.key, {})])
     body = [_header(a, b, pairs), _verdicts(pairs),
-            "<h2 id='suite'>Suite metrics (common cases)</h2>" + _metric_table(ma, mb, la, lb),
+            "<h2 id='suite'>Suite metrics (common cases)</h2>" + _metric_table(a, b, pairs),
             *_scenario_sections(a, b, pairs), "<h2 id='definitions'>Metric definitions</h2>", definitions_html()]
     return page(f"nor compare {a.manifest.run_id} vs {b.manifest.run_id}", body)
 

@@ -19,7 +19,8 @@ from .manifest import Fault
 from .traces import POSTURES, ControllerTrace
 
 __all__ = ["MetricDef", "METRICS", "METRIC_KEYS", "SETTLE_S", "FaultReaction", "compute_metrics",
-           "fault_periods", "reaction_per_fault", "reaction_per_break", "aggregate", "TAX_REFERENCES"]
+           "fault_periods", "reaction_per_fault", "worst_reaction", "reaction_per_break", "metric_notes",
+           "aggregate", "TAX_REFERENCES"]
 
 SETTLE_S = 900.0
 """Settling time added after each fault window to form its fault period (s)."""
@@ -57,8 +58,9 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("fault_return_pct", "return in faults", "% of capital", "higher", "mean",
               "Sum of equity changes inside fault periods, as a percentage of the starting equity."),
     MetricDef("reaction_s", "reaction latency", "s", "lower", "max",
-              "Start of the first fault → first posture change inside its window (+15 min settle). "
-              "'—' when the posture did not change (which may be the intended response)."),
+              "For every fault: its start → the first posture change inside its window (+15 min settle); the "
+              "value shown is the slowest of them, named under it (each fault's latency is listed with the "
+              "case's figure). '—' when no fault changed the posture (which may be the intended response)."),
     MetricDef("invariant_hibernate_s", "invariant → HIBERNATE", "s", "lower", "max",
               "Worst time from an observed invariant break (in signals_observed: hz.quorum, ledger.consistent or "
               "data.checksum_ok at 0, or heartbeat.age_s above the keepalive limit of the run's controller config, "
@@ -153,6 +155,26 @@ def reaction_per_break(tr: ControllerTrace, breaks: Sequence[InvariantBreak]) ->
     return invariant_reactions(tr.t_s, tr.posture, t_order, t_done, breaks)
 
 
+def worst_reaction(tr: ControllerTrace, faults: Sequence[Fault]) -> FaultReaction | None:
+    """The slowest posture change over all faults (the first fault on ties); None when none changed it."""
+    reacted = [r for r in reaction_per_fault(tr, faults) if not math.isnan(r.reaction_s)]
+    return max(reacted, key=lambda r: r.reaction_s) if reacted else None
+
+
+def metric_notes(tr: ControllerTrace, faults: Sequence[Fault],
+                 breaks: Sequence[InvariantBreak] | None = None) -> dict[str, str]:
+    """What a worst-case metric refers to: the fault of ``reaction_s``, the break of the invariant latencies."""
+    notes: dict[str, str] = {}
+    worst = worst_reaction(tr, faults)
+    if worst is not None:
+        notes["reaction_s"] = worst.fault.label
+    if breaks:
+        reactions = reaction_per_break(tr, breaks)
+        notes["invariant_hibernate_s"] = max(reactions, key=lambda r: r.hibernate_s).brk.label
+        notes["invariant_cancel_s"] = max(reactions, key=lambda r: r.cancel_s).brk.label
+    return notes
+
+
 def _invariant_latencies(tr: ControllerTrace, breaks: Sequence[InvariantBreak] | None) -> tuple[float, float]:
     if not breaks:
         return math.nan, math.nan
@@ -218,8 +240,8 @@ def compute_metrics(tr: ControllerTrace, faults: Sequence[Fault], duration_s: fl
         other = references.get(name)
         m[f"dd_avoided_{name}_pct"] = (math.nan if other is None or not periods
                                        else 100 * (_fault_dd(other, periods) - _fault_dd(tr, periods)))
-    reactions = reaction_per_fault(tr, faults[:1])
-    m["reaction_s"] = reactions[0].reaction_s if reactions else math.nan
+    worst = worst_reaction(tr, faults)
+    m["reaction_s"] = worst.reaction_s if worst is not None else math.nan
     m["invariant_hibernate_s"], m["invariant_cancel_s"] = _invariant_latencies(tr, breaks)
     m["recovery_s"] = _recovery_s(tr, faults)
     m["switches_per_h"] = float(np.count_nonzero(np.diff(tr.posture))) / (end_s / 3600.0) if end_s > 0 else math.nan

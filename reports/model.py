@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from .manifest import Manifest, load_manifest, verdict_rank
-from .metrics import aggregate, compute_metrics
+from .metrics import METRICS, aggregate, compute_metrics, metric_notes
 from .traces import RUN, Case, load_case
 
 __all__ = ["RunReport", "load_report", "controllers_of"]
@@ -18,12 +20,16 @@ class RunReport:
 
     ``cases`` in manifest order; ``metrics[case.key][controller]`` is the metric dict of that trace
     (``controller`` is ``"run"`` or a companion name); ``suite[controller]`` aggregates all cases.
+    ``notes[case.key][controller][metric]`` names what a worst-case metric refers to (the slowest
+    fault, the worst invariant break); ``suite_notes[controller][metric]`` adds the case.
     """
 
     manifest: Manifest
     cases: list[Case]
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     suite: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    suite_notes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -48,12 +54,27 @@ class RunReport:
         return counts
 
 
+    def worst_note(self, name: str, key: str, cases: Iterable[Case] | None = None) -> str:
+        """``"<what> in <case>"`` for the case where metric ``key`` of ``name`` is worst (max), or ''."""
+        worst, note = -math.inf, ""
+        for c in self.cases if cases is None else cases:
+            v = self.metrics.get(c.key, {}).get(name, {}).get(key, math.nan)
+            what = self.notes.get(c.key, {}).get(name, {}).get(key)
+            if what and v > worst:
+                worst, note = v, f"{what} in {c.key}"
+        return note
+
+
+_WORST_CASE_KEYS = tuple(m.key for m in METRICS if m.aggregate == "max")
+
+
 def controllers_of(companions: tuple[str, ...]) -> list[str]:
     return [RUN] + list(companions)
 
 
-def _case_metrics(case: Case) -> dict[str, dict[str, float]]:
+def _case_metrics(case: Case) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
     out: dict[str, dict[str, float]] = {}
+    notes: dict[str, dict[str, str]] = {}
     refs = {k: v for k, v in case.traces.items() if k != RUN and k != "nofault"}
     for name, tr in case.traces.items():
         faults = () if name == "nofault" else case.faults
@@ -61,9 +82,10 @@ def _case_metrics(case: Case) -> dict[str, dict[str, float]]:
         breaks = None if name == "nofault" else case.breaks  # the breaks of the faulted world
         try:
             out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs, breaks)
+            notes[name] = metric_notes(tr, faults, breaks)
         except (ValueError, IndexError, ArithmeticError) as exc:  # a trace that loads but is inconsistent
             case.problems.append(f"{case.run.dir}: metrics of {name!r} could not be computed: {exc}")
-    return out
+    return out, notes
 
 
 def load_report(run_dir: str | Path, with_traces: bool = True) -> RunReport:
@@ -77,9 +99,10 @@ def load_report(run_dir: str | Path, with_traces: bool = True) -> RunReport:
     report = RunReport(manifest, cases)
     if with_traces:
         for case in cases:
-            report.metrics[case.key] = _case_metrics(case)
+            report.metrics[case.key], report.notes[case.key] = _case_metrics(case)
         for name in report.controllers:
             rows = [report.metrics[c.key][name] for c in cases if name in report.metrics.get(c.key, {})]
             report.suite[name] = aggregate(rows) if rows else {}
+            report.suite_notes[name] = {k: n for k in _WORST_CASE_KEYS if (n := report.worst_note(name, k))}
     return report
 

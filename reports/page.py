@@ -34,6 +34,7 @@ pre{padding:6px 8px;white-space:pre-wrap;word-break:break-all;margin:2px 0}
 .bad{background:#ffebee;border-left:4px solid #c62828;padding:6px 10px;margin:6px 0}
 .meta td:first-child{color:#616161}.muted{color:#757575}.fig{max-width:100%;height:auto;background:#fff}
 .better{background:#e8f5e9}.worse{background:#ffebee}td.bad-cell{background:#ffebee;font-weight:600}
+.note{color:#616161;font-size:11px;font-weight:400}
 nav a{margin-right:10px}dl.defs dt{font-weight:600;margin-top:6px}dl.defs dd{margin-left:18px}
 .case{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:6px 14px;margin:10px 0}
 .swatch{display:inline-block;width:11px;height:11px;margin:0 4px 0 10px;vertical-align:-1px}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Sequence
+import math
+from typing import Mapping, Sequence
 
 from .manifest import Fault, ScenarioInfo, verdict_rank
 from .metrics import METRICS, reaction_per_break, reaction_per_fault
@@ -96,17 +97,22 @@ def _matrix(report: RunReport) -> str:
             + table(["scenario", "faults", *[f"seed {s}" for s in seeds]], rows))
 
 
-def metric_rows(columns: Sequence[dict[str, float]], keys: Sequence[str] | None = None) -> list[list[str]]:
+def metric_rows(columns: Sequence[Mapping[str, float]], keys: Sequence[str] | None = None,
+                notes: Sequence[Mapping[str, str]] | None = None) -> list[list[str]]:
+    """One row per metric, one cell per column; ``notes`` (parallel to ``columns``) name what a value
+    refers to (e.g. the slowest fault), shown small under it."""
     rows = []
     for d in METRICS:
         if keys is not None and d.key not in keys:
             continue
         label = f"<a href='#def-{d.key}' title='{esc(d.definition)}'>{esc(d.label)}</a>"
         cells = []
-        for col in columns:
+        for i, col in enumerate(columns):
             v = col.get(d.key, float("nan"))
             cls = "num bad-cell" if d.key in _NEVER_TEXT and v == float("inf") else "num"
-            cells.append(f"<td class='{cls}'>{fmt_metric(d.key, v)}</td>")
+            note = notes[i].get(d.key, "") if notes is not None and not math.isnan(v) else ""
+            cells.append(f"<td class='{cls}'>{fmt_metric(d.key, v)}"
+                         + (f"<br><span class='note'>{esc(note)}</span>" if note else "") + "</td>")
         rows.append([label, *cells])
     return rows
 
@@ -118,7 +124,7 @@ def _suite_metrics(report: RunReport) -> str:
     header = ["metric", *[esc(style_for(n, i).label) for i, n in enumerate(names)]]
     note = ("<p class='muted'>Across all cases: means, except latencies and drawdowns (worst case) and fills and "
             "fees (totals). “no fault” runs have no fault periods, so fault metrics do not apply to them.</p>")
-    rows = metric_rows([report.suite[n] for n in names])
+    rows = metric_rows([report.suite[n] for n in names], notes=[report.suite_notes.get(n, {}) for n in names])
     for row in rows:
         key = next((k for k in _NEVER_TEXT if f"def-{k}'" in row[0]), None)
         if key is None:
@@ -126,8 +132,10 @@ def _suite_metrics(report: RunReport) -> str:
         for i, n in enumerate(names):
             values = [report.metrics[c.key][n][key] for c in report.cases if n in report.metrics.get(c.key, {})]
             never = sum(1 for v in values if v == float("inf"))
+            note = report.suite_notes.get(n, {}).get(key, "")
             if never:
-                row[i + 1] = f"<td class='num bad-cell'>{_NEVER_TEXT[key]} in {never} of {len(values)} cases</td>"
+                row[i + 1] = (f"<td class='num bad-cell'>{_NEVER_TEXT[key]} in {never} of {len(values)} cases"
+                              + (f"<br><span class='note'>{esc(note)}</span>" if note else "") + "</td>")
     return "<h2 id='suite'>Suite metrics</h2>" + note + table(header, rows)
 
 
@@ -224,8 +232,9 @@ def case_html(report: RunReport, case: Case) -> str:
                          f"Fault windows shaded yellow. Posture colours: {posture_legend()}</p>")
         metrics = report.metrics.get(case.key, {})
         cols = [n for n in names if n in metrics]
+        notes = report.notes.get(case.key, {})
         parts.append(table(["metric", *[esc(style_for(n, i).label) for i, n in enumerate(cols)]],
-                           metric_rows([metrics[n] for n in cols])))
+                           metric_rows([metrics[n] for n in cols], notes=[notes.get(n, {}) for n in cols])))
         parts.append(_reactions(case))
         parts.append(_break_reactions(report, case))
     elif case.run.verdict != "ERROR":

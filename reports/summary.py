@@ -47,9 +47,14 @@ def _metrics(report: RunReport) -> list[str]:
              + " |", "|---|" + "---:|" * len(names)]
     for d in METRICS:
         if d.key in SUMMARY_METRICS:
-            lines.append(f"| {d.label} | " + " | ".join(fmt_metric(d.key, report.suite[n].get(d.key, float('nan')))
-                                                       for n in names) + " |")
+            lines.append(f"| {d.label} | " + " | ".join(_cell(report, n, d.key) for n in names) + " |")
     return lines
+
+
+def _cell(report: RunReport, name: str, key: str) -> str:
+    value = report.suite[name].get(key, float("nan"))
+    note = report.suite_notes.get(name, {}).get(key) if value == value else None
+    return fmt_metric(key, value) + (f" ({_md(note)})" if note else "")
 
 
 def summary_markdown(report: RunReport) -> str:

@@ -38,7 +38,7 @@ def test_a_controller_that_never_reacts_shows_missed(uncontrolled_run_dir: Path)
     assert "missed in 1 of 1 cases" in suite
     assert "ledger.consistent=0" in html and "missed / missed" in html  # the case's break table
     summary = (uncontrolled_run_dir / "summary.md").read_text()
-    assert "| invariant → HIBERNATE | missed |" in summary
+    assert "| invariant → HIBERNATE | missed (ledger.consistent=0 at t=9" in summary
 
 
 def _manifest(run_dir: Path) -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from reports.invariants import InvariantBreak, invariant_breaks
 from reports.manifest import Fault
-from reports.metrics import SETTLE_S, aggregate, compute_metrics, fault_periods, reaction_per_fault
+from reports.metrics import SETTLE_S, aggregate, compute_metrics, fault_periods, metric_notes, reaction_per_fault
 from reports.traces import ControllerTrace
 
 A, S, T, H = 3, 2, 1, 0
@@ -49,6 +49,18 @@ def test_reaction_and_recovery() -> None:
     assert m["time_turtle_pct"] == pytest.approx(100 * 25 / 60)
     r = reaction_per_fault(trace(p), [fault])[0]
     assert (r.posture_before, r.posture_after) == ("APEX", "STALKER")
+
+
+def test_reaction_latency_is_the_slowest_fault_named() -> None:
+    # fault 1 at t=10: STALKER at 12 (2 s); fault 2 at t=30: TURTLE at 37 (7 s); fault 3 at t=50: no change
+    p = [A] * 12 + [S] * 25 + [T] * 23
+    faults = [Fault("sensor_down", "ob", 10.0, 5.0, {}), Fault("sensor_stale", "mc_forewarner", 30.0, 5.0, {}),
+              Fault("sensor_stale", "esof", 50.0, 5.0, {})]
+    m = compute_metrics(trace(p), faults, 60.0, {})
+    assert m["reaction_s"] == 7.0                      # not the first fault's 2 s
+    assert metric_notes(trace(p), faults)["reaction_s"] == "sensor_stale mc_forewarner"
+    assert [r.reaction_s for r in reaction_per_fault(trace(p), faults)][:2] == [2.0, 7.0]
+    assert "reaction_s" not in metric_notes(trace([A] * 60), faults)   # nothing reacted: nothing to name
 
 
 def test_no_reaction_no_recovery_needed_and_never_recovered() -> None:

@@ -178,6 +178,28 @@ def test_metrics_from_real_traces(run_dir: Path) -> None:
             assert abs(total - 100.0) < 1e-9
 
 
+def test_reaction_latency_covers_every_fault(run_dir: Path, rendered: Path) -> None:
+    from reports.metrics import reaction_per_fault
+
+    report = load_report(run_dir)
+    case = next(c for c in report.cases if c.key == "ob_down_then_stale/1")
+    per_fault = [r.reaction_s for r in reaction_per_fault(case.traces["run"], case.faults)]
+    assert len(per_fault) == 2 and per_fault[1] > per_fault[0]   # the MC-Forewarner fault is the slower one
+    assert report.metrics[case.key]["run"]["reaction_s"] == per_fault[1]
+    assert report.notes[case.key]["run"]["reaction_s"] == "sensor_stale mc_forewarner"
+    worst = max(report.metrics[c.key]["run"]["reaction_s"] for c in report.cases)
+    assert report.suite["run"]["reaction_s"] == worst
+    html = (rendered / "report.html").read_text()
+    suite = html[html.index("id='suite'"):html.index("id='definitions'")]
+    assert f"<span class='note'>{escape(report.suite_notes['run']['reaction_s'])}</span>" in suite
+    assert " in mc_forewarner_stale_20m/" in report.suite_notes["run"]["reaction_s"]
+    section = html[html.index(f"id='{case.anchor}'"):]
+    section = section[:section.index("<div class='case'")]
+    assert "<span class='note'>sensor_stale mc_forewarner</span>" in section
+    summary = (rendered / "summary.md").read_text()
+    assert f"({report.suite_notes['run']['reaction_s']})" in summary
+
+
 def test_nor_report_rebuilds_without_rerunning(run_dir: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
