@@ -22,7 +22,7 @@ from .invariants import OBSERVED_COLUMNS, InvariantBreak, invariant_breaks
 from .manifest import Failure, Fault, RunInfo, ScenarioInfo
 
 __all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_breaks",
-           "load_case", "trace_digest", "RUN"]
+           "load_case", "trace_digest", "RUN", "UNREAD_FILES"]
 
 POSTURES = ("HIBERNATE", "TURTLE", "STALKER", "APEX")
 """Posture names by code (the controller's order: HIBERNATE=0 < … < APEX=3)."""
@@ -35,6 +35,8 @@ _ORDER_COLUMNS = ("t_s", "intent", "status", "t_done_s", "t_arrive_s", "kind")
 _FILL_COLUMNS = ("t_s", "fee", "liquidity")
 _CHECK_COLUMNS = ("check", "kind", "ok", "t_s", "message")
 _KIND_RANK = {"safety": 0, "liveness": 1, "expectation": 2}
+UNREAD_FILES = ("events.arrow", "signals_true.arrow")
+"""Trace files every judged case has but the report does not read: only checked to exist."""
 
 
 def read_table(path: Path, columns: tuple[str, ...] = ()) -> pa.Table:
@@ -178,6 +180,9 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
     list, narrowed to the case's own list when the manifest records one."""
     case = Case(scenario, run, failures=run.failures)
     directory = run_dir / run.dir
+    if directory.is_dir() and run.verdict != "ERROR":
+        case.problems.extend(f"{directory / name}: missing trace file" for name in UNREAD_FILES
+                             if not (directory / name).is_file())
     if run.trace_sha256 and directory.is_dir() and trace_digest(directory) != run.trace_sha256:
         case.problems.append(f"{directory}: trace files differ from those the manifest recorded (trace_sha256 "
                              "mismatch): changed or damaged after the run")
@@ -185,6 +190,9 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
         checks = load_checks(directory)
         if checks is not None:
             case.failures = checks
+        elif run.verdict != "ERROR":
+            case.problems.append(f"{directory / 'checks.arrow'}: missing trace file (failures shown are the "
+                                 "manifest's)")
     except TraceError as exc:
         case.problems.append(str(exc))
     if not traces or (run.verdict == "ERROR" and not (directory / "decisions.arrow").exists()):

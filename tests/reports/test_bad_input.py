@@ -70,6 +70,17 @@ def test_missing_trace_and_missing_column(damaged: Path) -> None:
     assert f"{case / 'companions' / 'nofault' / 'decisions.arrow'}: missing column(s) posture" in html
 
 
+@pytest.mark.parametrize("name", ["events.arrow", "signals_true.arrow", "checks.arrow", "signals_observed.arrow"])
+def test_every_missing_trace_file_is_named(damaged: Path, name: str) -> None:
+    case = damaged / "ledger_desync_2m" / "1"
+    (case / name).unlink()
+    html = render_run(damaged).read_text()
+    assert f"{case / name}: missing trace file" in html
+    assert "Unreadable traces (1 cases)" in html
+    summary = (damaged / "summary.md").read_text()
+    assert f"{case / name}: missing trace file" in summary
+
+
 def test_missing_companion_directory(damaged: Path) -> None:
     case = damaged / "ledger_desync_2m" / "2"
     shutil.rmtree(case / "companions" / "seed_template")
