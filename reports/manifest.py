@@ -278,5 +278,6 @@ def load_manifest(run_dir: str | Path) -> Manifest:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ManifestError(path, "", "valid JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        where = f"at line {exc.lineno} column {exc.colno}"  # some messages end in "at" already
+        raise ManifestError(path, "", "valid JSON", f"{exc.msg.removesuffix(' at')} {where}") from None
     return parse_manifest(data, path)

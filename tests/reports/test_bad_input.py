@@ -149,6 +149,18 @@ def test_missing_or_broken_manifest(tmp_path: Path) -> None:
         load_manifest(tmp_path / "nope")
 
 
+@pytest.mark.parametrize(("text", "says"), [
+    ('{"run_id": "a\tb"}', "'Invalid control character at line 1 column 14'"),
+    ('{"run_id": "ab', "'Unterminated string starting at line 1 column 12'"),
+    ('{"run_id" "ab"}', "\"Expecting ':' delimiter at line 1 column 11\""),
+])
+def test_json_errors_read_cleanly(tmp_path: Path, text: str, says: str) -> None:
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(tmp_path)
+    assert str(info.value) == f"{tmp_path / 'manifest.json'}: expected valid JSON, got {says}"
+
+
 def test_silently_altered_trace_is_flagged_by_its_digest(damaged: Path) -> None:
     path = damaged / "ledger_desync_2m" / "2" / "equity.arrow"
     data = bytearray(path.read_bytes())
