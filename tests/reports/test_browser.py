@@ -2,8 +2,10 @@
 
 Set-up: ``tests/reports/ensure_chromium.sh`` installs the package (idempotent); the test runs it
 when ``chromium`` is not on PATH. The page must load from ``file://`` without any console error,
-uncaught exception or network request; a screenshot is kept under
-``tests/reports/artifacts/`` (ignored by git) and its path printed.
+uncaught exception or network request. Screenshots are kept under ``tests/reports/artifacts/``
+(ignored by git) and their paths printed: the top of each page, and ``report_figure.png``, the
+first plot (scrolled to and clipped to the figure; decoded and checked to show the posture ribbon,
+the r_total line and a shaded fault window).
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ import json
 import os
 import select
 import shutil
+import struct
 import subprocess
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from reports import render_compare, render_run
+from reports.plots import STYLES
+from reports.svg import POSTURE_COLOURS
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"
@@ -109,8 +116,18 @@ class Browser:
         os.close(self._from_r)
 
 
-def load_page(html: Path, profile: Path, screenshot: Path) -> list[str]:
-    """Open ``html``; return every console error, uncaught exception and non-local request; save a PNG."""
+_FIRST_FIGURE = """(() => {
+  const e = document.querySelector('svg');
+  if (!e) return null;
+  e.scrollIntoView();
+  const r = e.getBoundingClientRect();
+  return [r.left + window.scrollX, r.top + window.scrollY, r.width, r.height];
+})()"""
+
+
+def load_page(html: Path, profile: Path, screenshot: Path, figure: Path | None = None) -> list[str]:
+    """Open ``html``; return every console error, uncaught exception and non-local request; save a PNG
+    of the top of the page, and with ``figure`` one of the first plot (scrolled to, clipped to it)."""
     browser = Browser(_chromium(), profile)
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -125,6 +142,15 @@ def load_page(html: Path, profile: Path, screenshot: Path) -> list[str]:
                              session=session)["result"]["value"]
         shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
+        if figure is not None:
+            box = browser.send("Runtime.evaluate", {"expression": _FIRST_FIGURE, "returnByValue": True},
+                               session=session)["result"].get("value")
+            assert box is not None, "the page has no figure"
+            x, y, w, h = box
+            shot = browser.send("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": x, "y": y, "width": w, "height": h, "scale": 1}}, session=session)
+            figure.write_bytes(base64.b64decode(shot["data"]))
         problems = []
         for e in browser.events:
             method, p = e.get("method"), e.get("params", {})
@@ -144,6 +170,50 @@ def load_page(html: Path, profile: Path, screenshot: Path) -> list[str]:
         browser.close()
 
 
+def png_pixels(data: bytes) -> np.ndarray:
+    """Decode an 8-bit RGB/RGBA non-interlaced PNG (what Chromium writes) to an (h, w, 3) uint8 array."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + n]
+        header = chunk if kind == b"IHDR" else header
+        idat += chunk if kind == b"IDAT" else b""
+        pos += 12 + n
+    w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+    bpp = 3 if colour == 2 else 4
+    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, 1 + w * bpp)
+    out = np.zeros((h, w * bpp), dtype=np.int32)
+    prev = np.zeros(w * bpp, dtype=np.int32)
+    for row in range(h):
+        f, line = raw[row, 0], raw[row, 1:].astype(np.int32)
+        cur = np.zeros_like(line)
+        for i in range(line.size):  # filters 1, 3, 4 depend on the decoded left neighbour
+            a = cur[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if f == 0:
+                pred = 0
+            elif f == 1:
+                pred = a
+            elif f == 2:
+                pred = b
+            elif f == 3:
+                pred = (a + b) // 2
+            else:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            cur[i] = (line[i] + pred) & 0xFF
+        out[row], prev = cur, cur
+    return out.reshape(h, w, bpp)[:, :, :3].astype(np.uint8)
+
+
+def _share(pixels: np.ndarray, hex_colour: str, tol: int = 24) -> float:
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.int32)
+    return float(np.mean(np.all(np.abs(pixels.astype(np.int32) - rgb) <= tol, axis=2)))
+
+
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
@@ -152,12 +222,19 @@ def artifacts() -> Path:
 
 def test_report_loads_in_chromium_without_console_errors(run_dir: Path, artifacts: Path, tmp_path: Path) -> None:
     html = render_run(run_dir)
-    shot = artifacts / "report.png"
-    problems = load_page(html, tmp_path / "profile", shot)
-    print(f"screenshot: {shot}")
+    shot, figure = artifacts / "report.png", artifacts / "report_figure.png"
+    problems = load_page(html, tmp_path / "profile", shot, figure)
+    print(f"screenshots: {shot} (top of the page), {figure} (first plot)")
     assert problems == []
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the kept figure screenshot shows a drawn plot, not blank space
+    pixels = png_pixels(figure.read_bytes())
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 600, pixels.shape
+    assert np.mean(np.all(pixels >= 245, axis=2)) < 0.9                # not an empty white box
+    assert _share(pixels, POSTURE_COLOURS[3]) > 0.003                  # APEX posture ribbon
+    assert _share(pixels, STYLES["run"].colour, tol=40) > 0.001        # this run's r_total line
+    assert _share(pixels, "#fef3c0", tol=12) > 0.005                   # shaded fault window
 
 
 def test_compare_page_loads_in_chromium(run_dir: Path, run_dir_b: Path, artifacts: Path, tmp_path: Path) -> None:
