@@ -68,6 +68,12 @@ class FaultModel:
     max_faults: int = 6
     source: str = field(default="<fault model>", compare=False)
 
+    @property
+    def latest_heal_s(self) -> float:
+        """The latest a drawn fault can heal: it starts before ``horizon_s`` and lasts at most its kind's
+        longest duration."""
+        return self.horizon_s + max((k.for_s[1] for k in self.kinds), default=0.0)
+
     def restricted(self, names: Sequence[str]) -> "FaultModel":
         """The model with only the kinds in ``names``."""
         known = {k.kind for k in self.kinds}

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     exp.add_argument("--controller", default="survival", help="controller name or TOML path")
     exp.add_argument("--horizon", default="20m", help="faults start within this (default 20m)")
-    exp.add_argument("--tail", default="40m", help="run this long after the horizon (default 40m)")
+    exp.add_argument("--tail", default="2h", help="run this long after the last fault heals; also the liveness "
+                                                   "bound (default 2h)")
     exp.add_argument("--kinds", help="comma-separated fault kinds (default: the whole vocabulary)")
     exp.add_argument("--out", type=Path, default=Path("runs/explore"), help="where the minimal scenario is written")
     exp.add_argument("--no-liveness", action="store_true", help="look for safety violations only")

@@ -21,7 +21,7 @@ from faults import Fault, FaultModel, default_fault_model, draw_count_schedule, 
 from twin import WorldConfig
 
 from .case import judge, simulate
-from .checks import CheckResult, LivenessPolicy
+from .checks import DEFAULT_LIVENESS_WITHIN_S, CheckResult, LivenessPolicy
 from .errors import ScenarioFileError
 from .loader import load_scenario, resolve_controller
 from .model import Scenario
@@ -61,16 +61,24 @@ def _model(horizon_s: float, kinds: list[str] | None) -> FaultModel:
     return replace(model, max_faults=4, enable_ratio=0.5)
 
 
+def _duration_s(faults: tuple[Fault, ...], horizon_s: float, tail_s: float) -> float:
+    """A schedule runs ``tail_s`` past its last heal (at least past the horizon): the liveness phase."""
+    return max([horizon_s, *(f.end_s for f in faults)]) + tail_s
+
+
 def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horizon_s: float = 1200.0,
-            tail_s: float = 2400.0, kinds: list[str] | None = None, liveness: bool = True,
+            tail_s: float = DEFAULT_LIVENESS_WITHIN_S, kinds: list[str] | None = None, liveness: bool = True,
             out: Path = Path("runs/explore"), echo: Callable[[str], None] = print) -> ExploreResult:
-    """Search up to ``budget`` schedules (plus bounded shrinking); write the minimal failing scenario to ``out``."""
+    """Search up to ``budget`` schedules (plus bounded shrinking); write the minimal failing scenario to ``out``.
+
+    Each schedule runs ``tail_s`` past its last heal, and ``tail_s`` is also the liveness bound.
+    """
     spec, config = resolve_controller(controller, "--controller", None)
     world = WorldConfig()
     model = _model(horizon_s, kinds)
     base = Scenario(name="explore", description="", file="<explore>", suite="explore", duration_s=horizon_s + tail_s,
                     seeds=(0,), world=world, controller_spec=spec, controller=config, companions=(),
-                    liveness=LivenessPolicy(enabled=liveness))
+                    liveness=LivenessPolicy(enabled=liveness, within_s=tail_s))
     memo: dict[tuple, CheckResult | None] = {}
     cap = budget * 4
 
@@ -80,7 +88,8 @@ def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horiz
             if len(memo) >= cap:
                 return None
             world_seed, faults = example
-            results = judge(base, faults, simulate(base, world_seed, config, faults), {})
+            case = replace(base, duration_s=_duration_s(faults, horizon_s, tail_s))
+            results = judge(case, faults, simulate(case, world_seed, config, faults), {})
             memo[key] = next((r for r in results if not r.ok and r.kind in ("safety", "liveness")), None)
         return memo[key]
 
@@ -100,7 +109,8 @@ def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horiz
         return ExploreResult(False, len(memo))
     failure = memo[(world_seed, faults)]
     assert failure is not None
-    path = _write(out, seed, replace(base, duration_s=horizon_s + tail_s), world_seed, faults, failure)
+    path = _write(out, seed, replace(base, duration_s=_duration_s(faults, horizon_s, tail_s)), world_seed, faults,
+                  failure)
     echo(f"found after {len(memo)} evaluations: {failure.kind} {failure.check}: {failure.message}")
     echo(f"minimal schedule ({len(faults)} fault(s)) written to {path}; reproduce with: nor run {path}")
     return ExploreResult(True, len(memo), world_seed, faults, failure, path)
@@ -119,15 +129,16 @@ def _toml_value(v: Any) -> str:
 
 
 def scenario_toml(name: str, description: str, duration_s: float, seed: int, controller_spec: str,
-                  faults: tuple[Fault, ...], liveness: bool = True) -> str:
+                  faults: tuple[Fault, ...], liveness: bool = True,
+                  liveness_within_s: float = DEFAULT_LIVENESS_WITHIN_S) -> str:
     """A scenario file for a schedule (parameters at their kind's default are left out)."""
     from faults import KINDS
 
     lines = [f"name = {_toml_value(name)}", f"description = {_toml_value(description)}",
              f"duration = {_toml_value(float(duration_s))}", f"seeds = [{seed}]", "companions = []",
              f"controller = {_toml_value(controller_spec)}", ""]
-    if not liveness:
-        lines += ["[liveness]", "enabled = false", ""]
+    lines += ["[liveness]", "enabled = false" if not liveness else f"within = {_toml_value(float(liveness_within_s))}",
+              ""]
     for f in faults:
         defaults = {p.name: p.default for p in KINDS[f.kind].params}
         lines += ["[[fault]]", f"kind = {_toml_value(f.kind)}", f"target = {_toml_value(f.target)}",
@@ -150,8 +161,8 @@ def _write(out: Path, seed: int, base: Scenario, world_seed: int, faults: tuple[
     if Path(spec).exists():
         spec = str(Path(spec).resolve())
     path = out / f"{name}.toml"
-    path.write_text(scenario_toml(name, desc, base.duration_s, world_seed, spec, faults, base.liveness.enabled),
-                    encoding="utf-8")
+    path.write_text(scenario_toml(name, desc, base.duration_s, world_seed, spec, faults, base.liveness.enabled,
+                                  base.liveness.within_s), encoding="utf-8")
     load_scenario(path)          # the written file must itself be valid
     return path
 
@@ -159,8 +170,8 @@ def _write(out: Path, seed: int, base: Scenario, world_seed: int, faults: tuple[
 def explore_cli(args: Any) -> int:
     """``nor explore`` → exit 1 if a violation was found (and written), 0 if none."""
     horizon, tail = parse_seconds(args.horizon), parse_seconds(args.tail)
-    if horizon is None or horizon <= 0 or tail is None or tail < 0:
-        raise ScenarioFileError("nor explore", "--horizon/--tail", 'durations like "20m" (horizon > 0)',
+    if horizon is None or horizon <= 0 or tail is None or tail <= 0:
+        raise ScenarioFileError("nor explore", "--horizon/--tail", 'durations > 0 like "20m" and "2h"',
                                 f"{args.horizon} / {args.tail}")
     kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else None
     result = explore(args.controller, args.budget, args.seed, horizon, tail, kinds, not args.no_liveness, args.out)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from controller import ConfigError, ControllerConfig, apply_overrides
 from controller.registry import CONTROLLER_NAMES, resolve_config
-from faults import FaultSpecError, default_fault_model, parse_fault, parse_seconds
+from faults import Fault, FaultSpecError, default_fault_model, parse_fault, parse_seconds
 from twin import TwinConfigError, WorldConfig
 
 from .checks import COMPANIONS, EXPECTATIONS, LivenessPolicy, ParseContext, SafetyPolicy
@@ -83,14 +83,42 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
     swarm = _swarm(data["swarm"], source, duration_s) if "swarm" in data else None
     ctx = ParseContext(source, None if swarm is not None else len(faults), duration_s,
                        () if controller is not None else tuple(ly.name for ly in config.layers))
+    liveness = LivenessPolicy.from_mapping(data.get("liveness", {}), source)
+    _check_liveness(liveness, faults, swarm, duration_s, source)
     return Scenario(
         name=name, description=_text(data, "description", source), file=source, suite=suite, duration_s=duration_s,
         seeds=_seeds(data.get("seeds", 1), source), world=world, controller_spec=spec, controller=config,
         faults=faults, swarm=swarm, expectations=tuple(_expect(e, ctx, f"expect[{i}]")
                                                        for i, e in enumerate(_array(data, "expect", source))),
-        liveness=LivenessPolicy.from_mapping(data.get("liveness", {}), source),
-        safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
+        liveness=liveness, safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
         companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text)
+
+
+def _check_liveness(liveness: LivenessPolicy, faults: tuple[Fault, ...], swarm: SwarmSpec | None,
+                    duration_s: float, source: str) -> None:
+    """The run must last ``[liveness] within`` past the last possible heal, so liveness can be judged.
+
+    A scenario without faults has nothing to heal: any length will do (a run that never reaches the
+    posture fails liveness at its end).
+    """
+    if not liveness.enabled or (not faults and swarm is None):
+        return
+    for i, f in enumerate(faults):
+        if not f.heals:
+            raise ScenarioFileError(source, f"fault[{i}].for", "a duration: liveness (APEX regained after every fault "
+                                    "heals) cannot be judged for a fault that never heals — give it a `for`, or set "
+                                    "[liveness] enabled = false")
+    heal_s = max((f.end_s for f in faults), default=0.0)
+    what = f"the last fault heals at {heal_s:g} s"
+    if swarm is not None and swarm.model.latest_heal_s > heal_s:
+        heal_s = swarm.model.latest_heal_s
+        what = (f"a drawn fault may heal as late as {heal_s:g} s (swarm horizon {swarm.model.horizon_s:g} s + the "
+                f"longest drawn duration)")
+    need_s = heal_s + liveness.within_s
+    if duration_s < need_s:
+        raise ScenarioFileError(source, "duration", f"a duration >= {need_s:g} s: {what} and liveness needs "
+                                f"[liveness] within = {liveness.within_s:g} s after it (lengthen the run, or set a "
+                                f"shorter [liveness] within)", duration_s)
 
 
 def _text(data: Mapping[str, Any], key: str, source: str, required: bool = False) -> str:

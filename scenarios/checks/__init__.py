@@ -4,12 +4,12 @@ Checkers observe a finished run's trace (a :class:`RunView`); they never touch t
 """
 
 from . import expectations as _expectations  # noqa: F401  (registers the expectation checks)
-from .base import COMPANIONS, EXPECTATIONS, CheckResult, ExpectationCheck, ParamSpec, ParseContext
-from .liveness import liveness_bound_s, run_liveness
-from .policy import LivenessPolicy, SafetyPolicy
+from .base import COMPANIONS, EXPECTATIONS, CheckResult, ExpectationCheck, NotJudged, ParamSpec, ParseContext
+from .liveness import run_liveness
+from .policy import DEFAULT_LIVENESS_WITHIN_S, LivenessPolicy, SafetyPolicy
 from .safety import SAFETY_CHECKS, run_safety
 from .view import Companion, RunView, columns, fmt_t
 
-__all__ = ["COMPANIONS", "CheckResult", "Companion", "EXPECTATIONS", "ExpectationCheck", "LivenessPolicy",
-           "ParamSpec", "ParseContext", "RunView", "SAFETY_CHECKS", "SafetyPolicy", "columns", "fmt_t",
-           "liveness_bound_s", "run_liveness", "run_safety"]
+__all__ = ["COMPANIONS", "DEFAULT_LIVENESS_WITHIN_S", "CheckResult", "Companion", "EXPECTATIONS", "ExpectationCheck",
+           "LivenessPolicy", "NotJudged", "ParamSpec", "ParseContext", "RunView", "SAFETY_CHECKS", "SafetyPolicy",
+           "columns", "fmt_t", "run_liveness", "run_safety"]

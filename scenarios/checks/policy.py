@@ -10,7 +10,7 @@ from faults import parse_seconds
 
 from ..errors import ScenarioFileError
 
-__all__ = ["SafetyPolicy", "LivenessPolicy"]
+__all__ = ["SafetyPolicy", "LivenessPolicy", "DEFAULT_LIVENESS_WITHIN_S"]
 
 
 @dataclass(frozen=True)
@@ -38,24 +38,27 @@ class SafetyPolicy:
         return dict(vars(self))
 
 
+DEFAULT_LIVENESS_WITHIN_S = 7200.0
+
+
 @dataclass(frozen=True)
 class LivenessPolicy:
     """After every fault heals, ``posture`` (or better) is regained within ``within_s``.
 
-    ``within_s`` None: derived per run from the controller config — the time its recovery rates
-    need from where the layers stood at the heal, plus ``slack_s`` for sensors to republish.
+    The bound is the scenario's (``[liveness] within``, default 2 h), never derived from the controller
+    config under test: a config cannot switch its own liveness check off by recovering slowly. The
+    loader rejects a scenario that does not run ``within_s`` past its last possible heal.
     """
 
     enabled: bool = True
     posture: Posture = Posture.APEX
-    within_s: float | None = None
-    slack_s: float = 900.0
+    within_s: float = DEFAULT_LIVENESS_WITHIN_S
 
     @classmethod
     def from_mapping(cls, data: Any, source: str) -> "LivenessPolicy":
         if not isinstance(data, Mapping):
             raise ScenarioFileError(source, "liveness", "a table", data)
-        allowed = ("enabled", "posture", "within", "slack")
+        allowed = ("enabled", "posture", "within")
         for key in data:
             if key not in allowed:
                 raise ScenarioFileError(source, f"liveness.{key}", f"one of {', '.join(allowed)} (unknown key)")
@@ -67,13 +70,15 @@ class LivenessPolicy:
         except (KeyError, AttributeError):
             raise ScenarioFileError(source, "liveness.posture", "one of APEX, STALKER, TURTLE, HIBERNATE",
                                     data["posture"]) from None
-        values = _seconds_table({k: v for k, v in data.items() if k in ("within", "slack")}, source, "liveness",
-                                {"within": "within_s", "slack": "slack_s"}, {})
-        return cls(enabled, posture, values.get("within_s"), values.get("slack_s", 900.0))
+        values = _seconds_table({k: v for k, v in data.items() if k == "within"}, source, "liveness",
+                                {"within": "within_s"}, {})
+        within = values.get("within_s", DEFAULT_LIVENESS_WITHIN_S)
+        if within <= 0:
+            raise ScenarioFileError(source, "liveness.within", 'a duration > 0 (seconds or like "2h")', data["within"])
+        return cls(enabled, posture, within)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "posture": self.posture.name, "within_s": self.within_s,
-                "slack_s": self.slack_s}
+        return {"enabled": self.enabled, "posture": self.posture.name, "within_s": self.within_s}
 
 
 def _seconds_table(data: Any, source: str, section: str, seconds: Mapping[str, str],

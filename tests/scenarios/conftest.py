@@ -25,7 +25,7 @@ FAULTS = [{"kind": "node_loss", "target": "hz1", "at": "20m", "for": "2m"},
 def real_run() -> dict[str, Any]:
     world = WorldConfig()
     faults = tuple(parse_fault(f, "fixture", f"fault[{i}]", world, DURATION_S) for i, f in enumerate(FAULTS))
-    text = "name = 'fixture'\nduration = 5400\n"
+    text = "name = 'fixture'\nduration = 5400\n[liveness]\nwithin = '40m'\n"
     scenario = load_scenario_text(text, "fixture.toml")
     tables = simulate(scenario, 3, default_config(), faults)
     nofault = simulate(scenario, 3, default_config(), ())

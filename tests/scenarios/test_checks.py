@@ -91,9 +91,30 @@ def test_liveness_passes_then_fails_when_apex_never_returns(make_view) -> None:
         heal = v.heal_s
         v.decisions["posture"][v.t >= heal] = "TURTLE"
 
-    bad = run_liveness(make_view(stuck), LivenessPolicy())
-    assert not bad.ok and bad.kind == "liveness" and math.isfinite(bad.t_s)
+    bad = run_liveness(make_view(stuck), LivenessPolicy(within_s=1800.0))
+    assert not bad.ok and bad.kind == "liveness" and bad.t_s == 2400.0 + 1800.0
+    assert "not regained within 1800 s of the heal at 2400.0 s" in bad.message
     assert run_liveness(make_view(stuck), LivenessPolicy(enabled=False)).ok
+
+
+def test_liveness_fails_when_the_run_ends_before_the_bound_without_the_posture(make_view) -> None:
+    """The fixture heals at 40 min of 90: with the 2 h default bound the run ends first — a failure, not 'not judged'."""
+    def stuck(v) -> None:
+        v.decisions["posture"][v.t >= v.heal_s] = "HIBERNATE"
+
+    bad = run_liveness(make_view(stuck), LivenessPolicy())
+    assert not bad.ok and bad.kind == "liveness" and bad.t_s == 5400.0
+    assert "APEX not regained before the run ended at 5400.0 s" in bad.message and "bound 7200 s" in bad.message
+
+
+def test_liveness_of_a_fault_that_never_heals_is_a_failure_not_a_pass(make_view) -> None:
+    from faults import Fault
+
+    def forever(v) -> None:
+        v.faults = v.faults + (Fault("sensor_down", "exf", 600.0, None),)
+
+    bad = run_liveness(make_view(forever), LivenessPolicy())
+    assert not bad.ok and "cannot be judged: sensor_down(exf) never heals" in bad.message
 
 
 CTX = ParseContext("t.toml", 3, 5400.0, tuple(ly.name for ly in __import__("controller").default_config().layers))

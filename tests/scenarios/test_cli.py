@@ -28,6 +28,8 @@ for = "2m"
 [[expect]]
 check = "hibernate_within"
 within = "20s"
+[liveness]
+within = "15m"
 """
 
 WRONG = PASSING + """

@@ -80,12 +80,13 @@ def test_toml_syntax_and_missing_controller_file(write_scenario) -> None:
 
 def test_swarm_scenarios_draw_per_seed_and_forbid_fault_indices(write_scenario) -> None:
     s = load_scenario(write_scenario("sw", "name='sw'\nduration='4h'\n[swarm]\nhorizon='2h'\nenable_ratio=1.0\n"
-                                           "max_rate_per_h=3.0\nkinds=['sensor_stale','link_latency']\n"))
+                                           "max_rate_per_h=3.0\nkinds=['sensor_stale','link_latency']\n"
+                                           "[liveness]\nwithin='30m'\n"))
     a, b = s.faults_for(1), s.faults_for(2)
     assert a and a != b and a == s.faults_for(1)
     assert {f.kind for f in a + b} <= {"sensor_stale", "link_latency"}
     with pytest.raises(ScenarioFileError, match=r"no fault\[i\]"):
-        load_scenario(write_scenario("sw2", "name='sw2'\nduration='4h'\n[swarm]\n[[expect]]\ncheck='hibernate_within'"
+        load_scenario(write_scenario("sw2", "name='sw2'\nduration='5h'\nliveness={enabled=false}\n[swarm]\n[[expect]]\ncheck='hibernate_within'"
                                             "\nwithin='1m'\nafter='fault[0].start'\n"))
 
 
@@ -100,3 +101,51 @@ def test_the_built_in_suites_are_valid_and_cover_the_spec() -> None:
     assert sum(1 for s in default if s.name.startswith("compound_")) >= 3
     assert all(s.expectations or s.swarm for s in default)
     assert load_scenarios([SMOKE_SUITE])
+
+
+LIVE = """
+name = "live"
+duration = "{duration}"
+[[fault]]
+kind = "sensor_stale"
+target = "mc_forewarner"
+at = "30m"
+{fault_for}
+{liveness}
+"""
+
+
+@pytest.mark.parametrize("duration, fault_for, liveness, fragment", [
+    ("2h", 'for = "10m"', "", "duration: expected a duration >= 9600 s: the last fault heals at 2400 s and liveness "
+                              "needs [liveness] within = 7200 s after it"),
+    ("1h", 'for = "10m"', "[liveness]\nwithin = '30m'", "duration: expected a duration >= 4200 s"),
+    ("6h", "", "", "fault[0].for: expected a duration: liveness (APEX regained after every fault heals) cannot be "
+                   "judged for a fault that never heals"),
+    ("6h", 'for = "10m"', "[liveness]\nwithin = '0s'", "liveness.within: expected a duration > 0"),
+    ("6h", 'for = "10m"', "[liveness]\nslack = '15m'", "liveness.slack: expected one of enabled, posture, within"),
+])
+def test_liveness_must_be_judgeable_from_the_scenario_alone(write_scenario, duration, fault_for, liveness,
+                                                             fragment) -> None:
+    """The bound is the scenario's (default 2 h after the last heal), and the run must last that long."""
+    path = write_scenario("live", LIVE.format(duration=duration, fault_for=fault_for, liveness=liveness))
+    with pytest.raises(ScenarioFileError) as info:
+        load_scenario(path)
+    assert str(info.value).startswith(f"{path}: ") and fragment in str(info.value), str(info.value)
+
+
+def test_liveness_bounds_that_fit_are_accepted(write_scenario) -> None:
+    s = load_scenario(write_scenario("a", LIVE.format(duration="2h40m", fault_for='for = "10m"', liveness="")))
+    assert s.liveness.within_s == 7200.0 and s.liveness.enabled
+    s = load_scenario(write_scenario("b", LIVE.format(duration="6h", fault_for="", liveness="[liveness]\n"
+                                                                                            "enabled = false")))
+    assert not s.liveness.enabled
+    assert load_scenario(write_scenario("c", "name = 'c'\nduration = '5m'\n")).duration_s == 300.0   # nothing heals
+
+
+def test_a_swarm_scenario_is_sized_from_its_horizon_and_longest_fault(write_scenario) -> None:
+    """sensor_stale lasts up to 1 h: horizon 1 h + 1 h + the 2 h bound = 4 h at least."""
+    text = "name='sw'\nduration='{d}'\n[swarm]\nhorizon='1h'\nkinds=['sensor_stale', 'link_down']\n"
+    with pytest.raises(ScenarioFileError, match=r"duration: expected a duration >= 14400 s: a drawn fault may heal "
+                                                r"as late as 7200 s \(swarm horizon 3600 s"):
+        load_scenario(write_scenario("sw", text.format(d="3h59m")))
+    assert load_scenario(write_scenario("sw", text.format(d="4h"))).duration_s == 14400.0

@@ -11,6 +11,7 @@ name = "{name}"
 duration = "20m"
 seeds = {seeds}
 companions = []
+liveness = {{ within = "10m" }}
 [[fault]]
 kind = "heartbeat_loss"
 at = "5m"
