@@ -82,7 +82,8 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
                    for i, f in enumerate(_array(data, "fault", source)))
     swarm = _swarm(data["swarm"], source, duration_s) if "swarm" in data else None
     ctx = ParseContext(source, None if swarm is not None else len(faults), duration_s,
-                       () if controller is not None else tuple(ly.name for ly in config.layers))
+                       () if controller is not None else tuple(ly.name for ly in config.layers),
+                       None if swarm is not None else faults)
     liveness = LivenessPolicy.from_mapping(data.get("liveness", {}), source)
     _check_liveness(liveness, faults, swarm, duration_s, source)
     return Scenario(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from controller import Posture
@@ -13,10 +13,10 @@ from faults import parse_seconds
 
 from ..errors import ScenarioFileError
 from ..timeref import EXPECTED as TIME_EXPECTED
-from ..timeref import parse_timeref
+from ..timeref import TimeRef, parse_timeref
 
 __all__ = ["CheckResult", "ParamSpec", "ExpectationCheck", "EXPECTATIONS", "expectation", "ParseContext",
-           "KINDS", "COMPANIONS", "NotJudged"]
+           "KINDS", "COMPANIONS", "NotJudged", "check_span"]
 
 KINDS = ("safety", "liveness", "expectation")
 COMPANIONS = ("nofault", "static_ladder", "seed_template", "uncontrolled")
@@ -60,6 +60,7 @@ class ParseContext:
     n_faults: int | None          # None: faults are drawn per seed (no fault[i] references)
     duration_s: float
     layers: tuple[str, ...]       # empty: any name (the controller is chosen on the command line)
+    faults: tuple[Any, ...] | None = None   # the scenario's faults when fixed (None: drawn per seed, or unknown)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,34 @@ class ExpectationCheck:
                 raise ScenarioFileError(ctx.source, f"{path}.{p.name}", f"a value for {self.name}'s {p.name} (required)")
             else:
                 out[p.name] = p.default
+        for p in self.params:
+            if p.type == "window" and out[p.name] is not None:
+                check_span(ctx, f"{path}.{p.name}", *out[p.name])
+        if isinstance(out.get("after"), TimeRef) and "within" in out:
+            after = out["after"]
+            end = replace(after, offset_s=after.offset_s + out["within"], text=f"{after}+{out['within']:g}s")
+            check_span(ctx, f"{path}.within", after, end)
         return out
+
+
+def _resolve(ref: TimeRef, ctx: ParseContext) -> float | None:
+    """Seconds, or None when the reference depends on faults drawn per seed (judged at run time)."""
+    if ref.anchor in ("abs", "start", "end"):
+        return ref.resolve((), ctx.duration_s)
+    return None if ctx.faults is None else ref.resolve(ctx.faults, ctx.duration_s)
+
+
+def check_span(ctx: ParseContext, path: str, start: TimeRef, end: TimeRef) -> None:
+    """A window ``[start, end]`` must lie inside the run ``[0, duration]`` with ``start <= end``."""
+    t0, t1 = _resolve(start, ctx), _resolve(end, ctx)
+    got = f"[{start}, {end}] = [{'?' if t0 is None else f'{t0:g} s'}, {'?' if t1 is None else f'{t1:g} s'}]"
+    if any(t is not None and not math.isfinite(t) for t in (t0, t1)):
+        raise ScenarioFileError(ctx.source, path, "a window whose times happen in the run (it refers to the heal of "
+                                "a fault that never heals)", got)
+    inside = all(t is None or 0.0 <= t <= ctx.duration_s for t in (t0, t1))
+    if not inside or (t0 is not None and t1 is not None and t0 > t1):
+        raise ScenarioFileError(ctx.source, path, f"a window inside the run [0, {ctx.duration_s:g} s] with "
+                                f"from <= to", got)
 
 
 EXPECTATIONS: dict[str, ExpectationCheck] = {}

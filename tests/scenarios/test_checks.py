@@ -208,7 +208,9 @@ def test_nothing_to_judge_is_a_failure(make_view, check, params) -> None:
 ])
 def test_a_window_outside_the_run_fails_at_judgement(make_view, check, params) -> None:
     """Windows are validated at load time; a run that still gets one (e.g. a swarm's faults.end+...) fails."""
-    ok, _t, message = _judge(make_view(), check, **params)
+    spec = EXPECTATIONS[check]
+    longer = ParseContext("t.toml", 3, 1e6, CTX.layers)               # passes validation, judged on a 90-min run
+    ok, _t, message = spec.fn(make_view(), **spec.parse(params, longer, "expect[0]"))
     assert not ok and "is not inside the run [0, 5400.0 s" in message, message
 
 

@@ -104,6 +104,12 @@ def test_invalid_input_exits_2_with_file_field_and_expectation(write_scenario, t
     assert f"nor: invalid input: {path}: expect[0].within: expected a duration >= 0" in err
     assert not (tmp_path / "runs").exists()                # nothing ran
     assert main(["validate", str(path)]) == 2
+    late = write_scenario("late", PASSING.format(name="late") + '[[expect]]\ncheck = "posture_never"\n'
+                                                                 'posture = "HIBERNATE"\nwindow = ["2h", "3h"]\n')
+    capsys.readouterr()
+    assert main(["run", str(late), "--out", str(tmp_path / "runs")]) == 2
+    assert (f"nor: invalid input: {late}: expect[1].window: expected a window inside the run [0, 1500 s] with "
+            f"from <= to, got '[2h, 3h] = [7200 s, 10800 s]'") in capsys.readouterr().err
     assert main(["run", str(tmp_path / "nowhere")]) == 2
     assert main(["replay", str(tmp_path), "x", "--seed", "1"]) == 2
     assert "no manifest.json" in capsys.readouterr().err

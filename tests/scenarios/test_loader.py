@@ -60,6 +60,19 @@ def test_a_valid_file_resolves_everything(write_scenario) -> None:
     (("min = 0.5", "min = 5"), "expect[1].min: expected a number in [0, 1], got 5"),
     (("min = 0.5", "min = 0.5\nmix = 1"), "expect[1].mix: expected a parameter of r_total_within"),
     (("within = \"45m\"", "within = \"forever\""), "liveness.within: expected a duration >= 0"),
+    (("\"fault[0].start\", \"fault[0].end+5m\"", "\"2h\", \"3h\""),
+     "expect[1].window: expected a window inside the run [0, 7200 s] with from <= to, got '[2h, 3h] = [7200 s, 10800 s]'"),
+    (("\"fault[0].start\", \"fault[0].end+5m\"", "\"fault[0].end\", \"fault[0].start\""),
+     "expect[1].window: expected a window inside the run [0, 7200 s] with from <= to, got "
+     "'[fault[0].end, fault[0].start] = [2400 s, 1800 s]'"),
+    (("\"fault[0].start\", \"fault[0].end+5m\"", "\"fault[0].start-31m\", \"fault[0].end\""),
+     "expect[1].window: expected a window inside the run"),
+    (("posture = \"hibernate\"", "posture = \"hibernate\"\nwindow = [\"1h\", \"end+1s\"]"),
+     "expect[0].window: expected a window inside the run [0, 7200 s]"),
+    (("posture = \"hibernate\"", "posture = \"hibernate\"\nwindow = [\"1h\", \"end\"]\n[[expect]]\n"
+      "check = \"recovers_to\"\nwithin = \"1h30m\""),
+     "expect[1].within: expected a window inside the run [0, 7200 s] with from <= to, got "
+     "'[faults.end, faults.end+5400s] = [2400 s, 7800 s]'"),
     (("companions = [\"nofault\"]", "companions = [\"oracle\"]"), "companions: expected an array of companion names"),
 ])
 def test_invalid_files_are_rejected_precisely(write_scenario, edit, fragment) -> None:
