@@ -16,8 +16,10 @@ from .traces import RUN, Case
 
 __all__ = ["run_html", "scenario_order"]
 
-_NEVER_TEXT = {"recovery_s": "not recovered", "invariant_hibernate_s": "missed", "invariant_cancel_s": "missed"}
-"""Metrics whose infinite value is a failure, counted per case in the suite row."""
+_NEVER_TEXT = {"recovery_s": ("not recovered", "cases with healed faults"),
+               "invariant_hibernate_s": ("missed", "cases with an invariant break"),
+               "invariant_cancel_s": ("missed", "cases with an invariant break")}
+"""Metrics whose infinite value is a failure, counted in the suite row over the cases where they apply."""
 
 
 def scenario_order(report: RunReport) -> list[tuple[ScenarioInfo, list[Case]]]:
@@ -117,6 +119,12 @@ def metric_rows(columns: Sequence[Mapping[str, float]], keys: Sequence[str] | No
     return rows
 
 
+def _applicable(report: RunReport, name: str, key: str) -> list[float]:
+    """Metric ``key`` of controller ``name`` in every case where it applies (not NaN)."""
+    values = (report.metrics.get(c.key, {}).get(name, {}).get(key, math.nan) for c in report.cases)
+    return [v for v in values if not math.isnan(v)]
+
+
 def _suite_metrics(report: RunReport) -> str:
     names = [n for n in report.controllers if report.suite.get(n)]
     if not names:
@@ -130,11 +138,12 @@ def _suite_metrics(report: RunReport) -> str:
         if key is None:
             continue
         for i, n in enumerate(names):
-            values = [report.metrics[c.key][n][key] for c in report.cases if n in report.metrics.get(c.key, {})]
+            values = _applicable(report, n, key)
             never = sum(1 for v in values if v == float("inf"))
             note = report.suite_notes.get(n, {}).get(key, "")
             if never:
-                row[i + 1] = (f"<td class='num bad-cell'>{_NEVER_TEXT[key]} in {never} of {len(values)} cases"
+                row[i + 1] = (f"<td class='num bad-cell'>{_NEVER_TEXT[key][0]} in {never} of {len(values)} "
+                              f"{_NEVER_TEXT[key][1]}"
                               + (f"<br><span class='note'>{esc(note)}</span>" if note else "") + "</td>")
     return "<h2 id='suite'>Suite metrics</h2>" + note + table(header, rows)
 

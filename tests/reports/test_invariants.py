@@ -35,7 +35,7 @@ def test_a_controller_that_never_reacts_shows_missed(uncontrolled_run_dir: Path)
     assert report.suite["run"]["invariant_hibernate_s"] == float("inf")
     html = render_run(uncontrolled_run_dir).read_text()
     suite = html[html.index("id='suite'"):html.index("id='definitions'")]
-    assert "missed in 1 of 1 cases" in suite
+    assert "missed in 1 of 1 cases with an invariant break" in suite
     assert "ledger.consistent=0" in html and "missed / missed" in html  # the case's break table
     summary = (uncontrolled_run_dir / "summary.md").read_text()
     assert "| invariant → HIBERNATE | missed (ledger.consistent=0 at t=9" in summary
