@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow.ipc as ipc
+import pytest
 
 from scenarios.cli import main
 
@@ -136,3 +137,55 @@ def test_promote_needs_a_passing_run_of_exactly_that_config(tmp_path, capsys) ->
     assert "promotion refused" in capsys.readouterr().err
     assert main(["promote", str(cfg), "--evidence", str(run_dir), "--suite", "smoke", "--records", str(records)]) == 0
     assert (records / f"{default_config().config_id}.json").is_file()
+
+
+def _mutated_run(write_scenario, tmp_path: Path, mutate) -> Path:
+    path = write_scenario("tiny", 'name = "tiny"\nduration = "3m"\ncompanions = []\n')
+    out = tmp_path / "runs"
+    assert main(["run", str(path), "--out", str(out), "--jobs", "1", "--no-report"]) == 0
+    run_dir = _only_run(out)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    mutate(manifest)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    return run_dir
+
+
+def _drop_dir(m) -> None:
+    del m["scenarios"][0]["runs"][0]["dir"]
+
+
+def _scenarios_object(m) -> None:
+    m["scenarios"] = {"tiny": m["scenarios"][0]}
+
+
+def _runs_null(m) -> None:
+    m["scenarios"][0]["runs"] = None
+
+
+def _seed_text(m) -> None:
+    m["scenarios"][0]["runs"][0]["seed"] = "1"
+
+
+def _toml_number(m) -> None:
+    m["scenarios"][0]["toml"] = 5
+
+
+def _companion_unknown(m) -> None:
+    m["scenarios"][0]["runs"][0]["companions"] = ["oracle"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (_drop_dir, "scenarios[0].runs[0].dir: expected the case directory (a string path relative to the run), got None"),
+    (_scenarios_object, "scenarios: expected an array of scenario records, got dict"),
+    (_runs_null, "scenarios[0].runs: expected an array of run records, got None"),
+    (_seed_text, "scenarios[0].runs[0].seed: expected an integer seed, got '1'"),
+    (_toml_number, "scenarios[0].toml: expected the scenario's TOML text (a string), got 5"),
+    (_companion_unknown, "scenarios[0].runs[0].companions: expected an array of companion names"),
+])
+def test_replay_rejects_a_malformed_manifest_with_exit_2(write_scenario, tmp_path, capsys, mutate, message) -> None:
+    run_dir = _mutated_run(write_scenario, tmp_path, mutate)
+    capsys.readouterr()
+    assert main(["replay", str(run_dir), "tiny", "--seed", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nor: invalid input: {run_dir / 'manifest.json'}: {message}"), err
+    assert "Traceback" not in err
