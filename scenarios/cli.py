@@ -102,8 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, command: str) -> int:
-    from .loader import load_scenarios
+    from .loader import controller_option, load_scenarios
 
+    if getattr(args, "controller", None) is not None and args.command in ("run", "validate"):
+        args.controller = controller_option(args.controller)      # its own error, before any scenario file
     if args.command == "run":
         scenarios = load_scenarios(args.paths or [DEFAULT_SUITE], controller=args.controller)
         if not scenarios:

@@ -73,7 +73,7 @@ def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horiz
 
     Each schedule runs ``tail_s`` past its last heal, and ``tail_s`` is also the liveness bound.
     """
-    spec, config = resolve_controller(controller, "--controller", None)
+    spec, config = resolve_controller(controller, "command line", None, field="--controller")
     world = WorldConfig()
     model = _model(horizon_s, kinds)
     base = Scenario(name="explore", description="", file="<explore>", suite="explore", duration_s=horizon_s + tail_s,

@@ -21,7 +21,8 @@ from .checks import COMPANIONS, EXPECTATIONS, LivenessPolicy, ParseContext, Safe
 from .errors import ScenarioFileError
 from .model import DEFAULT_COMPANIONS, Expectation, Scenario, SwarmSpec
 
-__all__ = ["load_scenario", "load_scenario_text", "discover", "load_scenarios", "resolve_controller", "TOP_KEYS"]
+__all__ = ["load_scenario", "load_scenario_text", "discover", "load_scenarios", "resolve_controller", "controller_option",
+           "TOP_KEYS"]
 
 _WORLD_KEYS = ("market", "cluster", "network", "sensors", "exchange", "agent")
 TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "controller", *_WORLD_KEYS, "fault", "swarm",
@@ -41,8 +42,19 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def controller_option(spec: str, option: str = "--controller") -> str:
+    """A command-line controller (name, or TOML path relative to the working directory) checked on its own,
+    before any scenario file: a name as is, a path made absolute. Errors name the option, not a scenario."""
+    if spec not in CONTROLLER_NAMES and Path(spec).exists():
+        spec = str(Path(spec).resolve())
+    resolve_controller(spec, "command line", None, field=option)
+    return spec
+
+
 def load_scenarios(paths: Iterable[str | Path], controller: str | None = None) -> list[Scenario]:
-    """Every scenario under ``paths``; names must be unique."""
+    """Every scenario under ``paths``; names must be unique. ``controller`` replaces every file's base."""
+    if controller is not None:
+        controller = controller_option(controller)
     scenarios = [load_scenario(p, controller=controller) for p in discover(paths)]
     seen: dict[str, str] = {}
     for s in scenarios:
@@ -158,15 +170,19 @@ def _world(data: Mapping[str, Any], source: str) -> WorldConfig:
         raise ScenarioFileError(exc.source, exc.field, exc.expected, exc.got) from None
 
 
-def resolve_controller(spec: str, source: str, base_dir: Path | None) -> tuple[str, ControllerConfig]:
+def resolve_controller(spec: str, source: str, base_dir: Path | None,
+                       field: str = "controller") -> tuple[str, ControllerConfig]:
     """(spec as recorded, config) for a controller name or TOML path (relative to ``base_dir`` first)."""
     if spec not in CONTROLLER_NAMES and base_dir is not None and not Path(spec).is_absolute() \
             and (base_dir / spec).exists():
         spec = str(base_dir / spec)
+    if spec not in CONTROLLER_NAMES and not Path(spec).is_file():
+        raise ScenarioFileError(source, field, f"{', '.join(CONTROLLER_NAMES)} or the path of an existing controller "
+                                f"TOML file", spec)
     try:
         return spec, resolve_config(spec)
     except ConfigError as exc:
-        raise ScenarioFileError(source, "controller", f"{', '.join(CONTROLLER_NAMES)} or a valid controller TOML "
+        raise ScenarioFileError(source, field, f"{', '.join(CONTROLLER_NAMES)} or a valid controller TOML "
                                 f"path ({exc})", spec) from None
 
 
@@ -181,7 +197,10 @@ def _controller(raw: Any, source: str, base_dir: Path | None, override: str | No
     table.pop("base", None)
     if not isinstance(base, str):
         raise ScenarioFileError(source, "controller.base", "a controller name or TOML path", base)
-    spec, config = resolve_controller(base, source, base_dir)
+    if override is not None:        # a command-line option: relative to the working directory, its own errors
+        spec, config = resolve_controller(controller_option(override), "command line", None, field="--controller")
+    else:
+        spec, config = resolve_controller(base, source, base_dir)
     if table:
         try:
             config = apply_overrides(config, table, f"{source}: [controller]")

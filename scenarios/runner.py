@@ -96,7 +96,7 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     if options.seeds is not None:
         scenarios = [replace(s, seeds=tuple(range(1, options.seeds + 1))) for s in scenarios]
     base_spec = options.controller or "survival"
-    base: ControllerConfig = resolve_controller(base_spec, "--controller", None)[1] if options.controller \
+    base: ControllerConfig = resolve_controller(base_spec, "command line", None, field="--controller")[1] if options.controller \
         else default_config()
     jobs = [(s, seed, s.companions_needed(options.companions)) for s in scenarios for seed in s.seeds]
     jobs.sort(key=lambda j: -j[0].duration_s * (1 + len(j[2])))

@@ -189,3 +189,21 @@ def test_replay_rejects_a_malformed_manifest_with_exit_2(write_scenario, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith(f"nor: invalid input: {run_dir / 'manifest.json'}: {message}"), err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_bad_controller_option_is_blamed_on_the_option_not_a_scenario_file(tmp_path, capsys, command) -> None:
+    from scenarios.cli import SMOKE_SUITE
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = \n", encoding="utf-8")
+    for value, expected in (("nosuch", "or the path of an existing controller TOML file, got 'nosuch'"),
+                            (str(broken), f"or a valid controller TOML path ({broken}: (syntax)")):
+        argv = [command, str(SMOKE_SUITE), "--controller", value] + (["--out", str(tmp_path / "r")]
+                                                                     if command == "run" else [])
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("nor: invalid input: command line: --controller: expected survival, static_ladder, "
+                              "seed_template, uncontrolled ") and expected in err, err
+        assert "smoke_" not in err
+    assert not (tmp_path / "r").exists()
