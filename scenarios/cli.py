@@ -35,12 +35,25 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nor", description="Chaos scenario suites against the DOLPHIN twin.")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run scenario suites (default: the built-in default suite)")
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
-    run.add_argument("--seeds", type=_positive, help="run seeds 1..N of every scenario (default: each file's seeds)")
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=_positive, help="run seeds 1..N of every scenario (default: each file's seeds)")
+    seeds.add_argument("--seed", type=_seed, action="append", dest="seed_list", metavar="S",
+                       help="run exactly seed S of every scenario (repeatable)")
     run.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
     run.add_argument("--controller", help="survival, static_ladder, seed_template, uncontrolled or a controller TOML path")
     run.add_argument("--out", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
@@ -112,6 +125,7 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
             print("nor: invalid input: no scenario files found", file=sys.stderr)
             return EXIT_INVALID
         opts = RunOptions(out=args.out, jobs=args.jobs, seeds=args.seeds, controller=args.controller,
+                          seed_list=tuple(dict.fromkeys(args.seed_list)) if args.seed_list else None,
                           companions=not args.no_companions, junit=args.junit, command=command,
                           report=not args.no_report)
         result = run_suite(scenarios, opts)

@@ -9,6 +9,7 @@ Options: ``--nor-seeds N`` (seeds 1..N), ``--nor-controller NAME|PATH``, ``--nor
 
 from __future__ import annotations
 
+import shlex
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from .case import CaseResult, run_case
 from .errors import ScenarioError
-from .loader import load_scenario
+from .loader import controller_option, load_scenario
 from .model import Scenario
 
 __all__ = ["pytest_addoption", "pytest_collect_file", "ScenarioFile", "ScenarioItem"]
@@ -57,7 +58,9 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator["ScenarioItem"]:
         opts = self.config.option
         try:
-            scenario = load_scenario(self.path, controller=opts.nor_controller)
+            controller = None if opts.nor_controller is None else controller_option(opts.nor_controller,
+                                                                                      "--nor-controller")
+            scenario = load_scenario(self.path, controller=controller)
         except ScenarioError as exc:
             raise ScenarioFileInvalid(str(exc)) from None
         if opts.nor_seeds:
@@ -103,9 +106,18 @@ class ScenarioItem(pytest.Item):
         lines += [f"  [{c.kind}] {c.check} at t={c.t_s:.1f}s: {c.message}" for c in r.failures]
         if r.error:
             lines.append(f"  error: {r.error}")
-        lines.append(f"  reproduce: nor run {self.scenario.file} --seeds {self.seed}"
-                     + ("" if self.seed == 1 else f"  (seed {self.seed} is the last of 1..{self.seed})"))
+        lines.append(f"  reproduce: {self.reproduce_command()}")
         return "\n".join(lines)
+
+    def reproduce_command(self) -> str:
+        """The ``nor run`` line that runs exactly this case: this file, this seed, the same controller."""
+        opts = self.config.option
+        argv = ["nor", "run", str(Path(self.scenario.file).resolve()), "--seed", str(self.seed)]
+        if opts.nor_controller is not None:
+            argv += ["--controller", controller_option(opts.nor_controller, "--nor-controller")]
+        if opts.nor_no_companions:
+            argv.append("--no-companions")
+        return shlex.join(argv)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"scenario {self.scenario.name} seed={self.seed}"

@@ -41,6 +41,7 @@ class RunOptions:
     out: Path = Path("runs")
     jobs: int = 0                      # 0: every core
     seeds: int | None = None           # override every scenario's seeds with 1..N
+    seed_list: tuple[int, ...] | None = None   # override every scenario's seeds with exactly these
     controller: str | None = None      # the base controller of every scenario (name or path)
     companions: bool = True            # False: only those an expectation needs
     junit: Path | None = None
@@ -95,6 +96,8 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     run_dir.mkdir(parents=True, exist_ok=False)
     if options.seeds is not None:
         scenarios = [replace(s, seeds=tuple(range(1, options.seeds + 1))) for s in scenarios]
+    if options.seed_list is not None:
+        scenarios = [replace(s, seeds=options.seed_list) for s in scenarios]
     base_spec = options.controller or "survival"
     base: ControllerConfig = resolve_controller(base_spec, "command line", None, field="--controller")[1] if options.controller \
         else default_config()
