@@ -1,9 +1,48 @@
-"""The default suite's exf_shock scenario checks the impulse "at once"."""
+"""The default suite encodes the spec's intent in both directions: a controller that never reacts fails every
+scenario whose intent is a reaction, and a config without a layer fails the scenarios about that layer.
+
+(The default controller passing every case at every seed is `nor run` itself: make demo / the suite bench.)
+"""
 
 from __future__ import annotations
 
-from controller import default_config
+from pathlib import Path
+
+from controller import ControllerConfig, default_config, dump_config
+from scenarios import load_scenarios
 from scenarios.cli import DEFAULT_SUITE
+from scenarios.runner import RunOptions, run_suite
+
+# Scenarios whose intent is "no harm": the right reaction is none (or a trace), so no reaction passes.
+NO_HARM = {"nominal", "hz_node_lost", "hz_node_restart", "cluster_link_latency", "exchange_link_down",
+           "order_rejects", "scan_link_loss", "hell_friction"}
+
+
+def _verdicts(tmp_path: Path, controller: str, paths: list[Path]) -> dict[str, str]:
+    scenarios = load_scenarios(paths, controller=controller)
+    options = RunOptions(out=tmp_path, jobs=2, seed_list=(1,), controller=controller, companions=False,
+                         progress=False, report=False)
+    result = run_suite(scenarios, options, echo=lambda _line: None)
+    return {r.scenario: r.verdict for r in result.results}
+
+
+def test_a_controller_that_never_reacts_fails_every_reaction_scenario(tmp_path: Path) -> None:
+    verdicts = _verdicts(tmp_path, "uncontrolled", [DEFAULT_SUITE])
+    assert NO_HARM <= set(verdicts) and len(verdicts) >= 25
+    assert {n for n, v in verdicts.items() if v == "PASS"} == NO_HARM, verdicts
+    assert not {n: v for n, v in verdicts.items() if v == "ERROR"}
+
+
+def test_a_config_without_the_mc_forewarner_layer_fails_the_mc_forewarner_scenarios(tmp_path: Path) -> None:
+    data = default_config().to_dict()
+    data["layers"] = [ly for ly in data["layers"] if ly["name"] != "mc_forewarner"]
+    config = tmp_path / "no_mc.toml"
+    config.write_text(dump_config(ControllerConfig.from_mapping(data, source="test")), encoding="utf-8")
+    about_mc = sorted(p for p in DEFAULT_SUITE.glob("*.toml") if "mc_forewarner" in p.read_text(encoding="utf-8"))
+    verdicts = _verdicts(tmp_path / "runs", str(config), about_mc)
+    assert {"mc_forewarner_stale_short", "mc_forewarner_stale_2h", "mc_forewarner_down", "mc_forewarner_degraded",
+            "clock_skew"} <= set(verdicts)
+    assert all(v == "EXPECTATION" for v in verdicts.values()), verdicts
 
 
 def test_exf_shock_requires_the_impulse_at_once_not_minutes_later() -> None:
