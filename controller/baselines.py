@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import ControllerConfig
+from .defaults import DEFAULT_CONFIG_DATA
 from .survival import SurvivalController
 
 __all__ = ["STATIC_LADDER_DATA", "SEED_TEMPLATE_DATA", "UNCONTROLLED_DATA", "static_ladder_config",
@@ -55,12 +56,8 @@ STATIC_LADDER_DATA: dict[str, Any] = {
 
 SEED_TEMPLATE_DATA: dict[str, Any] = {
     "name": "seed_template",
-    "postures": {
-        "apex": {"enter": 0.92, "leave": 0.85, "max_leverage": 6.0, "min_dwell_s": 0.0},
-        "stalker": {"enter": 0.65, "leave": 0.60, "max_leverage": 2.0, "min_dwell_s": 0.0},
-        "turtle": {"enter": 0.25, "leave": 0.20, "max_leverage": 1.0, "min_dwell_s": 0.0},
-        "hibernate": {"max_leverage": 0.0, "min_dwell_s": 0.0},
-    },
+    # The default bands and caps, without a minimum dwell.
+    "postures": {k: {**band, "min_dwell_s": 0.0} for k, band in DEFAULT_CONFIG_DATA["postures"].items()},
     "layers": [
         {"name": "infrastructure", "category": "invariant",
          "inputs": [{"signal": "hz.quorum", "transform": "flag"},
