@@ -8,14 +8,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import ControllerConfig
+from .config import ControllerConfig, check_design_limits
 from .errors import ConfigError
 
 __all__ = ["load_config", "dump_config", "apply_overrides"]
 
 
 def load_config(path: str | Path) -> ControllerConfig:
-    """Load and validate a controller config TOML file.
+    """Load and validate a controller config TOML file, within the design's ceilings (``check_design_limits``).
 
     Raises:
         ConfigError: naming the file, the field path and what was expected.
@@ -29,7 +29,7 @@ def load_config(path: str | Path) -> ControllerConfig:
         raise ConfigError(str(p), "(file)", f"a readable UTF-8 TOML file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), "(syntax)", f"valid TOML ({exc})") from None
-    return ControllerConfig.from_mapping(data, source=str(p))
+    return check_design_limits(ControllerConfig.from_mapping(data, source=str(p)), str(p))
 
 
 def _value(v: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from .errors import ManifestError
 from .invariants import DEFAULT_KEEPALIVE_MAX_S, HEARTBEAT
 
-__all__ = ["FORMAT", "VERDICTS", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
+__all__ = ["FORMAT", "VERDICTS", "CodeInfo", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
            "load_manifest", "parse_manifest", "verdict_rank"]
 
 FORMAT = "dolphin-nor.run/1"
@@ -97,6 +97,17 @@ class ScenarioInfo:
 
 
 @dataclass(frozen=True)
+class CodeInfo:
+    """The code that produced the run: SHA-256 of the bound files (each, and one over all), the git commit,
+    and the uncommitted changes (``dirty``: empty when clean, None when the tree was not a git checkout)."""
+
+    sha256: str
+    files: Mapping[str, str]
+    git: str
+    dirty: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The run directory's manifest; ``path`` is the manifest file."""
 
@@ -114,6 +125,7 @@ class Manifest:
     wall_s: float
     jobs: int
     keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S
+    code: CodeInfo | None = None       # None: a manifest written before the code was recorded
 
     @property
     def run_dir(self) -> Path:
@@ -239,6 +251,24 @@ def _companions(r: _Reader, d: Mapping[str, Any], prefix: str = "") -> tuple[str
     return tuple(names)
 
 
+def _code(r: _Reader, d: Mapping[str, Any]) -> CodeInfo | None:
+    if d.get("code") is None:
+        return None
+    c = r.obj(d["code"], "code")
+    files = r.obj(c.get("files"), "code.files")
+    for name, digest in files.items():
+        if not isinstance(digest, str):
+            raise r.fail(f"code.files.{name}", "a SHA-256 (a string)", digest)
+    dirty = c.get("dirty")
+    if dirty is not None:
+        dirty = r.lst(c, "dirty", "code")
+        for i, name in enumerate(dirty):
+            if not isinstance(name, str):
+                raise r.fail(f"code.dirty[{i}]", "a path (a string)", name)
+    return CodeInfo(r.text(c, "sha256", "code"), dict(files), r.text(c, "git", "code", ""),
+                    None if dirty is None else tuple(dirty))
+
+
 def parse_manifest(data: Any, path: str | Path) -> Manifest:
     """Validate a decoded manifest; ``path`` names it in errors."""
     r = _Reader(Path(path))
@@ -260,7 +290,7 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         companions=_companions(r, d),
         scenarios=scenarios, verdicts={str(k): v for k, v in verdicts.items()},
         wall_s=r.num(timings, "wall_s", "timings", math.nan, allow_nan=True),
-        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s)
+        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s, code=_code(r, d))
 
 
 def load_manifest(run_dir: str | Path) -> Manifest:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from controller import ControllerConfig
 
 from .case import VERDICTS, CaseResult
+from .codestate import CodeState, code_state
 from .model import Scenario
 
 __all__ = ["FORMAT", "code_version", "new_run_id", "scenario_entry", "run_entry", "build_manifest", "write_manifest",
@@ -82,7 +83,9 @@ def scenario_entry(s: Scenario, results: Sequence[CaseResult], run_dir: str) -> 
 
 def build_manifest(*, run_id: str, created: datetime, command: str, controller: ControllerConfig,
                    controller_spec: str, companions: Sequence[str], scenarios: Sequence[Scenario],
-                   results: Sequence[CaseResult], run_dir: str, wall_s: float, jobs: int) -> dict[str, Any]:
+                   results: Sequence[CaseResult], run_dir: str, wall_s: float, jobs: int,
+                   code: CodeState | None = None) -> dict[str, Any]:
+    """The manifest; ``code`` (default: this source tree's) is the bound code's hash and the tree's state."""
     counts = {v: 0 for v in VERDICTS}
     for r in results:
         counts[r.verdict] += 1
@@ -91,7 +94,7 @@ def build_manifest(*, run_id: str, created: datetime, command: str, controller: 
         by_name.setdefault(r.scenario, []).append(r)
     return {
         "format": FORMAT, "run_id": run_id, "created_utc": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "code_version": code_version(), "command": command,
+        "code_version": code_version(), "code": (code or code_state()).to_dict(), "command": command,
         "controller": controller_entry(controller, controller_spec),
         "companions": list(companions),
         "scenarios": [scenario_entry(s, by_name.get(s.name, []), run_dir) for s in scenarios],

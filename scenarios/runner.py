@@ -17,13 +17,14 @@ from tqdm import tqdm
 from controller import ControllerConfig, default_config
 
 from .case import CaseResult, Verdict, run_case
+from .codestate import CodeState, code_state
 from .loader import resolve_controller
 from .manifest import build_manifest, new_run_id, write_manifest
 from .model import DEFAULT_COMPANIONS, Scenario
 from .outputs import write_outputs
 
-__all__ = ["RunOptions", "RunResult", "run_suite", "exit_code", "EXIT_OK", "EXIT_FAILED", "EXIT_INVALID",
-           "EXIT_ERROR"]
+__all__ = ["RunOptions", "RunResult", "run_suite", "run_cases", "exit_code", "EXIT_OK", "EXIT_FAILED",
+           "EXIT_INVALID", "EXIT_ERROR"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ERROR = 0, 1, 2, 3
 
@@ -48,6 +49,7 @@ class RunOptions:
     command: str = "nor run"
     progress: bool = True
     report: bool = True                # render report.html with the reports package
+    code: CodeState | None = None      # the code state the manifest records (default: this source tree's)
 
     @property
     def workers(self) -> int:
@@ -91,6 +93,7 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     Scenarios are validated before this is called (see :func:`scenarios.load_scenarios`).
     """
     created = now()
+    code = options.code or code_state()     # the code as the run starts (edits made during it are not its code)
     run_id = new_run_id(created)
     run_dir = options.out / run_id
     run_dir.mkdir(parents=True, exist_ok=False)
@@ -114,13 +117,21 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
                               controller_spec=base_spec,
                               companions=DEFAULT_COMPANIONS if options.companions else (),
                               scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
-                              jobs=workers)
+                              jobs=workers, code=code)
     write_manifest(run_dir, manifest)
     write_outputs(run_dir, manifest, options.junit)
     if options.report:
         _render(run_dir, options.junit, echo)
     _print_failures(manifest, echo)
     return RunResult(run_dir, manifest, results)
+
+
+def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path, workers: int,
+              echo: Callable[[str], None] = _echo) -> list[CaseResult]:
+    """Run ``(scenario, seed, companions)`` cases into ``out/<scenario>/<seed>`` on ``workers`` processes
+    (no manifest, no report): the replay machinery of ``nor promote``."""
+    jobs = list(jobs)
+    return _execute(jobs, out, max(1, min(workers, len(jobs))), False, echo) if jobs else []
 
 
 def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
