@@ -87,16 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("run_a", type=Path)
     cmp_.add_argument("run_b", type=Path)
     cmp_.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare)")
-    pro = sub.add_parser("promote", help="record that a controller config passed its suites (gates nor paper)")
-    pro.add_argument("config", type=Path, help="controller config TOML")
-    pro.add_argument("--evidence", type=Path, required=True, help="the run directory that used exactly this config")
-    pro.add_argument("--suite", action="append", default=[], help="required suite (repeatable; default: default)")
-    pro.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
-    ppr = sub.add_parser("paper", help="paper-trade a promoted config in NautilusTrader (sandbox fills)")
-    ppr.add_argument("--config", type=Path, required=True, help="controller config TOML (must be promoted)")
-    ppr.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
-    ppr.add_argument("--instrument", action="append", default=[], help="instrument id, e.g. BTCUSDT.BINANCE (repeatable)")
-    ppr.add_argument("--build-only", action="store_true", help="check the gate and build the node, do not connect")
+    from .promote_cli import add_parsers
+    add_parsers(sub)
     return p
 
 
@@ -142,12 +134,9 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     if args.command == "explore":
         from .explore import explore_cli
         return explore_cli(args)
-    if args.command == "promote":
-        return _promote(args)
-    if args.command == "paper":
-        from .paper import paper
-        return paper(args.config, records_dir=args.records, instruments=args.instrument, build_only=args.build_only,
-                     say=lambda line: print(line, file=sys.stderr if line.startswith("nor:") else sys.stdout))
+    if args.command in ("promote", "paper"):
+        from .promote_cli import paper_cli, promote_cli
+        return promote_cli(args) if args.command == "promote" else paper_cli(args)
     if args.command == "report":
         from reports import render_compare, render_run
         if len(args.run_dirs) > 2:
@@ -164,23 +153,6 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         print(render_compare(args.run_a, args.run_b, args.out or args.run_b / "compare"))
         return EXIT_OK
     raise AssertionError(args.command)
-
-
-def _promote(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
-    from .manifest import code_version
-    from .promotion import PromotionError, promote
-
-    try:
-        record = promote(args.config, args.evidence, suites=args.suite, records_dir=args.records,
-                         now_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                         code_version=code_version())
-    except PromotionError as exc:
-        print(f"nor: promotion refused: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"promoted {record.data['config_name']} ({record.config_id[:12]}): {record.path}")
-    return EXIT_OK
 
 
 def _replay(args: argparse.Namespace) -> int:

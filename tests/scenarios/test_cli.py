@@ -122,23 +122,6 @@ def test_validate_lists_the_default_suite(capsys) -> None:
     assert len(lines) >= 25 and all(line.startswith("ok ") for line in lines)
 
 
-def test_promote_needs_a_passing_run_of_exactly_that_config(tmp_path, capsys) -> None:
-    from controller import default_config, dump_config
-    from scenarios.cli import SMOKE_SUITE
-
-    cfg = tmp_path / "candidate.toml"
-    cfg.write_text(dump_config(default_config()), encoding="utf-8")
-    out, records = tmp_path / "runs", tmp_path / "promotions"
-    assert main(["run", str(SMOKE_SUITE), "--controller", str(cfg), "--out", str(out), "--jobs", "1",
-                 "--no-companions", "--no-report"]) == 0
-    run_dir = _only_run(out)
-    assert main(["promote", str(cfg), "--evidence", str(run_dir), "--suite", "default",
-                 "--records", str(records)]) == 1
-    assert "promotion refused" in capsys.readouterr().err
-    assert main(["promote", str(cfg), "--evidence", str(run_dir), "--suite", "smoke", "--records", str(records)]) == 0
-    assert (records / f"{default_config().config_id}.json").is_file()
-
-
 def _mutated_run(write_scenario, tmp_path: Path, mutate) -> Path:
     path = write_scenario("tiny", 'name = "tiny"\nduration = "3m"\ncompanions = []\n')
     out = tmp_path / "runs"
