@@ -8,8 +8,9 @@ What is checked, in order (each refusal is a :class:`EvidenceRefused` naming the
    file declares, with exactly the promoted config;
 3. the traces: each case's ``*.arrow`` hash to what the manifest recorded, and every file of the case is
    hashed into the record;
-4. the verdicts: the checks are re-run on each case's traces (the manifest's verdicts are never read) and
-   must all pass and give exactly the case's ``checks.arrow``;
+4. the decisions and verdicts: each case's decisions must be what the config decides on its observed signals,
+   and the checks are re-run on its traces (the manifest's verdicts are never read): they must all pass and
+   give exactly the case's ``checks.arrow``;
 5. the replay sample: at least one case per scenario (drawn with a recorded seed) is re-run and must be
    byte-identical (see :func:`replay_sample`).
 """
@@ -21,9 +22,12 @@ import random
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from controller import ControllerConfig
+import numpy as np
+import pyarrow as pa
+
+from controller import ControllerConfig, Posture, evaluate_batch
 from reports import ReportError
 from reports.manifest import Manifest, RunInfo, ScenarioInfo
 from reports.traces import read_table
@@ -37,7 +41,7 @@ from .record import PromotionError
 from .runner import run_cases
 
 __all__ = ["EvidenceRefused", "Required", "Case", "resolve_suites", "required_scenarios", "check_code",
-           "match_cases", "rejudge", "draw_sample", "replay_sample", "BUILTIN_ROOT"]
+           "match_cases", "redecide", "rejudge", "draw_sample", "replay_sample", "BUILTIN_ROOT"]
 
 BUILTIN_ROOT = Path(__file__).resolve().parent
 
@@ -82,7 +86,7 @@ def resolve_suites(names: Sequence[str]) -> list[tuple[str, Path]]:
         if name and "/" not in name and "\\" not in name and not name.startswith(".") and builtin.is_dir() \
                 and any(builtin.glob("*.toml")):
             directory = builtin
-        elif Path(name).is_dir():
+        elif name and Path(name).is_dir():
             directory = Path(name).resolve()
         else:
             found = sorted(p.name for p in BUILTIN_ROOT.iterdir() if p.is_dir() and any(p.glob("*.toml")))
@@ -181,7 +185,10 @@ def _case(req: Required, run: RunInfo, run_dir: Path, config: ControllerConfig) 
         raise EvidenceRefused(f"{run_dir}: {label}: dir {run.dir!r} is not a case directory inside the run")
     if not case_dir.is_dir():
         raise EvidenceRefused(f"{case_dir}: missing: the traces of {label} are gone")
-    if not run.trace_sha256 or trace_sha256(case_dir) != run.trace_sha256:
+    if not run.trace_sha256:
+        raise EvidenceRefused(f"{case_dir}: the manifest records no traces for {label} (a crashed case?"
+                              f"{' ' + run.error[:200] if run.error else ''})")
+    if trace_sha256(case_dir) != run.trace_sha256:
         raise EvidenceRefused(f"{case_dir}: the traces of {label} differ from those the manifest recorded")
     files = {p.relative_to(case_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted(case_dir.rglob("*")) if p.is_file()}
@@ -198,14 +205,42 @@ def _tables(case: Case) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     return tables, companions
 
 
+def redecide(case: Case, tables: Mapping[str, pa.Table]) -> None:
+    """The case's decisions must be what the promoted config decides on its observed signals (the batch kernel,
+    every step): traces made by another config under this one's id do not pass."""
+    config = case.required.scenario.controller
+    observed, decisions = tables["signals_observed"], tables["decisions"]
+    columns = {name: observed.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+               for name in ("t_s", *config.signal_names)}
+    result = evaluate_batch([config], columns, "full")
+    r = decisions.column("r_total").to_numpy(zero_copy_only=False)
+    postures = np.array([Posture[p] for p in decisions.column("posture").to_pylist()], dtype=np.int8)
+    leverage = decisions.column("max_leverage").to_numpy(zero_copy_only=False)
+    caps = np.array([config.postures.band(p).max_leverage for p in Posture])[postures]
+    where = f"{case.dir / 'decisions.arrow'}: {case.label}: the decisions are not what config {config.config_id[:12]} " \
+            f"decides on the observed signals"
+    if r.shape != result.r_total[0].shape:
+        raise EvidenceRefused(f"{where} ({len(r)} decisions for {result.r_total.shape[1]} observed steps)")
+    bad = (np.abs(result.r_total[0] - r) > 1e-9) | (result.posture[0] != postures) | (leverage != caps)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise EvidenceRefused(f"{where} (step {i}: r_total {r[i]:.6g} vs {result.r_total[0][i]:.6g}, posture "
+                              f"{Posture(int(postures[i])).name} vs {Posture(int(result.posture[0][i])).name}, "
+                              f"max_leverage {leverage[i]:g} vs {caps[i]:g})")
+
+
 def rejudge(case: Case, scratch: Path) -> None:
-    """Re-run the checks on the case's traces: every check must pass and give exactly its ``checks.arrow``."""
+    """Re-derive the case's decisions (:func:`redecide`) and re-run the checks on its traces: every check must
+    pass and give exactly its ``checks.arrow``."""
     scenario, seed = case.required.scenario, case.run.seed
     try:
         tables, companions = _tables(case)
+        redecide(case, tables)
         results = judge(scenario, scenario.faults_for(seed), tables, companions)
     except ReportError as exc:
         raise EvidenceRefused(f"{case.label}: its traces cannot be judged: {exc}") from None
+    except EvidenceRefused:
+        raise
     except Exception as exc:  # a check that cannot read these traces: they are not what the twin writes
         raise EvidenceRefused(f"{case.dir}: {case.label}: its traces cannot be judged "
                               f"({type(exc).__name__}: {str(exc)[:200]})") from None

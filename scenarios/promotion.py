@@ -23,6 +23,7 @@ from controller import ControllerConfig, load_config
 from reports.manifest import Manifest, load_manifest
 
 from .codestate import CodeState, code_changes
+from .errors import ScenarioError
 from .evidence import (Case, EvidenceRefused, check_code, draw_sample, match_cases, rejudge, replay_sample,
                        required_scenarios, resolve_suites)
 from .record import (RECORD_FORMAT, PromotionError, RecordInvalid, RecordRefused, read_record, sign_record,
@@ -150,7 +151,10 @@ def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, c
     if say is not None:
         for line in explain_lines(data, key, out / f"{config.config_id}.json"):
             say(line)
-    path = write_record(out, sign_record(data, key))
+    try:
+        path = write_record(out, sign_record(data, key))
+    except OSError as exc:
+        raise ScenarioError(f"{out}: cannot write the promotion record there ({type(exc).__name__}: {exc})") from None
     timings["total_s"] = time.perf_counter() - t0
     return Promotion(PromotionRecord(path, data), len(cases), len(sample), timings)
 

@@ -155,13 +155,16 @@ def init_key(environ: Mapping[str, str]) -> tuple[SigningKey, Path]:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    signing = SigningKey(key, path)
-    trusted = trusted_keys_path(environ)
-    trusted.parent.mkdir(parents=True, exist_ok=True)
-    with trusted.open("a", encoding="utf-8") as f:
-        f.write(f"{signing.public.text} promotion key {path}\n")
+    signing, trusted = SigningKey(key, path), trusted_keys_path(environ)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        trusted.parent.mkdir(parents=True, exist_ok=True)
+        with trusted.open("a", encoding="utf-8") as f:
+            f.write(f"{signing.public.text} promotion key {path}\n")
+    except OSError as exc:
+        raise SigningKeyError(f"{exc.filename or path}: cannot write the key ({type(exc).__name__}: {exc.strerror})") \
+            from None
     return signing, trusted

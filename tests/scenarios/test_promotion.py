@@ -112,7 +112,7 @@ def test_edited_traces_are_refused(world, tmp_path):
         _promote(world, evidence, tmp_path)
 
 
-def test_a_swapped_config_id_is_caught_by_the_replay(world, tmp_path):
+def test_a_swapped_config_id_is_caught_in_every_case(world, tmp_path):
     other = config_file(tmp_path / "other.toml", overrides={"postures": {"apex": {"max_leverage": 4.0}}})
     evidence = run([world["tiny"]], other, tmp_path / "runs", world["code"])
     target = json.loads((world["passing"] / "manifest.json").read_text())["controller"]
@@ -125,6 +125,17 @@ def test_a_swapped_config_id_is_caught_by_the_replay(world, tmp_path):
                 r["config_id"] = target["config_id"]
 
     edit_manifest(evidence, swap)
+    with pytest.raises(PromotionError, match=r"promo_tiny seed 1: the decisions are not what config "
+                                             r"184af7573e2f decides on the observed signals \(step 0: .*"
+                                             r"max_leverage 4 vs 6\)"):
+        _promote(world, evidence, tmp_path)
+
+
+def test_traces_of_another_world_are_caught_by_the_replay(world, tmp_path):
+    """Same scenario name and seeds, same config, a smaller market: the decisions follow the observed signals and
+    the checks pass, but the sampled replay of the suite's own file is not byte-identical."""
+    other = suite(tmp_path / "tiny", promo_tiny=TINY + "\n[market]\nassets = 20\n")
+    evidence = run([other], world["cfg"], tmp_path / "runs", world["code"])
     with pytest.raises(PromotionError, match=r"promo_tiny seed \d: the replay is not byte-identical "
                                              r"\(.*decisions.arrow.*\).*not what this code and config produce"):
         _promote(world, evidence, tmp_path)
