@@ -276,11 +276,12 @@ def _digests(directory: Path, companions: Sequence[str]) -> dict[str, str]:
     return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-def replay_sample(sample: Sequence[Case], workers: int) -> None:
-    """Re-run every sampled case (with the companions its checks read) and require byte-identical files."""
+def replay_sample(sample: Sequence[Case], workers: int) -> float:
+    """Re-run every sampled case (with the companions its checks read) and require byte-identical files;
+    the CPU seconds the replays took."""
     jobs = [(c.required.scenario, c.run.seed, c.required.scenario.companions_needed(False)) for c in sample]
     with tempfile.TemporaryDirectory(prefix="nor-promote-replay-") as tmp:
-        results = run_cases(jobs, Path(tmp), workers, echo=lambda _line: None)
+        results, cpu_s = run_cases(jobs, Path(tmp), workers)
         by_key = {(r.scenario, r.seed): r for r in results}
         for c, (_s, seed, companions) in zip(sample, jobs):
             result = by_key[(c.required.scenario.name, seed)]
@@ -293,3 +294,4 @@ def replay_sample(sample: Sequence[Case], workers: int) -> None:
                 raise EvidenceRefused(f"{c.dir}: {c.label}: the replay is not byte-identical ({', '.join(differing)} "
                                       f"differ): the traces are not what this code and config produce "
                                       f"({c.replay})")
+    return cpu_s

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import secrets
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["add_parsers", "promote_cli", "paper_cli", "cpu_seconds"]
+__all__ = ["add_parsers", "promote_cli", "paper_cli"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -66,7 +65,6 @@ def promote_cli(args: argparse.Namespace) -> int:
     key = load_signing_key(os.environ)
     seed = args.sample_seed if args.sample_seed is not None else secrets.randbelow(2**31)
     say = print if args.explain else None
-    cpu0 = cpu_seconds()
     try:
         result = promote(args.config, args.evidence, key=key, code=code_state(), suites=args.suite,
                          records_dir=args.records, sample_seed=seed, jobs=args.jobs, say=say,
@@ -79,14 +77,8 @@ def promote_cli(args: argparse.Namespace) -> int:
     print(f"promoted {rec.data['config_name']} ({rec.config_id[:12]}): {rec.path}")
     print(f"{result.cases} cases re-judged from their traces, {result.replayed} replayed byte-identical (sample seed "
           f"{seed}); {t['total_s']:.1f} s (hashes {t['hash_s']:.1f} s, checks {t['rejudge_s']:.1f} s, "
-          f"replay {t['replay_s']:.1f} s; {cpu_seconds() - cpu0:.1f} CPU-s with the replay workers)")
+          f"replay {t['replay_s']:.1f} s); {t['cpu_s']:.1f} CPU-s including the replay workers")
     return EXIT_OK
-
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its finished children (the replay workers)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def paper_cli(args: argparse.Namespace) -> int:

@@ -55,7 +55,8 @@ class PromotionRecord:
 
 @dataclass
 class Promotion:
-    """The outcome of ``promote``: the record and how long each stage took (seconds)."""
+    """The outcome of ``promote``: the record and how long each stage took (wall seconds: hash_s, rejudge_s,
+    replay_s, total_s; cpu_s: CPU seconds of this process and of the replay workers)."""
 
     record: PromotionRecord
     cases: int
@@ -125,7 +126,7 @@ def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, c
     ``--explain`` before the record is written. Invalid input (config, manifest, suite files) raises the
     package's own error (the CLI: exit 2).
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     config_path, timings = Path(config_path), {}
     config = load_config(config_path)
     manifest = load_manifest(evidence)
@@ -143,7 +144,7 @@ def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, c
             rejudge(case, Path(scratch))
     timings["rejudge_s"] = time.perf_counter() - t0 - timings["hash_s"]
     sample = draw_sample(cases, sample_seed)
-    replay_sample(sample, jobs or os.cpu_count() or 1)
+    replay_cpu_s = replay_sample(sample, jobs or os.cpu_count() or 1)
     timings["replay_s"] = time.perf_counter() - t0 - timings["hash_s"] - timings["rejudge_s"]
     data = _record_data(config_path, config, manifest, manifest_sha256, cases, sample, sample_seed, code, now_utc,
                         code_version)
@@ -156,6 +157,7 @@ def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, c
     except OSError as exc:
         raise ScenarioError(f"{out}: cannot write the promotion record there ({type(exc).__name__}: {exc})") from None
     timings["total_s"] = time.perf_counter() - t0
+    timings["cpu_s"] = time.process_time() - cpu0 + replay_cpu_s
     return Promotion(PromotionRecord(path, data), len(cases), len(sample), timings)
 
 

@@ -126,12 +126,26 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     return RunResult(run_dir, manifest, results)
 
 
-def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path, workers: int,
-              echo: Callable[[str], None] = _echo) -> list[CaseResult]:
+def _cpu_job(*args) -> tuple[CaseResult, float]:
+    start = time.process_time()
+    result = _job(*args)
+    return result, time.process_time() - start
+
+
+def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path,
+              workers: int) -> tuple[list[CaseResult], float]:
     """Run ``(scenario, seed, companions)`` cases into ``out/<scenario>/<seed>`` on ``workers`` processes
-    (no manifest, no report): the replay machinery of ``nor promote``."""
-    jobs = list(jobs)
-    return _execute(jobs, out, max(1, min(workers, len(jobs))), False, echo) if jobs else []
+    (no manifest, no report): the replay machinery of ``nor promote``. Returns the results and the CPU
+    seconds the cases took, wherever they ran."""
+    jobs = sorted(jobs, key=lambda j: -j[0].duration_s * (1 + len(j[2])))
+    args = [(s, seed, str(out / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
+    workers = max(1, min(workers, len(args)))
+    if workers == 1:
+        done = [_cpu_job(*a) for a in args]
+    else:
+        with _pool(workers) as pool:
+            done = [f.result() for f in [pool.submit(_cpu_job, *a) for a in args]]
+    return [r for r, _ in done], sum(cpu for _, cpu in done)
 
 
 def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
