@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import strict
 from .config import ControllerConfig
 from .errors import ConfigError
 
@@ -22,13 +23,12 @@ def load_config(path: str | Path) -> ControllerConfig:
     """
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(p), "(file)", "an existing TOML file") from None
+        strict.regular_file(str(p), str(p), "(file)", "a controller config TOML file")
+        data = strict.load_toml(p.read_text(encoding="utf-8"), str(p))
+    except strict.StrictError as exc:
+        raise ConfigError(exc.source, exc.path, exc.expected, exc.got) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), "(file)", f"a readable UTF-8 TOML file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), "(syntax)", f"valid TOML ({exc})") from None
+        raise ConfigError(str(p), "(file)", f"a readable UTF-8 TOML file ({type(exc).__name__})") from None
     return ControllerConfig.from_mapping(data, source=str(p))
 
 
@@ -41,8 +41,8 @@ def _value(v: Any) -> str:
         return repr(v)
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, str):        # a TOML basic string: JSON's escapes are TOML's (DEL must be escaped too)
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Sequence
 
 from controller import ConfigError
+from controller.strict import StrictError
 from faults import FaultError
 from reports import ReportError
 from twin import TwinError
 
+from .crash import EXIT_INTERRUPTED, internal_error, run_dir_of, terminate_as_interrupt
 from .errors import ScenarioError
-from .runner import EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
+from .runner import EXIT_ERROR, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
 
 __all__ = ["main", "DEFAULT_SUITE", "SMOKE_SUITE"]
 
@@ -101,17 +103,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``nor``; returns the exit code."""
+    """Entry point of ``nor``; returns the exit code.
+
+    Bad input is exit 2 with the file and field named; anything unexpected is exit 3 (never 1, which
+    means a check failed) with a short message, the traceback kept in a crash log (:mod:`.crash`).
+    SIGTERM is handled like Ctrl-C (exit 130).
+    """
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
     try:
-        return _dispatch(args, "nor " + shlex.join(args_list))
-    except (ScenarioError, ConfigError, FaultError, TwinError, ReportError) as exc:
+        with terminate_as_interrupt():
+            return _dispatch(args, "nor " + shlex.join(args_list))
+    except (ScenarioError, ConfigError, FaultError, TwinError, ReportError, StrictError) as exc:
         print(f"nor: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("nor: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:     # the one catch-all: a bug in nor, not a verdict and not bad input
+        print(internal_error(exc, args_list, run_dir_of(args)), file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _dispatch(args: argparse.Namespace, command: str) -> int:
