@@ -58,10 +58,12 @@ def shown(value: object, limit: int = 80) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and not INT_RANGE[0] <= value <= INT_RANGE[1]:
         return f"<an integer of {len(str(abs(value))) if value.bit_length() < 13000 else 'over 4000'} digits>"
     if isinstance(value, (list, dict, tuple)):
+        summary = f"<{type(value).__name__} of {len(value)} entries>"
         try:
-            text = repr(value) if _depth_at_most(value, 4) else f"<{type(value).__name__} nested deeper than 4>"
+            text = repr(value) if _depth_at_most(value, 2) else summary
         except (ValueError, RecursionError):
-            text = f"<{type(value).__name__}>"
+            text = summary
+        text = text if len(text) <= limit else summary
     else:
         try:
             text = repr(value)
@@ -112,6 +114,9 @@ def load_json(text: str | bytes, source: str, max_items: int = 1_000_000) -> Any
         raise StrictError(source, "(syntax)", f"arrays/objects nested at most {MAX_DEPTH} deep") from None
     except UnicodeDecodeError:
         raise StrictError(source, "(file)", "UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise StrictError(source, "(syntax)", "valid JSON",
+                          f"{exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:
         raise StrictError(source, "(syntax)", f"valid JSON ({str(exc)[:120]})") from None
     check_tree(data, source, max_items=max_items)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from controller import ConfigError, ControllerConfig
+from reports.files import OutputError, digest_regular
 
 from .case import CaseResult, run_case
 from .checks import COMPANIONS
@@ -57,7 +57,10 @@ def scenario_from_manifest(entry: dict[str, Any], where: Path = Path("manifest.j
 
 
 def _file_digests(case_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(case_dir.glob("*.arrow"))}
+    try:
+        return {p.name: digest_regular([p]) for p in sorted(case_dir.glob("*.arrow"))}
+    except OutputError as exc:
+        raise RunDirError(str(exc)) from None
 
 
 def _find_case(manifest: dict[str, Any], where: Path, scenario: str, seed: int) -> tuple[dict, str, dict]:
