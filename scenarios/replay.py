@@ -26,6 +26,7 @@ class ReplayResult:
     result: CaseResult
     identical: bool
     differing: list[str]
+    on_disk_sha256: str = ""        # the recorded case directory's files as they are now ("" if missing)
 
 
 def _bad(where: Path, field: str, expected: str, got: Any) -> RunDirError:
@@ -112,9 +113,10 @@ def replay_case(run_dir: Path, scenario: str, seed: int, out: Path | None = None
         case_dir = (out or Path(tmp)) / scenario / str(seed)
         result = run_case(sc, seed, case_dir, f"{scenario}/{seed}", tuple(recorded.get("companions", ())))
         original = run_dir / recorded["dir"]
-        differing = []
+        differing, on_disk = [], ""
         if original.is_dir():
             mine, theirs = _file_digests(case_dir), _file_digests(original)
             differing = sorted(n for n in set(mine) | set(theirs) if mine.get(n) != theirs.get(n))
+            on_disk = digest_regular(sorted(original.glob("*.arrow"), key=lambda q: q.name))
         identical = result.trace_sha256 == recorded.get("trace_sha256") and not differing
-    return ReplayResult(recorded, result, identical, differing)
+    return ReplayResult(recorded, result, identical, differing, on_disk)

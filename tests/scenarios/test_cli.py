@@ -67,6 +67,7 @@ def test_the_run_directory_follows_the_contract(write_scenario, tmp_path) -> Non
     write_scenario("alpha", PASSING.format(name="alpha"))
     write_scenario("beta", PASSING.format(name="beta"))
     out, junit = tmp_path / "runs", tmp_path / "ci" / "junit.xml"
+    junit.parent.mkdir()                       # nor never creates the --junit directory itself
     assert main(["run", str(tmp_path / "suite"), "--out", str(out), "--jobs", "2", "--seeds", "2",
                  "--junit", str(junit), "--no-report"]) == 0
     run_dir = _only_run(out)
