@@ -197,8 +197,9 @@ def identifier(value: Any, source: str, path: str, what: str = "a name") -> str:
 
 
 def regular_file(value: Any, source: str, path: str, what: str = "a file",
-                 kind: Callable[[Path], str | None] | None = None) -> Path:
-    """``value`` resolved to a readable regular file; ``kind(p)`` returns a complaint or None.
+                 kind: Callable[[Path], str | None] | None = None, max_bytes: int = 1 << 30) -> Path:
+    """``value`` resolved to a readable regular file of at most ``max_bytes``; ``kind(p)`` returns a
+    complaint or None.
 
     Rejects a missing path, a directory, a device or FIFO (``/dev/zero``), an unreadable file and,
     through ``kind``, a file of the wrong format.
@@ -212,6 +213,8 @@ def regular_file(value: Any, source: str, path: str, what: str = "a file",
         raise StrictError(source, path, f"the path of {what} (it does not exist)", value) from None
     if not stat.S_ISREG(st.st_mode):
         raise StrictError(source, path, f"the path of {what} (a regular file, not a directory or device)", value)
+    if st.st_size > max_bytes:
+        raise StrictError(source, path, f"the path of {what} (at most {max_bytes} bytes)", value)
     if not os.access(p, os.R_OK):
         raise StrictError(source, path, f"the path of {what} (it is not readable)", value)
     complaint = kind(p) if kind is not None else None

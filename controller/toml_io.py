@@ -12,7 +12,10 @@ from . import strict
 from .config import ControllerConfig
 from .errors import ConfigError
 
-__all__ = ["load_config", "dump_config", "apply_overrides"]
+__all__ = ["load_config", "dump_config", "apply_overrides", "toml_string", "MAX_TOML_BYTES"]
+
+MAX_TOML_BYTES = 16 * 1024 * 1024
+"""Largest controller config or scenario file read."""
 
 
 def load_config(path: str | Path) -> ControllerConfig:
@@ -23,13 +26,19 @@ def load_config(path: str | Path) -> ControllerConfig:
     """
     p = Path(path)
     try:
-        strict.regular_file(str(p), str(p), "(file)", "a controller config TOML file")
+        strict.regular_file(str(p), str(p), "(file)", "a controller config TOML file", max_bytes=MAX_TOML_BYTES)
         data = strict.load_toml(p.read_text(encoding="utf-8"), str(p))
     except strict.StrictError as exc:
         raise ConfigError(exc.source, exc.path, exc.expected, exc.got) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), "(file)", f"a readable UTF-8 TOML file ({type(exc).__name__})") from None
     return ControllerConfig.from_mapping(data, source=str(p))
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: JSON's escapes are TOML's (DEL must be escaped too), so a
+    newline, a quote or a control character can never end the string or the line."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(v: Any) -> str:
@@ -41,8 +50,8 @@ def _value(v: Any) -> str:
         return repr(v)
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, str):        # a TOML basic string: JSON's escapes are TOML's (DEL must be escaped too)
-        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, str):
+        return toml_string(v)
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from controller import ConfigError, ControllerConfig, apply_overrides, strict
+from controller.toml_io import MAX_TOML_BYTES
 from controller.registry import CONTROLLER_NAMES, resolve_config
 from faults import Fault, FaultSpecError, default_fault_model, parse_fault, parse_seconds
 from twin import TwinConfigError, WorldConfig
@@ -74,7 +75,10 @@ def load_scenario(path: str | Path, controller: str | None = None) -> Scenario:
     """Load and validate one scenario file. ``controller`` replaces the file's base controller."""
     p = Path(path)
     try:
+        strict.regular_file(str(p), str(p), "(file)", "a scenario TOML file", max_bytes=MAX_TOML_BYTES)
         text = p.read_text(encoding="utf-8")
+    except strict.StrictError as exc:
+        raise ScenarioFileError(exc.source, exc.path, exc.expected) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioFileError(str(p), "(file)", f"a readable UTF-8 TOML file ({exc.__class__.__name__})") from None
     return load_scenario_text(text, str(p), suite=p.parent.name, base_dir=p.parent, controller=controller)
