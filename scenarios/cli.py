@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenario suites (default: the built-in default suite)")
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
     seeds = run.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=_positive, help="run seeds 1..N of every scenario (default: each file's seeds)")
+    seeds.add_argument("--seeds", type=options.seed_count, help="run seeds 1..N of every scenario (default: each file's seeds)")
     seeds.add_argument("--seed", type=_seed, action="append", dest="seed_list", metavar="S",
                        help="run exactly seed S of every scenario (repeatable)")
     run.add_argument("--jobs", type=options.jobs, help="worker processes, 1..{options.MAX_JOBS} (default: all cores)")

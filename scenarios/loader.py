@@ -103,6 +103,7 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
         raise ScenarioFileError(source, "duration", f'a duration in (0, {MAX_DURATION_S:g} s] (seconds or like '
                                 f'"6h"; at most 7 days)', data.get("duration"))
     world = _world(data, source)
+    _check_replay_span(world, duration_s, source)
     spec, config = _controller(data.get("controller"), source, base_dir, controller, exact_config)
     faults = tuple(_fault(f, source, f"fault[{i}]", world, duration_s)
                    for i, f in enumerate(_array(data, "fault", source)))
@@ -119,6 +120,18 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
                                                        for i, e in enumerate(_array(data, "expect", source))),
         liveness=liveness, safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
         companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text)
+
+
+def _check_replay_span(world: WorldConfig, duration_s: float, source: str) -> None:
+    """A replayed price file must cover the whole run (the market cannot invent prices past its end)."""
+    if not world.market.replay_path:
+        return
+    from twin.replay import load_replay
+
+    span_s = load_replay(world.market.replay_path, world.market.step_s).span_s
+    if duration_s > span_s:
+        raise ScenarioFileError(source, "duration", f"a duration <= the span of market.replay_path ({span_s:g} s)",
+                                duration_s)
 
 
 def _check_liveness(liveness: LivenessPolicy, faults: tuple[Fault, ...], swarm: SwarmSpec | None,

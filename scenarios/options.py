@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import ScenarioFileError
 
-__all__ = ["positive", "jobs", "seed", "out_dir", "out_file", "MAX_JOBS"]
+__all__ = ["positive", "seed_count", "jobs", "seed", "out_dir", "out_file", "MAX_JOBS"]
 
 MAX_JOBS = 1024
 _PSEUDO = ("/proc", "/sys", "/dev")
@@ -29,6 +29,17 @@ def positive(text: str) -> int:
         value = 0
     if not 1 <= value <= 10 ** 9:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def seed_count(text: str) -> int:
+    """argparse type: a number of seeds in [1, 10000] (a scenario file's own limit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected a number of seeds in [1, 10000], got {text}")
     return value
 
 

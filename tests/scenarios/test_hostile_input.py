@@ -201,3 +201,11 @@ def test_junit_into_a_missing_directory_is_exit_2_and_creates_nothing(tmp_path, 
     assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--junit", str(junit)]) == 2
     assert "--junit" in capsys.readouterr().err
     assert not (tmp_path / "missing").exists() and not (tmp_path / "runs").exists()
+
+
+def test_a_replay_shorter_than_the_run_is_rejected_at_validation(tmp_path, capsys) -> None:
+    path = tmp_path / "rp.toml"
+    path.write_text('name = "rp"\nduration = "3h"\n[market]\nreplay_path = "sample"\n', encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}: duration: expected a duration <= the span of market.replay_path (7200 s)" in \
+        capsys.readouterr().err
