@@ -209,3 +209,15 @@ def test_a_replay_shorter_than_the_run_is_rejected_at_validation(tmp_path, capsy
     assert main(["validate", str(path)]) == 2
     assert f"{path}: duration: expected a duration <= the span of market.replay_path (7200 s)" in \
         capsys.readouterr().err
+
+
+def test_replay_mismatch_names_each_distinct_hash_once(a_run, tmp_path, capsys) -> None:
+    run = _copy(a_run, tmp_path)
+    damaged = run / "tiny" / "1" / "equity.arrow"
+    damaged.write_bytes(damaged.read_bytes() + b"tampered")
+    assert main(["replay", str(run), "tiny", "--seed", "1"]) == 4
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("NOT byte-identical")][0]
+    recorded = json.loads((run / "manifest.json").read_text())["scenarios"][0]["runs"][0]["trace_sha256"]
+    hashes = [w.strip(",;()") for w in line.split() if len(w.strip(",;()")) == 64]
+    assert hashes.count(recorded) == 1 and len(set(hashes)) == 2, line
+    assert "equity.arrow" in line
