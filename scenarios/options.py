@@ -21,48 +21,34 @@ MAX_JOBS = 1024
 _PSEUDO = ("/proc", "/sys", "/dev")
 
 
-def positive(text: str) -> int:
-    """argparse type: an integer in [1, 10**9]."""
+def _int_in(text: str, lo: int, hi: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if not 1 <= value <= 10 ** 9:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+        value = lo - 1
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
     return value
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer in [1, 10**9]."""
+    return _int_in(text, 1, 10 ** 9, "an integer >= 1")
 
 
 def seed_count(text: str) -> int:
     """argparse type: a number of seeds in [1, 10000] (a scenario file's own limit)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"expected a number of seeds in [1, 10000], got {text}")
-    return value
+    return _int_in(text, 1, 10_000, "a number of seeds in [1, 10000]")
 
 
 def jobs(text: str) -> int:
     """argparse type: a worker count in [1, MAX_JOBS]."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"expected a number of worker processes in [1, {MAX_JOBS}], got {text}")
-    return value
+    return _int_in(text, 1, MAX_JOBS, f"a number of worker processes in [1, {MAX_JOBS}]")
 
 
 def seed(text: str) -> int:
     """argparse type: an integer in [0, 2^63 - 1]."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2 ** 63:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2^63-1], got {text}")
-    return value
+    return _int_in(text, 0, 2 ** 63 - 1, "an integer in [0, 2^63-1]")
 
 
 def _pseudo(p: Path) -> bool:
