@@ -19,6 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import kernel as k
+from . import strict
 from .compiled import compile_config
 from .config import ControllerConfig
 from .errors import BatchInputError
@@ -144,7 +145,12 @@ def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequ
     STATE = np.stack([k.new_state(max_l, 0) for _ in range(n_cfg)])
     OUT = np.zeros((n_cfg, k.out_size(max_l, 0)))
     ustate = np.zeros((U.shape[0], 4))
-    now, dt, flags = k.batch_times(t, float(max_time_jump_s))
+    try:
+        max_jump = strict.number(max_time_jump_s, "evaluate_batch", "max_time_jump_s", 0.0, strict.MAX_SECONDS,
+                                 lo_open=True)
+    except strict.StrictError as exc:
+        raise BatchInputError(str(exc)) from None
+    now, dt, flags = k.batch_times(t, max_jump)
     block = int(min(8192, max(256, _BLOCK_BYTES // (9 * (U.shape[0] + L.shape[0])))))
     conf = np.empty((block, U.shape[0]))
     bad = np.empty((block, U.shape[0]), dtype=np.bool_)

@@ -20,7 +20,7 @@ from faults import FaultError
 from reports import ReportError
 from twin import TwinError
 
-from .crash import EXIT_INTERRUPTED, internal_error, run_dir_of, terminate_as_interrupt
+from .crash import EXIT_INTERRUPTED, internal_error, note_run_dir, run_dir_of, terminate_as_interrupt
 from . import options
 from .errors import ScenarioError, ScenarioFileError
 from .runner import EXIT_ERROR, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
+    note_run_dir(None)                  # a previous command in this process is not this one
     try:
         with terminate_as_interrupt():
             return _dispatch(args, "nor " + shlex.join(args_list))

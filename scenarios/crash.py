@@ -29,9 +29,9 @@ REPORT_HINT = "please report it to the dolphin-nor maintainers with this log and
 _current_run_dir: list[Path] = []
 
 
-def note_run_dir(run_dir: Path) -> None:
-    """Remember the run directory being written, so a crash message can name it."""
-    _current_run_dir[:] = [run_dir]
+def note_run_dir(run_dir: Path | None) -> None:
+    """Remember the run directory being written, so a crash message can name it (None: forget it)."""
+    _current_run_dir[:] = [] if run_dir is None else [run_dir]
 
 
 def run_dir_of(args: argparse.Namespace) -> Path | None:
