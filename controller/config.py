@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Mapping
 
+from . import strict
 from .categories import categories, category
 from .errors import ConfigError
 from .posture import Posture
@@ -26,9 +27,10 @@ _POSTURE_KEYS = ("apex", "stalker", "turtle", "hibernate")
 
 
 def _number(source: str, path: str, value: Any, expected: str = "a finite number") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(source, path, expected, value)
-    return float(value)
+    try:                        # an integer of any size is an error here, never an OverflowError
+        return strict.number(value, source, path)
+    except strict.StrictError:
+        raise ConfigError(source, path, expected, value) from None
 
 
 def _table(source: str, path: str, value: Any) -> Mapping[str, Any]:

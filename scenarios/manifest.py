@@ -109,15 +109,13 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The decoded manifest, validated by the one strict reader (:func:`reports.read_manifest`)."""
+    from reports import ManifestError
+    from reports import read_manifest as strict_read
+
     from .errors import RunDirError
 
-    path = run_dir / "manifest.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path}: no manifest.json (is {run_dir} a run directory written by `nor run`?)") from None
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"{path}: not a readable JSON manifest ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RunDirError(f"{path}: format: expected {FORMAT!r}, got {data.get('format') if isinstance(data, dict) else data!r}")
-    return data
+        return strict_read(run_dir)[1]
+    except ManifestError as exc:
+        raise RunDirError(str(exc)) from None

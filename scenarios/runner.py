@@ -18,6 +18,9 @@ from controller import ControllerConfig, default_config
 
 from .case import CaseResult, Verdict, run_case
 from .codestate import CodeState, code_state
+from .crash import note_run_dir
+from .workers import bind_to_parent, stop_pool
+from .errors import ScenarioFileError
 from .loader import resolve_controller
 from .manifest import build_manifest, new_run_id, write_manifest
 from .model import DEFAULT_COMPANIONS, Scenario
@@ -78,7 +81,8 @@ def _job(scenario: Scenario, seed: int, case_dir: str, rel: str, companions: tup
 def _pool(workers: int) -> ProcessPoolExecutor:
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["scenarios.case"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=bind_to_parent,
+                               initargs=(os.getpid(),))
 
 
 def _echo(text: str) -> None:
@@ -96,7 +100,12 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     code = options.code or code_state()     # the code as the run starts (edits made during it are not its code)
     run_id = new_run_id(created)
     run_dir = options.out / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise ScenarioFileError("command line", "--out", f"a directory where the run directory can be created "
+                                f"({exc.strerror or exc})", str(options.out)) from None
+    note_run_dir(run_dir)
     if options.seeds is not None:
         scenarios = [replace(s, seeds=tuple(range(1, options.seeds + 1))) for s in scenarios]
     if options.seed_list is not None:
@@ -165,9 +174,14 @@ def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
             for a in args:
                 done(_job(*a))
         else:
-            with _pool(workers) as pool:
+            pool = _pool(workers)
+            try:
                 for fut in as_completed([pool.submit(_job, *a) for a in args]):
                     done(fut.result())
+            except BaseException:      # Ctrl-C, SIGTERM or a failed job: the workers stop now, not later
+                stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     finally:
         bar.close()
     return results
@@ -176,9 +190,10 @@ def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
 def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> None:
     try:
         from reports import render_run
+        from reports.files import write_output
         render_run(run_dir)
         if junit is not None:
-            junit.write_text((run_dir / "junit.xml").read_text(encoding="utf-8"), encoding="utf-8")
+            write_output(junit, (run_dir / "junit.xml").read_text(encoding="utf-8"))
     except Exception as exc:  # the run's own junit.xml / summary.md stay; the report is optional
         echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc}); junit.xml and summary.md are the "
              f"runner's own")

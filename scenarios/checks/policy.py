@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from controller import Posture
+from controller import Posture, strict
 from faults import parse_seconds
 
 from ..errors import ScenarioFileError
@@ -93,9 +93,10 @@ def _seconds_table(data: Any, source: str, section: str, seconds: Mapping[str, s
                 raise ScenarioFileError(source, f"{section}.{key}", 'a duration >= 0 (seconds or like "10s")', raw)
             out[seconds[key]] = value
         elif key in numbers:
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw <= 10:
-                raise ScenarioFileError(source, f"{section}.{key}", "a number in [0, 10]", raw)
-            out[numbers[key]] = float(raw)
+            try:
+                out[numbers[key]] = strict.number(raw, source, f"{section}.{key}", 0.0, 10.0)
+            except strict.StrictError as exc:
+                raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
         else:
             raise ScenarioFileError(source, f"{section}.{key}",
                                     f"one of {', '.join([*seconds, *numbers])} (unknown key)")
