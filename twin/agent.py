@@ -234,8 +234,12 @@ class Agent:
             return
         seq, key, h = self.portfolio.journal[-1]
         rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
-        if not self.ctx.cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw):
-            self.journal_damaged = True
+        self.ctx.cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw,
+                               on_fail=self._journal_write_failed)
+
+    def _journal_write_failed(self) -> None:
+        """A journal put was refused or timed out (the client gave up retrying it)."""
+        self.journal_damaged = True
 
     def _schedule_repair(self) -> None:
         if self._repair_pending:
@@ -244,20 +248,23 @@ class Agent:
         self.ctx.call_later(self.cfg.journal_repair_s, self._repair)
 
     def _repair(self) -> None:
-        """Rewrite every journal entry the grid no longer holds."""
+        """Rewrite every journal entry the agent cannot read back from the grid (a read needs the link
+        up and the key's owner reachable: an entry it cannot confirm is written again)."""
         self._repair_pending = False
         now = self.ctx.now()
         cluster = self.ctx.cluster
+        readable = self.journal_link.is_up
         rewritten = failed = 0
+        self.journal_damaged = False
         for seq, key, h in self.portfolio.journal:
-            if key in cluster.data:
+            if readable and cluster.present(key, now, "agent"):
                 continue
             rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
-            if cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw):
+            if cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw,
+                             on_fail=self._journal_write_failed):
                 rewritten += 1
             else:
                 failed += 1
-        self.journal_damaged = failed > 0
         self.ctx.record("journal_repair", "agent", {"rewritten": rewritten, "failed": failed})
 
     def reconcile_process(self) -> Generator:

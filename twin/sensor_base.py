@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any, Generator
 
 from .cluster import Record
+from .invocation import ROUTE_OK, ROUTE_RETRY
 from .validate import flag, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -209,17 +210,21 @@ class Sensor:
     def emit_many(self, times: list[float]) -> None:
         """Capture and send at each of ``times`` (state is constant until the next re-plan)."""
         cluster = self.ctx.cluster
-        writable = cluster.writable_owner(self.key, self.node) is not None
+        link, key, corrupting, name = self.link, self.key, self.corrupting, self.name
+        route = cluster.route(key, self.node, link)
         delay_s = self.publish_delay_s
         skew = self.ctx.clocks.offset(self.name)
-        link, key, corrupting, name = self.link, self.key, self.corrupting, self.name
+        ccfg = cluster.cfg
+        timeout, pause = ccfg.invocation_timeout_s, ccfg.invocation_retry_pause_s
         for t in times:
             record = Record(t + skew, self.capture(t), name, corrupting)
-            if writable:
-                d = link.delay_s()
+            if route == ROUTE_OK:
+                d = link.invoke_s(None, timeout, pause)
                 if d is not None:
                     cluster.store(key, t + delay_s + d, t, record)
                     self.sent += 1
+            elif route == ROUTE_RETRY:      # no owner answers yet: the client retries it
+                cluster.retries.add(key, self.node, link, record, t + delay_s, t, None, None)
         self.last_capture_t = times[-1]
 
     def replan(self) -> None:
