@@ -196,8 +196,10 @@ class Cluster:
             self._later(visible - self._now(), listener)
 
     def _fetch_draw(self, record: Record | None) -> "DrawBuffer | None":
-        """The near-cache fetch stream of the record's source (one per service, one for the journal)."""
-        source = record.source if record is not None else "<lost>"
+        return self.fetch_draw(record.source if record is not None else "<lost>")
+
+    def fetch_draw(self, source: str) -> "DrawBuffer | None":
+        """The near-cache fetch stream of a record source (one per service, one for the journal)."""
         if source not in self._fetch_draws:
             self._fetch_draws[source] = (self._streams.buffer(f"near_cache.{source}")
                                          if self._streams is not None else None)

@@ -95,6 +95,11 @@ class Link:
                 return None
 
     @property
+    def draw(self) -> DrawBuffer:
+        """The link's own random stream (used by callers that pass no stream of their own)."""
+        return self._draw
+
+    @property
     def mean_latency_ms(self) -> float:
         return self.latency_ms + self.jitter_ms
 

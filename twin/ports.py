@@ -124,7 +124,11 @@ class Ledger:
         self._ctx.changed("ledger_desync", "ledger", {})
 
     def resync(self) -> None:
+        """Book what the agent missed; nothing to do (and no message sent) when not desynchronised."""
         ex = self._exchange
+        if not ex.drop_reports:
+            self._ctx.record("ledger_resync", "ledger", {"fills": 0})
+            return
         ex.drop_reports = False
         fills, ex.undelivered = ex.undelivered, []
         adjustments = list(ex.adjustments)
