@@ -9,7 +9,8 @@
   post-only only otherwise (STALKER); when entries are not allowed (TURTLE) no entry is sent and
   every working entry is cancelled (working exits keep working); cancel every working order in
   HIBERNATE. Exits (take-profit, stop, max-hold) are never blocked.
-* A rejected exit is retried after 5 s (never abandoned).
+* A rejected exit is retried after 5 s (never abandoned); a cancel that failed to reach the
+  venue (its gateway down) is sent again at the next step.
 * Reconciles its ledger with the exchange account, writes its journal to the grid and repairs it.
 """
 
@@ -146,6 +147,9 @@ class Agent:
         if oid in self.cancel_sent:
             return
         self.cancel_sent.add(oid)
+        order = self.working.get(oid)
+        if order is not None and order.t_cancel_s != order.t_cancel_s:    # NaN: the first cancel
+            order.t_cancel_s = self.ctx.now()
         self.to_exchange.send(lambda: self.exchange.cancel(oid))
 
     def _timeouts(self, now: float) -> None:
@@ -219,6 +223,10 @@ class Agent:
         now = self.ctx.now()
         if kind == "fill" and fill is not None:
             self.book(fill, now)
+            return
+        if kind == "cancel_failed":      # the cancel never reached the venue: send it again at the next step
+            self.cancel_sent.discard(order.id)
+            self.ctx.record("cancel_failed", "agent", {"order": order.id})
             return
         self.working.pop(order.id, None)
         if order.status == "rejected" and order.intent == "exit":
