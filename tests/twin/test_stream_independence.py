@@ -70,7 +70,7 @@ def _run(port: str | None) -> dict[str, bytes]:
     w = World(WorldConfig.from_mapping(_CFG), "survival", 43)
     if port is not None:
         w.at(300.5, lambda: _noops(port)(w.ports[port]))
-    w.run(900.0)
+    w.run(700.0)
     return _bytes(w)
 
 
