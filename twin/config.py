@@ -61,7 +61,13 @@ class MarketConfig:
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """The Hazelcast model. ``quorum_size`` 0 means a majority of ``members``."""
+    """The Hazelcast model. ``quorum_size`` 0 means a majority of ``members``.
+
+    Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply
+    and re-opened ``client_reconnect_s`` after its member answers again; an operation is retried
+    every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
+    defaults: 1 s and 120 s).
+    """
 
     members: int = _i(3, 1, 15)
     partitions: int = _i(271, 1, 100000)
@@ -72,6 +78,8 @@ class ClusterConfig:
     near_cache_invalidation_s: float = _f(0.5, 0.0, 600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
     client_reconnect_s: float = _f(2.0, 0.0, 3600.0)
+    invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
+    invocation_retry_pause_s: float = _f(1.0, 0.01, 3600.0)
 
     @property
     def effective_quorum(self) -> int:

@@ -6,7 +6,7 @@ Tables (one ``<table>.arrow`` Arrow IPC file each):
   entries_allowed, taker_allowed, max_leverage, invariant_broken, reasons ("; "-joined)
 * ``signals_observed`` / ``signals_true``: t_s, step, then one float64 column per signal
 * ``orders``: id, t_s, asset, side, kind, intent, qty, price, status, posture, r_total, filled_qty,
-  avg_fill_price, fee, reason, t_arrive_s, t_done_s
+  avg_fill_price, fee, reason, t_arrive_s, t_done_s, t_cancel_s (first cancel sent; NaN: none)
 * ``fills``: id, order_id, t_s, t_booked_s, asset, side, qty, price, fee, liquidity, intent
 * ``equity``: t_s, equity, cash, gross_exposure, drawdown, positions, realized_pnl, fees, exchange_equity,
   unrealized_pnl (equity = starting cash + realized_pnl + unrealized_pnl - fees)
@@ -99,10 +99,10 @@ def _json_default(value: Any) -> Any:
 def _orders_table(orders: list[Order]) -> pa.Table:
     rows = [(o.id, o.t_s, o.asset, "buy" if o.side > 0 else "sell", o.kind, o.intent, o.qty, o.price, o.status,
              o.posture, o.r_total, o.filled_qty, (o.fill_notional / o.filled_qty) if o.filled_qty else math.nan,
-             o.fee, o.reason, o.t_arrive_s, o.t_done_s) for o in orders]
+             o.fee, o.reason, o.t_arrive_s, o.t_done_s, o.t_cancel_s) for o in orders]
     return _table(["id", "t_s", "asset", "side", "kind", "intent", "qty", "price", "status", "posture", "r_total",
-                   "filled_qty", "avg_fill_price", "fee", "reason", "t_arrive_s", "t_done_s"],
-                  [_I, _F, _I, _S, _S, _S, _F, _F, _S, _S, _F, _F, _F, _F, _S, _F, _F], rows)
+                   "filled_qty", "avg_fill_price", "fee", "reason", "t_arrive_s", "t_done_s", "t_cancel_s"],
+                  [_I, _F, _I, _S, _S, _S, _F, _F, _S, _S, _F, _F, _F, _F, _S, _F, _F, _F], rows)
 
 
 def _fills_table(fills: list[Fill]) -> pa.Table:

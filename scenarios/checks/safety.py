@@ -20,6 +20,7 @@ __all__ = ["SAFETY_CHECKS", "run_safety"]
 
 _HIB = int(Posture.HIBERNATE)
 _PATH_FAULTS = ("link_down", "link_loss", "link_latency", "network_partition")
+_VENUE_FAULTS = ("exchange_outage", "exchange_gateway_down")   # cancels queued / refused until it heals
 _SETTLE_S = 30.0
 
 
@@ -119,33 +120,46 @@ def invariant_hibernate(run: RunView, policy: SafetyPolicy) -> CheckResult:
     return _ok("invariant_hibernate", f"{int(broken.sum())} steps with a broken invariant, all HIBERNATE with r_total 0")
 
 
-def _cancel_deadline(run: RunView, t0: float, bound: float) -> float:
-    deadline = t0 + bound
+def _cancel_deadline(run: RunView, t0: float, bound: float) -> tuple[float, bool]:
+    """(when every working order must be done, whether a venue fault extended it: then each cancel
+    must still be *sent* within the bound — it is confirmed only after the venue heals)."""
+    deadline, venue = t0 + bound, False
     for f in run.faults:
-        if (f.kind in _PATH_FAULTS and (f.kind == "network_partition" or f.target == "agent<->exchange")) \
-                and f.at_s <= deadline and f.end_s >= t0:
+        path = f.kind in _PATH_FAULTS and (f.kind == "network_partition" or f.target == "agent<->exchange")
+        if (path or f.kind in _VENUE_FAULTS) and f.at_s <= deadline and f.end_s >= t0:
             deadline = max(deadline, f.end_s + bound)
-    return deadline
+            venue = venue or f.kind in _VENUE_FAULTS
+    return deadline, venue
 
 
 def hibernate_cancels_orders(run: RunView, policy: SafetyPolicy) -> CheckResult:
     """On entering HIBERNATE every working order is done (cancelled or filled) within cancel_within_s
-    (plus the time the agent↔exchange path is faulted)."""
+    (plus the time the agent↔exchange path is faulted). While the venue is out (matching halted or its
+    gateway down) a cancel cannot be confirmed: it must be sent within cancel_within_s and confirmed
+    within cancel_within_s after the venue heals."""
     codes, o = run.posture, run.orders
     starts = np.flatnonzero((codes == _HIB) & np.concatenate(([True], codes[:-1] != _HIB)))
     n = 0
     for s in starts:
         t0 = run.t[s]
-        deadline = _cancel_deadline(run, t0, policy.cancel_within_s)
+        deadline, venue = _cancel_deadline(run, t0, policy.cancel_within_s)
+        sent_by = t0 + policy.cancel_within_s
         for i in range(len(o.get("id", ()))):
             done = o["t_done_s"][i]
             if o["t_s"][i] < t0 and not done <= t0:
                 n += 1
+                if venue and "t_cancel_s" in o and not done <= sent_by and not o["t_cancel_s"][i] <= sent_by:
+                    return _fail("hibernate_cancels_orders", sent_by,
+                                 f"order {o['id'][i]} ({o['intent'][i]}, {o['kind'][i]}): no cancel sent within "
+                                 f"{policy.cancel_within_s:g} s of HIBERNATE at {fmt_t(t0)} (the exchange was out: "
+                                 f"the cancel must still be sent at once, and is confirmed after it heals)")
                 late = (done > deadline) if math.isfinite(done) else (deadline < run.duration_s)
                 if late:
                     return _fail("hibernate_cancels_orders", min(deadline, run.duration_s),
                                  f"order {o['id'][i]} ({o['intent'][i]}, {o['kind'][i]}) still working "
-                                 f"{policy.cancel_within_s:g} s after HIBERNATE at {fmt_t(t0)} (done at {done:.1f})")
+                                 f"{policy.cancel_within_s:g} s after HIBERNATE at {fmt_t(t0)}"
+                                 + (f" and after the exchange fault healed (deadline {fmt_t(deadline)})"
+                                    if deadline > sent_by else "") + f" (done at {done:.1f})")
     return _ok("hibernate_cancels_orders", f"{len(starts)} HIBERNATE entries; {n} working orders all done in time")
 
 

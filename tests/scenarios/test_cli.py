@@ -31,6 +31,8 @@ check = "hibernate_within"
 within = "20s"
 [liveness]
 within = "15m"
+[cluster]                      # two backups: the quorum loss loses no entry (a lost one reads NaN for an hour)
+backup_count = 2
 """
 
 WRONG = PASSING + """
