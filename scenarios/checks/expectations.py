@@ -208,13 +208,19 @@ def hibernate_within(run: RunView, within: float, after: TimeRef) -> Outcome:
 @expectation("no_entries_in", P("postures", "postures", (Posture.TURTLE, Posture.HIBERNATE)),
              P("window", "window", _ALL))
 def no_entries_in(run: RunView, postures: tuple[Posture, ...], window) -> Outcome:
-    """No entry order is sent while the controller is in one of ``postures`` (during ``window``)."""
+    """No entry order is sent while the controller is in one of ``postures`` (during ``window``): the posture of
+    the decision in force when it was sent, by the order of events (not the agent's own label on the order)."""
     t0, t1, _ = _window(run, window)
     o = run.orders
     names = {p.name for p in postures}
     for i in range(len(o.get("id", ()))):
-        if o["intent"][i] == "entry" and t0 <= o["t_s"][i] <= t1 and o["posture"][i] in names:
-            return False, o["t_s"][i], f"entry order {o['id'][i]} ({o['kind'][i]}) sent in {o['posture'][i]} at {fmt_t(o['t_s'][i])}"
+        if o["intent"][i] != "entry" or not t0 <= o["t_s"][i] <= t1:
+            continue
+        j = run.decision_for_order(i)
+        posture = run.decisions["posture"][j] if j >= 0 else "no decision"
+        if posture in names or j < 0:
+            return False, o["t_s"][i], (f"entry order {o['id'][i]} ({o['kind'][i]}) sent in {posture} at "
+                                        f"{fmt_t(o['t_s'][i])} (the order says {o['posture'][i]})")
     return True, _NAN, f"no entries in {', '.join(sorted(names))}"
 
 
