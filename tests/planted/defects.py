@@ -242,8 +242,9 @@ class ExitsBlockedWhenDefensive(Agent):
 
 
 class StaleDecisionEntries(Agent):
-    """Bug: on an invariant step the pending signal is fired under the *previous* decision, after the new one
-    (a drop to HIBERNATE) was made — entries at the same instant as the posture drop."""
+    """Bug: when an invariant step drops the posture, an entry goes out at that instant under the stale decision.
+
+    The entry is sent after the new decision (a drop to HIBERNATE) was made, labelled with the previous one."""
 
     def tick(self, now: float, trigger: str) -> None:
         before = self.decision
