@@ -159,6 +159,9 @@ class ExpectationCheck:
         for p in self.params:
             if p.type == "window" and out[p.name] is not None:
                 check_span(ctx, f"{path}.{p.name}", *out[p.name])
+        if out.get("hold") is not None and out["hold"] <= 0:
+            raise ScenarioFileError(ctx.source, f"{path}.hold", 'a hold > 0 (seconds or like "30m"; leave it out to '
+                                    'hold to the end of the run)', out["hold"])
         if isinstance(out.get("after"), TimeRef) and "within" in out:
             after = out["after"]
             span = out["within"] + (out.get("hold") or 0.0)         # a stated hold must fit in the run too

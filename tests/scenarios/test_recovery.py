@@ -101,3 +101,8 @@ def test_a_stated_hold_must_fit_in_the_run() -> None:
     with pytest.raises(ScenarioFileError, match=r"expect\[0\]\.hold"):
         load_scenario_text(base + '[liveness]\nwithin = "20m"\n[[expect]]\ncheck = "recovers_to"\nwithin = "30m"\n'
                            'hold = "20m"\n', "e.toml")
+    with pytest.raises(ScenarioFileError, match=r"expect\[0\]\.hold: expected a hold > 0"):
+        load_scenario_text(base + '[liveness]\nwithin = "20m"\n[[expect]]\ncheck = "recovers_to"\nwithin = "10m"\n'
+                           'hold = 0\n', "zero.toml")
+    with pytest.raises(ScenarioFileError, match=r"liveness\.hold"):
+        load_scenario_text(base + '[liveness]\nwithin = "20m"\nhold = 0\n', "zero.toml")
