@@ -61,7 +61,7 @@ def run_liveness(run: RunView, policy: LivenessPolicy) -> CheckResult:
 
 
 def _last_drop(run: RunView, code: int, heal: float) -> str:
-    """``", last left at <t>"`` — the last decision after the heal that fell below the target, if any."""
+    """`` (last below it at <t>: <posture>)`` — the last decision after the heal below the target, if any."""
     below = np.flatnonzero((run.posture < code) & (run.t >= heal))
     if not len(below):
         return ""

@@ -331,7 +331,6 @@ class Defect:
     agent: type = Agent
     exchange: type = Exchange
     ledger: type = Ledger
-    companions_too: bool = True             # the nofault companion runs the same variant
 
     @property
     def world_factory(self) -> Callable[..., World]:
