@@ -154,11 +154,12 @@ def _check_liveness(liveness: LivenessPolicy, faults: tuple[Fault, ...], swarm: 
         heal_s = swarm.model.latest_heal_s
         what = (f"a drawn fault may heal as late as {heal_s:g} s (swarm horizon {swarm.model.horizon_s:g} s + the "
                 f"longest drawn duration)")
-    need_s = heal_s + liveness.within_s
+    need_s = heal_s + liveness.need_s
     if duration_s < need_s:
+        hold = f" + hold = {liveness.hold_s:g} s" if liveness.hold_s else ""
         raise ScenarioFileError(source, "duration", f"a duration >= {need_s:g} s: {what} and liveness needs "
-                                f"[liveness] within = {liveness.within_s:g} s after it (lengthen the run, or set a "
-                                f"shorter [liveness] within)", duration_s)
+                                f"[liveness] within = {liveness.within_s:g} s{hold} after it (lengthen the run, or "
+                                f"set a shorter [liveness] within)", duration_s)
 
 
 def _text(data: Mapping[str, Any], key: str, source: str, required: bool = False) -> str:

@@ -55,6 +55,7 @@ class Agent:
         self.journal_link = ctx.links["cluster<->agent"]
         self._journal_draw = ctx.streams.buffer("agent.journal")
         self.orders: list[Order] = []
+        recorder.bind_orders(self.orders)      # decision rows record how many orders preceded them
         self.working: dict[int, Order] = {}
         self.cancel_sent: set[int] = set()
         self.entering: dict[int, int] = {}

@@ -160,10 +160,14 @@ class ExpectationCheck:
         for p in self.params:
             if p.type == "window" and out[p.name] is not None:
                 check_span(ctx, f"{path}.{p.name}", *out[p.name])
+        if out.get("hold") is not None and out["hold"] <= 0:
+            raise ScenarioFileError(ctx.source, f"{path}.hold", 'a hold > 0 (seconds or like "30m"; leave it out to '
+                                    'hold to the end of the run)', out["hold"])
         if isinstance(out.get("after"), TimeRef) and "within" in out:
             after = out["after"]
-            end = replace(after, offset_s=after.offset_s + out["within"], text=f"{after}+{out['within']:g}s")
-            check_span(ctx, f"{path}.within", after, end)
+            span = out["within"] + (out.get("hold") or 0.0)         # a stated hold must fit in the run too
+            end = replace(after, offset_s=after.offset_s + span, text=f"{after}+{span:g}s")
+            check_span(ctx, f"{path}.{'hold' if out.get('hold') else 'within'}", after, end)
         return out
 
 

@@ -48,6 +48,7 @@ def make_view(real_run) -> Callable[..., RunView]:
         if mutate is not None:
             mutate(view)
             view.decisions.pop("_posture_code", None)
+            view.decisions.pop("_orders_before", None)
         return view
 
     return make
