@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from array import array
+import struct
 from typing import Mapping
 
 import numpy as np
@@ -38,8 +38,8 @@ class SurvivalController:
         self._c = compile_config(config)
         self._state = k.new_state(self._c.n_layers, self._c.n_inputs)
         self._out = np.zeros(k.out_size(self._c.n_layers, self._c.n_inputs))
-        self._xa = array("d", [_NAN] * len(self._c.signal_names))
-        self._x = np.frombuffer(self._xa, dtype=np.float64)      # the kernel's view of the same memory
+        self._x = np.full(len(self._c.signal_names), _NAN)
+        self._pack = struct.Struct(f"={len(self._c.signal_names)}d").pack_into   # native doubles, no padding
         self._names = self._c.signal_names
 
     @property
@@ -71,10 +71,10 @@ class SurvivalController:
         so is an integer too large for a float (``10**400``)."""
         get = signals.get
         values = [get(n, _NAN) for n in self._names]
-        try:        # array('d') takes real numbers only: a str is a TypeError, 10**400 an OverflowError
-            self._xa[:] = array("d", values)
+        try:        # struct's "d" takes real numbers only: a str or 10**400 is a struct.error
+            self._pack(self._x, 0, *values)
             return ()
-        except (TypeError, ValueError, OverflowError):
+        except (struct.error, TypeError, ValueError, OverflowError):
             return self._read_each(values)
 
     def _read_each(self, values: list) -> tuple[tuple[str, str], ...]:

@@ -89,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     means a check failed) with a short message, the traceback kept in a crash log (:mod:`.crash`).
     SIGTERM is handled like Ctrl-C (exit 130).
     """
+    for stream in (sys.stdout, sys.stderr):       # a message never fails on a terminal's encoding
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
     note_run_dir(None)                  # a previous command in this process is not this one
