@@ -3,9 +3,9 @@ each, and the checks that must catch it.
 
 A variant is injected through real extension points only: a controller is any object with ``step`` built from
 the scenario's config (a :class:`~controller.SurvivalController` subclass, or one built from an altered
-config); an agent, exchange or ledger is a subclass of the twin's class, run by :class:`VariantWorld` (a
-:class:`twin.World` subclass) through the ``world_factory`` hook of :func:`scenarios.case.simulate` /
-:func:`scenarios.case.run_case`. The checks always judge against the scenario's *declared* config.
+config); an agent, exchange, ledger or cluster client is a subclass of the twin's class, run by a
+:class:`twin.World` subclass with that component class attribute replaced (``world_factory``), through the
+``world_factory`` hook of :func:`scenarios.case.simulate` / :func:`scenarios.case.run_case`. The checks always judge against the scenario's *declared* config.
 
 To add one: write the variant below (a subclass overriding as little as possible), then add a
 :class:`Defect` to :data:`CATALOGUE` naming the scenario(s) of ``tests/planted/scenarios`` it runs and the
@@ -21,39 +21,26 @@ from typing import Any, Callable
 from controller import ControllerConfig, Posture, SurvivalController
 from twin import World
 from twin.agent import Agent
+from twin.client import Client
 from twin.exchange import Exchange
 from twin.orders import Fill, Order
 from twin.portfolio import Portfolio
 from twin.ports import Ledger
 
-__all__ = ["Defect", "CATALOGUE", "VariantWorld", "world_factory"]
+from tests.twin.planted_partition_oracle import PartitionOracleClient
+
+__all__ = ["Defect", "CATALOGUE", "world_factory"]
 
 
 # -- the injection point: a World running variant classes --------------------------------------------------
-class VariantWorld(World):
-    """:class:`twin.World` with a variant agent, exchange and/or ledger class (class attributes)."""
-
-    agent_cls: type = Agent
-    exchange_cls: type = Exchange
-    ledger_cls: type = Ledger
-
-    def _build_infrastructure(self, ctx: Any) -> None:
-        super()._build_infrastructure(ctx)
-        if self.exchange_cls is not Exchange:
-            ctx.exchange = self.exchange_cls(ctx)          # before any sensor or the agent is built
-
-    def _wire(self, ctx: Any) -> None:
-        if self.agent_cls is not Agent or self.ledger_cls is not Ledger:
-            self.agent = self.agent_cls(ctx, self.controller, self.watchdog, self.client, ctx.exchange, self.recorder)
-            self.ledger = self.ledger_cls(ctx, self.agent, ctx.exchange)
-        super()._wire(ctx)
-
-
-def world_factory(agent: type = Agent, exchange: type = Exchange, ledger: type = Ledger) -> Callable[..., World]:
-    """A ``world_factory`` for :func:`scenarios.case.simulate` running these classes."""
-    if (agent, exchange, ledger) == (Agent, Exchange, Ledger):
+def world_factory(agent: type = Agent, exchange: type = Exchange, ledger: type = Ledger,
+                  client: type = Client) -> Callable[..., World]:
+    """A ``world_factory`` for :func:`scenarios.case.simulate`: a :class:`twin.World` subclass whose component
+    class attributes (``agent_cls``, ``exchange_cls``, ``ledger_cls``, ``client_cls``) are these variants."""
+    if (agent, exchange, ledger, client) == (Agent, Exchange, Ledger, Client):
         return World
-    return type("Variant", (VariantWorld,), {"agent_cls": agent, "exchange_cls": exchange, "ledger_cls": ledger})
+    return type("VariantWorld", (World,), {"agent_cls": agent, "exchange_cls": exchange, "ledger_cls": ledger,
+                                           "client_cls": client})
 
 
 # -- controller variants -----------------------------------------------------------------------------------
@@ -331,15 +318,16 @@ class Defect:
     agent: type = Agent
     exchange: type = Exchange
     ledger: type = Ledger
+    client: type = Client
 
     @property
     def world_factory(self) -> Callable[..., World]:
-        return world_factory(self.agent, self.exchange, self.ledger)
+        return world_factory(self.agent, self.exchange, self.ledger, self.client)
 
     @property
     def doc(self) -> str:
-        for part in (self.controller, self.agent, self.exchange, self.ledger):
-            if part not in (SurvivalController, Agent, Exchange, Ledger):
+        for part in (self.controller, self.agent, self.exchange, self.ledger, self.client):
+            if part not in (SurvivalController, Agent, Exchange, Ledger, Client):
                 return (part.__doc__ or "").strip().splitlines()[0]
         return ""
 
@@ -376,11 +364,7 @@ CATALOGUE: tuple[Defect, ...] = (
            ledger=ResyncForgetsAdjustments),
     Defect("desync_loses_money", ("planted_ledger",), ("pnl_vs_baseline", "max_drawdown_below"),
            ledger=DesyncCharges5Pct),
-    # -- slot: "partition_oracle" (issue 10, the twin half) -----------------------------------------------------
-    # The cluster client reading the true network state (reaches_member()) instead of what it observed: hz.quorum
-    # drops at the very instant of a network_partition. Planted as a twin.client.Client / Cluster variant once the
-    # twin branch (observation through the client only) has landed; it must fail the check that bounds the
-    # quorum's detection latency after a partition. Added by the lead after merging the twin branch.
+    Defect("partition_oracle", ("planted_partition",), ("posture_never",), client=PartitionOracleClient),
 )
 """Every planted defect. ``tests/planted/test_catalogue.py`` requires each to fail each of its named checks."""
 

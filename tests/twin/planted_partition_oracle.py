@@ -22,7 +22,7 @@ __all__ = ["PartitionOracleClient", "planted"]
 
 
 class PartitionOracleClient(Client):
-    """The agent's client, but ``hz.quorum`` reads the true network (the oracle)."""
+    """Bug: the agent's client reports ``hz.quorum`` from the true network (an oracle): a cut is known at once."""
 
     def quorum_ok(self) -> bool:
         cluster, net = self.ctx.cluster, self.ctx.network
@@ -34,9 +34,9 @@ class PartitionOracleClient(Client):
 @contextlib.contextmanager
 def planted() -> Iterator[type[Client]]:
     """Worlds built inside use :class:`PartitionOracleClient`."""
-    original = twin.world.Client
-    twin.world.Client = PartitionOracleClient          # type: ignore[misc]
+    original = twin.world.World.client_cls
+    twin.world.World.client_cls = PartitionOracleClient
     try:
         yield PartitionOracleClient
     finally:
-        twin.world.Client = original                   # type: ignore[misc]
+        twin.world.World.client_cls = original
