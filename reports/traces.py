@@ -129,9 +129,11 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
     return tuple(sorted(failed, key=lambda f: (_KIND_RANK.get(f.kind, 3), math.isnan(f.t_s), f.t_s)))
 
 
-def load_breaks(directory: Path, keepalive_max_s: float) -> tuple[InvariantBreak, ...]:
-    """The invariant breaks the controller observed, from ``signals_observed.arrow``."""
-    path = directory / "signals_observed.arrow"
+def load_breaks(directory: Path, keepalive_max_s: float, table: str = "signals_observed.arrow"
+                ) -> tuple[InvariantBreak, ...]:
+    """The invariant breaks the controller observed, from ``signals_observed.arrow`` (or the true ones,
+    from ``signals_true.arrow``)."""
+    path = directory / table
     table = read_table(path, OBSERVED_COLUMNS)
     columns = {c: _floats(table, c) for c in OBSERVED_COLUMNS}
     if np.any(np.diff(columns["t_s"]) < 0):
@@ -158,6 +160,7 @@ class Case:
     failures: tuple[Failure, ...] = ()
     problems: list[str] = field(default_factory=list)
     breaks: tuple[InvariantBreak, ...] | None = None   # observed invariant breaks; None: not readable
+    true_breaks: tuple[InvariantBreak, ...] | None = None   # the same in signals_true (before detection)
 
     @property
     def faults(self) -> tuple[Fault, ...]:
@@ -204,6 +207,11 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
         case.breaks = load_breaks(directory, scenario.keepalive_max_s)
     except TraceError as exc:
         case.problems.append(str(exc))
+    if (directory / "signals_true.arrow").is_file():
+        try:
+            case.true_breaks = load_breaks(directory, scenario.keepalive_max_s, "signals_true.arrow")
+        except TraceError as exc:
+            case.problems.append(str(exc))
     for name, sub in [(RUN, directory)] + [(c, directory / "companions" / c) for c in companions]:
         if name != RUN and not sub.is_dir():
             case.problems.append(f"{sub}: missing companion directory")
