@@ -6,7 +6,8 @@ first step of a decline) inside a fault's period (its window plus the settling t
 the *latest-started* fault whose layers include it; a posture *drop* belongs to the latest fault
 one of whose layers is below 1 at that step. A posture rise (a recovery) is never a reaction.
 
-Outcome per fault: ``reacted``; ``missed`` (the scenario expects a reaction, none came);
+Outcome per fault: ``reacted``; ``covered`` (expected, and its layers were down during its period,
+but the drop belongs to a later fault); ``missed`` (the scenario expects a reaction, none came);
 ``correct: no reaction`` (a no-harm fault, left alone); ``reacted (not required)``.
 Reaction latency beyond design = fault start → first drop of one of its layers, minus the designed
 delay: the largest deadband of those layers' inputs on the fault's age signals (``*_s``).
@@ -26,7 +27,7 @@ from .manifest import Fault
 __all__ = ["FaultOutcome", "attribute", "fault_layers", "designed_delay_s", "true_hibernate_s", "OUTCOMES"]
 
 _EPS = 1e-6
-OUTCOMES = ("reacted", "missed", "correct: no reaction", "reacted (not required)", "no reaction")
+OUTCOMES = ("reacted", "covered", "missed", "correct: no reaction", "reacted (not required)", "no reaction")
 Reads = Mapping[str, tuple[tuple[str, float], ...]]
 
 
@@ -81,9 +82,19 @@ def _period_end(f: Fault, settle_s: float) -> float:
     return f.end_s + settle_s
 
 
-def _credit(t: float, candidates: Sequence[int], faults: Sequence[Fault], settle_s: float) -> int | None:
+def _credit(t: float, candidates: Sequence[int], faults: Sequence[Fault], settle_s: float) -> list[int]:
+    """The live candidates that started last (several when they started together)."""
     live = [i for i in candidates if faults[i].at_s <= t <= _period_end(faults[i], settle_s)]
-    return max(live, key=lambda i: (faults[i].at_s, i)) if live else None
+    if not live:
+        return []
+    last = max(faults[i].at_s for i in live)
+    return [i for i in live if faults[i].at_s == last]
+
+
+def _covered(t_s: np.ndarray, layers: Mapping[str, np.ndarray], own: Sequence[str], f: Fault, settle_s: float) -> bool:
+    """One of the fault's layers was below 1 during its period (a drop credited to a later fault)."""
+    sel = (t_s >= f.at_s) & (t_s <= _period_end(f, settle_s))
+    return any(bool(np.any(layers[n][sel] < 1.0 - _EPS)) for n in own)
 
 
 def attribute(t_s: np.ndarray, posture: np.ndarray, layers: Mapping[str, np.ndarray], faults: Sequence[Fault],
@@ -97,25 +108,25 @@ def attribute(t_s: np.ndarray, posture: np.ndarray, layers: Mapping[str, np.ndar
         if not holders:
             continue
         for j in _drop_onsets(values):
-            k = _credit(float(t_s[j]), holders, faults, settle_s)
-            if k is not None and (math.isnan(detect[k]) or t_s[j] - faults[k].at_s < detect[k]):
-                detect[k] = float(t_s[j] - faults[k].at_s)
+            for k in _credit(float(t_s[j]), holders, faults, settle_s):
+                if math.isnan(detect[k]) or t_s[j] - faults[k].at_s < detect[k]:
+                    detect[k] = float(t_s[j] - faults[k].at_s)
     post = [math.nan] * len(faults)
     after = ["—"] * len(faults)
     drops = np.flatnonzero(np.diff(posture.astype(np.int64)) < 0) + 1
     for j in drops:
         below = {n for n, v in layers.items() if v[j] < 1.0 - _EPS or math.isnan(v[j])}
         holders = [i for i, ls in enumerate(own) if below & set(ls) or faults[i].signals is None]
-        k = _credit(float(t_s[j]), holders, faults, settle_s)
-        if k is not None and math.isnan(post[k]):
-            post[k], after[k] = float(t_s[j] - faults[k].at_s), posture_names[int(posture[j])]
+        for k in _credit(float(t_s[j]), holders, faults, settle_s):
+            if math.isnan(post[k]):
+                post[k], after[k] = float(t_s[j] - faults[k].at_s), posture_names[int(posture[j])]
     out = []
     for i, f in enumerate(faults):
         reacted = not math.isnan(detect[i]) or not math.isnan(post[i])
         if f.expects_reaction is None:
             outcome = "reacted" if reacted else "no reaction"
         elif f.expects_reaction:
-            outcome = "reacted" if reacted else "missed"
+            outcome = "reacted" if reacted else ("covered" if _covered(t_s, layers, own[i], f, settle_s) else "missed")
         else:
             outcome = "reacted (not required)" if reacted else "correct: no reaction"
         det = detect[i] if not math.isnan(detect[i]) else post[i]

@@ -158,11 +158,12 @@ def headline(row: ScoreRow | None) -> str:
     def iv(i: Interval, unit: str) -> str:
         if i.n == 0:
             return "—"
-        return f"{i.mean:+.2f}{unit} (90 % CI {i.lo:+.2f} to {i.hi:+.2f}{', within noise' if i.within_noise else ''})"
-    rel = f"{r.mean:.0f} % of return" if r.n and math.isfinite(r.mean) else "— % of return"
+        return f"{i.mean:+.3f}{unit} (90 % CI {i.lo:+.3f} to {i.hi:+.3f}{', within noise' if i.within_noise else ''})"
+    rel = (f"{r.mean:.1f} % of return (90 % CI {r.lo:.1f} to {r.hi:.1f})" if r.n and math.isfinite(r.mean)
+           else "— % of return")
     return (f"Protects {iv(p, ' pp')} of drawdown in faults for {rel} (tax {iv(t, ' pp')} of capital outside "
-            f"faults), {row.misses} missed reaction{'s' if row.misses != 1 else ''} — {row.cases} cases vs "
-            f"uncontrolled.")
+            f"faults), {row.misses} missed reaction{'s' if row.misses != 1 else ''} — {row.cases} "
+            f"case{'s' if row.cases != 1 else ''} vs uncontrolled.")
 
 
 def run_row(rows: Sequence[ScoreRow]) -> ScoreRow | None:
