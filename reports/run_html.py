@@ -269,7 +269,7 @@ def case_html(report: RunReport, case: Case) -> str:
         parts.append(svg)
         parts.append("<p class='muted'>"
                      + (f"Layers at exactly 1.0 throughout (not drawn): {esc(', '.join(flat))}. " if flat else "")
-                     + "Fault windows shaded yellow" + (", observed invariant breaks grey" if breaks else "")
+                     + "Fault windows shaded yellow" + (", observed invariant breaks as grey bars atop each panel" if breaks else "")
                      + (", failing checks as red dashed lines" if marks else "")
                      + f". Posture colours: {posture_legend()}</p>")
         metrics = report.metrics.get(case.key, {})

@@ -86,7 +86,7 @@ class Figure:
                  marks: Sequence[tuple[float, str]] = ()) -> None:
         self.title, self.t0, self.t1 = title, float(t0_s), float(max(t1_s, t0_s + 1.0))
         self.windows = list(windows)
-        self.breaks = list(breaks)      # observed invariant-break windows, shaded grey in every panel
+        self.breaks = list(breaks)      # observed invariant-break windows: a grey bar atop every panel
         self.marks = [(t, label) for t, label in marks if math.isfinite(t)]   # failing checks' times
         self._plot_top: float | None = None
         self.hours = (self.t1 - self.t0) >= 7200
@@ -135,7 +135,7 @@ class Figure:
         for a, b, label in self.breaks:
             x0, x1 = float(self.x(max(a, self.t0))), float(self.x(min(max(b, a), self.t1)))
             self.parts.append(f'<rect x="{_fmt(x0)}" y="{_fmt(top)}" width="{_fmt(max(x1 - x0, 1.5))}" '
-                              f'height="{_fmt(height)}" fill="{BREAK_FILL}" fill-opacity="0.16" class="brk">'
+                              f'height="{_fmt(min(5.0, height))}" fill="{BREAK_FILL}" fill-opacity="0.75" class="brk">'
                               f'<title>{escape(label)}</title></rect>')
         for a, b, label in self.windows:
             x0, x1 = float(self.x(max(a, self.t0))), float(self.x(min(max(b, a), self.t1)))
