@@ -14,7 +14,7 @@ __all__ = ["scorecard_html", "scatter_svg", "interval_text"]
 _W, _H, _PAD = 460, 300, 52
 
 
-def interval_text(i: Interval, unit: str, digits: int = 2) -> str:
+def interval_text(i: Interval, unit: str, digits: int = 3) -> str:
     if i.n == 0 or math.isnan(i.mean):
         return "—"
     text = f"{i.mean:+.{digits}f}{unit} [{i.lo:+.{digits}f}, {i.hi:+.{digits}f}]"
@@ -69,7 +69,7 @@ def scatter_svg(rows: Sequence[ScoreRow], names: Sequence[str]) -> str:
                    f"stroke='{st.colour}' stroke-width='1.5'/><line x1='{cx:.1f}' y1='{py(r.protection_pp.lo):.1f}' "
                    f"x2='{cx:.1f}' y2='{py(r.protection_pp.hi):.1f}' stroke='{st.colour}' stroke-width='1.5'/>"
                    f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='5' fill='{st.colour}'/>"
-                   f"<text x='{cx + 7:.1f}' y='{cy - 6:.1f}' fill='{st.colour}' font-weight='600'>{esc(st.label)}"
+                   f"<text x='{cx + 7:.1f}' y='{cy - 6 - 11 * (i % 3):.1f}' fill='{st.colour}' font-weight='600'>{esc(st.label)}"
                    "</text></g>")
     out.append("</svg>")
     return "".join(out)

@@ -52,7 +52,7 @@ def _metrics(report: RunReport) -> list[str]:
     return lines
 
 
-def _iv(i: Interval, unit: str, digits: int = 2) -> str:
+def _iv(i: Interval, unit: str, digits: int = 3) -> str:
     if i.n == 0 or i.mean != i.mean:
         return "—"
     return (f"{i.mean:+.{digits}f}{unit} [{i.lo:+.{digits}f}, {i.hi:+.{digits}f}]"
