@@ -10,7 +10,9 @@ Outcome per fault: ``reacted``; ``covered`` (expected, and its layers were down 
 but the drop belongs to a later fault); ``missed`` (the scenario expects a reaction, none came);
 ``correct: no reaction`` (a no-harm fault, left alone); ``reacted (not required)``.
 Reaction latency beyond design = fault start → first drop of one of its layers, minus the designed
-delay: the largest deadband of those layers' inputs on the fault's age signals (``*_s``).
+delay: the time until the fault's true signals (``signals_true``) first left those layers'
+deadbands (so an ExF layer's 10-min deadband or a book depth decaying over a 10-min ramp is not
+slowness); without the true signals, the largest deadband on the fault's age signals.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ __all__ = ["FaultOutcome", "attribute", "fault_layers", "designed_delay_s", "tru
 
 _EPS = 1e-6
 OUTCOMES = ("reacted", "covered", "missed", "correct: no reaction", "reacted (not required)", "no reaction")
-Reads = Mapping[str, tuple[tuple[str, float], ...]]
+Reads = Mapping[str, tuple[tuple, ...]]
+"""Layer -> its inputs ``(signal, deadband[, direction, has_deadband])``."""
 
 
 @dataclass(frozen=True)
@@ -56,15 +59,31 @@ def fault_layers(fault: Fault, reads: Reads | None) -> tuple[str, ...]:
     if reads is None or fault.signals is None:
         return ()
     sigs = set(fault.signals)
-    return tuple(name for name, inputs in reads.items() if any(s in sigs for s, _ in inputs))
+    return tuple(name for name, inputs in reads.items() if any(i[0] in sigs for i in inputs))
 
 
-def designed_delay_s(fault: Fault, layers: Sequence[str], reads: Reads | None) -> float:
-    """Largest deadband of ``layers``' inputs on the fault's age signals (s); 0 when none."""
+def designed_delay_s(fault: Fault, layers: Sequence[str], reads: Reads | None,
+                     truth: Mapping[str, np.ndarray] | None = None) -> float:
+    """How long the design lets the fault go unanswered. With the true signals (``signals_true``):
+    from the fault's start until one of its signals read by ``layers`` is past that input's deadband
+    (in the input's direction; 0 when no such input has a deadband, or none ever leaves it). Without
+    them: the largest deadband of those inputs on the fault's age signals (``*_s``)."""
     if reads is None or fault.signals is None:
         return 0.0
-    sigs = {s for s in fault.signals if s.endswith("_s")}
-    bands = [d for name in layers for s, d in reads.get(name, ()) if s in sigs]
+    inputs = [i for name in layers for i in reads.get(name, ()) if i[0] in set(fault.signals)]
+    if truth is not None and "t_s" in truth:
+        banded = [i for i in inputs if len(i) >= 4 and i[3] and i[0] in truth]
+        if not banded:
+            return 0.0
+        t = truth["t_s"]
+        sel = t >= fault.at_s
+        out = np.zeros(int(np.count_nonzero(sel)), dtype=bool)
+        for sig, band, direction, _ in banded:
+            x = truth[sig][sel]
+            out |= ~((x - band) * direction <= 0.0)      # NaN: as bad as it gets
+        hit = np.flatnonzero(out)
+        return float(t[sel][hit[0]] - fault.at_s) if hit.size else 0.0
+    bands = [i[1] for i in inputs if i[0].endswith("_s")]
     return max(bands, default=0.0)
 
 
@@ -98,7 +117,8 @@ def _covered(t_s: np.ndarray, layers: Mapping[str, np.ndarray], own: Sequence[st
 
 
 def attribute(t_s: np.ndarray, posture: np.ndarray, layers: Mapping[str, np.ndarray], faults: Sequence[Fault],
-              reads: Reads | None, settle_s: float, posture_names: Sequence[str]) -> list[FaultOutcome]:
+              reads: Reads | None, settle_s: float, posture_names: Sequence[str],
+              truth: Mapping[str, np.ndarray] | None = None) -> list[FaultOutcome]:
     """Every fault's outcome for one controller trace (see the module doc)."""
     own = [tuple(layers) if f.signals is None else tuple(n for n in fault_layers(f, reads) if n in layers)
            for f in faults]   # no recorded mechanism (an older run): every layer and posture drop counts
@@ -130,7 +150,7 @@ def attribute(t_s: np.ndarray, posture: np.ndarray, layers: Mapping[str, np.ndar
         else:
             outcome = "reacted (not required)" if reacted else "correct: no reaction"
         det = detect[i] if not math.isnan(detect[i]) else post[i]
-        out.append(FaultOutcome(f, own[i], det, post[i], after[i], designed_delay_s(f, own[i], reads), outcome))
+        out.append(FaultOutcome(f, own[i], det, post[i], after[i], designed_delay_s(f, own[i], reads, truth), outcome))
     return out
 
 

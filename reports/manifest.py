@@ -96,7 +96,7 @@ class ScenarioInfo:
     expectations: tuple[Expectation, ...]
     runs: tuple[RunInfo, ...]
     keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S   # heartbeat age beyond which an invariant is broken
-    layer_reads: Mapping[str, tuple[tuple[str, float], ...]] | None = None   # the scenario controller's layers
+    layer_reads: Mapping[str, tuple[tuple[str, float, float, float], ...]] | None = None   # the scenario controller's layers
     liveness_judged: bool = True                  # liveness enabled or a recovers_to expectation
 
 
@@ -118,7 +118,7 @@ class Manifest:
     wall_s: float
     jobs: int
     keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S
-    companion_reads: Mapping[str, Mapping[str, tuple[tuple[str, float], ...]]] | None = None
+    companion_reads: Mapping[str, Mapping[str, tuple[tuple[str, float, float, float], ...]]] | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -208,8 +208,9 @@ def _with_mechanisms(r: _Reader, d: Mapping[str, Any], faults: tuple[Fault, ...]
     return tuple(out)
 
 
-def layer_reads(r: _Reader, cfg: Mapping[str, Any], field: str) -> dict[str, tuple[tuple[str, float], ...]]:
-    """Layer -> ((signal, deadband), ...) of a recorded controller config (deadband 0 when it has none)."""
+def layer_reads(r: _Reader, cfg: Mapping[str, Any], field: str) -> dict[str, tuple[tuple[str, float, float, float], ...]]:
+    """Layer -> ((signal, deadband, direction, has_deadband), ...) of a recorded controller config
+    (deadband 0 when the input has none; direction -1: the signal is bad below its deadband)."""
     out = {}
     for i, layer in enumerate(r.lst(cfg, "layers", field, [])):
         where = f"{field}.layers[{i}]"
@@ -217,10 +218,12 @@ def layer_reads(r: _Reader, cfg: Mapping[str, Any], field: str) -> dict[str, tup
         inputs = []
         for j, spec in enumerate(r.lst(layer, "inputs", where, [])):
             spec = r.obj(spec, f"{where}.inputs[{j}]")
-            deadband = spec.get("deadband", 0.0)
-            inputs.append((r.text(spec, "signal", f"{where}.inputs[{j}]"),
-                           float(deadband) if isinstance(deadband, (int, float)) and not isinstance(deadband, bool)
-                           else 0.0))
+            band_key = "max" if spec.get("transform") == "max_age" else "deadband"   # a keepalive's limit
+            deadband, direction = spec.get(band_key, 0.0), spec.get("direction", 1.0)
+            ok = isinstance(deadband, (int, float)) and not isinstance(deadband, bool)
+            inputs.append((r.text(spec, "signal", f"{where}.inputs[{j}]"), float(deadband) if ok else 0.0,
+                           -1.0 if isinstance(direction, (int, float)) and direction < 0 else 1.0,
+                           1.0 if band_key in spec and ok else 0.0))
         out[r.text(layer, "name", where)] = tuple(inputs)
     return out
 
@@ -259,7 +262,7 @@ def _keepalive_max_s(r: _Reader, ctl: Mapping[str, Any], field: str) -> float:
 
 
 def _scenario(r: _Reader, data: Any, field: str, keepalive_max_s: float,
-              reads: Mapping[str, tuple[tuple[str, float], ...]] | None) -> ScenarioInfo:
+              reads: Mapping[str, tuple[tuple[str, float, float, float], ...]] | None) -> ScenarioInfo:
     d = r.obj(data, field)
     if d.get("controller") is not None:
         ctl = r.obj(d["controller"], f"{field}.controller")

@@ -181,9 +181,10 @@ def reaction_per_break(tr: ControllerTrace, breaks: Sequence[InvariantBreak]) ->
     return invariant_reactions(tr.t_s, tr.posture, t_order, t_done, breaks)
 
 
-def outcomes(tr: ControllerTrace, faults: Sequence[Fault], reads: Reads | None = None) -> list[FaultOutcome]:
+def outcomes(tr: ControllerTrace, faults: Sequence[Fault], reads: Reads | None = None,
+             truth: Mapping[str, np.ndarray] | None = None) -> list[FaultOutcome]:
     """Every fault's outcome for this trace, attributed by mechanism (:mod:`reports.attribution`)."""
-    return attribute(tr.t_s, tr.posture, tr.layers, faults, reads, SETTLE_S, POSTURES)
+    return attribute(tr.t_s, tr.posture, tr.layers, faults, reads, SETTLE_S, POSTURES, truth)
 
 
 def _judged(found: Sequence[FaultOutcome]) -> list[FaultOutcome]:
@@ -193,17 +194,19 @@ def _judged(found: Sequence[FaultOutcome]) -> list[FaultOutcome]:
                                                                and not math.isnan(o.excess_s))]
 
 
-def worst_reaction(tr: ControllerTrace, faults: Sequence[Fault], reads: Reads | None = None) -> FaultOutcome | None:
+def worst_reaction(tr: ControllerTrace, faults: Sequence[Fault], reads: Reads | None = None,
+                   truth: Mapping[str, np.ndarray] | None = None) -> FaultOutcome | None:
     """The expected reaction slowest beyond its design (a miss first; the first fault on ties)."""
-    judged = [o for o in _judged(outcomes(tr, faults, reads)) if not math.isnan(o.excess_s)]
+    judged = [o for o in _judged(outcomes(tr, faults, reads, truth)) if not math.isnan(o.excess_s)]
     return max(judged, key=lambda o: o.excess_s) if judged else None
 
 
 def metric_notes(tr: ControllerTrace, faults: Sequence[Fault],
-                 breaks: Sequence[InvariantBreak] | None = None, reads: Reads | None = None) -> dict[str, str]:
+                 breaks: Sequence[InvariantBreak] | None = None, reads: Reads | None = None,
+                 truth: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
     """What a worst-case metric refers to: the fault of ``reaction_s``, the break of the invariant latencies."""
     notes: dict[str, str] = {}
-    worst = worst_reaction(tr, faults, reads)
+    worst = worst_reaction(tr, faults, reads, truth)
     if worst is not None:
         notes["reaction_s"] = worst.fault.label
     if breaks:
@@ -213,8 +216,9 @@ def metric_notes(tr: ControllerTrace, faults: Sequence[Fault],
     return notes
 
 
-def _reaction_metrics(tr: ControllerTrace, faults: Sequence[Fault], reads: Reads | None) -> dict[str, float]:
-    found = outcomes(tr, faults, reads)
+def _reaction_metrics(tr: ControllerTrace, faults: Sequence[Fault], reads: Reads | None,
+                      truth: Mapping[str, np.ndarray] | None) -> dict[str, float]:
+    found = outcomes(tr, faults, reads, truth)
     judged = [o.excess_s for o in _judged(found) if not math.isnan(o.excess_s)]
     posture = [o.posture_s for o in found if not math.isnan(o.posture_s)]
     recorded = any(f.expects_reaction is not None for f in faults)
@@ -272,13 +276,15 @@ def _fault_dd(tr: ControllerTrace, periods: list[tuple[float, float]]) -> float:
 def compute_metrics(tr: ControllerTrace, faults: Sequence[Fault], duration_s: float,
                     references: Mapping[str, ControllerTrace],
                     breaks: Sequence[InvariantBreak] | None = None, reads: Reads | None = None,
-                    true_breaks: Sequence[InvariantBreak] | None = None) -> dict[str, float]:
+                    true_breaks: Sequence[InvariantBreak] | None = None,
+                    truth: Mapping[str, np.ndarray] | None = None) -> dict[str, float]:
     """Every metric of :data:`METRICS` for one controller trace (percentages in %, times in s).
 
     ``references`` maps companion names (``static_ladder``, ``seed_template``, ``uncontrolled``) to
     traces of the same seed and faults; missing references give NaN for the metrics that need them.
     ``breaks``: the invariant breaks observed in this seed (None or empty: the invariant metrics are NaN);
-    ``true_breaks`` the same from ``signals_true``. ``reads``: this controller's layer -> input signals.
+    ``true_breaks`` the same from ``signals_true``, ``truth`` its columns (designed delays).
+    ``reads``: this controller's layer -> input signals.
     """
     end_s = max(duration_s, float(tr.t_s[-1]))
     periods = fault_periods(faults, end_s)
@@ -298,7 +304,7 @@ def compute_metrics(tr: ControllerTrace, faults: Sequence[Fault], duration_s: fl
         other = references.get(name)
         m[f"dd_avoided_{name}_pct"] = (math.nan if other is None or not periods
                                        else 100 * (_fault_dd(other, periods) - _fault_dd(tr, periods)))
-    m.update(_reaction_metrics(tr, faults, reads))
+    m.update(_reaction_metrics(tr, faults, reads, truth))
     m["invariant_hibernate_s"], m["invariant_cancel_s"] = _invariant_latencies(tr, breaks)
     m["invariant_hibernate_true_s"] = _true_latency(tr, breaks, true_breaks)
     m["recovery_s"] = _recovery_s(tr, faults)

@@ -92,11 +92,12 @@ def _case_metrics(manifest: Manifest, case: Case) -> tuple[dict[str, dict[str, f
         breaks = None if name == "nofault" else case.breaks  # the breaks of the faulted world
         reads = reads_of(manifest, case, name)
         try:
+            faulted = name != "nofault"
             out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs, breaks, reads,
-                                        None if name == "nofault" else case.true_breaks)
+                                        case.true_breaks if faulted else None, case.truth if faulted else None)
             if not case.scenario.liveness_judged:
                 out[name]["recovery_s"] = math.nan    # "not recovered" only where the scenario judges liveness
-            notes[name] = metric_notes(tr, faults, breaks, reads)
+            notes[name] = metric_notes(tr, faults, breaks, reads, case.truth if faulted else None)
         except (ValueError, IndexError, ArithmeticError) as exc:  # a trace that loads but is inconsistent
             case.problems.append(f"{case.run.dir}: metrics of {name!r} could not be computed: {exc}")
     return out, notes

@@ -215,7 +215,7 @@ def _reactions(report: RunReport, case: Case) -> str:
     names = [n for n in report.controllers if n in case.traces and n != "nofault"]
     if not case.faults or not names:
         return ""
-    per = {n: outcomes(case.traces[n], case.faults, reads_of(report.manifest, case, n)) for n in names}
+    per = {n: outcomes(case.traces[n], case.faults, reads_of(report.manifest, case, n), case.truth) for n in names}
     rows = []
     for i, f in enumerate(case.faults):
         own = per[names[0]][i].layers if names[0] == RUN else ()

@@ -124,3 +124,19 @@ def test_posture_colours_stay_apart_under_deuteranopia() -> None:
             assert np.linalg.norm(seen[i] - seen[j]) > 0.08, (POSTURE_COLOURS[i], POSTURE_COLOURS[j])
     # the old palette (green APEX, red HIBERNATE) failed exactly this
     assert np.linalg.norm(_deuteranopia("#2e7d32") - _deuteranopia("#c62828")) < 0.1
+
+
+def test_the_designed_delay_comes_from_the_true_signals_leaving_the_deadband() -> None:
+    """A book depth decaying over a 10-min ramp leaves the ob_streamer's deadband (0.5, bad below) only
+    when the true depth ratio crosses 0.5; a layer drop 5 s later is 5 s beyond design, not 6 min."""
+    reads = {"ob_streamer": (("ob.age_s", 2.0, 1.0, 1.0), ("ob.depth_ratio", 0.5, -1.0, 1.0))}
+    fault = Fault("ob_depth_decay", "exchange", 1800.0, 3000.0, {}, True, ("ob.depth_ratio",), True)
+    t = np.arange(6000, dtype=np.float64)
+    depth = np.clip(1.0 - 0.8 * (t - 1800.0) / 600.0, 0.2, 1.0)
+    depth[t < 1800] = 1.0
+    truth = {"t_s": t, "ob.depth_ratio": depth, "ob.age_s": np.full(t.size, 0.1)}
+    crossing = float(t[np.flatnonzero(depth < 0.5)[0]] - 1800.0)
+    tr = trace(6000, {}, {"ob_streamer": {int(1800 + crossing + 5): 0.95}})
+    (o,) = outcomes(tr, [fault], reads, truth)
+    assert o.designed_s == crossing and o.excess_s == 5.0
+    assert outcomes(tr, [fault], reads)[0].excess_s == crossing + 5.0      # without the truth: no ramp known
