@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     ppr.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
     ppr.add_argument("--instrument", action="append", default=[], help="instrument id, e.g. BTCUSDT.BINANCE (repeatable)")
     ppr.add_argument("--build-only", action="store_true", help="check the gate and build the node, do not connect")
+    inf = sub.add_parser("infra", help="a local real Hazelcast cluster and Toxiproxy server (up / down / status)")
+    inf.add_argument("action", choices=("up", "down", "status"))
+    inf.add_argument("--members", type=_positive, default=3, help="members for 'up' (default 3)")
     return p
 
 
@@ -148,6 +151,8 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         from .paper import paper
         return paper(args.config, records_dir=args.records, instruments=args.instrument, build_only=args.build_only,
                      say=lambda line: print(line, file=sys.stderr if line.startswith("nor:") else sys.stdout))
+    if args.command == "infra":
+        return _infra(args)
     if args.command == "report":
         from reports import render_compare, render_run
         if len(args.run_dirs) > 2:
@@ -181,6 +186,23 @@ def _promote(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"promoted {record.data['config_name']} ({record.config_id[:12]}): {record.path}")
     return EXIT_OK
+
+
+def _infra(args: argparse.Namespace) -> int:
+    from infra import InfraError
+    from infra.control import infra_down, infra_status, infra_up
+
+    try:
+        if args.action == "up":
+            infra_up(args.members)
+            return EXIT_OK
+        if args.action == "down":
+            infra_down()
+            return EXIT_OK
+        return EXIT_OK if infra_status() else EXIT_FAILED
+    except InfraError as exc:
+        print(f"nor: infra: {exc}", file=sys.stderr)
+        return 3
 
 
 def _replay(args: argparse.Namespace) -> int:
