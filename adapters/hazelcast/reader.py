@@ -35,6 +35,7 @@ class HealthReader:
         self._state = state
         self._alive = alive
         self._map = client.get_map(map_name)
+        self._smart = bool(getattr(getattr(client, "_config", None), "smart_routing", True))
         self._probe_lock = threading.Lock()
         self._probe_outstanding = False
         self._refresh_outstanding = False
@@ -47,6 +48,25 @@ class HealthReader:
             include_value=True, added_func=self._on_entry, updated_func=self._on_entry,
             removed_func=self._on_removed,
         )
+
+    @property
+    def listening(self) -> bool:
+        """The entry listener is registered on every member in view (smart routing) or on the one
+        connection (unisocket). Until then some members' entry events — and so sequence checks on
+        their partitions — are not seen. The pinned client registers on connections opened after
+        the listener was added in the background and exposes no public view of that, so this reads
+        its listener registry (hazelcast-python-client 5.7.0)."""
+        if not (self._registration.done() and self._registration.is_success()):
+            return False
+        registry = getattr(self._client, "_listener_service", None)
+        reg = getattr(registry, "_active_registrations", {}).get(self._registration.result())
+        if reg is None:
+            return False
+        registered = {getattr(c, "remote_uuid", None) for c in list(reg.connection_registrations)}
+        if not self._smart:
+            return bool(registered)
+        members = {m.uuid for m in self._client.cluster_service.get_members()}
+        return bool(members) and members <= registered
 
     def _on_entry(self, event) -> None:
         if not self._alive() or event.key == PROBE_KEY:
