@@ -5,12 +5,14 @@ Prints, per target: put/get latency of one health entry (median, p99), near-cach
 the latency from an invariant flip written by one client to the controller's HIBERNATE decision
 in another (spec bound: < 10 ms), and put/get of a 400-asset feature table as Arrow IPC bytes
 (spec expectation: < 2 ms). The local cluster is reached directly (no Toxiproxy in the path).
-Also prints the members' start-up time and what the real cluster adds to ``make test``.
+Also prints the members' start-up time and what the real-cluster tests add to ``make test`` (it runs
+them: ~2.5 min; set NOR_BENCH_SKIP_TEST_COST=1 to skip).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -153,9 +155,24 @@ def main() -> int:
         print(f"hazelcast_bench n={n}: local cluster of 3 real members up in {up_s:.1f} s "
               f"(member start-up to a safe cluster: {', '.join(f'{s:.1f}' for s in cluster.startup_s)} s)")
         bench_target("local cluster", cluster.direct_client_addresses, cluster.settings.cluster_name, n)
-    print("make test: the adapter tests start one such cluster per session (plus Toxiproxy) and restart "
-          "members in the chaos tests; their wall time is printed by pytest (tests/adapters/hazelcast)")
+    test_cost()
     return 0
+
+
+def test_cost() -> None:
+    """Wall time of the tests that need the real cluster (what they add to ``make test``)."""
+    if os.environ.get("NOR_BENCH_SKIP_TEST_COST"):
+        print("cost added to make test: not measured (NOR_BENCH_SKIP_TEST_COST is set)")
+        return
+    root = Path(__file__).resolve().parents[1]
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "tests/adapters/hazelcast", "tests/infra"], cwd=root,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    took = time.monotonic() - t0
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "(no output)"
+    print(f"cost added to make test: tests/adapters/hazelcast + tests/infra on real members took {took:.0f} s "
+          f"({last}); budget ~180 s -> {took / 180.0:.2f} of it")
 
 
 if __name__ == "__main__":
