@@ -100,7 +100,8 @@ class World:
     def _wire(self, ctx: Context) -> None:
         agent = self.agent
         self.sensors["ledger_checksum"].journal = agent.portfolio.journal  # type: ignore[attr-defined]
-        ctx.cluster.listeners.append(agent.on_invariant_event)
+        ctx.cluster.membership_hooks.append(self.client.membership_changed)
+        self.client.on_change = agent.on_invariant_event
         ctx.cluster.entry_listeners[self.sensors["ledger_checksum"].key] = agent.on_invariant_event
         for name, sensor in self.sensors.items():
             if name != "ledger_checksum":   # a corrupt record flips data.checksum_ok: step at once
