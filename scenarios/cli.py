@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("run_b", type=Path)
     cmp_.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare)")
     from .promote_cli import add_parsers
+    from .sweep_cli import add_parser as add_sweep_parser
     add_parsers(sub)
+    add_sweep_parser(sub)
     return p
 
 
@@ -108,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Output locations named on the command line, checked before anything is read or run."""
-    if args.command in ("run", "explore", "replay", "report", "compare") and getattr(args, "out", None) is not None:
+    if args.command in ("run", "explore", "replay", "report", "compare", "sweep") and getattr(args, "out", None) is not None:
         options.out_dir(args.out, "--out")
     if getattr(args, "junit", None) is not None:
         options.out_file(args.junit, "--junit")
@@ -143,6 +145,9 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         return EXIT_OK if scenarios else EXIT_INVALID
     if args.command == "replay":
         return _replay(args)
+    if args.command == "sweep":
+        from .sweep_cli import sweep_cli
+        return sweep_cli(args)
     if args.command == "explore":
         from .explore import explore_cli
         return explore_cli(args)
