@@ -17,7 +17,8 @@ per-step series is kept):
 * **invariant misses**: windows where an invariant broke but HIBERNATE came later than that step;
 * **chatter**: posture switches per hour, and the most in any sliding hour (of any case);
 * **misses**: windows of a scenario that requires a reaction (an expectation among
-  :data:`REACTION_CHECKS`, or an invariant broken in the window) where r_total never went below
+  :data:`REACTION_CHECKS`, an ``r_total_within``/``layer_within`` with ``max`` < 1, or an invariant
+  broken in the window) where r_total never went below
   ``react_below``.
 """
 
@@ -42,7 +43,14 @@ __all__ = ["REACTION_CHECKS", "SweepCase", "SweepResult", "load_cases", "sweep_c
 
 REACTION_CHECKS = frozenset({"hibernate_within", "posture_reached", "r_total_reaches", "layer_reaches", "taker_off",
                              "no_entries_in"})
-"""Expectations that require the controller to react to the scenario's faults."""
+"""Expectations that require the controller to react to the scenario's faults (as does an ``r_total_within``
+or ``layer_within`` with a ``max`` below 1)."""
+
+
+def _requires_reaction(expectations) -> bool:
+    return any(e.check in REACTION_CHECKS or (e.check in ("r_total_within", "layer_within")
+                                               and isinstance(e.params.get("max"), (int, float))
+                                               and e.params["max"] < 1.0) for e in expectations)
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ def load_cases(run_dir: Path, metrics: SweepMetrics) -> tuple[list[SweepCase], C
     base = ControllerConfig.from_mapping(ctl, source=f"{manifest.path}: controller.config")
     cases = []
     for s in manifest.scenarios:
-        requires = any(e.check in REACTION_CHECKS for e in s.expectations)
+        requires = _requires_reaction(s.expectations)
         for run in s.runs:
             if run.verdict == "ERROR" or not run.dir:
                 continue
