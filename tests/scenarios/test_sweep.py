@@ -121,3 +121,16 @@ def test_bad_grid_is_exit_2_naming_file_and_field(run_dir, tmp_path, capsys, tex
     assert main(["sweep", str(run_dir), "--grid", str(grid), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert str(grid) in err and f": {field}: expected" in err
+
+
+def test_validate_runs_the_top_config_closed_loop_and_prints_both_loops(run_dir, tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[[param]]\npath = "postures.apex.enter"\nvalues = [0.92]\n')
+    code = main(["sweep", str(run_dir), "--grid", str(grid), "--top", "1", "--validate", "--jobs", "1",
+                 "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    assert "validate config 0" in out and "open loop" in out and "closed loop" in out
+    # the run's own config, closed loop again: the same seed gives the same trace, so no difference
+    lines = [line for line in out.splitlines() if "open loop" in line]
+    assert len(lines) == 2 and all(line.endswith("(diff +0.0000)") for line in lines)
