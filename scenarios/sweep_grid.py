@@ -177,21 +177,54 @@ def _merge(into: dict[str, Any], more: dict[str, Any]) -> None:
             into[key] = value
 
 
-def grid_configs(grid: Grid, run_base: ControllerConfig) -> tuple[list[ControllerConfig], np.ndarray]:
-    """Every grid point as a validated config (product order: the last parameter varies fastest), and
-    the (configs, parameters) value matrix."""
-    base = load_config(grid.base) if grid.base is not None else run_base
-    keys = [_override(p, grid.file, "param") for p in grid.paths]
-    configs, points = [], []
-    for point in itertools.product(*grid.values):
+def _unit_variants(grid: Grid, base: ControllerConfig, unit: tuple[str, ...], members: list[int],
+                   keys: list[list[str]]) -> list[Any]:
+    """Each combination of the unit's parameter values, validated as the base with only those overrides:
+    the PostureConfig (unit ``("postures",)``) or the LayerConfig (``("layers", name)``)."""
+    out = []
+    for values in itertools.product(*(grid.values[j] for j in members)):
         overrides: dict[str, Any] = {}
-        for key, v in zip(keys, point):
-            _merge(overrides, _nested(key, v))
-        where = ", ".join(f"{p}={v:g}" for p, v in zip(grid.paths, point))
+        for j, v in zip(members, values):
+            _merge(overrides, _nested(keys[j], v))
+        where = ", ".join(f"{grid.paths[j]}={v:g}" for j, v in zip(members, values))
         try:
-            cfg = apply_overrides(base, overrides, source=f"{grid.file} (grid point {where})")
-            configs.append(check_design_limits(cfg, f"{grid.file} (grid point {where})"))
+            cfg = check_design_limits(apply_overrides(base, overrides, source=f"{grid.file} (grid point {where})"),
+                                      f"{grid.file} (grid point {where})")
         except ConfigError as exc:
             raise _fail(grid.file, "param", f"grid points that are valid controller configs: {exc}") from None
-        points.append(point)
-    return configs, np.array(points, dtype=np.float64)
+        out.append(cfg.postures if unit == ("postures",) else cfg.layer(unit[1]))
+    return out
+
+
+def grid_configs(grid: Grid, run_base: ControllerConfig) -> tuple[list[ControllerConfig], np.ndarray]:
+    """Every grid point as a validated config (product order: the last parameter varies fastest), and
+    the (configs, parameters) value matrix.
+
+    A config's validation is per part (the postures, each layer; the design limits likewise), so each
+    distinct posture table and layer of the grid is validated once, as the base with only its own
+    overrides, and the grid points are assembled from those parts.
+    """
+    base = load_config(grid.base) if grid.base is not None else run_base
+    keys = [_override(p, grid.file, "param") for p in grid.paths]
+    units: dict[tuple[str, ...], list[int]] = {}
+    for j, key in enumerate(keys):
+        units.setdefault(tuple(key[:1]) if key[0] == "postures" else tuple(key[:2]), []).append(j)
+    variants = {unit: _unit_variants(grid, base, unit, members, keys) for unit, members in units.items()}
+    layer_at = {ly.name: i for i, ly in enumerate(base.layers)}
+    for unit in units:
+        if unit[0] == "layers" and unit[1] not in layer_at:
+            raise _fail(grid.file, "param", f"a layer of the base config ({', '.join(layer_at)})", unit[1])
+    configs = []
+    for combo in itertools.product(*(range(len(v)) for v in variants.values())):
+        layers, postures = list(base.layers), base.postures
+        for unit, pick in zip(variants, combo):
+            if unit == ("postures",):
+                postures = variants[unit][pick]
+            else:
+                layers[layer_at[unit[1]]] = variants[unit][pick]
+        configs.append(ControllerConfig(base.name, tuple(layers), postures))
+    # the product above runs over units; reorder the value matrix to match it
+    order = [j for members in units.values() for j in members]
+    points = np.array(list(itertools.product(*(grid.values[j] for j in order))), dtype=np.float64).reshape(-1, len(order))
+    inverse = np.argsort(order)
+    return configs, points[:, inverse]

@@ -134,3 +134,23 @@ def test_validate_runs_the_top_config_closed_loop_and_prints_both_loops(run_dir,
     # the run's own config, closed loop again: the same seed gives the same trace, so no difference
     lines = [line for line in out.splitlines() if "open loop" in line]
     assert len(lines) == 2 and all(line.endswith("(diff +0.0000)") for line in lines)
+
+
+def test_grid_points_assembled_per_part_equal_whole_overrides(tmp_path):
+    """Each grid point equals the base with all of its overrides applied at once (same config_id)."""
+    from controller import apply_overrides, default_config
+    from scenarios.sweep_grid import grid_configs, load_grid
+
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text(GRID + '[[param]]\npath = "layers.mc_forewarner.recovery_per_min"\nvalues = [0.01, 0.05]\n'
+                         '[[param]]\npath = "layers.exf.inputs.exf.age_s.deadband"\nvalues = [600.0, 900.0]\n')
+    grid = load_grid(grid_file)
+    configs, points = grid_configs(grid, default_config())
+    assert len(configs) == 16 and points.shape == (16, 4)
+    for cfg, point in zip(configs, points):
+        ov = {"postures": {"apex": {"enter": point[1]}}, "layers": {
+            "mc_forewarner": {"recovery_per_min": point[2],
+                              "inputs": {"mc_forewarner.age_s": {"deadband": point[0]}}},
+            "exf": {"inputs": {"exf.age_s": {"deadband": point[3]}}}}}
+        assert cfg.config_id == apply_overrides(default_config(), ov, source="t").config_id
+    assert len({c.config_id for c in configs}) == 16
