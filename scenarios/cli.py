@@ -29,6 +29,7 @@ __all__ = ["main", "DEFAULT_SUITE", "SMOKE_SUITE"]
 
 DEFAULT_SUITE = Path(__file__).resolve().parent / "default"
 SMOKE_SUITE = Path(__file__).resolve().parent / "smoke"
+BUILTIN_SUITES = {"default": DEFAULT_SUITE, "smoke": SMOKE_SUITE}
 EXIT_NONDETERMINISTIC = 4
 
 
@@ -36,10 +37,21 @@ _positive, _seed = options.positive, options.seed
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .manifest import code_version
+
     p = argparse.ArgumentParser(prog="nor", description="Chaos scenario suites against the DOLPHIN twin.")
+    p.add_argument("--version", action="version", version=f"nor {code_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run scenario suites (default: the built-in default suite)")
-    run.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
+    run.add_argument("paths", nargs="*", help="scenario files or directories, or a built-in suite by name "
+                                              f"({', '.join(BUILTIN_SUITES)}; default: the default suite)")
+    run.add_argument("-k", dest="select", metavar="EXPR",
+                     help="only scenarios whose names match EXPR: words (substrings) with and, or, not, ( )")
+    run.add_argument("--only", action="append", metavar="NAME", help="only the scenario NAME (repeatable)")
+    run.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
+    run.add_argument("--json", action="store_true", dest="json_lines",
+                     help="print one JSON object per finished case on stdout, then the summary")
+    run.add_argument("--run-dir", type=Path, help="write the run here (a new or empty directory) instead of OUT/<run-id>")
     seeds = run.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=options.seed_count, help="run seeds 1..N of every scenario (default: each file's seeds)")
     seeds.add_argument("--seed", type=_seed, action="append", dest="seed_list", metavar="S",
@@ -126,16 +138,27 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     if getattr(args, "controller", None) is not None and args.command in ("run", "validate"):
         args.controller = controller_option(args.controller)      # its own error, before any scenario file
     if args.command == "run":
-        scenarios = load_scenarios(args.paths or [DEFAULT_SUITE], controller=args.controller)
+        from .select import select_scenarios, suite_paths
+        scenarios = load_scenarios(suite_paths(args.paths, BUILTIN_SUITES) or [DEFAULT_SUITE], controller=args.controller)
         if not scenarios:
             print("nor: invalid input: no scenario files found", file=sys.stderr)
             return EXIT_INVALID
+        scenarios = select_scenarios(scenarios, args.select, args.only)
+        if args.run_dir is not None:
+            options.out_dir(args.run_dir, "--run-dir")
         opts = RunOptions(out=args.out, jobs=args.jobs or 0, seeds=args.seeds, controller=args.controller,
                           seed_list=tuple(dict.fromkeys(args.seed_list)) if args.seed_list else None,
                           companions=not args.no_companions, junit=args.junit, command=command,
-                          report=not args.no_report)
+                          report=not args.no_report, fail_fast=args.fail_fast, json_lines=args.json_lines,
+                          run_dir=args.run_dir)
         result = run_suite(scenarios, opts)
-        print(result.run_dir)
+        if args.json_lines:
+            import json
+            print(json.dumps({"summary": True, "run_dir": str(result.run_dir), "verdicts": result.manifest["verdicts"],
+                              "complete": result.manifest.get("complete", True),
+                              "not_run": result.manifest.get("not_run", []), "exit_code": result.exit_code}))
+        else:
+            print(result.run_dir)
         return result.exit_code
     if args.command == "validate":
         scenarios = load_scenarios(args.paths or [DEFAULT_SUITE], controller=args.controller)

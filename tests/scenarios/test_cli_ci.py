@@ -1,0 +1,76 @@
+"""The CLI in CI: selection (-k, --only, suites by name), --json, --fail-fast, --run-dir, --version,
+and an interrupted run that leaves an incomplete manifest `nor report` renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scenarios.cli import main
+from scenarios.select import matches
+
+QUIET = "name = '{name}'\nduration = '{d}'\nseeds = 1\ncompanions = []\n"
+FAILING = QUIET + "[[expect]]\ncheck = 'posture_reached'\nposture = 'HIBERNATE'\nwithin = '1m'\n"
+
+
+def _suite(tmp_path: Path, files: dict[str, str]) -> Path:
+    d = tmp_path / "suite"
+    d.mkdir()
+    for name, text in files.items():
+        (d / f"{name}.toml").write_text(text)
+    return d
+
+
+@pytest.mark.parametrize("expr, name, expected", [
+    ("mc", "smoke_mc_stale", True), ("mc and not ob", "smoke_ob_mc", False), ("(ob or quorum) and smoke", "smoke_quorum", True),
+    ("not smoke", "nominal", True), ("MC", "smoke_mc_stale", True),
+])
+def test_k_expressions(expr, name, expected):
+    assert matches(expr, name) is expected
+
+
+def test_json_lines_run_dir_and_k(tmp_path, capsys):
+    suite = _suite(tmp_path, {"a_quiet": QUIET.format(name="a_quiet", d="5m"), "b_quiet": QUIET.format(name="b_quiet", d="5m")})
+    run_dir = tmp_path / "fixed"
+    code = main(["run", str(suite), "-k", "a_", "--json", "--run-dir", str(run_dir), "--jobs", "1", "--no-report"])
+    assert code == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["scenario"] for x in lines[:-1]] == ["a_quiet"] and lines[0]["verdict"] == "PASS"
+    assert len(lines[0]["trace_sha256"]) == 64
+    assert lines[-1]["summary"] and lines[-1]["run_dir"] == str(run_dir) and lines[-1]["exit_code"] == 0
+    assert (run_dir / "manifest.json").is_file()
+    assert main(["run", str(suite), "--run-dir", str(run_dir), "--jobs", "1"]) == 2    # not empty any more
+
+
+def test_fail_fast_stops_and_marks_the_manifest_incomplete(tmp_path):
+    suite = _suite(tmp_path, {f"f{i}": FAILING.format(name=f"f{i}", d="5m") for i in range(3)})
+    code = main(["run", str(suite), "--fail-fast", "--jobs", "1", "--out", str(tmp_path / "runs"), "--no-report"])
+    assert code == 1
+    (run,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["stopped_by"] == "fail-fast"
+    assert len(manifest["not_run"]) == 2
+    assert sum(len(s["runs"]) for s in manifest["scenarios"]) == 1
+
+
+def test_sigterm_leaves_an_incomplete_manifest_that_report_renders(tmp_path):
+    suite = _suite(tmp_path, {"a_fast": QUIET.format(name="a_fast", d="5m"),
+                              "z_slow": QUIET.format(name="z_slow", d="30h")})
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "run", str(suite), "--json", "--jobs", "2",
+                             "--out", str(tmp_path / "runs"), "--no-report"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+    first = json.loads(proc.stdout.readline())         # both start at once: the 5 min case finishes, the 30 h one runs
+    assert first["verdict"] == "PASS"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 130
+    (run,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["complete"] is False and manifest["stopped_by"] == "interrupt"
+    assert manifest["not_run"] and first["scenario"] + "/1" not in manifest["not_run"]
+    assert main(["report", str(run)]) == 0
