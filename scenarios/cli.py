@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="select", metavar="EXPR",
                      help="only scenarios whose names match EXPR: words (substrings) with and, or, not, ( )")
     run.add_argument("--only", action="append", metavar="NAME", help="only the scenario NAME (repeatable)")
+    run.add_argument("--tags", type=lambda v: [t for t in v.split(",") if t], metavar="A,B",
+                     help="only scenarios with any of these tags (a scenario's tags = [...])")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
     run.add_argument("--json", action="store_true", dest="json_lines",
                      help="print one JSON object per finished case on stdout, then the summary")
@@ -143,7 +145,7 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         if not scenarios:
             print("nor: invalid input: no scenario files found", file=sys.stderr)
             return EXIT_INVALID
-        scenarios = select_scenarios(scenarios, args.select, args.only)
+        scenarios = select_scenarios(scenarios, args.select, args.only, args.tags)
         if args.run_dir is not None:
             options.out_dir(args.run_dir, "--run-dir")
         opts = RunOptions(out=args.out, jobs=args.jobs or 0, seeds=args.seeds, controller=args.controller,

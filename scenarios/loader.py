@@ -32,8 +32,8 @@ MAX_SEED = 2 ** 63 - 1
 MAX_ITEMS = 10_000
 """Longest array or table in a scenario file."""
 _WORLD_KEYS = ("market", "cluster", "network", "sensors", "exchange", "agent")
-TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "controller", *_WORLD_KEYS, "fault", "swarm",
-            "expect", "liveness", "safety")
+TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "tags", "controller", *_WORLD_KEYS, "fault",
+            "swarm", "expect", "liveness", "safety")
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -119,7 +119,18 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
         faults=faults, swarm=swarm, expectations=tuple(_expect(e, ctx, f"expect[{i}]")
                                                        for i, e in enumerate(_array(data, "expect", source))),
         liveness=liveness, safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
-        companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text)
+        companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text,
+        tags=_tags(data.get("tags", []), source))
+
+
+def _tags(raw: Any, source: str) -> tuple[str, ...]:
+    """``tags = ["fast", "cluster"]``: names that ``nor run --tags`` selects by."""
+    if not isinstance(raw, list) or len(raw) > 64:
+        raise ScenarioFileError(source, "tags", "an array of at most 64 tag names", raw)
+    for i, tag in enumerate(raw):
+        if not strict.is_identifier(tag):
+            raise ScenarioFileError(source, f"tags[{i}]", f"a tag name: {strict.IDENTIFIER_RULE}", tag)
+    return tuple(dict.fromkeys(raw))
 
 
 def _check_replay_span(world: WorldConfig, duration_s: float, source: str) -> None:

@@ -74,10 +74,20 @@ def matches(expr: str, name: str) -> bool:
     return value
 
 
-def select_scenarios(scenarios: Sequence[Scenario], expr: str | None, only: Sequence[str] | None) -> list[Scenario]:
-    """The scenarios named by ``--only`` (each must exist: "did you mean") and matching ``-k``; exit 2 if none."""
+def select_scenarios(scenarios: Sequence[Scenario], expr: str | None, only: Sequence[str] | None,
+                     tags: Sequence[str] | None = None) -> list[Scenario]:
+    """The scenarios named by ``--only`` (each must exist: "did you mean"), with any of ``tags``, and matching
+    ``-k``; exit 2 if none is left."""
     names = [s.name for s in scenarios]
     chosen = list(scenarios)
+    if tags:
+        known = sorted({t for s in scenarios for t in s.tags})
+        for tag in tags:
+            if tag not in known:
+                near = difflib.get_close_matches(tag, known, n=3)
+                hint = f" (did you mean {', '.join(near)}?)" if near else f" (tags in use: {', '.join(known) or 'none'})"
+                raise ScenarioFileError("command line", "--tags", f"a tag of a scenario being run{hint}", tag)
+        chosen = [s for s in chosen if set(s.tags) & set(tags)]
     if only:
         for name in only:
             if name not in names:
@@ -89,5 +99,5 @@ def select_scenarios(scenarios: Sequence[Scenario], expr: str | None, only: Sequ
         matches(expr, "")                                  # a malformed expression is an error even if nothing runs
         chosen = [s for s in chosen if matches(expr, s.name)]
     if not chosen:
-        raise ScenarioFileError("command line", "-k/--only", "an expression that selects at least one scenario", expr)
+        raise ScenarioFileError("command line", "-k/--only/--tags", "an expression that selects at least one scenario", expr)
     return chosen

@@ -74,3 +74,17 @@ def test_sigterm_leaves_an_incomplete_manifest_that_report_renders(tmp_path):
     assert manifest["complete"] is False and manifest["stopped_by"] == "interrupt"
     assert manifest["not_run"] and first["scenario"] + "/1" not in manifest["not_run"]
     assert main(["report", str(run)]) == 0
+
+
+def test_tags_select_and_unknown_tag_is_exit_2_with_a_suggestion(tmp_path, capsys):
+    suite = _suite(tmp_path, {"a": QUIET.format(name="a", d="5m") + "tags = ['cluster', 'fast']\n",
+                              "b": QUIET.format(name="b", d="5m") + "tags = ['sensors']\n"})
+    assert main(["run", str(suite), "--tags", "fast", "--json", "--jobs", "1", "--out", str(tmp_path / "r"),
+                 "--no-report"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["scenario"] for x in lines[:-1]] == ["a"]
+    assert main(["run", str(suite), "--tags", "sensor", "--out", str(tmp_path / "r")]) == 2
+    assert "did you mean sensors?" in capsys.readouterr().err
+    (suite / "c.toml").write_text(QUIET.format(name="c", d="5m") + "tags = ['no spaces']\n")
+    assert main(["validate", str(suite)]) == 2
+    assert "tags[0]" in capsys.readouterr().err
