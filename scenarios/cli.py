@@ -163,11 +163,7 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
             print(result.run_dir)
         return result.exit_code
     if args.command == "validate":
-        scenarios = load_scenarios(args.paths or [DEFAULT_SUITE], controller=args.controller)
-        for s in scenarios:
-            print(f"ok {s.file}: {s.name} ({len(s.faults)} faults{', swarm' if s.swarm else ''}, "
-                  f"{len(s.expectations)} expectations, seeds {list(s.seeds)})")
-        return EXIT_OK if scenarios else EXIT_INVALID
+        return _validate(args)
     if args.command == "replay":
         return _replay(args)
     if args.command == "sweep":
@@ -195,6 +191,36 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         print(render_compare(args.run_a, args.run_b, args.out or args.run_b / "compare"))
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Every file checked (each file's error printed, not only the first file's); exit 2 if any is bad or none found."""
+    from .loader import discover, load_scenario
+
+    files = discover(args.paths or [DEFAULT_SUITE])
+    if not files:
+        print(f"nor: invalid input: no scenario files (*.toml) in {', '.join(map(str, args.paths))}", file=sys.stderr)
+        return EXIT_INVALID
+    bad = 0
+    names: dict[str, str] = {}
+    for f in files:
+        try:
+            s = load_scenario(f, controller=args.controller)
+        except (ScenarioError, ConfigError, FaultError, TwinError, StrictError) as exc:
+            print(f"nor: invalid input: {exc}", file=sys.stderr)
+            bad += 1
+            continue
+        if s.name in names:
+            print(f"nor: invalid input: {s.file}: name: expected a name unique in the run (also used by "
+                  f"{names[s.name]}), got {s.name!r}", file=sys.stderr)
+            bad += 1
+            continue
+        names[s.name] = s.file
+        print(f"ok {s.file}: {s.name} ({len(s.faults)} faults{', swarm' if s.swarm else ''}, "
+              f"{len(s.expectations)} expectations, seeds {list(s.seeds)})")
+    if bad:
+        print(f"nor validate: {bad} of {len(files)} files invalid", file=sys.stderr)
+    return EXIT_INVALID if bad else EXIT_OK
 
 
 def mismatch_text(replayed: str, recorded: str, on_disk: str, differing: Sequence[str]) -> str:

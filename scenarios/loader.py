@@ -93,7 +93,8 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
         raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
     for key in data:
         if key not in TOP_KEYS:
-            raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)")
+            raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)"
+                                                 f"{strict.did_you_mean(key, TOP_KEYS)}")
     name = _text(data, "name", source, required=True)
     if not strict.is_identifier(name):
         raise ScenarioFileError(source, "name", f"a scenario name (it names the run's directory): "
@@ -265,7 +266,8 @@ def _swarm(raw: Any, source: str, duration_s: float) -> SwarmSpec:
     allowed = ("kinds", "horizon", "max_rate_per_h", "enable_ratio", "max_faults")
     for key in raw:
         if key not in allowed:
-            raise ScenarioFileError(source, f"swarm.{key}", f"one of {', '.join(allowed)} (unknown key)")
+            raise ScenarioFileError(source, f"swarm.{key}", f"one of {', '.join(allowed)} (unknown key)"
+                                                                 f"{strict.did_you_mean(key, allowed)}")
     horizon = parse_seconds(raw.get("horizon", duration_s / 2))
     if horizon is None or not 0 < horizon <= duration_s:
         raise ScenarioFileError(source, "swarm.horizon", f"a duration in (0, {duration_s:g} s]", raw.get("horizon"))
@@ -302,6 +304,7 @@ def _expect(raw: Any, ctx: ParseContext, path: str) -> Expectation:
     name = raw.get("check")
     check = EXPECTATIONS.get(name) if isinstance(name, str) else None
     if check is None:
-        raise ScenarioFileError(ctx.source, f"{path}.check", f"one of {', '.join(sorted(EXPECTATIONS))}", name)
+        raise ScenarioFileError(ctx.source, f"{path}.check", f"one of {', '.join(sorted(EXPECTATIONS))}"
+                                f"{strict.did_you_mean(name, EXPECTATIONS)}", name)
     params = check.parse(raw, ctx, path)
     return Expectation(name, params, {k: v for k, v in raw.items() if k != "check"})

@@ -88,3 +88,23 @@ def test_tags_select_and_unknown_tag_is_exit_2_with_a_suggestion(tmp_path, capsy
     (suite / "c.toml").write_text(QUIET.format(name="c", d="5m") + "tags = ['no spaces']\n")
     assert main(["validate", str(suite)]) == 2
     assert "tags[0]" in capsys.readouterr().err
+
+
+def test_validate_reports_every_bad_file_with_suggestions_and_an_empty_directory_is_exit_2(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["validate", str(empty)]) == 2
+    assert "no scenario files" in capsys.readouterr().err
+    suite = _suite(tmp_path, {"good": QUIET.format(name="good", d="5m"),
+                              "typo_key": "name = 'k'\nduraton = '5m'\n",
+                              "typo_kind": QUIET.format(name="t", d="5m")
+                              + "[[fault]]\nkind = 'sensor_stal'\ntarget = 'mc_forewarner'\nat = '1m'\nfor = '1m'\n",
+                              "typo_check": QUIET.format(name="c", d="5m") + "[[expect]]\ncheck = 'posture_nevr'\n"})
+    assert main(["validate", str(suite)]) == 2
+    captured = capsys.readouterr()
+    assert "ok " in captured.out and "good" in captured.out
+    err = captured.err
+    assert "duraton" in err and "did you mean duration?" in err
+    assert "did you mean sensor_stale" in err
+    assert "did you mean posture_never" in err
+    assert "3 of 4 files invalid" in err
