@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
     run.add_argument("--json", action="store_true", dest="json_lines",
                      help="print one JSON object per finished case on stdout, then the summary")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="run only the cases an interrupted or --fail-fast run did not finish, into that run")
     run.add_argument("--run-dir", type=Path, help="write the run here (a new or empty directory) instead of OUT/<run-id>")
     seeds = run.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=options.seed_count, help="run seeds 1..N of every scenario (default: each file's seeds)")
@@ -139,6 +141,13 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     _check_outputs(args)
     if getattr(args, "controller", None) is not None and args.command in ("run", "validate"):
         args.controller = controller_option(args.controller)      # its own error, before any scenario file
+    if args.command == "run" and args.resume is not None:
+        from .resume import resume_run
+        result = resume_run(args.resume, RunOptions(jobs=args.jobs or 0, junit=args.junit, command=command,
+                                                    report=not args.no_report, fail_fast=args.fail_fast,
+                                                    json_lines=args.json_lines))
+        print(result.run_dir)
+        return exit_code([r["verdict"] for s in result.manifest["scenarios"] for r in s["runs"]])
     if args.command == "run":
         from .select import select_scenarios, suite_paths
         scenarios = load_scenarios(suite_paths(args.paths, BUILTIN_SUITES) or [DEFAULT_SUITE], controller=args.controller)

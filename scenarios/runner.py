@@ -56,6 +56,7 @@ class RunOptions:
     fail_fast: bool = False            # stop at the first case that does not PASS (the manifest is marked incomplete)
     json_lines: bool = False           # one JSON object per finished case on stdout
     run_dir: Path | None = None        # a fixed run directory (new or empty) instead of out/<run-id>
+    prior: dict | None = None          # --resume: the incomplete manifest of run_dir, merged with this run's
     code: CodeState | None = None      # the code state the manifest records (default: this source tree's)
 
     @property
@@ -106,8 +107,8 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     run_dir = options.run_dir if options.run_dir is not None else options.out / run_id
     option = "--run-dir" if options.run_dir is not None else "--out"
     try:
-        if run_dir.is_dir() and option == "--run-dir" and not any(run_dir.iterdir()):
-            pass                                   # an empty directory made for the run (CI)
+        if run_dir.is_dir() and option == "--run-dir" and (options.prior is not None or not any(run_dir.iterdir())):
+            pass                                   # an empty directory made for the run (CI), or --resume
         else:
             run_dir.mkdir(parents=True, exist_ok=False)
     except OSError as exc:
@@ -146,6 +147,10 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
         manifest["complete"] = False
         manifest["not_run"] = sorted(missing)
         manifest["stopped_by"] = "interrupt" if interrupted is not None else "fail-fast"
+        manifest["resume"] = {"controller": options.controller, "companions": options.companions}
+    if options.prior is not None:
+        from .resume import merge_manifests
+        manifest = merge_manifests(options.prior, manifest)
     write_manifest(run_dir, manifest)
     if interrupted is not None:
         write_outputs(run_dir, manifest, options.junit)

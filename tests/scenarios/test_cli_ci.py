@@ -108,3 +108,22 @@ def test_validate_reports_every_bad_file_with_suggestions_and_an_empty_directory
     assert "did you mean sensor_stale" in err
     assert "did you mean posture_never" in err
     assert "3 of 4 files invalid" in err
+
+
+def test_resume_runs_only_the_missing_cases_and_completes_the_manifest(tmp_path, capsys):
+    suite = _suite(tmp_path, {"f0": FAILING.format(name="f0", d="5m"), "q1": QUIET.format(name="q1", d="4m"),
+                              "q2": QUIET.format(name="q2", d="3m")})
+    assert main(["run", str(suite), "--fail-fast", "--jobs", "1", "--out", str(tmp_path / "runs"), "--no-report"]) == 1
+    (run,) = (tmp_path / "runs").iterdir()
+    first = json.loads((run / "manifest.json").read_text())
+    assert first["not_run"] == ["q1/1", "q2/1"]                  # longest first: f0 ran and failed
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run), "--jobs", "1", "--json", "--no-report"]) == 1   # f0 still failed
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert sorted(x["scenario"] for x in lines) == ["q1", "q2"]   # only the missing cases ran
+    merged = json.loads((run / "manifest.json").read_text())
+    assert "complete" not in merged and "not_run" not in merged
+    assert merged["verdicts"]["PASS"] == 2 and merged["verdicts"]["EXPECTATION"] == 1
+    assert [len(s["runs"]) for s in merged["scenarios"]] == [1, 1, 1]
+    assert main(["run", "--resume", str(run)]) == 2              # nothing left to resume
+    assert main(["report", str(run)]) == 0
