@@ -157,9 +157,8 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
         echo(f"interrupted: {len(results)} of {len(jobs)} cases finished; manifest marked incomplete in {run_dir} "
              f"(nor report renders it)")
         raise interrupted
-    write_outputs(run_dir, manifest, options.junit)
-    if options.report:
-        _render(run_dir, options.junit, echo)
+    if not (options.report and _render(run_dir, options.junit, echo)):
+        write_outputs(run_dir, manifest, options.junit)
     _print_failures(manifest, echo)
     return RunResult(run_dir, manifest, results)
 
@@ -234,16 +233,18 @@ def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
     return results
 
 
-def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> None:
+def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> bool:
+    """report.html, summary.md and junit.xml; False (and a warning) when the report could not be rendered."""
     try:
         from reports import render_run
         from reports.files import write_output
         render_run(run_dir)
         if junit is not None:
             write_output(junit, (run_dir / "junit.xml").read_text(encoding="utf-8"))
-    except Exception as exc:  # the run's own junit.xml / summary.md stay; the report is optional
-        echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc}); junit.xml and summary.md are the "
-             f"runner's own")
+        return True
+    except Exception as exc:  # the report is optional: junit.xml and summary.md are then written on their own
+        echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc})")
+        return False
 
 
 def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -127,3 +128,30 @@ def test_resume_runs_only_the_missing_cases_and_completes_the_manifest(tmp_path,
     assert [len(s["runs"]) for s in merged["scenarios"]] == [1, 1, 1]
     assert main(["run", "--resume", str(run)]) == 2              # nothing left to resume
     assert main(["report", str(run)]) == 0
+
+
+def test_junit_and_summary_are_the_same_with_and_without_the_report(tmp_path):
+    """One writer of each: --no-report changes neither junit.xml nor summary.md; JUnit carries properties."""
+    import xml.etree.ElementTree as ET
+
+    suite = _suite(tmp_path, {"f0": FAILING.format(name="f0", d="5m"), "q1": QUIET.format(name="q1", d="4m")})
+    dirs = []
+    for extra in ([], ["--no-report"]):
+        run_dir = tmp_path / f"run{len(dirs)}"
+        assert main(["run", str(suite), "--jobs", "1", "--run-dir", str(run_dir), *extra]) == 1
+        dirs.append(run_dir)
+    def norm(text: str, d: Path) -> str:
+        text = text.replace(str(d), "RUN")
+        text = re.sub(r"\d{8}-\d{6}-[0-9a-f]{6}", "RUN_ID", text)
+        text = re.sub(r'(time|timestamp)="[^"]*"', r'\1=""', text)
+        return re.sub(r"[0-9.]+ (s|ms) wall", "WALL", text)
+
+    a, b = (norm((d / "junit.xml").read_text(), d) for d in dirs)
+    assert a == b
+    root = ET.fromstring(b.split("\n", 1)[1])
+    case = next(root.iter("testcase"))
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert set(props) == {"seed", "controller", "config_id", "trace_sha256"} and len(props["trace_sha256"]) == 64
+    assert ET.fromstring((dirs[1] / "junit.xml").read_text().split("\n", 1)[1]).find("testsuite").get("timestamp")
+    sa, sb = (norm((d / "summary.md").read_text(), d) for d in dirs)
+    assert sa == sb and "EXPECTATION" in sa
