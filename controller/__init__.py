@@ -4,7 +4,7 @@ Pure: imports no other project package and no infrastructure library.
 """
 
 from .baselines import BASELINES, SeedTemplateController, StaticLadderController
-from .batch import BatchResult, evaluate_batch
+from .batch import BatchPlan, BatchResult, evaluate_batch, plan_batch
 from .categories import Category, categories, category, register_category
 from .config import ControllerConfig, InputConfig, LayerConfig, PostureBand, PostureConfig, check_design_limits
 from .decision import Decision
@@ -19,10 +19,10 @@ SIGNALS: tuple[str, ...] = tuple(NOMINAL_SIGNALS)
 """The default signal names."""
 
 __all__ = [
-    "BASELINES", "BatchResult", "CONTROLLER_NAMES", "Category", "ConfigError", "ControllerConfig",
+    "BASELINES", "BatchPlan", "BatchResult", "CONTROLLER_NAMES", "Category", "ConfigError", "ControllerConfig",
     "ControllerError", "Decision", "InputConfig", "LayerConfig", "NOMINAL_SIGNALS", "Posture",
     "PostureBand", "PostureConfig", "SIGNALS", "SeedTemplateController", "StaticLadderController",
     "SurvivalController", "apply_overrides", "categories", "category", "check_design_limits", "default_config",
     "dump_config",
-    "evaluate_batch", "load_config", "make_controller", "register_category",
+    "evaluate_batch", "load_config", "make_controller", "plan_batch", "register_category",
 ]

@@ -31,6 +31,8 @@ __all__ = [
     "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED", "F_TIME_JUMP",
     "state_size", "out_size", "new_state", "advance_time", "input_confidence", "layers_raw_into", "decide", "step_into",
     "batch_times", "batch_inputs", "batch_layers", "batch_decide",
+    "WA_SUM", "WA_MIN", "WA_REACT", "WA_HIBERNATE", "WA_SWITCHES", "WA_OUT_OF_APEX_S", "WA_STEPS", "WA_INVARIANT",
+    "WA_SIZE", "SM_SIZE", "SWITCH_RING", "HOUR_S",
 ]
 
 # Transform codes of an input row.
@@ -101,6 +103,27 @@ F_DEGRADED = 16
 F_TIME_JUMP = 32
 
 MAX_TIME_JUMP_S = 3600.0
+
+# Per-window accumulators of the batch (one row per config and window label): sum and min of r_total,
+# first time r_total < react_below, first time in HIBERNATE, posture switches, seconds out of APEX
+# (the posture held over each step's interval), steps, first time an invariant was broken.
+WA_SUM = 0
+WA_MIN = 1
+WA_REACT = 2
+WA_HIBERNATE = 3
+WA_SWITCHES = 4
+WA_OUT_OF_APEX_S = 5
+WA_STEPS = 6
+WA_INVARIANT = 7
+WA_SIZE = 8
+
+# Per-config summary row of the batch: 0 sum r, 1 min r, 2 final r, 3 switches, 4..7 seconds per posture,
+# 8 last posture, 9 most switches within any HOUR_S, 10 switches pushed to the ring, 11 steps with an
+# invariant broken but not in HIBERNATE.
+SM_SIZE = 12
+SWITCH_RING = 64
+"""Switch times kept per config for the sliding-hour count (which saturates at this many)."""
+HOUR_S = 3600.0
 """Default largest forward step of ``now_s`` credited as elapsed time (see :func:`advance_time`)."""
 
 
@@ -381,22 +404,62 @@ def batch_layers(L, n_l, conf, bad, n, raw, invalid):
             invalid[i, m] = any_bad
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _window_step(a, r, p, previous, now, t_last, react_below, switched, invariant):
+    """Accumulate one step into a window row (see WA_*)."""
+    a[WA_SUM] += r
+    if r < a[WA_MIN]:
+        a[WA_MIN] = r
+    if r < react_below and math.isnan(a[WA_REACT]):
+        a[WA_REACT] = now
+    if p == 0 and math.isnan(a[WA_HIBERNATE]):
+        a[WA_HIBERNATE] = now
+    if switched:
+        a[WA_SWITCHES] += 1.0
+    if previous != 3:
+        a[WA_OUT_OF_APEX_S] += now - t_last
+    a[WA_STEPS] += 1.0
+    if invariant and math.isnan(a[WA_INVARIANT]):
+        a[WA_INVARIANT] = now
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _switch_in_hour(ring, sm, now):
+    """Record a switch at ``now``; return the switches within the last HOUR_S (at most SWITCH_RING)."""
+    n = int(sm[10])
+    ring[n % SWITCH_RING] = now
+    sm[10] = n + 1
+    count = 0
+    for q in range(min(n + 1, SWITCH_RING)):
+        if now - ring[(n - q) % SWITCH_RING] < HOUR_S:
+            count += 1
+        else:
+            break
+    return count
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
-            full, r_out, p_out, l_out, summary):
-    """Stage 2: every config's damping, r_total and posture over steps [i0, i1)."""
+            full, r_out, p_out, l_out, summary, label, react_below, WACC, RING):
+    """Stage 2: every config's damping, r_total and posture over steps [i0, i1).
+
+    Also accumulates, for each step with ``label[i] >= 0``, the window row ``WACC[c, label[i]]`` and
+    the sliding-hour switch count (``RING`` holds each config's last switch times), so a sweep keeps
+    per-window results without per-step series.
+    """
     for c in prange(G.shape[0]):
         nl = n_lay[c]
         lay = LAY[c]
         state = STATE[c]
         out = OUT[c]
         g = G[c]
+        sm = summary[c]
         o_raw = O_HEAD + nl
-        total = summary[c, 0]
-        low = summary[c, 1]
-        switches = summary[c, 3]
-        previous = int(summary[c, 8])
-        r = summary[c, 2]
+        total = sm[0]
+        low = sm[1]
+        switches = sm[3]
+        previous = int(sm[8])
+        r = sm[2]
         in_posture = np.zeros(4)
         t_last = now[i0 - 1] if i0 > 0 else now[0]
         for i in range(i0, i1):
@@ -414,8 +477,18 @@ def batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, i
             total += r
             if r < low:
                 low = r
-            if p != previous and i > 0:
+            switched = p != previous and i > 0
+            if switched:
                 switches += 1
+                in_hour = _switch_in_hour(RING[c], sm, now[i])
+                if in_hour > sm[9]:
+                    sm[9] = in_hour
+            invariant = (int(out[O_FLAGS]) & F_INVARIANT) != 0
+            if invariant and p != 0:
+                sm[11] += 1.0
+            w = label[i]
+            if w >= 0:
+                _window_step(WACC[c, w], r, p, previous, now[i], t_last, react_below, switched, invariant)
             in_posture[previous] += now[i] - t_last
             t_last = now[i]
             previous = p
@@ -424,10 +497,10 @@ def batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, i
                 p_out[c, i] = p
                 for j in range(nl):
                     l_out[c, i, j] = out[O_HEAD + j]
-        summary[c, 0] = total
-        summary[c, 1] = low
-        summary[c, 2] = r
-        summary[c, 3] = switches
-        summary[c, 8] = previous
+        sm[0] = total
+        sm[1] = low
+        sm[2] = r
+        sm[3] = switches
+        sm[8] = previous
         for q in range(4):
-            summary[c, 4 + q] += in_posture[q]
+            sm[4 + q] += in_posture[q]

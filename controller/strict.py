@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["StrictError", "MAX_DEPTH", "MAX_SECONDS", "MAX_TEXT", "INT_RANGE", "IDENTIFIER_RULE", "load_toml", "load_json",
-           "check_tree", "number", "integer", "identifier", "is_identifier", "regular_file", "shown"]
+           "check_tree", "number", "integer", "identifier", "is_identifier", "regular_file", "shown", "did_you_mean"]
 
 MAX_DEPTH = 16
 """Deepest nesting of arrays/tables accepted in any file (the deepest real one is 4)."""
@@ -51,6 +51,16 @@ class StrictError(ValueError):
     def __init__(self, source: str, path: str, expected: str, got: object = None) -> None:
         self.source, self.path, self.expected, self.got = source, path, expected, got
         super().__init__(f"{source}: {path}: expected {expected}{shown_got(got)}")
+
+
+def did_you_mean(got: object, choices) -> str:
+    """``" (did you mean x?)"`` naming the choices closest to a misspelt name ``got``, or nothing."""
+    import difflib
+
+    if not isinstance(got, str):
+        return ""
+    near = difflib.get_close_matches(got, [str(c) for c in choices], n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(near)}?)" if near else ""
 
 
 def shown(value: object, limit: int = 80) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from controller.strict import did_you_mean
 from twin import WorldConfig
 
 from .errors import FaultSpecError
@@ -30,12 +31,13 @@ def parse_fault(data: Any, source: str, path: str, world: WorldConfig,
     name = data.get("kind")
     k = KINDS.get(name) if isinstance(name, str) else None
     if k is None:
-        raise FaultSpecError(source, f"{path}.kind", f"one of {', '.join(sorted(KINDS))}", name)
+        raise FaultSpecError(source, f"{path}.kind", f"one of {', '.join(sorted(KINDS))}{did_you_mean(name, KINDS)}", name)
     allowed = _FIXED_KEYS + tuple(p.name for p in k.params)
     for key in data:
         if key not in allowed:
             raise FaultSpecError(source, f"{path}.{key}",
-                                 f"one of the keys of a {name} fault: {', '.join(allowed)} (unknown key)")
+                                 f"one of the keys of a {name} fault: {', '.join(allowed)} (unknown key)"
+                                 f"{did_you_mean(key, allowed)}")
     target = _target(k, data, source, path, world)
     at_s = parse_seconds(data.get("at"))
     if at_s is None or at_s < 0:

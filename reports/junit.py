@@ -38,6 +38,8 @@ def junit_xml(report: RunReport) -> str:
         groups.setdefault(case.scenario.name, []).append(case)
     for name, cases in groups.items():
         suite = ET.SubElement(root, "testsuite", name=name)
+        if report.manifest.created_utc:
+            suite.set("timestamp", report.manifest.created_utc.rstrip("Z"))
         counts = {"tests": 0, "failures": 0, "errors": 0}
         wall = 0.0
         for case in cases:
@@ -47,6 +49,11 @@ def junit_xml(report: RunReport) -> str:
             tc = ET.SubElement(suite, "testcase", name=f"{name}[seed={case.run.seed}]",
                                classname=f"nor.{suite_name}.{name}", time=f"{wall_s:.3f}")
             counts["tests"] += 1
+            props = ET.SubElement(tc, "properties")
+            for key, value in (("seed", case.run.seed), ("controller", report.manifest.controller_name),
+                               ("config_id", case.run.config_id or report.manifest.config_id),
+                               ("trace_sha256", case.run.trace_sha256)):
+                ET.SubElement(props, "property", name=key, value=str(value))
             if case.run.verdict != "PASS":
                 message, details = _case_text(report, case)
                 tag = "error" if case.run.verdict == "ERROR" else "failure"

@@ -30,6 +30,7 @@ __all__ = ["main", "DEFAULT_SUITE", "SMOKE_SUITE"]
 
 DEFAULT_SUITE = Path(__file__).resolve().parent / "default"
 SMOKE_SUITE = Path(__file__).resolve().parent / "smoke"
+BUILTIN_SUITES = {"default": DEFAULT_SUITE, "smoke": SMOKE_SUITE}
 EXIT_NONDETERMINISTIC = 4
 EXIT_BROKEN_PIPE = 141          # 128 + SIGPIPE, as a shell reports a process killed by it
 
@@ -38,10 +39,25 @@ _positive, _seed = options.positive, options.seed
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .manifest import code_version
+
     p = argparse.ArgumentParser(prog="nor", description="Chaos scenario suites against the DOLPHIN twin.")
+    p.add_argument("--version", action="version", version=f"nor {code_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run scenario suites (default: the built-in default suite)")
-    run.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
+    run.add_argument("paths", nargs="*", help="scenario files or directories, or a built-in suite by name "
+                                              f"({', '.join(BUILTIN_SUITES)}; default: the default suite)")
+    run.add_argument("-k", dest="select", metavar="EXPR",
+                     help="only scenarios whose names match EXPR: words (substrings) with and, or, not, ( )")
+    run.add_argument("--only", action="append", metavar="NAME", help="only the scenario NAME (repeatable)")
+    run.add_argument("--tags", type=lambda v: [t for t in v.split(",") if t], metavar="A,B",
+                     help="only scenarios with any of these tags (a scenario's tags = [...])")
+    run.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
+    run.add_argument("--json", action="store_true", dest="json_lines",
+                     help="print one JSON object per finished case on stdout, then the summary")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="run only the cases an interrupted or --fail-fast run did not finish, into that run")
+    run.add_argument("--run-dir", type=Path, help="write the run here (a new or empty directory) instead of OUT/<run-id>")
     seeds = run.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=options.seed_count, help="run seeds 1..N of every scenario (default: each file's seeds)")
     seeds.add_argument("--seed", type=_seed, action="append", dest="seed_list", metavar="S",
@@ -80,10 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("run_b", type=Path)
     cmp_.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare)")
     from .promote_cli import add_parsers
+    from .sweep_cli import add_parser as add_sweep_parser
     add_parsers(sub)
     inf = sub.add_parser("infra", help="a local real Hazelcast cluster and Toxiproxy server (up / down / status)")
     inf.add_argument("action", choices=("up", "down", "status"))
     inf.add_argument("--members", type=_positive, default=3, help="members for 'up' (default 3)")
+    add_sweep_parser(sub)
     return p
 
 
@@ -119,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Output locations named on the command line, checked before anything is read or run."""
-    if args.command in ("run", "explore", "replay", "report", "compare") and getattr(args, "out", None) is not None:
+    if args.command in ("run", "explore", "replay", "report", "compare", "sweep") and getattr(args, "out", None) is not None:
         options.out_dir(args.out, "--out")
     if getattr(args, "junit", None) is not None:
         options.out_file(args.junit, "--junit")
@@ -134,26 +152,43 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     _check_outputs(args)
     if getattr(args, "controller", None) is not None and args.command in ("run", "validate"):
         args.controller = controller_option(args.controller)      # its own error, before any scenario file
+    if args.command == "run" and args.resume is not None:
+        from .resume import resume_run
+        result = resume_run(args.resume, RunOptions(jobs=args.jobs or 0, junit=args.junit, command=command,
+                                                    report=not args.no_report, fail_fast=args.fail_fast,
+                                                    json_lines=args.json_lines))
+        print(result.run_dir)
+        return exit_code([r["verdict"] for s in result.manifest["scenarios"] for r in s["runs"]])
     if args.command == "run":
-        scenarios = load_scenarios(args.paths or [DEFAULT_SUITE], controller=args.controller)
+        from .select import select_scenarios, suite_paths
+        scenarios = load_scenarios(suite_paths(args.paths, BUILTIN_SUITES) or [DEFAULT_SUITE], controller=args.controller)
         if not scenarios:
             print("nor: invalid input: no scenario files found", file=sys.stderr)
             return EXIT_INVALID
+        scenarios = select_scenarios(scenarios, args.select, args.only, args.tags)
+        if args.run_dir is not None:
+            options.out_dir(args.run_dir, "--run-dir")
         opts = RunOptions(out=args.out, jobs=args.jobs or 0, seeds=args.seeds, controller=args.controller,
                           seed_list=tuple(dict.fromkeys(args.seed_list)) if args.seed_list else None,
                           companions=not args.no_companions, junit=args.junit, command=command,
-                          report=not args.no_report)
+                          report=not args.no_report, fail_fast=args.fail_fast, json_lines=args.json_lines,
+                          run_dir=args.run_dir)
         result = run_suite(scenarios, opts)
-        print(result.run_dir)
+        if args.json_lines:
+            import json
+            print(json.dumps({"summary": True, "run_dir": str(result.run_dir), "verdicts": result.manifest["verdicts"],
+                              "complete": result.manifest.get("complete", True),
+                              "not_run": result.manifest.get("not_run", []), "exit_code": result.exit_code}))
+        else:
+            print(result.run_dir)
         return result.exit_code
     if args.command == "validate":
-        scenarios = load_scenarios(args.paths or [DEFAULT_SUITE], controller=args.controller)
-        for s in scenarios:
-            print(f"ok {s.file}: {s.name} ({len(s.faults)} faults{', swarm' if s.swarm else ''}, "
-                  f"{len(s.expectations)} expectations, seeds {list(s.seeds)})")
-        return EXIT_OK if scenarios else EXIT_INVALID
+        return _validate(args)
     if args.command == "replay":
         return _replay(args)
+    if args.command == "sweep":
+        from .sweep_cli import sweep_cli
+        return sweep_cli(args)
     if args.command == "explore":
         from .explore import explore_cli
         return explore_cli(args)
@@ -195,6 +230,36 @@ def _infra(args: argparse.Namespace) -> int:
     except InfraError as exc:
         print(f"nor: infra: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Every file checked (each file's error printed, not only the first file's); exit 2 if any is bad or none found."""
+    from .loader import discover, load_scenario
+
+    files = discover(args.paths or [DEFAULT_SUITE])
+    if not files:
+        print(f"nor: invalid input: no scenario files (*.toml) in {', '.join(map(str, args.paths))}", file=sys.stderr)
+        return EXIT_INVALID
+    bad = 0
+    names: dict[str, str] = {}
+    for f in files:
+        try:
+            s = load_scenario(f, controller=args.controller)
+        except (ScenarioError, ConfigError, FaultError, TwinError, StrictError) as exc:
+            print(f"nor: invalid input: {exc}", file=sys.stderr)
+            bad += 1
+            continue
+        if s.name in names:
+            print(f"nor: invalid input: {s.file}: name: expected a name unique in the run (also used by "
+                  f"{names[s.name]}), got {s.name!r}", file=sys.stderr)
+            bad += 1
+            continue
+        names[s.name] = s.file
+        print(f"ok {s.file}: {s.name} ({len(s.faults)} faults{', swarm' if s.swarm else ''}, "
+              f"{len(s.expectations)} expectations, seeds {list(s.seeds)})")
+    if bad:
+        print(f"nor validate: {bad} of {len(files)} files invalid", file=sys.stderr)
+    return EXIT_INVALID if bad else EXIT_OK
 
 
 def mismatch_text(replayed: str, recorded: str, on_disk: str, differing: Sequence[str]) -> str:

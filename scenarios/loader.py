@@ -32,8 +32,8 @@ MAX_SEED = 2 ** 63 - 1
 MAX_ITEMS = 10_000
 """Longest array or table in a scenario file."""
 _WORLD_KEYS = ("market", "cluster", "network", "sensors", "exchange", "agent")
-TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "controller", *_WORLD_KEYS, "fault", "swarm",
-            "expect", "liveness", "safety")
+TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "tags", "controller", *_WORLD_KEYS, "fault",
+            "swarm", "expect", "liveness", "safety")
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -93,7 +93,8 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
         raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
     for key in data:
         if key not in TOP_KEYS:
-            raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)")
+            raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)"
+                                                 f"{strict.did_you_mean(key, TOP_KEYS)}")
     name = _text(data, "name", source, required=True)
     if not strict.is_identifier(name):
         raise ScenarioFileError(source, "name", f"a scenario name (it names the run's directory): "
@@ -119,7 +120,18 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
         faults=faults, swarm=swarm, expectations=tuple(_expect(e, ctx, f"expect[{i}]")
                                                        for i, e in enumerate(_array(data, "expect", source))),
         liveness=liveness, safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
-        companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text)
+        companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text,
+        tags=_tags(data.get("tags", []), source))
+
+
+def _tags(raw: Any, source: str) -> tuple[str, ...]:
+    """``tags = ["fast", "cluster"]``: names that ``nor run --tags`` selects by."""
+    if not isinstance(raw, list) or len(raw) > 64:
+        raise ScenarioFileError(source, "tags", "an array of at most 64 tag names", raw)
+    for i, tag in enumerate(raw):
+        if not strict.is_identifier(tag):
+            raise ScenarioFileError(source, f"tags[{i}]", f"a tag name: {strict.IDENTIFIER_RULE}", tag)
+    return tuple(dict.fromkeys(raw))
 
 
 def _check_replay_span(world: WorldConfig, duration_s: float, source: str) -> None:
@@ -255,7 +267,8 @@ def _swarm(raw: Any, source: str, duration_s: float) -> SwarmSpec:
     allowed = ("kinds", "horizon", "max_rate_per_h", "enable_ratio", "max_faults")
     for key in raw:
         if key not in allowed:
-            raise ScenarioFileError(source, f"swarm.{key}", f"one of {', '.join(allowed)} (unknown key)")
+            raise ScenarioFileError(source, f"swarm.{key}", f"one of {', '.join(allowed)} (unknown key)"
+                                                                 f"{strict.did_you_mean(key, allowed)}")
     horizon = parse_seconds(raw.get("horizon", duration_s / 2))
     if horizon is None or not 0 < horizon <= duration_s:
         raise ScenarioFileError(source, "swarm.horizon", f"a duration in (0, {duration_s:g} s]", raw.get("horizon"))
@@ -292,6 +305,7 @@ def _expect(raw: Any, ctx: ParseContext, path: str) -> Expectation:
     name = raw.get("check")
     check = EXPECTATIONS.get(name) if isinstance(name, str) else None
     if check is None:
-        raise ScenarioFileError(ctx.source, f"{path}.check", f"one of {', '.join(sorted(EXPECTATIONS))}", name)
+        raise ScenarioFileError(ctx.source, f"{path}.check", f"one of {', '.join(sorted(EXPECTATIONS))}"
+                                f"{strict.did_you_mean(name, EXPECTATIONS)}", name)
     params = check.parse(raw, ctx, path)
     return Expectation(name, params, {k: v for k, v in raw.items() if k != "check"})

@@ -68,6 +68,7 @@ class Scenario:
     safety: SafetyPolicy = field(default_factory=SafetyPolicy)
     companions: tuple[str, ...] = DEFAULT_COMPANIONS
     text: str = field(default="", repr=False, compare=False)
+    tags: tuple[str, ...] = ()
 
     def faults_for(self, seed: int) -> tuple[Fault, ...]:
         if self.swarm is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -54,6 +55,10 @@ class RunOptions:
     command: str = "nor run"
     progress: bool = True
     report: bool = True                # render report.html with the reports package
+    fail_fast: bool = False            # stop at the first case that does not PASS (the manifest is marked incomplete)
+    json_lines: bool = False           # one JSON object per finished case on stdout
+    run_dir: Path | None = None        # a fixed run directory (new or empty) instead of out/<run-id>
+    prior: dict | None = None          # --resume: the incomplete manifest of run_dir, merged with this run's
     code: CodeState | None = None      # the code state the manifest records (default: this source tree's)
 
     @property
@@ -121,12 +126,16 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     created = now()
     code = options.code or code_state()     # the code as the run starts (edits made during it are not its code)
     run_id = new_run_id(created)
-    run_dir = options.out / run_id
+    run_dir = options.run_dir if options.run_dir is not None else options.out / run_id
+    option = "--run-dir" if options.run_dir is not None else "--out"
     try:
-        run_dir.mkdir(parents=True, exist_ok=False)
+        if run_dir.is_dir() and option == "--run-dir" and (options.prior is not None or not any(run_dir.iterdir())):
+            pass                                   # an empty directory made for the run (CI), or --resume
+        else:
+            run_dir.mkdir(parents=True, exist_ok=False)
     except OSError as exc:
-        raise ScenarioFileError("command line", "--out", f"a directory where the run directory can be created "
-                                f"({exc.strerror or exc})", str(options.out)) from None
+        raise ScenarioFileError("command line", option, f"a directory where the run directory can be created, new "
+                                f"or empty ({exc.strerror or exc})", str(run_dir if option == '--run-dir' else options.out)) from None
     note_run_dir(run_dir)
     if options.seeds is not None:
         scenarios = [replace(s, seeds=tuple(range(1, options.seeds + 1))) for s in scenarios]
@@ -142,19 +151,40 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
          f"{base.name} ({base.config_id[:12]}), companions={'on' if options.companions else 'as needed'}, "
          f"out={run_dir}")
     start = clock()
-    results = _execute(jobs, run_dir, workers, options.progress, echo)
+    results: list[CaseResult] = []
+    interrupted: BaseException | None = None
+    try:
+        _execute(jobs, run_dir, workers, options, echo, results)
+    except KeyboardInterrupt as exc:           # Ctrl-C or SIGTERM: keep what finished, marked incomplete
+        interrupted = exc
     wall_s = clock() - start
     manifest = build_manifest(run_id=run_id, created=created, command=options.command, controller=base,
                               controller_spec=base_spec,
                               companions=DEFAULT_COMPANIONS if options.companions else (),
                               scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
                               jobs=workers, code=code)
+    finished = {(r.scenario, r.seed) for r in results}
+    missing = [f"{s.name}/{seed}" for s, seed, _ in jobs if (s.name, seed) not in finished]
+    if missing:
+        manifest["complete"] = False
+        manifest["not_run"] = sorted(missing)
+        manifest["stopped_by"] = "interrupt" if interrupted is not None else "fail-fast"
+        manifest["resume"] = {"controller": options.controller, "companions": options.companions}
+    if options.prior is not None:
+        from .resume import merge_manifests
+        manifest = merge_manifests(options.prior, manifest)
     write_manifest(run_dir, manifest)
-    write_outputs(run_dir, manifest, options.junit)
-    if options.report:
-        _render(run_dir, options.junit, echo)
-    else:
+    if interrupted is not None:
+        write_outputs(run_dir, manifest, options.junit)
         _metrics_only(run_dir, echo)
+        echo(f"interrupted: {len(results)} of {len(jobs)} cases finished; manifest marked incomplete in {run_dir} "
+             f"(nor report renders it)")
+        raise interrupted
+    if not options.report:
+        write_outputs(run_dir, manifest, options.junit)
+        _metrics_only(run_dir, echo)
+    elif not _render(run_dir, options.junit, echo):
+        write_outputs(run_dir, manifest, options.junit)
     _print_failures(manifest, echo)
     return RunResult(run_dir, manifest, results)
 
@@ -181,16 +211,32 @@ def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path,
     return [r for r, _ in done], sum(cpu for _, cpu in done)
 
 
-def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
-             echo: Callable[[str], None]) -> list[CaseResult]:
-    results: list[CaseResult] = []
-    bar = tqdm(total=len(jobs), unit="case", file=sys.stderr, disable=not (progress and sys.stderr.isatty()),
+class _Stop(Exception):
+    """--fail-fast: a case did not pass."""
+
+
+def case_json(r: CaseResult, run_dir: Path) -> str:
+    """One finished case as a JSON line (``nor run --json``)."""
+    return json.dumps({"scenario": r.scenario, "seed": r.seed, "verdict": r.verdict, "wall_s": round(r.wall_s, 3),
+                       "dir": f"{r.scenario}/{r.seed}", "trace_sha256": r.trace_sha256,
+                       "failures": [{"check": c.check, "kind": c.kind, "t_s": c.t_s, "message": c.message}
+                                    for c in r.failures],
+                       "replay": f"nor replay {run_dir} {r.scenario} --seed {r.seed}"}, allow_nan=False, default=str)
+
+
+def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
+             echo: Callable[[str], None], results: list[CaseResult]) -> list[CaseResult]:
+    bar = tqdm(total=len(jobs), unit="case", file=sys.stderr, disable=not (options.progress and sys.stderr.isatty()),
                dynamic_ncols=True)
 
     def done(r: CaseResult) -> None:
         results.append(r)
         bar.update(1)
         echo(f"[{len(results)}/{len(jobs)}] {r.verdict:<11} {r.scenario} seed={r.seed} ({r.wall_s:.1f} s)")
+        if options.json_lines:
+            print(case_json(r, run_dir), flush=True)
+        if options.fail_fast and r.verdict != "PASS":
+            raise _Stop
 
     args = [(s, seed, str(run_dir / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
     try:
@@ -202,25 +248,29 @@ def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
             try:
                 for fut in as_completed([pool.submit(_job, *a) for a in args]):
                     done(fut.result())
-            except BaseException:      # Ctrl-C, SIGTERM or a failed job: the workers stop now, not later
+            except BaseException:      # Ctrl-C, SIGTERM, --fail-fast or a failed job: the workers stop now
                 stop_pool(pool)
                 raise
             pool.shutdown(wait=True)
+    except _Stop:
+        echo(f"--fail-fast: stopped after {results[-1].scenario} seed={results[-1].seed} ({results[-1].verdict})")
     finally:
         bar.close()
     return results
 
 
-def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> None:
+def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> bool:
+    """report.html, summary.md and junit.xml; False (and a warning) when the report could not be rendered."""
     try:
         from reports import render_run
         from reports.files import write_output
         render_run(run_dir)
         if junit is not None:
             write_output(junit, (run_dir / "junit.xml").read_text(encoding="utf-8"))
-    except Exception as exc:  # the run's own junit.xml / summary.md stay; the report is optional
-        echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc}); junit.xml and summary.md are the "
-             f"runner's own")
+        return True
+    except Exception as exc:  # the report is optional: junit.xml and summary.md are then written on their own
+        echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc})")
+        return False
 
 
 def _metrics_only(run_dir: Path, echo: Callable[[str], None]) -> None:

@@ -147,7 +147,8 @@ class ExpectationCheck:
         for key in table:
             if key != "check" and key not in names:
                 raise ScenarioFileError(ctx.source, f"{path}.{key}",
-                                        f"a parameter of {self.name} ({', '.join(names) or 'none'}) (unknown key)")
+                                        f"a parameter of {self.name} ({', '.join(names) or 'none'}) (unknown key)"
+                                        f"{strict.did_you_mean(key, names)}")
         out = {}
         for p in self.params:
             if p.name in table:

@@ -103,3 +103,48 @@ def test_static_ladder_jumps_and_seed_template_taxes_nominal_operation():
     seed = make_controller("seed_template").step(0.0, NOMINAL_SIGNALS)
     assert seed.r_total < 0.91  # the un-normalised sigmoid taxes ~9.5 % at zero drawdown
     assert seed.layers["capital"] == pytest.approx(1 / (1 + np.exp(-15 * 0.15)))
+
+
+def test_window_stats_match_the_full_series_and_leave_the_decisions_unchanged():
+    """Per-window accumulation inside the kernel equals the same statistics computed from the series."""
+    from controller import plan_batch
+
+    n = 4000
+    trace = random_trace(11, n)
+    cfgs = configs()
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[100:900] = 0
+    labels[1500:2600] = 1
+    labels[3000:] = 2
+    full = evaluate_batch(cfgs, trace, outputs="full")
+    win = evaluate_batch(plan_batch(cfgs), trace, outputs="full", windows=labels, react_below=0.9)
+    np.testing.assert_array_equal(win.r_total, full.r_total)        # bit-identical decisions
+    np.testing.assert_array_equal(win.posture, full.posture)
+    t = trace["t_s"]
+    for c in range(len(cfgs)):
+        r, p = full.r_total[c], full.posture[c]
+        switched = np.r_[False, p[1:] != p[:-1]]
+        held = np.r_[3, p[:-1]]
+        dt = np.r_[0.0, np.diff(t)]
+        for w in range(3):
+            m = labels == w
+            row = win.window_stats[c, w]
+            assert row[0] == pytest.approx(r[m].sum(), abs=1e-9)
+            assert row[1] == r[m].min()
+            react = t[m & (r < 0.9)]
+            assert (np.isnan(row[2]) and react.size == 0) or row[2] == react[0]
+            hib = t[m & (p == 0)]
+            assert (np.isnan(row[3]) and hib.size == 0) or row[3] == hib[0]
+            assert row[4] == switched[m].sum()
+            assert row[5] == pytest.approx(dt[m & (held != 3)].sum())
+            assert row[6] == m.sum()
+        times = t[switched]
+        worst = max((int(((times <= x) & (times > x - 3600.0)).sum()) for x in times), default=0)
+        assert win.worst_hour_switches[c] == min(worst, 64)
+        assert win.invariant_not_hibernate[c] == 0
+
+
+def test_bad_window_labels_are_a_clear_error():
+    trace = random_trace(1, 10)
+    with pytest.raises(ControllerError, match="windows"):
+        evaluate_batch([default_config()], trace, windows=np.zeros(9, dtype=np.int64))
