@@ -75,8 +75,13 @@ def validate_top(run: SweepRun, best: Sequence[int], files: Sequence[Path], out:
         print(f"validate config {i} ({path.name}): {', '.join(f'{v} {n}' for v, n in counts.items()) or '-'} "
               f"-> {result.run_dir}")
         print(f"  tax        open loop {cols['tax_mean'][i]:.4f}  closed loop {tax:.4f}  "
-              f"(diff {tax - cols['tax_mean'][i]:+.4f})")
+              f"(diff {_diff(tax, cols['tax_mean'][i])})")
         print(f"  protection open loop {cols['protection_depth'][i]:.4f}  closed loop {depth:.4f}  "
-              f"(diff {depth - cols['protection_depth'][i]:+.4f})")
+              f"(diff {_diff(depth, cols['protection_depth'][i])})")
         every += verdicts
     return exit_code(every) if every else EXIT_OK
+
+
+def _diff(closed: float, open_: float) -> str:
+    """closed − open to 4 decimals; a difference that rounds to zero prints +0.0000, never -0.0000."""
+    return f"{round(closed - open_, 4) + 0.0:+.4f}"
