@@ -65,7 +65,7 @@ def _mean_heartbeat_age(loss: float) -> float:
 
 def test_a_lossy_link_never_makes_what_the_agent_reads_fresher() -> None:
     lossless, lossy = _mean_heartbeat_age(0.0), _mean_heartbeat_age(0.3)
-    assert lossless > 10.0
+    assert lossless >= 9.8                  # never fresher than the link's transit
     assert lossy > lossless                # lost fetches are retried after the client's pause: older, never fresher
 
 
