@@ -32,6 +32,7 @@ from controller import ControllerConfig, SurvivalController
 
 from .actor import SurvivalActor, SurvivalActorConfig
 from .errors import PaperNodeError
+from .gate import add_posture_gate
 from .guard import GuardConfig, PostureGuard
 from .sources import LiveSignalFeed
 
@@ -162,7 +163,8 @@ def build_paper_node(
     source : an ``adapters.source.SignalSource``; default: a ``HazelcastHealthService`` for
         ``NOR_HZ_MEMBERS`` (and ``NOR_HZ_*`` / ``NOR_HZ_CONFIG``), started when the Actor
         starts and stopped when it stops.
-    strategies : factories; each gets its own :class:`PostureGuard` wired to the RiskEngine.
+    strategies : factories; each gets its own :class:`PostureGuard` (early checks, sizing); the
+        node-level :class:`~adapters.nautilus.gate.PostureGate` enforces the rules on every order.
     environ : where credentials and ``NOR_HZ_MEMBERS`` are read (default ``os.environ``).
     loop : the node's event loop; default a new one (``node.run()`` runs it).
 
@@ -181,11 +183,11 @@ def build_paper_node(
     node = TradingNode(config=_node_config(settings, key, secret), loop=loop or asyncio.new_event_loop())
     node.add_data_client_factory(settings.venue, BinanceLiveDataClientFactory)
     node.add_exec_client_factory(settings.venue, SandboxLiveExecClientFactory)
+    add_posture_gate(node, guard_config)  # every order of every component passes the posture rules
     feed = LiveSignalFeed(health, loop=node.get_event_loop(), owns_source=source is None)
     actor_config = SurvivalActorConfig(interval_s=settings.interval_s)
     node.trader.add_actor(SurvivalActor(controller, feed, actor_config))
-    risk = node.kernel.risk_engine
-    for factory in strategies:
-        node.trader.add_strategy(factory(PostureGuard(guard_config, trading_state_sink=risk.set_trading_state)))
+    for factory in strategies:  # the gate maps postures onto the RiskEngine; the guards advise and size
+        node.trader.add_strategy(factory(PostureGuard(guard_config)))
     node.build()
     return node

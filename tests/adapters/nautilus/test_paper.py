@@ -12,7 +12,7 @@ from nautilus_trader.adapters.sandbox.execution import SandboxExecutionClient
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.enums import TradingState
 
-from adapters.nautilus import GuardedStrategy, LiveSignalFeed, PaperNodeError, PostureGuard, SurvivalActor
+from adapters.nautilus import DECISION_DATA_TYPE, GuardedStrategy, LiveSignalFeed, PaperNodeError, PostureGate, PostureGuard, SurvivalActor
 from adapters.nautilus.paper import PaperSettings, build_paper_node
 from controller import NOMINAL_SIGNALS, default_config
 
@@ -56,6 +56,10 @@ def test_paper_node_builds_offline_with_actor_guard_and_sandbox() -> None:
         assert isinstance(node.kernel.exec_engine._clients[clients[0]], SandboxExecutionClient)
         assert [c.value for c in node.kernel.data_engine.registered_clients] == ["BINANCE"]
         assert node.kernel.risk_engine.trading_state == TradingState.ACTIVE
+        gate = next(a for a in actors if isinstance(a, PostureGate))  # the node-level pre-trade check
+        bus = node.kernel.msgbus
+        assert bus.is_subscribed(f"data.{DECISION_DATA_TYPE.topic}", gate._on_decision_data)
+        assert gate._forward["ExecEngine.execute"] == node.kernel.exec_engine.execute
     finally:
         node.dispose()
 
