@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from controller import ConfigError
 
 from .promotion import PromotionError, require_promotion
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .paper_run import PaperOptions
 
 __all__ = ["paper", "EXIT_OK", "EXIT_REFUSED", "EXIT_INVALID"]
 
@@ -23,8 +26,10 @@ EXIT_OK, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
 
 def paper(config_path: str | Path, *, records_dir: str | Path = "promotions", instruments: Sequence[str] = (),
           build_only: bool = False, environ: Mapping[str, str] | None = None,
-          say: Callable[[str], None] = print) -> int:
-    """Gate, build and (unless ``build_only``) run the paper node; returns an exit code."""
+          say: Callable[[str], None] = print, options: "PaperOptions | None" = None, command: str = "nor paper") -> int:
+    """Gate, build and (unless ``build_only``) run the paper node; returns an exit code.
+
+    ``options`` with a replay feed runs the whole paper loop (``scenarios.paper_run``)."""
     try:
         config, record = require_promotion(config_path, records_dir)
     except PromotionError as exc:
@@ -33,6 +38,9 @@ def paper(config_path: str | Path, *, records_dir: str | Path = "promotions", in
     except ConfigError as exc:
         say(f"nor: invalid input: {exc}")
         return EXIT_INVALID
+    if options is not None and options.feed != "binance":
+        from .paper_run import run_paper_session
+        return run_paper_session(config, options, build_only=build_only, environ=environ, command=command, say=say)
     from adapters.nautilus import NautilusAdapterError
     from adapters.nautilus.paper import PaperSettings, build_paper_node
 

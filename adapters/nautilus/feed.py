@@ -1,0 +1,88 @@
+"""A replay market-data feed for offline paper trading: a price file played into a running node.
+
+:class:`ReplayFeed` is an Actor: on its own clock timer (every ``step_s / speed`` seconds of the
+node's clock) it publishes the next row of the price file as one quote per instrument into the
+node's data engine (``DataEngine.process``), as a data client would; strategies, the sandbox
+venue (which fills against these quotes) and the health publishers see them like live quotes.
+``ts_event`` is the time the feed's timer was due, ``ts_init`` the time the row entered the
+node, so the book latency the publishers measure is the node's own scheduling delay. With ``loop`` the file
+repeats, scaled so the path continues without a jump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+import pandas as pd
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.model.instruments import Instrument
+
+from .errors import PaperNodeError
+from .prices import PriceTable, quote_at
+
+__all__ = ["ReplayFeed"]
+
+_TIMER = "nor-replay-feed"
+
+
+class ReplayFeed(Actor):
+    """Plays ``table`` into the node at ``speed`` × the file's pace (see the module docstring).
+
+    ``on_row(index, t_s, prices)`` is called after each row is published (``t_s``: replay seconds).
+    """
+
+    def __init__(self, table: PriceTable, instruments: Sequence[Instrument], speed: float = 1.0,
+                 loop: bool = True, spread_bps: float = 2.0,
+                 on_row: Callable[[int, float, Sequence[float]], None] | None = None) -> None:
+        super().__init__(ActorConfig(component_id="ReplayFeed"))
+        if not speed > 0.0:
+            raise PaperNodeError(f"ReplayFeed.speed: expected a factor > 0, got {speed!r}")
+        if len(instruments) != len(table.names):
+            raise PaperNodeError(f"ReplayFeed: {len(instruments)} instruments for {len(table.names)} price columns")
+        self.table, self.instruments, self.speed, self.loop = table, list(instruments), float(speed), loop
+        self.spread_bps = spread_bps
+        self.on_row = on_row
+        self.rows_published = 0
+        self._start_ns = 0
+        self.finished = False
+
+    @property
+    def interval_s(self) -> float:
+        return self.table.step_s / self.speed
+
+    def on_start(self) -> None:
+        self._start_ns = self.clock.timestamp_ns()
+        self._publish(None)
+        self.clock.set_timer(_TIMER, pd.Timedelta(timedelta(seconds=self.interval_s)), callback=self._publish)
+
+    def on_stop(self) -> None:
+        if _TIMER in self.clock.timer_names:
+            self.clock.cancel_timer(_TIMER)
+
+    def row(self, index: int) -> tuple[float, list[float]]:
+        """Replay time and prices of row ``index`` (past the end: the file again, scaled to continue)."""
+        n = len(self.table.t_s)
+        lap, j = divmod(index, n - 1)
+        t_s = lap * self.table.span_s + float(self.table.t_s[j])
+        first, last = self.table.prices[0], self.table.prices[-1]
+        scale = (last / first) ** lap
+        return t_s, [float(p) for p in self.table.prices[j] * scale]
+
+    def _publish(self, event) -> None:
+        i = self.rows_published
+        if not self.loop and i >= len(self.table.t_s):
+            if not self.finished:
+                self.finished = True
+                self.log.info("replay feed: end of the price file")
+            return
+        t_s, prices = self.row(i)
+        now_ns = self.clock.timestamp_ns()
+        due_ns = event.ts_event if event is not None else now_ns
+        for instrument, price in zip(self.instruments, prices):
+            self.msgbus.send("DataEngine.process", quote_at(instrument, price, min(due_ns, now_ns), now_ns,
+                                                            self.spread_bps))
+        self.rows_published += 1
+        if self.on_row is not None:
+            self.on_row(i, t_s, prices)
