@@ -1,8 +1,10 @@
 """A replay market-data feed for offline paper trading: a price file played into a running node.
 
-:class:`ReplayFeed` is an Actor: on its own clock timer (every ``step_s / speed`` seconds of the
-node's clock) it publishes the next row of the price file as one quote per instrument into the
-node's data engine (``DataEngine.process``), as a data client would; strategies, the sandbox
+:class:`ReplayFeed` is an Actor: on its own clock timer it publishes the row of the price file
+that is due (row ``i`` at ``i × step_s / speed`` seconds of the node's clock) as one quote per
+instrument into the node's data engine (``DataEngine.process``), as a data client would — and
+re-publishes the current row at least every ``refresh_s`` (a live book keeps streaming while the
+price stands still); strategies, the sandbox
 venue (which fills against these quotes) and the health publishers see them like live quotes.
 ``ts_event`` is the time the feed's timer was due, ``ts_init`` the time the row entered the
 node, so the book latency the publishers measure is the node's own scheduling delay. With ``loop`` the file
@@ -34,7 +36,7 @@ class ReplayFeed(Actor):
     """
 
     def __init__(self, table: PriceTable, instruments: Sequence[Instrument], speed: float = 1.0,
-                 loop: bool = True, spread_bps: float = 2.0,
+                 loop: bool = True, spread_bps: float = 2.0, refresh_s: float = 0.25,
                  on_row: Callable[[int, float, Sequence[float]], None] | None = None) -> None:
         super().__init__(ActorConfig(component_id="ReplayFeed"))
         if not speed > 0.0:
@@ -44,13 +46,15 @@ class ReplayFeed(Actor):
         self.table, self.instruments, self.speed, self.loop = table, list(instruments), float(speed), loop
         self.spread_bps = spread_bps
         self.on_row = on_row
+        self.refresh_s = refresh_s
         self.rows_published = 0
         self._start_ns = 0
         self.finished = False
 
     @property
     def interval_s(self) -> float:
-        return self.table.step_s / self.speed
+        """Seconds of the node's clock between timer ticks."""
+        return min(self.table.step_s / self.speed, self.refresh_s)
 
     def on_start(self) -> None:
         self._start_ns = self.clock.timestamp_ns()
@@ -71,18 +75,21 @@ class ReplayFeed(Actor):
         return t_s, [float(p) for p in self.table.prices[j] * scale]
 
     def _publish(self, event) -> None:
-        i = self.rows_published
+        now_ns = self.clock.timestamp_ns()
+        due = int((now_ns - self._start_ns) / 1e9 * self.speed / self.table.step_s + 1e-9)
+        new_row = due >= self.rows_published
+        i = self.rows_published if new_row else self.rows_published - 1
         if not self.loop and i >= len(self.table.t_s):
             if not self.finished:
                 self.finished = True
                 self.log.info("replay feed: end of the price file")
             return
         t_s, prices = self.row(i)
-        now_ns = self.clock.timestamp_ns()
         due_ns = event.ts_event if event is not None else now_ns
         for instrument, price in zip(self.instruments, prices):
             self.msgbus.send("DataEngine.process", quote_at(instrument, price, min(due_ns, now_ns), now_ns,
                                                             self.spread_bps))
-        self.rows_published += 1
-        if self.on_row is not None:
-            self.on_row(i, t_s, prices)
+        if new_row:
+            self.rows_published += 1
+            if self.on_row is not None:
+                self.on_row(i, t_s, prices)
