@@ -136,7 +136,10 @@ class DolphinStrategy(GuardedStrategy):
     # -- exits, entries, timeouts ------------------------------------------------------------
 
     def _exits(self, now: float, hibernate: bool) -> None:
-        for asset, p in sorted(self._positions().items()):
+        positions = self._positions()
+        order = [a for a in self.opened_t if a in positions] + sorted(a for a in positions if a not in self.opened_t)
+        for asset in order:   # the order the positions were opened in (the twin's ledger order)
+            p = positions[asset]
             if asset in self.exiting or self.exit_retry_t.get(asset, -1.0) > now:
                 continue
             qty = p.signed_qty
@@ -144,7 +147,7 @@ class DolphinStrategy(GuardedStrategy):
                                  self._touch(asset), self.params, asset in self.force_taker, hibernate)
             if intent is not None:
                 self.force_taker.discard(asset)
-                self._send(now, intent)
+                self._send(now, intent, p.quantity)   # the whole position, exactly
 
     def _entries(self, now: float, d: SurvivalDecisionData) -> None:
         scan = self.last_scan
@@ -178,7 +181,7 @@ class DolphinStrategy(GuardedStrategy):
 
     # -- I/O ---------------------------------------------------------------------------------
 
-    def _send(self, now: float, intent: OrderIntent) -> None:
+    def _send(self, now: float, intent: OrderIntent, exact_qty: Any = None) -> None:
         self.intents.append((now, intent))
         if self.on_intent is not None:
             self.on_intent(now, intent)
@@ -186,7 +189,8 @@ class DolphinStrategy(GuardedStrategy):
         price = intent.price
         if not (math.isfinite(price) and price > 0):
             return
-        qty = inst.make_qty(intent.qty, round_down=True) if intent.qty > 0 else None
+        qty = exact_qty if exact_qty is not None else (
+            inst.make_qty(intent.qty, round_down=True) if intent.qty > 0 else None)
         if qty is None or qty.as_double() <= 0 or qty < minimum_quantity(inst, price):
             return
         side = OrderSide.BUY if intent.side > 0 else OrderSide.SELL
