@@ -64,13 +64,18 @@ def _fast_config():
 
 def grid_to_cancel_ms(flips: int = 30) -> tuple[list[float], int, str]:
     """Wall ms per flip from the grid write to the cancel at the sandbox venue; unpaired flips."""
-    member = None
+    member, cluster_name = None, os.environ.get("NOR_HZ_CLUSTER", "dev")
     members = os.environ.get("NOR_HZ_MEMBERS")
     if not members:
-        from tests.hzmember.member import WireMember
-        member = WireMember().start()
-        members = member.address
-    cfg = load_hz_config(env={}, members=tuple(members.split(",")), cluster_name=os.environ.get("NOR_HZ_CLUSTER", "dev"),
+        try:   # real members (issue 13's infra/) when present, else the wire-level test member
+            from infra import LocalCluster
+            member = LocalCluster(3).start()
+            members, cluster_name = ",".join(member.client_addresses), member.settings.cluster_name
+        except ImportError:
+            from tests.hzmember.member import WireMember
+            member = WireMember().start()
+            members = member.address
+    cfg = load_hz_config(env={}, members=tuple(members.split(",")), cluster_name=cluster_name,
                          map_name=f"NOR_BENCH_PAPER_{os.getpid()}", probe_interval_s=0.1, connect_timeout_s=20.0)
     config = _fast_config()
     ctl = SurvivalController(config)
@@ -119,7 +124,8 @@ def grid_to_cancel_ms(flips: int = 30) -> tuple[list[float], int, str]:
     if member is not None:
         member.stop()
     latencies = [(cancels[n] - t0) / 1e6 for t0, n in written if len(cancels) > n]
-    return latencies, flips - len(latencies), "wire-level test member" if member else members
+    where = type(member).__name__ if member is not None else members
+    return latencies, flips - len(latencies), where
 
 
 def _resting(session) -> bool:

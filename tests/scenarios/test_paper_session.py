@@ -1,7 +1,8 @@
 """The whole paper loop, offline: ``nor paper --feed replay:sample`` against a Hazelcast member.
 
-The member is the wire-level test member (``tests/hzmember``), or a real cluster when
-``NOR_HZ_MEMBERS`` is set. One session of ~30 s at 40× the sample's pace: the health publishers
+The grid is a real local cluster (three Hazelcast 5.7.0 members, ``infra.LocalCluster``) when the
+real-infrastructure package is present, an external one with ``NOR_HZ_MEMBERS``, and otherwise the
+wire-level test member (``tests/hzmember``). One session of ~30 s at 40× the sample's pace: the health publishers
 and stand-ins fill the grid, the Actor reaches APEX from the grid, the DolphinStrategy's orders
 are placed and filled in APEX through the posture gate, a scripted fault (the book publisher
 stopped) moves the posture to STALKER, and the run directory renders with ``nor report``.
@@ -19,17 +20,33 @@ from controller import default_config
 from reports import render_run
 from reports.manifest import load_manifest
 from scenarios.paper_run import PaperOptions, parse_fault_option, parse_options, run_paper_session
-from tests.hzmember.member import WireMember
+
+try:  # the real local cluster (issue 13's infra/), when present
+    from infra import LocalCluster
+except ImportError:  # pragma: no cover - depends on the branch
+    LocalCluster = None
 
 
 @pytest.fixture(scope="module")
-def members():
+def grid():
+    """(NOR_HZ_* environment, the LocalCluster or None)."""
     if os.environ.get("NOR_HZ_MEMBERS"):
-        yield os.environ["NOR_HZ_MEMBERS"]
+        yield {"NOR_HZ_MEMBERS": os.environ["NOR_HZ_MEMBERS"],
+               "NOR_HZ_CLUSTER": os.environ.get("NOR_HZ_CLUSTER", "dev")}, None
         return
+    if LocalCluster is not None:
+        cluster = LocalCluster(3).start()
+        try:
+            yield {"NOR_HZ_MEMBERS": ",".join(cluster.client_addresses),
+                   "NOR_HZ_CLUSTER": cluster.settings.cluster_name}, cluster
+        finally:
+            cluster.stop()
+        return
+    from tests.hzmember.member import WireMember
+
     member = WireMember().start()
     try:
-        yield member.address
+        yield {"NOR_HZ_MEMBERS": member.address, "NOR_HZ_CLUSTER": "dev"}, None
     finally:
         member.stop()
 
@@ -40,13 +57,13 @@ def _read(path: Path):
 
 
 @pytest.fixture(scope="module")
-def session(members, tmp_path_factory):
+def session(grid, tmp_path_factory):
     out = tmp_path_factory.mktemp("paper")
     lines: list[str] = []
     options = PaperOptions(feed="replay:sample", duration_s=30.0, speed=40.0,
                            stand_ins=("mc_forewarner", "exf", "esof"), faults=(parse_fault_option("book@5s+20s"),),
                            out=out)
-    env = {"NOR_HZ_MEMBERS": members, "NOR_HZ_CLUSTER": os.environ.get("NOR_HZ_CLUSTER", "dev")}
+    env = dict(grid[0])
     code = run_paper_session(default_config(), options, environ=env, say=lines.append)
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return code, run_dir, lines
@@ -104,3 +121,70 @@ def test_build_only_needs_no_grid_and_no_credentials(tmp_path) -> None:
         options = PaperOptions(feed=feed, stand_ins=("exf",), out=tmp_path)
         assert run_paper_session(default_config(), options, build_only=True, environ={}, say=lines.append) == code
         assert text in lines[-1], lines[-1]
+
+
+def _runs_of(postures, times):
+    """(posture, first time) per run of equal postures."""
+    out = []
+    for p, t in zip(postures, times):
+        if not out or out[-1][0] != p:
+            out.append((p, t))
+    return out
+
+
+def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
+    """The twin, with the same controller, price file and fault (the book feed's publisher stops
+    at 5 s for 20 s), takes the same posture sequence; transition times differ by less than 2 s
+    (the paper book record is published every 1 s and carries its quote's age, the twin's ob
+    sensor every 0.1 s; the node's timers run in real time)."""
+    from twin import World, WorldConfig
+
+    _, run_dir, _ = session
+    paper = _read(run_dir / "paper" / "1" / "decisions.arrow")
+    world = World(WorldConfig.from_mapping({"market": {"replay_path": "sample"}}, source="paper-twin"),
+                  default_config(), seed=1)
+    world.at(5.0, world.ports["sensor.ob"].stall)
+    world.at(25.0, world.ports["sensor.ob"].resume)
+    twin = world.run(max(paper["t_s"]) + 1.0).tables["decisions"].to_pydict()
+    start = paper["t_s"][0]   # the paper Actor's first step (after its warm-up)
+    keep = [i for i, t in enumerate(twin["t_s"]) if t >= start]
+    twin_runs = _runs_of([twin["posture"][i] for i in keep], [twin["t_s"][i] for i in keep])
+    paper_runs = _runs_of(paper["posture"], paper["t_s"])
+    assert [p for p, _ in paper_runs] == [p for p, _ in twin_runs], (paper_runs, twin_runs)
+    for (_, t_paper), (_, t_twin) in zip(paper_runs[1:], twin_runs[1:]):
+        assert abs(t_paper - t_twin) < 2.0, (paper_runs, twin_runs)
+
+
+@pytest.mark.skipif(LocalCluster is None, reason="needs real members: infra/ (issue 13) is not on this branch")
+def test_a_member_lost_moves_posture_as_the_twin_predicts(grid, tmp_path) -> None:
+    """A real member SIGKILLed mid-session (3 → 2 members): the twin with the same cluster fault
+    takes the same posture sequence, transitions within 2 s."""
+    import threading
+
+    from twin import World, WorldConfig
+
+    env, cluster = grid
+    if cluster is None:
+        pytest.skip("an external cluster (NOR_HZ_MEMBERS) is not ours to kill")
+    lines: list[str] = []
+    options = PaperOptions(feed="replay:sample", duration_s=40.0, speed=20.0,
+                           stand_ins=("mc_forewarner", "exf", "esof"), out=tmp_path)
+    killer = threading.Timer(10.0, cluster.kill, args=(2,))
+    killer.start()
+    try:
+        assert run_paper_session(default_config(), options, environ=env, say=lines.append) in (0, 1), lines
+    finally:
+        killer.cancel()
+        cluster.heal()
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    paper = _read(run_dir / "paper" / "1" / "decisions.arrow")
+    world = World(WorldConfig.from_mapping({"market": {"replay_path": "sample"}}, source="paper-twin"),
+                  default_config(), seed=1)
+    world.at(10.0, lambda: world.ports["cluster"].kill_member(2))
+    twin = world.run(max(paper["t_s"]) + 1.0).tables["decisions"].to_pydict()
+    keep = [i for i, t in enumerate(twin["t_s"]) if t >= paper["t_s"][0]]
+    twin_runs = _runs_of([twin["posture"][i] for i in keep], [twin["t_s"][i] for i in keep])
+    paper_runs = _runs_of(paper["posture"], paper["t_s"])
+    assert [p for p, _ in paper_runs] == [p for p, _ in twin_runs], (paper_runs, twin_runs)
+    for (_, t_paper), (_, t_twin) in zip(paper_runs[1:], twin_runs[1:]):
+        assert abs(t_paper - t_twin) < 2.0, (paper_runs, twin_runs)
