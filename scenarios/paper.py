@@ -46,7 +46,8 @@ def paper(config_path: str | Path, *, records_dir: str | Path = "promotions", in
 
     settings = PaperSettings(instrument_ids=tuple(instruments)) if instruments else PaperSettings()
     try:
-        node = build_paper_node(config, settings=settings, environ=os.environ if environ is None else environ)
+        node = build_paper_node(config, settings=settings, environ=os.environ if environ is None else environ,
+                                build_only=build_only)
     except NautilusAdapterError as exc:
         say(f"nor: invalid input: {exc}")
         return EXIT_INVALID

@@ -70,6 +70,12 @@ class PostureGate(Actor):
         self._trader: Any = None
         self._forward: dict[str, Callable[[Any], None]] = {}
 
+    def on_start(self) -> None:  # installed at registration (install), not at start
+        pass
+
+    def on_stop(self) -> None:
+        pass
+
     # -- installation ----------------------------------------------------------------------
 
     def install(self, kernel: Any) -> None:

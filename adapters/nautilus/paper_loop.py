@@ -104,6 +104,9 @@ class FaultScript(Actor):
                 self.clock.set_time_alert(f"nor-fault-{i}-{suffix}", self.clock.utc_now() + pd.Timedelta(
                     timedelta(seconds=delay)), callback=lambda _e, f=f, act=act: act(f))
 
+    def on_stop(self) -> None:
+        pass
+
     def _fault_on(self, f: PaperFault) -> None:
         self.publisher.pause(f.target)
         self.recorder.event(None, "fault", f.target, {"kind": "publisher_stopped", "for_s": f.for_s})

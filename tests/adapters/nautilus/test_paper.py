@@ -313,3 +313,13 @@ def test_actor_in_a_running_live_node_ticks_and_steps_at_once_on_a_foreign_threa
     event = next(d for d in decisions if d.trigger != "timer")
     assert event.trigger == "invariant:event" and event.posture == "HIBERNATE" and event.r_total == 0.0
     assert (event.ts_event - ticks[0].ts_event) % 1_000_000_000 != 0  # not on the timer: at once
+
+
+def test_build_only_needs_no_credentials_and_no_grid() -> None:
+    node = build_paper_node(default_config(), settings=PaperSettings(log_level="WARNING"), environ={}, build_only=True)
+    try:
+        assert node.is_built() and any(isinstance(a, PostureGate) for a in node.trader.actors())
+    finally:
+        node.dispose()
+    with pytest.raises(PaperNodeError, match="BINANCE_API_KEY and BINANCE_API_SECRET must be set"):
+        build_paper_node(default_config(), environ={"NOR_HZ_MEMBERS": "127.0.0.1:5701"})
