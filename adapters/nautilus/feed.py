@@ -4,7 +4,8 @@
 that is due (row ``i`` at ``i × step_s / speed`` seconds of the node's clock) as one quote per
 instrument into the node's data engine (``DataEngine.process``), as a data client would — and
 re-publishes the current row at least every ``refresh_s`` (a live book keeps streaming while the
-price stands still); strategies, the sandbox
+price stands still); between rows the quotes follow the twin's replay path (log prices
+interpolated on a 1 s grid of market time), at rows they are the file's prices; strategies, the sandbox
 venue (which fills against these quotes) and the health publishers see them like live quotes.
 ``ts_event`` is the time the feed's timer was due, ``ts_init`` the time the row entered the
 node, so the book latency the publishers measure is the node's own scheduling delay. With ``loop`` the file
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
@@ -74,6 +76,14 @@ class ReplayFeed(Actor):
         scale = (last / first) ** lap
         return t_s, [float(p) for p in self.table.prices[j] * scale]
 
+    def _between(self, i: int, t_s: float, prices: list[float], market_t_s: float) -> list[float]:
+        t_next, nxt = self.row(i + 1)
+        g = min(float(int(market_t_s)), t_next)
+        if g <= t_s:
+            return prices
+        w = (g - t_s) / (t_next - t_s)
+        return [float(np.exp((1.0 - w) * np.log(a) + w * np.log(b))) for a, b in zip(prices, nxt)]
+
     def _publish(self, event) -> None:
         now_ns = self.clock.timestamp_ns()
         due = int((now_ns - self._start_ns) / 1e9 * self.speed / self.table.step_s + 1e-9)
@@ -85,6 +95,8 @@ class ReplayFeed(Actor):
                 self.log.info("replay feed: end of the price file")
             return
         t_s, prices = self.row(i)
+        if not new_row:   # between rows: the twin's path, log prices interpolated on a 1 s grid
+            prices = self._between(i, t_s, prices, (now_ns - self._start_ns) / 1e9 * self.speed)
         due_ns = event.ts_event if event is not None else now_ns
         for instrument, price in zip(self.instruments, prices):
             self.msgbus.send("DataEngine.process", quote_at(instrument, price, min(due_ns, now_ns), now_ns,
