@@ -7,8 +7,8 @@ and the NautilusTrader ``DolphinStrategy``.
 """
 
 from .eigen import RollingLambda, full_lambda_max
-from .logic import BUY, SELL, OrderIntent, TradingParams, bet_size, entry_intents, exit_intent, exit_reason
+from .logic import BUY, SELL, OrderIntent, TradingParams, bet_size, entry_intents, exit_intent, exit_reason, plunge
 from .scanner import RANKED_ASSETS, EigenScanner, Scan
 
 __all__ = ["BUY", "EigenScanner", "OrderIntent", "RANKED_ASSETS", "RollingLambda", "SELL", "Scan", "TradingParams",
-           "bet_size", "entry_intents", "exit_intent", "exit_reason", "full_lambda_max"]
+           "bet_size", "entry_intents", "exit_intent", "exit_reason", "full_lambda_max", "plunge"]

@@ -13,7 +13,8 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["BUY", "SELL", "OrderIntent", "TradingParams", "bet_size", "entry_intents", "exit_intent", "exit_reason"]
+__all__ = ["BUY", "SELL", "OrderIntent", "TradingParams", "bet_size", "entry_intents", "exit_intent", "exit_reason",
+           "plunge"]
 
 BUY, SELL = 1, -1
 
@@ -79,19 +80,26 @@ def exit_reason(pnl_bps: float, held_s: float, params: TradingParams, force_take
     return None
 
 
-def exit_intent(asset: int, qty: float, avg_price: float, mid: float, held_s: float, touch: tuple[float, float],
-                params: TradingParams, force_taker: bool, hibernate: bool) -> OrderIntent | None:
+def exit_intent(asset: int, qty: float, avg_price: float, mid: float, held_s: float,
+                touch: Callable[[int], tuple[float, float]], params: TradingParams, force_taker: bool,
+                hibernate: bool) -> OrderIntent | None:
     """The exit for a position of signed ``qty`` opened at ``avg_price``, or None. Take-profits
-    rest as maker orders at the near touch (not in HIBERNATE); every other exit takes."""
+    rest as maker orders at the near touch (not in HIBERNATE); every other exit takes.
+    ``touch(asset)`` is asked only when there is an exit."""
     pnl_bps = (mid / avg_price - 1.0) * 1e4 * (1 if qty > 0 else -1)
     reason = exit_reason(pnl_bps, held_s, params, force_taker, hibernate)
     if reason is None:
         return None
     side = SELL if qty > 0 else BUY
-    bid, ask = touch
+    bid, ask = touch(asset)
     maker = reason == "take_profit" and not hibernate
     price = (bid if side > 0 else ask) if maker else (ask if side > 0 else bid)
     return OrderIntent(asset, side, "maker" if maker else "taker", "exit", abs(qty), price, reason)
+
+
+def plunge(vel_div: float, n_assets: int, params: TradingParams) -> bool:
+    """Does this scan's vel_div call for entries (``vel_div / n_assets < -entry_threshold``)?"""
+    return not vel_div / n_assets >= -params.entry_threshold   # (a NaN vel_div is not "no plunge")
 
 
 def entry_intents(vel_div: float, n_assets: int, ranked: Iterable[int], busy: Container[int], open_slots: int,
@@ -106,7 +114,7 @@ def entry_intents(vel_div: float, n_assets: int, ranked: Iterable[int], busy: Co
     gross exposure of positions and working entries.
     """
     per_asset = vel_div / n_assets          # λ_max scales with N: the threshold is per asset
-    if per_asset >= -params.entry_threshold:
+    if not plunge(vel_div, n_assets, params):
         return []
     slots = min(params.entries_per_signal, open_slots)
     taker = taker_allowed and per_asset < -2.0 * params.entry_threshold

@@ -144,7 +144,7 @@ class DolphinStrategy(GuardedStrategy):
                 continue
             qty = p.signed_qty
             intent = exit_intent(asset, qty, p.avg_px_open, self._mid(asset), now - self.opened_t.get(asset, now),
-                                 self._touch(asset), self.params, asset in self.force_taker, hibernate)
+                                 self._touch, self.params, asset in self.force_taker, hibernate)
             if intent is not None:
                 self.force_taker.discard(asset)
                 self._send(now, intent, p.quantity)   # the whole position, exactly
