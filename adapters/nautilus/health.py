@@ -11,7 +11,8 @@ node's clock):
   plus unrealised PnL at the venue);
 * ``ledger`` (10 s): ``ledger.consistent`` — the strategies' ledger (every fill event booked once,
   a duplicated fill id counts as a break) against the paper account's net positions;
-* ``scan``: ``scan.age_s`` = 0, published by :meth:`scan_published` when the scanner publishes;
+* ``scan``: ``scan.age_s`` = 0 and the scan's features, published by :meth:`scan_published` on
+  every scan (every 5 s of market time);
 * stand-ins for the external DOLPHIN services, only when asked for (``stand_ins``):
   ``mc_forewarner`` (60 s), ``exf`` (60 s, shock 0), ``esof`` (300 s) — healthy records, labelled
   in the grid with ``<name>.stand_in`` = 1 and in the log.
@@ -131,9 +132,14 @@ class HealthPublisher(Actor):
         self.paused.discard(name)
         self._fire(name)
 
-    def scan_published(self) -> None:
-        """The scanner published a scan: its health record."""
-        self._write("scan", {"scan.age_s": 0.0})
+    def scan_published(self, scan: Any = None) -> None:
+        """The scanner scanned: its health record and its features (``scan.v50``, ``scan.v750``,
+        ``scan.vel_div``, ``scan.seq``) when given a :class:`trading.Scan`."""
+        values = {"scan.age_s": 0.0}
+        if scan is not None:
+            values.update({"scan.seq": float(scan.seq), "scan.v50": scan.v50, "scan.v750": scan.v750,
+                           "scan.vel_div": scan.vel_div})
+        self._write("scan", values)
 
     # -- publishers ------------------------------------------------------------------------
 

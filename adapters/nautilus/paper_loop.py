@@ -142,10 +142,9 @@ class PaperSession:
             self._last_row_t = t_s
             return
         self._last_row_t = t_s
-        for strategy in self.scanners:
-            strategy.scan(prices)
+        scans = [strategy.scan(prices) for strategy in self.scanners]
         self.scans += 1
-        self.publisher.scan_published()
+        self.publisher.scan_published(scans[0] if scans else None)
 
     _last_row_t: float = -1.0
 
