@@ -44,7 +44,8 @@ class DolphinStrategy(GuardedStrategy):
 
     def __init__(self, instruments: Sequence[Instrument], guard: PostureGuard, params: TradingParams | None = None,
                  market_time_s: Callable[[], float] | None = None, windows: tuple[int, int] = (50, 750),
-                 strategy_id: str = "DOLPHIN-001", on_intent: Callable[[float, OrderIntent], None] | None = None) -> None:
+                 strategy_id: str = "DOLPHIN-001", on_intent: Callable[[float, OrderIntent], None] | None = None,
+                 act_after_quotes: bool = False) -> None:
         super().__init__(StrategyConfig(strategy_id=strategy_id, manage_contingent_orders=False), guard)
         self.instruments = list(instruments)
         self.asset = {inst.id: i for i, inst in enumerate(self.instruments)}
@@ -61,6 +62,8 @@ class DolphinStrategy(GuardedStrategy):
         self.force_taker: set[int] = set()
         self.exit_retry_t: dict[int, float] = {}
         self.intents: list[tuple[float, OrderIntent]] = []
+        self.act_after_quotes = act_after_quotes
+        self._pending = False
 
     def now_s(self) -> float:
         return self._market_time() if self._market_time is not None else self.clock.timestamp_ns() / 1e9
@@ -76,11 +79,19 @@ class DolphinStrategy(GuardedStrategy):
     def scan(self, prices: Sequence[float]) -> Scan:
         """One scan at these prices (asset order), then act on it with the latest decision (the
         twin's agent sees each scan at its next step; market time here may run faster than the
-        decisions)."""
+        decisions) — at once, or with ``act_after_quotes`` when the row's last quote has reached
+        the cache (a live node's data engine queues the quotes)."""
         self.last_scan = self.scanner.scan(np.log(np.asarray(prices, dtype=np.float64)))
-        if self.guard.decision is not None:
+        if self.act_after_quotes:   # a live feed: the row's quotes reach the cache after this call
+            self._pending = True
+        elif self.guard.decision is not None:
             self.act(self.guard.decision)
         return self.last_scan
+
+    def on_quote_tick(self, tick: Any) -> None:
+        if self._pending and tick.instrument_id == self.instruments[-1].id and self.guard.decision is not None:
+            self._pending = False   # the last instrument's quote of the scanned row is in the cache
+            self.act(self.guard.decision)
 
     def on_decision(self, d: SurvivalDecisionData) -> None:
         self.act(d)

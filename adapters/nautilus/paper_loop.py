@@ -88,7 +88,7 @@ def dolphin(params: Any = None) -> SessionStrategyFactory:
     from .dolphin import DolphinStrategy
 
     return lambda guard, instruments, session: DolphinStrategy(
-        instruments, guard, params, market_time_s=lambda: session.market_t_s)
+        instruments, guard, params, market_time_s=lambda: session.market_t_s, act_after_quotes=True)
 
 
 class FaultScript(Actor):

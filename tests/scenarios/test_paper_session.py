@@ -188,3 +188,12 @@ def test_a_member_lost_moves_posture_as_the_twin_predicts(grid, tmp_path) -> Non
     assert [p for p, _ in paper_runs] == [p for p, _ in twin_runs], (paper_runs, twin_runs)
     for (_, t_paper), (_, t_twin) in zip(paper_runs[1:], twin_runs[1:]):
         assert abs(t_paper - t_twin) < 2.0, (paper_runs, twin_runs)
+
+
+def test_maker_entries_are_priced_on_the_scanned_row_not_a_stale_quote(session) -> None:
+    """A post-only entry priced from a quote the venue has already moved past would be rejected as
+    a taker: the strategy acts once the scanned row's quotes are in the cache."""
+    _, run_dir, _ = session
+    orders = _read(run_dir / "paper" / "1" / "orders.arrow")
+    crossing = [r for r in orders["reason"] if "would have been a TAKER" in r]
+    assert not crossing, crossing
