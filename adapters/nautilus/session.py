@@ -6,7 +6,8 @@ session's events (posture changes, invariant breaks and restorations, scripted f
 end it reads every order from Nautilus's cache. :meth:`PaperRecorder.tables` returns the tables
 in the twin's schemas (``decisions``, ``signals_observed``, ``signals_true``, ``orders``,
 ``fills``, ``equity``, ``events``); a paper node has no ground truth, so ``signals_true`` repeats
-what was observed. Times are seconds since the session started (``origin_ns``). On every
+what was observed. Times are seconds since the session started (``origin_ns``); decision times are
+the controller's own ``now_s`` less that origin, so their steps are exactly those it used. On every
 posture change and invariant event it calls ``say`` with one decision-log line.
 """
 
@@ -79,13 +80,15 @@ class PaperRecorder(Actor):
 
     def __init__(self, signal_names: Sequence[str], layer_names: Sequence[str], venue: str,
                  instrument_ids: Sequence[Any], recording: RecordingSource | None = None,
-                 say: Callable[[str], None] | None = None, equity_interval_s: float = 1.0) -> None:
+                 say: Callable[[str], None] | None = None, equity_interval_s: float = 1.0,
+                 controller_origin_ns: int = 0) -> None:
         super().__init__(ActorConfig(component_id="PaperRecorder"))
         self.signal_names, self.layer_names = list(signal_names), list(layer_names)
         self.venue = Venue(venue)
         self.asset = {iid: i for i, iid in enumerate(instrument_ids)}
         self.recording, self.say = recording, say
         self.equity_interval_s = equity_interval_s
+        self.controller_origin_ns = controller_origin_ns   # the Actor's feed origin: now_s = (ts - it) / 1e9
         self.origin_ns = 0
         self.decisions: list[tuple] = []
         self.observed: list[tuple] = []
@@ -117,7 +120,9 @@ class PaperRecorder(Actor):
     def _on_decision(self, d: Any) -> None:
         if not isinstance(d, SurvivalDecisionData):
             return
-        t = self.t(d.ts_event)
+        # the controller's own time: its float ``now_s`` (epoch seconds on a live node) less the origin —
+        # an exact subtraction at that scale, so the trace's time steps are the ones the controller used
+        t = d.t_s - (self.origin_ns - self.controller_origin_ns) / 1e9
         trigger = "tick" if d.trigger == "timer" else "invariant"
         layers = d.layers
         self.decisions.append((t, len(self.decisions), trigger, d.r_total, d.posture,
