@@ -153,20 +153,28 @@ class PaperSession:
         trace tables. The node is stopped and disposed."""
         loop = self.node.get_event_loop()
         timer = None
+        elapsed = threading.Event()
+
+        def stop() -> None:
+            elapsed.set()
+            loop.call_soon_threadsafe(self.node.stop)
+
         if duration_s is not None:
-            timer = threading.Timer(duration_s, lambda: loop.call_soon_threadsafe(self.node.stop))
+            timer = threading.Timer(duration_s, stop)
             timer.daemon = True
             timer.start()
         try:
-            self.node.run()
+            self.node.run()   # Nautilus handles SIGINT itself: it stops the node and returns
         except KeyboardInterrupt:
-            self.interrupted = True
-            say("nor: paper trading interrupted")
+            pass
         finally:
             if timer is not None:
                 timer.cancel()
             if self.node.is_running():
                 self.node.stop()
+        if not elapsed.is_set():
+            self.interrupted = True
+            say("nor: paper trading interrupted")
         tables = self.recorder.tables()
         self.writer.close()
         self.node.dispose()
