@@ -297,3 +297,25 @@ def test_a_lower_leverage_cap_cancels_entries_above_it_but_never_reduces_positio
         assert _status(engine, strategy.notes["w"]) == "CANCELED"
     finally:
         engine.dispose()
+
+
+def test_emulated_entries_are_gated_too() -> None:
+    """Emulated orders go to the OrderEmulator, not the RiskEngine: the gate holds that path too
+    (an emulated entry sent directly in TURTLE is denied; one in APEX is emulated, then cancelled
+    when HIBERNATE starts)."""
+    def emulated(s, t, name: str) -> None:
+        order = s.order_factory.limit(s.instrument.id, OrderSide.BUY, QTY,
+                                      s.instrument.make_price(t.bid_price.as_double() * 0.9),
+                                      emulation_trigger=TriggerType.BID_ASK)
+        s.notes[name] = order.client_order_id
+        s.submit_order(order)
+
+    script = {1: lambda s, t: s.decide("APEX", t), 2: lambda s, t: emulated(s, t, "apex"),
+              3: lambda s, t: s.decide("TURTLE", t), 4: lambda s, t: emulated(s, t, "turtle"),
+              5: lambda s, t: s.decide("HIBERNATE", t)}
+    engine, (strategy,) = _engine([lambda i: Scripted("S-001", i, script)])
+    try:
+        assert _status(engine, strategy.notes["turtle"]) == "DENIED"
+        assert _status(engine, strategy.notes["apex"]) == "CANCELED"
+    finally:
+        engine.dispose()
