@@ -38,7 +38,7 @@ class ReplayFeed(Actor):
     """
 
     def __init__(self, table: PriceTable, instruments: Sequence[Instrument], speed: float = 1.0,
-                 loop: bool = True, spread_bps: float = 2.0, refresh_s: float = 0.25,
+                 loop: bool = True, spread_bps: float = 2.0, refresh_s: float = 0.25, start_delay_s: float = 0.5,
                  on_row: Callable[[int, float, Sequence[float]], None] | None = None) -> None:
         super().__init__(ActorConfig(component_id="ReplayFeed"))
         if not speed > 0.0:
@@ -49,6 +49,7 @@ class ReplayFeed(Actor):
         self.spread_bps = spread_bps
         self.on_row = on_row
         self.refresh_s = refresh_s
+        self.start_delay_s = start_delay_s
         self.rows_published = 0
         self._start_ns = 0
         self.finished = False
@@ -59,6 +60,11 @@ class ReplayFeed(Actor):
         return min(self.table.step_s / self.speed, self.refresh_s)
 
     def on_start(self) -> None:
+        # begin once the node has finished starting (its start-up would read as feed latency)
+        self.clock.set_time_alert(f"{_TIMER}.begin", self.clock.utc_now() + pd.Timedelta(
+            timedelta(seconds=self.start_delay_s)), callback=self._begin)
+
+    def _begin(self, _event) -> None:
         self._start_ns = self.clock.timestamp_ns()
         self._publish(None)
         self.clock.set_timer(_TIMER, pd.Timedelta(timedelta(seconds=self.interval_s)), callback=self._publish)
