@@ -19,6 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import kernel as k
+from . import strict
 from .compiled import compile_config
 from .config import ControllerConfig
 from .errors import BatchInputError
@@ -105,13 +106,14 @@ def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...])
 
 
 def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequence[float]],
-                   outputs: str = "full") -> BatchResult:
+                   outputs: str = "full", max_time_jump_s: float = k.MAX_TIME_JUMP_S) -> BatchResult:
     """Evaluate every config, each from a fresh controller, over ``trace``.
 
     Parameters:
         configs: controller configs (any mix of layer sets).
         trace: mapping with ``t_s`` and one column per signal read by any config.
         outputs: ``"full"`` (series and summaries) or ``"summary"``.
+        max_time_jump_s: as for :class:`SurvivalController` (the same time handling, step for step).
     """
     if outputs not in ("full", "summary"):
         raise BatchInputError(f"outputs: expected 'full' or 'summary', got {outputs!r}")
@@ -143,7 +145,12 @@ def evaluate_batch(configs: Sequence[ControllerConfig], trace: Mapping[str, Sequ
     STATE = np.stack([k.new_state(max_l, 0) for _ in range(n_cfg)])
     OUT = np.zeros((n_cfg, k.out_size(max_l, 0)))
     ustate = np.zeros((U.shape[0], 4))
-    now, dt, flags = k.batch_times(t)
+    try:
+        max_jump = strict.number(max_time_jump_s, "evaluate_batch", "max_time_jump_s", 0.0, strict.MAX_SECONDS,
+                                 lo_open=True)
+    except strict.StrictError as exc:
+        raise BatchInputError(str(exc)) from None
+    now, dt, flags = k.batch_times(t, max_jump)
     block = int(min(8192, max(256, _BLOCK_BYTES // (9 * (U.shape[0] + L.shape[0])))))
     conf = np.empty((block, U.shape[0]))
     bad = np.empty((block, U.shape[0]), dtype=np.bool_)

@@ -14,20 +14,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Mapping
 
+from . import strict
 from .categories import categories, category
 from .errors import ConfigError
 from .posture import Posture
 from .transforms import TRANSFORMS
 
-__all__ = ["InputConfig", "LayerConfig", "PostureBand", "PostureConfig", "ControllerConfig"]
+__all__ = ["InputConfig", "LayerConfig", "PostureBand", "PostureConfig", "ControllerConfig", "DESIGN_MAX_LEVERAGE",
+           "INVARIANT_INPUTS", "check_design_limits"]
 
 _POSTURE_KEYS = ("apex", "stalker", "turtle", "hibernate")
 
 
 def _number(source: str, path: str, value: Any, expected: str = "a finite number") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(source, path, expected, value)
-    return float(value)
+    try:                        # an integer of any size is an error here, never an OverflowError
+        return strict.number(value, source, path)
+    except strict.StrictError:
+        raise ConfigError(source, path, expected, value) from None
 
 
 def _table(source: str, path: str, value: Any) -> Mapping[str, Any]:
@@ -272,3 +275,41 @@ class ControllerConfig:
             if n in names[:i]:
                 raise ConfigError(source, f"layers[{i}].name", "a unique layer name (duplicate)", n)
         return cls(name, layers, postures)
+
+
+# -- design ceilings (design §2.4): what a config loaded from a file may ask for -------------------------
+
+DESIGN_MAX_LEVERAGE: dict[str, float] = {"apex": 6.0, "stalker": 2.0, "turtle": 1.0, "hibernate": 0.0}
+"""The design's leverage ceiling per posture. STALKER's maker-only entries, TURTLE's and HIBERNATE's
+'no entries' are the controller's own rules (``Decision.entries_allowed``/``taker_allowed``), not config."""
+
+INVARIANT_INPUTS: dict[str, tuple[str, str]] = {
+    "hz_quorum": ("hz.quorum", "flag"), "ledger": ("ledger.consistent", "flag"),
+    "data_integrity": ("data.checksum_ok", "flag"), "keepalive": ("heartbeat.age_s", "max_age"),
+}
+"""The four mandatory invariant layers (design §2.2) and the (signal, transform) each must read from a
+layer of category ``invariant`` (one layer may hold several, as the static ladder's ``cluster`` does)."""
+
+
+def check_design_limits(config: ControllerConfig, source: str) -> ControllerConfig:
+    """``config`` if it stays within the design's posture ceilings and keeps the four invariant layers.
+
+    Applied to every config loaded from a file (``load_config``: ``nor run --controller``, ``nor promote``,
+    ``nor paper``). The built-in baselines are not files: ``uncontrolled`` (no invariants) and
+    ``seed_template`` (two of the four) are outside these limits by design, for comparison only.
+
+    Raises:
+        ConfigError: naming the field, e.g. ``postures.apex.max_leverage: expected <= 6.0 ..., got 8.0``.
+    """
+    for key, ceiling in DESIGN_MAX_LEVERAGE.items():
+        value = config.postures.band(Posture[key.upper()]).max_leverage
+        if value > ceiling:
+            what = "0 (HIBERNATE makes no entries)" if ceiling == 0.0 else f"<= {ceiling:g} (the design's {key.upper()} ceiling)"
+            raise ConfigError(source, f"postures.{key}.max_leverage", what, value)
+    guarded = {(i.signal, i.transform) for ly in config.layers if ly.invariant for i in ly.inputs}
+    for name, (signal, transform) in INVARIANT_INPUTS.items():
+        if (signal, transform) not in guarded:
+            raise ConfigError(source, "layers", f"the invariant layer {name!r}: a layer of category 'invariant' reading "
+                              f"{signal} with transform {transform!r} (the four invariant layers hz_quorum, ledger, "
+                              f"data_integrity and keepalive are mandatory)")
+    return config

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .strict import shown_got
+
 __all__ = ["ControllerError", "ConfigError", "BatchInputError"]
 
 
@@ -21,8 +23,7 @@ class ConfigError(ControllerError):
         self.path = path
         self.expected = expected
         self.got = got
-        got_text = "" if got is None else f", got {got!r}"
-        super().__init__(f"{source}: {path}: expected {expected}{got_text}")
+        super().__init__(f"{source}: {path}: expected {expected}{shown_got(got)}")
 
 
 class BatchInputError(ControllerError, ValueError):

@@ -26,9 +26,9 @@ __all__ = [
     "G_ENTER", "G_LEAVE", "G_DWELL", "G_LEVERAGE", "G_SIZE",
     "LY_WEIGHT", "LY_RATE", "LY_INVARIANT", "LY_CAP_BELOW", "LY_CAP", "LY_SIZE",
     "IN_SIG", "IN_XF", "IN_LAYER", "IN_LO", "IN_TAU", "IN_P0", "IN_P1", "IN_P2", "IN_P3", "IN_P4", "IN_SIZE",
-    "S_T_PREV", "S_INIT", "S_POSTURE", "S_T_ENTER", "S_HEAD",
+    "S_T_PREV", "S_INIT", "S_POSTURE", "S_T_ENTER", "S_T_OFF", "S_HEAD", "MAX_TIME_JUMP_S",
     "O_R", "O_POSTURE", "O_FLAGS", "O_CAPPED", "O_NO_TAKER", "O_LEVERAGE", "O_HEAD",
-    "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED",
+    "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED", "F_TIME_JUMP",
     "state_size", "out_size", "new_state", "advance_time", "input_confidence", "layers_raw_into", "decide", "step_into",
     "batch_times", "batch_inputs", "batch_layers", "batch_decide",
 ]
@@ -79,7 +79,8 @@ S_T_PREV = 0
 S_INIT = 1
 S_POSTURE = 2
 S_T_ENTER = 3
-S_HEAD = 4
+S_T_OFF = 4         # the last timestamp that was off the time base (a jump or a step back); NaN: none
+S_HEAD = 5
 
 # Output vector: a head, then damped value per layer, raw value per layer,
 # confidence per input, invalid flag per input.
@@ -97,6 +98,10 @@ F_INVALID = 2
 F_TIME_BACK = 4
 F_DWELL_HOLD = 8
 F_DEGRADED = 16
+F_TIME_JUMP = 32
+
+MAX_TIME_JUMP_S = 3600.0
+"""Default largest forward step of ``now_s`` credited as elapsed time (see :func:`advance_time`)."""
 
 
 def state_size(n_layers: int, n_inputs: int) -> int:
@@ -113,6 +118,7 @@ def new_state(n_layers: int, n_inputs: int) -> np.ndarray:
     """A fresh controller's state: APEX, every layer at 1.0, no history."""
     state = np.zeros(state_size(n_layers, n_inputs))
     state[S_POSTURE] = 3.0
+    state[S_T_OFF] = math.nan
     state[S_HEAD:S_HEAD + n_layers] = 1.0
     return state
 
@@ -196,18 +202,32 @@ def _next_posture(g, posture, r, now, t_enter, broken, cap):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def advance_time(state, now):
+def advance_time(state, now, max_jump):
     """Validated time of this step and the time since the last one; returns (now, dt, flags).
 
-    Time that goes backwards or is not finite is held at the last time (dt = 0).
+    Time that is not finite, goes backwards, or jumps forward by more than ``max_jump`` seconds is off
+    the time base: the step is held at the last time (dt = 0: no recovery is earned) and flagged. One
+    such timestamp never moves the base; when the next one confirms it (at or after it, within
+    ``max_jump``), the clock really moved and the base follows it — still with dt = 0, so a jump is
+    never credited as elapsed time and a single absurd timestamp cannot freeze the controller.
     """
-    if state[S_INIT] != 0.0:
-        if math.isfinite(now) and now >= state[S_T_PREV]:
-            return now, now - state[S_T_PREV], 0
-        return state[S_T_PREV], 0.0, F_TIME_BACK
+    prev = state[S_T_PREV]
+    if state[S_INIT] == 0.0:
+        if not math.isfinite(now):
+            return 0.0, 0.0, F_TIME_BACK
+        return now, 0.0, 0
     if not math.isfinite(now):
-        return 0.0, 0.0, F_TIME_BACK
-    return now, 0.0, 0
+        return prev, 0.0, F_TIME_BACK
+    if prev <= now <= prev + max_jump:
+        state[S_T_OFF] = math.nan
+        return now, now - prev, 0
+    flag = F_TIME_JUMP if now > prev else F_TIME_BACK
+    off = state[S_T_OFF]
+    if off <= now <= off + max_jump:        # False while off is NaN
+        state[S_T_OFF] = math.nan
+        return now, 0.0, flag
+    state[S_T_OFF] = now
+    return prev, 0.0, flag
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -276,6 +296,8 @@ def decide(g, lay, n_lay, state, now, dt, flags, out):
         flags |= F_INVARIANT
     r = min(max(r, 0.0), 1.0)
     posture = int(state[S_POSTURE])
+    if state[S_T_ENTER] > now:            # the time base moved back: the dwell counts from here
+        state[S_T_ENTER] = now
     p, hold = _next_posture(g, posture, r, now, state[S_T_ENTER], broken, cap)
     if hold:
         flags |= F_DWELL_HOLD
@@ -293,7 +315,7 @@ def decide(g, lay, n_lay, state, now, dt, flags, out):
 
 
 @njit(cache=True, nogil=True)
-def step_into(g, lay, inp, state, x, now, out):
+def step_into(g, lay, inp, state, x, now, max_jump, out):
     """Advance the controller one step at time ``now`` with signal vector ``x``.
 
     Never raises on values: invalid inputs are read as the worst case for their layer.
@@ -302,7 +324,7 @@ def step_into(g, lay, inp, state, x, now, out):
     """
     n_lay = lay.shape[0]
     n_inp = inp.shape[0]
-    now, dt, flags = advance_time(state, now)
+    now, dt, flags = advance_time(state, now, max_jump)
     o_conf = O_HEAD + 2 * n_lay
     for i in range(n_inp):
         row = inp[i]
@@ -318,15 +340,16 @@ def step_into(g, lay, inp, state, x, now, out):
 
 
 @njit(cache=True, nogil=True)
-def batch_times(t):
+def batch_times(t, max_jump):
     """The validated time and dt of each step of a fresh controller over ``t``."""
     n = t.shape[0]
     now = np.empty(n)
     dt = np.empty(n)
     flags = np.empty(n, dtype=np.int64)
     state = np.zeros(S_HEAD)
+    state[S_T_OFF] = math.nan
     for i in range(n):
-        now[i], dt[i], flags[i] = advance_time(state, t[i])
+        now[i], dt[i], flags[i] = advance_time(state, t[i], max_jump)
         state[S_T_PREV] = now[i]
         state[S_INIT] = 1.0
     return now, dt, flags

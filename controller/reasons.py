@@ -54,4 +54,7 @@ def explain(compiled: CompiledConfig, out: np.ndarray, x: np.ndarray,
         holds.append(f"holding {Posture(int(out[k.O_POSTURE])).name}: minimum dwell not yet served")
     if flags & k.F_TIME_BACK:
         holds.append("time went backwards or was not finite: no recovery this step")
+    if flags & k.F_TIME_JUMP:
+        holds.append("time jumped forward by more than max_time_jump_s: held, not credited as elapsed time, "
+                     "no recovery this step")
     return tuple(invariants + invalid + caps + degraded + holds)

@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import ControllerConfig
+from . import strict
+from .config import ControllerConfig, check_design_limits
 from .errors import ConfigError
 
-__all__ = ["load_config", "dump_config", "apply_overrides"]
+__all__ = ["load_config", "dump_config", "apply_overrides", "toml_string", "MAX_TOML_BYTES"]
+
+MAX_TOML_BYTES = 16 * 1024 * 1024
+"""Largest controller config or scenario file read."""
 
 
 def load_config(path: str | Path) -> ControllerConfig:
-    """Load and validate a controller config TOML file.
+    """Load and validate a controller config TOML file, within the design's ceilings (``check_design_limits``).
 
     Raises:
         ConfigError: naming the file, the field path and what was expected.
     """
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(p), "(file)", "an existing TOML file") from None
+        strict.regular_file(str(p), str(p), "(file)", "a controller config TOML file", max_bytes=MAX_TOML_BYTES)
+        data = strict.load_toml(p.read_text(encoding="utf-8"), str(p))
+    except strict.StrictError as exc:
+        raise ConfigError(exc.source, exc.path, exc.expected, exc.got) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), "(file)", f"a readable UTF-8 TOML file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(p), "(syntax)", f"valid TOML ({exc})") from None
-    return ControllerConfig.from_mapping(data, source=str(p))
+        raise ConfigError(str(p), "(file)", f"a readable UTF-8 TOML file ({type(exc).__name__})") from None
+    return check_design_limits(ControllerConfig.from_mapping(data, source=str(p)), str(p))
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: JSON's escapes are TOML's (DEL must be escaped too), so a
+    newline, a quote or a control character can never end the string or the line."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(v: Any) -> str:
@@ -42,7 +51,7 @@ def _value(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return toml_string(v)
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from controller.strict import shown_got
+
 __all__ = ["FaultError", "FaultSpecError"]
 
 
@@ -20,5 +22,4 @@ class FaultSpecError(FaultError):
         self.path = path
         self.expected = expected
         self.got = got
-        shown = "" if got is None else f", got {got!r}"
-        super().__init__(f"{source}: {path}: expected {expected}{shown}")
+        super().__init__(f"{source}: {path}: expected {expected}{shown_got(got)}")

@@ -166,6 +166,10 @@ def _outage(port: Any, _old: Fault | None, new: Fault | None, _cfg: WorldConfig)
     port.outage(new is not None)
 
 
+def _gateway(port: Any, _old: Fault | None, new: Fault | None, _cfg: WorldConfig) -> None:
+    port.gateway_down(new is not None)
+
+
 def _rejects(port: Any, _old: Fault | None, new: Fault | None, cfg: WorldConfig) -> None:
     port.set_reject_ratio(new.param("ratio") if new else cfg.exchange.reject_ratio)
 
@@ -244,8 +248,11 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
        _fixed("market"), lambda _t: "market", _shock,
        Param("magnitude", "float", 1.0, 0.0, 1.0, "shock magnitude"), default_target="market",
        instantaneous=True),
-    _k("exchange_outage", "every order is rejected and the book feed stops", _fixed("exchange"),
-       lambda _t: "exchange", _outage, default_target="exchange"),
+    _k("exchange_outage", "matching halted: new orders rejected, no fills, cancels queued until it resumes, "
+       "the book feed stops", _fixed("exchange"), lambda _t: "exchange", _outage, default_target="exchange"),
+    _k("exchange_gateway_down", "the order gateway is down: orders and cancels cannot reach the venue (cancels "
+       "fail, the agent retries) while resting orders keep filling", _fixed("exchange"), lambda _t: "exchange",
+       _gateway, default_target="exchange"),
     _k("order_rejects", "the exchange rejects this fraction of orders", _fixed("exchange"), lambda _t: "exchange",
        _rejects, Param("ratio", "float", 0.5, 0.0, 1.0, "reject probability"), default_target="exchange"),
     _k("fill_friction", "only these fractions of maker entries / exits fill (defaults: the spec's HELL test)",

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from controller.strict import MAX_SECONDS, StrictError
+from controller.strict import number as strict_number
 from twin import parse_duration_s
 
 from .errors import FaultSpecError
@@ -16,11 +18,14 @@ _KINDS = ("float", "int", "seconds", "groups")
 
 
 def parse_seconds(raw: Any) -> float | None:
-    """Seconds from a number or a duration string (``"90s"``, ``"5m"``, ``"1h30m"``); None if neither."""
+    """Seconds from a number or a duration string (``"90s"``, ``"5m"``, ``"1h30m"``); None if neither, or if
+    its magnitude exceeds :data:`controller.strict.MAX_SECONDS` (never raises, never infinite)."""
     if isinstance(raw, bool):
         return None
+    if isinstance(raw, int) and not -MAX_SECONDS <= raw <= MAX_SECONDS:
+        return None
     if isinstance(raw, (int, float)):
-        return float(raw) if math.isfinite(raw) else None
+        return float(raw) if math.isfinite(raw) and abs(raw) <= MAX_SECONDS else None
     if isinstance(raw, str):
         return parse_duration_s(raw)
     return None
@@ -66,8 +71,9 @@ class Param:
         elif self.kind == "int":
             value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
         else:
-            value = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
-            if value is not None and not math.isfinite(value):
+            try:
+                value = strict_number(raw, source, path)
+            except StrictError:
                 value = None
         if value is None:
             raise FaultSpecError(source, path, self.expected, raw)

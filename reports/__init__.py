@@ -10,7 +10,7 @@ Imports nothing of the twin, the faults or the adapters: everything comes from t
 from .compare import render_compare
 from .errors import ManifestError, ReportError, TraceError
 from .junit import junit_xml, write_junit
-from .manifest import Manifest, load_manifest
+from .manifest import Manifest, load_manifest, read_manifest
 from .metrics import METRICS
 from .model import RunReport, load_report
 from .render import render_run
@@ -18,5 +18,5 @@ from .summary import summary_markdown, write_summary
 
 __all__ = [
     "METRICS", "Manifest", "ManifestError", "ReportError", "RunReport", "TraceError", "junit_xml", "load_manifest",
-    "load_report", "render_compare", "render_run", "summary_markdown", "write_junit", "write_summary",
+    "load_report", "read_manifest", "render_compare", "render_run", "summary_markdown", "write_junit", "write_summary",
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import ReportError
+from .files import OutputError, write_output
 from .manifest import Manifest, load_manifest, verdict_rank
 from .metrics import METRICS, aggregate
 from .model import RunReport, load_report
@@ -175,8 +176,11 @@ def render_compare(run_a: str | Path, run_b: str | Path, out_dir: str | Path) ->
         raise _nothing_in_common(ma, mb)
     a, b = load_report(run_a), load_report(run_b)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(out, f"expected a directory for the comparison ({exc.strerror or exc})") from None
     path = out / "compare.html"
-    path.write_text(compare_html(a, b), encoding="utf-8")
-    (out / "compare.md").write_text(compare_markdown(a, b), encoding="utf-8")
+    write_output(path, compare_html(a, b))
+    write_output(out / "compare.md", compare_markdown(a, b))
     return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from controller.strict import shown_got
+
 __all__ = ["ReportError", "ManifestError", "TraceError"]
 
 
@@ -17,7 +19,7 @@ class ManifestError(ReportError):
 
     def __init__(self, path: object, field: str, expected: str, got: object = None) -> None:
         self.path, self.field, self.expected = str(path), field, expected
-        got_text = "" if got is None else f", got {got!r}"[:200]
+        got_text = shown_got(got)
         where = f"{self.path}: {field}: " if field else f"{self.path}: "
         super().__init__(f"{where}expected {expected}{got_text}")
 

@@ -6,6 +6,7 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .files import write_output
 from .model import RunReport, load_report
 from .page import fmt_time
 
@@ -72,5 +73,5 @@ def write_junit(run_dir: str | Path, path: str | Path | None = None, report: Run
     """
     report = report if report is not None else load_report(run_dir, with_traces=False)
     out = Path(path) if path is not None else report.run_dir / "junit.xml"
-    out.write_text(junit_xml(report), encoding="utf-8")
+    write_output(out, junit_xml(report))
     return out

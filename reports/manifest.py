@@ -7,19 +7,23 @@ that adds fields can still be reported on.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from controller import strict
+
 from .errors import ManifestError
 from .invariants import DEFAULT_KEEPALIVE_MAX_S, HEARTBEAT
 
-__all__ = ["FORMAT", "VERDICTS", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
-           "load_manifest", "parse_manifest", "verdict_rank"]
+__all__ = ["FORMAT", "VERDICTS", "CodeInfo", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
+           "load_manifest", "parse_manifest", "read_manifest", "verdict_rank"]
 
 FORMAT = "dolphin-nor.run/1"
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude of a number in a manifest (seconds, counts)."""
 VERDICTS = ("ERROR", "SAFETY", "LIVENESS", "EXPECTATION", "PASS")
 """Verdicts, worst first (the runner's precedence)."""
 
@@ -97,6 +101,17 @@ class ScenarioInfo:
 
 
 @dataclass(frozen=True)
+class CodeInfo:
+    """The code that produced the run: SHA-256 of the bound files (each, and one over all), the git commit,
+    and the uncommitted changes (``dirty``: empty when clean, None when the tree was not a git checkout)."""
+
+    sha256: str
+    files: Mapping[str, str]
+    git: str
+    dirty: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The run directory's manifest; ``path`` is the manifest file."""
 
@@ -114,6 +129,7 @@ class Manifest:
     wall_s: float
     jobs: int
     keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S
+    code: CodeInfo | None = None       # None: a manifest written before the code was recorded
 
     @property
     def run_dir(self) -> Path:
@@ -151,15 +167,30 @@ class _Reader:
         value = data.get(key, default)
         if value is None and allow_nan:
             return math.nan
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                not allow_nan and not math.isfinite(value)):
-            raise self.fail(f"{field}.{key}".lstrip("."), "a finite number", value)
-        return float(value)
+        if isinstance(value, float) and math.isnan(value) and allow_nan:
+            return math.nan
+        try:
+            return strict.number(value, str(self.path), key, -MAX_MAGNITUDE, MAX_MAGNITUDE)
+        except strict.StrictError:
+            raise self.fail(f"{field}.{key}".lstrip("."), "a finite number", value) from None
 
     def integer(self, data: Mapping[str, Any], key: str, field: str, default: int | None = None) -> int:
         value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{field}.{key}".lstrip("."), "an integer", value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 63:
+            raise self.fail(f"{field}.{key}".lstrip("."), "an integer in [0, 2^63)", value)
+        return value
+
+    def name(self, data: Mapping[str, Any], key: str, field: str) -> str:
+        value = data.get(key)
+        if not strict.is_identifier(value):
+            raise self.fail(f"{field}.{key}", f"a name: {strict.IDENTIFIER_RULE}", value)
+        return value
+
+    def case_dir(self, data: Mapping[str, Any], key: str, field: str) -> str:
+        """A case directory relative to the run: identifier components only (never ``..`` or absolute)."""
+        value = self.text(data, key, field)
+        if not all(strict.is_identifier(part) for part in value.split("/")):
+            raise self.fail(f"{field}.{key}", "a path inside the run directory (<scenario>/<seed>)", value)
         return value
 
 
@@ -191,7 +222,7 @@ def _run(r: _Reader, data: Any, field: str) -> RunInfo:
     faults = (tuple(_fault(r, f, f"{field}.faults[{i}]") for i, f in enumerate(r.lst(d, "faults", field)))
               if "faults" in d else None)
     companions = _companions(r, d, f"{field}.") if "companions" in d else None
-    return RunInfo(seed=r.integer(d, "seed", field), dir=r.text(d, "dir", field), verdict=verdict,
+    return RunInfo(seed=r.integer(d, "seed", field), dir=r.case_dir(d, "dir", field), verdict=verdict,
                    wall_s=r.num(d, "wall_s", field, math.nan, allow_nan=True), replay=r.text(d, "replay", field, ""),
                    failures=failures, config_id=r.text(d, "config_id", field, ""),
                    error=r.text(d, "error", field, ""), trace_sha256=r.text(d, "trace_sha256", field, ""),
@@ -225,7 +256,7 @@ def _scenario(r: _Reader, data: Any, field: str, keepalive_max_s: float) -> Scen
         expects.append(Expectation(r.text(e, "check", f"{field}.expectations[{i}]"),
                                    dict(r.obj(e.get("params", {}), f"{field}.expectations[{i}].params"))))
     runs = tuple(_run(r, x, f"{field}.runs[{i}]") for i, x in enumerate(r.lst(d, "runs", field)))
-    return ScenarioInfo(name=r.text(d, "name", field), file=r.text(d, "file", field, ""),
+    return ScenarioInfo(name=r.name(d, "name", field), file=r.text(d, "file", field, ""),
                         suite=r.text(d, "suite", field, ""), description=r.text(d, "description", field, ""),
                         duration_s=r.num(d, "duration_s", field), faults=faults, expectations=tuple(expects),
                         runs=runs, keepalive_max_s=keepalive_max_s)
@@ -237,6 +268,24 @@ def _companions(r: _Reader, d: Mapping[str, Any], prefix: str = "") -> tuple[str
         if not isinstance(name, str) or not name:
             raise r.fail(f"{prefix}companions[{i}]", "a companion name (nofault, static_ladder, seed_template)", name)
     return tuple(names)
+
+
+def _code(r: _Reader, d: Mapping[str, Any]) -> CodeInfo | None:
+    if d.get("code") is None:
+        return None
+    c = r.obj(d["code"], "code")
+    files = r.obj(c.get("files"), "code.files")
+    for name, digest in files.items():
+        if not isinstance(digest, str):
+            raise r.fail(f"code.files.{name}", "a SHA-256 (a string)", digest)
+    dirty = c.get("dirty")
+    if dirty is not None:
+        dirty = r.lst(c, "dirty", "code")
+        for i, name in enumerate(dirty):
+            if not isinstance(name, str):
+                raise r.fail(f"code.dirty[{i}]", "a path (a string)", name)
+    return CodeInfo(r.text(c, "sha256", "code"), dict(files), r.text(c, "git", "code", ""),
+                    None if dirty is None else tuple(dirty))
 
 
 def parse_manifest(data: Any, path: str | Path) -> Manifest:
@@ -258,26 +307,37 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         controller_name=r.text(ctl, "name", "controller", ""), controller_spec=r.text(ctl, "spec", "controller", ""),
         config_id=r.text(ctl, "config_id", "controller", ""),
         companions=_companions(r, d),
-        scenarios=scenarios, verdicts={str(k): v for k, v in verdicts.items()},
+        scenarios=scenarios, verdicts={str(k): r.integer(verdicts, k, "verdicts") for k in verdicts},
         wall_s=r.num(timings, "wall_s", "timings", math.nan, allow_nan=True),
-        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s)
+        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s, code=_code(r, d))
 
 
 def load_manifest(run_dir: str | Path) -> Manifest:
     """Read and validate ``<run_dir>/manifest.json``."""
+    return read_manifest(run_dir)[0]
+
+
+def read_manifest(run_dir: str | Path) -> tuple[Manifest, dict[str, Any]]:
+    """The one strict manifest reader of every command (report, compare, replay, promote): the typed
+    view and the decoded JSON object it was validated from. Raises :class:`ManifestError` naming the
+    file and field for anything else — a missing or non-regular file, bytes that are not UTF-8 JSON,
+    nesting beyond :data:`controller.strict.MAX_DEPTH`, integers beyond 64 bits, wrong types."""
     run_dir = Path(run_dir)
     path = run_dir / "manifest.json"
     if not run_dir.is_dir():
         raise ManifestError(run_dir, "", "a run directory (runs/<run-id>/ with manifest.json)", "no such directory")
+    if not path.exists():
+        raise ManifestError(path, "", "a manifest.json written by `nor run`", "no such file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(path, "", "a manifest.json written by `nor run`", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        strict.regular_file(str(path), str(path), "", "a manifest.json written by `nor run`")
+        raw = path.read_bytes()
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ManifestError(path, "", f"a manifest of at most {MAX_MANIFEST_BYTES} bytes", f"{len(raw)} bytes")
+        data = strict.load_json(raw.decode("utf-8"), str(path))
+    except UnicodeDecodeError as exc:
         raise ManifestError(path, "", "a readable UTF-8 file", str(exc)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"at line {exc.lineno} column {exc.colno}"  # some messages end in "at" already
-        raise ManifestError(path, "", "valid JSON", f"{exc.msg.removesuffix(' at')} {where}") from None
-    return parse_manifest(data, path)
+    except OSError as exc:
+        raise ManifestError(path, "", "a readable file", exc.strerror or str(exc)) from None
+    except strict.StrictError as exc:
+        raise ManifestError(path, "" if exc.path.startswith("(") else exc.path, exc.expected, exc.got) from None
+    return parse_manifest(data, path), data

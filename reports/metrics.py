@@ -72,8 +72,9 @@ METRICS: tuple[MetricDef, ...] = (
               "still working (cancelled, or filled before the cancel arrived); 0 when none was working. "
               "'missed' when the controller missed HIBERNATE or an order was never done."),
     MetricDef("recovery_s", "recovery time", "s", "lower", "max",
-              "End of the last fault window → first decision in APEX (0 if APEX was never left). "
-              "'not recovered' when APEX is not regained before the run ends; '—' when a fault never heals."),
+              "End of the last fault window → the first decision of the final APEX stretch: APEX regained and held "
+              "to the end of the run (0 if APEX was never left, or was regained before the heal and held). "
+              "'not recovered' when the run does not end in APEX; '—' when a fault never heals."),
     MetricDef("switches_per_h", "posture switches", "/h", "lower", "mean",
               "Posture changes per hour of simulated time (chatter)."),
     *(MetricDef(f"time_{p.lower()}_pct", f"time in {p}", "%", "", "mean", f"Share of simulated time in {p}.")
@@ -183,14 +184,20 @@ def _invariant_latencies(tr: ControllerTrace, breaks: Sequence[InvariantBreak] |
 
 
 def _recovery_s(tr: ControllerTrace, faults: Sequence[Fault]) -> float:
+    """End of the last fault window → the start of the final APEX stretch (APEX regained and held to the end of
+    the run). The liveness check's definition (``scenarios.checks.view.recovered_at`` without a hold), repeated
+    here because reports read run directories only: an APEX decision before the fault's effect reaches the
+    controller, followed by a drop, is not a recovery."""
     if not faults or not all(f.heals for f in faults):
         return math.nan
     end = max(f.end_s for f in faults)
     if not np.any(tr.posture[tr.t_s >= min(f.at_s for f in faults)] != 3):
         return 0.0
-    i = int(np.searchsorted(tr.t_s, end, side="left"))
-    apex = np.nonzero(tr.posture[i:] == 3)[0]
-    return float(tr.t_s[i + apex[0]] - end) if apex.size else math.inf
+    below = np.flatnonzero(tr.posture != 3)
+    last = int(below[-1])
+    if last == len(tr.posture) - 1:
+        return math.inf
+    return max(0.0, float(tr.t_s[last + 1]) - end)
 
 
 def _nominal_return(tr: ControllerTrace, periods: list[tuple[float, float]]) -> tuple[float, float]:

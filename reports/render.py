@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .files import write_output
 from .junit import write_junit
 from .model import load_report
 from .run_html import run_html
@@ -20,7 +21,7 @@ def render_run(run_dir: str | Path) -> Path:
     """
     report = load_report(run_dir)
     out = report.run_dir / "report.html"
-    out.write_text(run_html(report), encoding="utf-8")
+    write_output(out, run_html(report))
     write_summary(run_dir, report=report)
     write_junit(run_dir, report=report)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .files import write_output
 from .metrics import METRICS
 from .model import RunReport, load_report
 from .page import fmt_metric, fmt_seconds, fmt_time
@@ -82,5 +83,5 @@ def write_summary(run_dir: str | Path, path: str | Path | None = None, report: R
     """Write ``summary.md`` (default ``<run_dir>/summary.md``); returns the path written."""
     report = report if report is not None else load_report(run_dir)
     out = Path(path) if path is not None else report.run_dir / "summary.md"
-    out.write_text(summary_markdown(report), encoding="utf-8")
+    write_output(out, summary_markdown(report))
     return out

@@ -7,7 +7,6 @@ trace marks its case and the rest of the report still renders.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from .errors import TraceError
+from .files import digest_regular
 from .invariants import OBSERVED_COLUMNS, InvariantBreak, invariant_breaks
 from .manifest import Failure, Fault, RunInfo, ScenarioInfo
 
@@ -142,10 +142,7 @@ def load_breaks(directory: Path, keepalive_max_s: float) -> tuple[InvariantBreak
 def trace_digest(case_dir: Path) -> str:
     """The manifest's ``trace_sha256``: SHA-256 over the case's top-level ``*.arrow`` files (not the
     companions), contents concatenated in name order."""
-    h = hashlib.sha256()
-    for path in sorted(case_dir.glob("*.arrow"), key=lambda q: q.name):
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    return digest_regular(sorted(case_dir.glob("*.arrow"), key=lambda q: q.name))
 
 
 @dataclass

@@ -72,9 +72,17 @@ def verdict_of(checks: list[CheckResult]) -> str:
     return "PASS"
 
 
-def simulate(scenario: Scenario, seed: int, controller: Any, faults: tuple[Fault, ...]) -> dict[str, pa.Table]:
-    """Run the twin for the scenario's duration with ``faults``; the trace tables."""
-    world = World(scenario.world, controller, seed)
+WorldFactory = Callable[[Any, Any, int], World]
+
+
+def simulate(scenario: Scenario, seed: int, controller: Any, faults: tuple[Fault, ...],
+             world_factory: WorldFactory = World) -> dict[str, pa.Table]:
+    """Run the twin for the scenario's duration with ``faults``; the trace tables.
+
+    ``world_factory(world_config, controller, seed)`` builds the world: :class:`twin.World` itself, or a
+    subclass running a variant agent, exchange or ledger (the planted-defect catalogue in ``tests/planted``).
+    """
+    world = world_factory(scenario.world, controller, seed)
     inject(world, faults)
     return world.run(scenario.duration_s).tables
 
@@ -112,22 +120,29 @@ def trace_sha256(case_dir: Path) -> str:
 
 
 def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, companions: tuple[str, ...] = (),
-             clock: Callable[[], float] = time.perf_counter) -> CaseResult:
-    """Run, judge and write one case; a crash gives verdict ERROR (with ``error.txt``), never an exception."""
+             clock: Callable[[], float] = time.perf_counter, controller: Callable[[Any], Any] = SurvivalController,
+             world_factory: WorldFactory = World) -> CaseResult:
+    """Run, judge and write one case; a crash gives verdict ERROR (with ``error.txt``), never an exception.
+
+    ``controller(config)`` builds the controller under test from the scenario's config, and ``world_factory``
+    the world (see :func:`simulate`); both default to the real ones and apply to the ``nofault`` companion too
+    (the same system without faults). The judge always reads the scenario's declared config.
+    """
     start = clock()
     faults: tuple[Fault, ...] = ()
     result = CaseResult(scenario.name, seed, rel_dir, "ERROR", 0.0, scenario.controller.config_id, faults)
     try:
         faults = scenario.faults_for(seed)
         result.faults = faults
-        tables = simulate(scenario, seed, SurvivalController(scenario.controller), faults)
+        tables = simulate(scenario, seed, controller(scenario.controller), faults, world_factory)
         case_dir.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             write_table(case_dir / f"{name}.arrow", table)
         comp: dict[str, Mapping[str, pa.Table]] = {}
         for name in companions:
-            ctl = SurvivalController(scenario.controller) if name == "nofault" else make_controller(name)
-            ctables = simulate(scenario, seed, ctl, () if name == "nofault" else faults)
+            ctl = controller(scenario.controller) if name == "nofault" else make_controller(name)
+            ctables = simulate(scenario, seed, ctl, () if name == "nofault" else faults,
+                               world_factory if name == "nofault" else World)
             comp[name] = ctables
             for t in COMPANION_TABLES:
                 write_table(case_dir / "companions" / name / f"{t}.arrow", ctables[t])

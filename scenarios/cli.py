@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Sequence
 
 from controller import ConfigError
+from controller import strict
+from controller.strict import StrictError
 from faults import FaultError
 from reports import ReportError
 from twin import TwinError
 
-from .errors import ScenarioError
-from .runner import EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
+from .crash import EXIT_INTERRUPTED, internal_error, note_run_dir, run_dir_of, terminate_as_interrupt
+from . import options
+from .errors import ScenarioError, ScenarioFileError
+from .runner import EXIT_ERROR, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
 
 __all__ = ["main", "DEFAULT_SUITE", "SMOKE_SUITE"]
 
@@ -28,21 +32,7 @@ SMOKE_SUITE = Path(__file__).resolve().parent / "smoke"
 EXIT_NONDETERMINISTIC = 4
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
+_positive, _seed = options.positive, options.seed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,10 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run scenario suites (default: the built-in default suite)")
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
     seeds = run.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=_positive, help="run seeds 1..N of every scenario (default: each file's seeds)")
+    seeds.add_argument("--seeds", type=options.seed_count, help="run seeds 1..N of every scenario (default: each file's seeds)")
     seeds.add_argument("--seed", type=_seed, action="append", dest="seed_list", metavar="S",
                        help="run exactly seed S of every scenario (repeatable)")
-    run.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    run.add_argument("--jobs", type=options.jobs, help="worker processes, 1..{options.MAX_JOBS} (default: all cores)")
     run.add_argument("--controller", help="survival, static_ladder, seed_template, uncontrolled or a controller TOML path")
     run.add_argument("--out", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
     run.add_argument("--junit", type=Path, help="also write the JUnit XML here")
@@ -64,14 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("replay", help="re-run one case of a run and confirm its trace is byte-identical")
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("scenario")
-    rep.add_argument("--seed", type=int, required=True)
+    rep.add_argument("--seed", type=_seed, required=True)
     rep.add_argument("--out", type=Path, help="keep the replayed case here (default: a temporary directory)")
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("paths", nargs="*", help="scenario files or directories (default: the default suite)")
     val.add_argument("--controller", help="validate against this base controller")
     exp = sub.add_parser("explore", help="search random fault schedules for safety/liveness violations")
     exp.add_argument("--budget", type=_positive, default=40, help="schedules to try (default 40)")
-    exp.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    exp.add_argument("--seed", type=_seed, default=0, help="search seed (default 0)")
     exp.add_argument("--controller", default="survival", help="controller name or TOML path")
     exp.add_argument("--horizon", default="20m", help="faults start within this (default 20m)")
     exp.add_argument("--tail", default="2h", help="run this long after the last fault heals; also the liveness "
@@ -87,43 +77,53 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("run_a", type=Path)
     cmp_.add_argument("run_b", type=Path)
     cmp_.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare)")
-    pro = sub.add_parser("promote", help="record that a controller config passed its suites (gates nor paper)")
-    pro.add_argument("config", type=Path, help="controller config TOML")
-    pro.add_argument("--evidence", type=Path, required=True, help="the run directory that used exactly this config")
-    pro.add_argument("--suite", action="append", default=[], help="required suite (repeatable; default: default)")
-    pro.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
-    ppr = sub.add_parser("paper", help="paper-trade a promoted config in NautilusTrader (sandbox fills)")
-    ppr.add_argument("--config", type=Path, required=True, help="controller config TOML (must be promoted)")
-    ppr.add_argument("--records", type=Path, default=Path("promotions"), help="promotion records directory")
-    ppr.add_argument("--instrument", action="append", default=[], help="instrument id, e.g. BTCUSDT.BINANCE (repeatable)")
-    ppr.add_argument("--build-only", action="store_true", help="check the gate and build the node, do not connect")
-    ppr.add_argument("--feed", default="binance", help="market data: binance (default), replay:sample or replay:PATH")
-    ppr.add_argument("--duration", help="stop after this long, e.g. 10m (default: until Ctrl-C)")
-    ppr.add_argument("--speed", type=float, default=1.0, help="replay pace factor (20 = 20x real time)")
-    ppr.add_argument("--stand-ins", default="", help="publish labelled healthy records for: mc_forewarner,exf,esof")
-    ppr.add_argument("--fault", action="append", default=[], help="pause a publisher: TARGET@AT+FOR (repeatable)")
-    ppr.add_argument("--assets", type=int, help="trade only the first N assets of the price file")
-    ppr.add_argument("--out", type=Path, default=Path("runs"), help="where the session's run directory goes")
+    from .promote_cli import add_parsers
+    add_parsers(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``nor``; returns the exit code."""
+    """Entry point of ``nor``; returns the exit code.
+
+    Bad input is exit 2 with the file and field named; anything unexpected is exit 3 (never 1, which
+    means a check failed) with a short message, the traceback kept in a crash log (:mod:`.crash`).
+    SIGTERM is handled like Ctrl-C (exit 130).
+    """
+    for stream in (sys.stdout, sys.stderr):       # a message never fails on a terminal's encoding
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(args_list)
+    note_run_dir(None)                  # a previous command in this process is not this one
     try:
-        return _dispatch(args, "nor " + shlex.join(args_list))
-    except (ScenarioError, ConfigError, FaultError, TwinError, ReportError) as exc:
+        with terminate_as_interrupt():
+            return _dispatch(args, "nor " + shlex.join(args_list))
+    except (ScenarioError, ConfigError, FaultError, TwinError, ReportError, StrictError) as exc:
         print(f"nor: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("nor: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:     # the one catch-all: a bug in nor, not a verdict and not bad input
+        print(internal_error(exc, args_list, run_dir_of(args)), file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Output locations named on the command line, checked before anything is read or run."""
+    if args.command in ("run", "explore", "replay", "report", "compare") and getattr(args, "out", None) is not None:
+        options.out_dir(args.out, "--out")
+    if getattr(args, "junit", None) is not None:
+        options.out_file(args.junit, "--junit")
+    if args.command == "replay" and not strict.is_identifier(args.scenario):
+        raise ScenarioFileError("command line", "SCENARIO", f"a scenario name: {strict.IDENTIFIER_RULE}",
+                                args.scenario)
 
 
 def _dispatch(args: argparse.Namespace, command: str) -> int:
     from .loader import controller_option, load_scenarios
 
+    _check_outputs(args)
     if getattr(args, "controller", None) is not None and args.command in ("run", "validate"):
         args.controller = controller_option(args.controller)      # its own error, before any scenario file
     if args.command == "run":
@@ -131,7 +131,7 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         if not scenarios:
             print("nor: invalid input: no scenario files found", file=sys.stderr)
             return EXIT_INVALID
-        opts = RunOptions(out=args.out, jobs=args.jobs, seeds=args.seeds, controller=args.controller,
+        opts = RunOptions(out=args.out, jobs=args.jobs or 0, seeds=args.seeds, controller=args.controller,
                           seed_list=tuple(dict.fromkeys(args.seed_list)) if args.seed_list else None,
                           companions=not args.no_companions, junit=args.junit, command=command,
                           report=not args.no_report)
@@ -149,20 +149,9 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     if args.command == "explore":
         from .explore import explore_cli
         return explore_cli(args)
-    if args.command == "promote":
-        return _promote(args)
-    if args.command == "paper":
-        from .paper import paper
-        from .paper_run import PaperOptionError, parse_options
-        try:
-            options = parse_options(args.feed, args.duration, args.speed, args.stand_ins, args.fault, args.out,
-                                    args.assets)
-        except PaperOptionError as exc:
-            print(f"nor: invalid input: {exc}", file=sys.stderr)
-            return EXIT_INVALID
-        return paper(args.config, records_dir=args.records, instruments=args.instrument, build_only=args.build_only,
-                     say=lambda line: print(line, file=sys.stderr if line.startswith("nor:") else sys.stdout),
-                     options=options, command=command)
+    if args.command in ("promote", "paper"):
+        from .promote_cli import paper_cli, promote_cli
+        return promote_cli(args) if args.command == "promote" else paper_cli(args, command)
     if args.command == "report":
         from reports import render_compare, render_run
         if len(args.run_dirs) > 2:
@@ -181,21 +170,16 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     raise AssertionError(args.command)
 
 
-def _promote(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
-    from .manifest import code_version
-    from .promotion import PromotionError, promote
-
-    try:
-        record = promote(args.config, args.evidence, suites=args.suite, records_dir=args.records,
-                         now_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                         code_version=code_version())
-    except PromotionError as exc:
-        print(f"nor: promotion refused: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(f"promoted {record.data['config_name']} ({record.config_id[:12]}): {record.path}")
-    return EXIT_OK
+def mismatch_text(replayed: str, recorded: str, on_disk: str, differing: Sequence[str]) -> str:
+    """What differs, naming each distinct hash once: the replay, the manifest's record, the files on disk."""
+    files = ", ".join(differing) or "(none)"
+    if replayed != recorded:
+        text = f"NOT byte-identical: the replay's trace sha256 {replayed} differs from the recorded {recorded}"
+        if on_disk and on_disk not in (replayed, recorded):
+            text += f"; the case directory's files now hash to {on_disk}"
+        return text + (f"; differing files: {files}" if on_disk else "; original case directory missing")
+    return (f"NOT byte-identical: the replay matches the recorded trace sha256 {recorded}, but the case directory's "
+            f"files hash to {on_disk} (changed after the run); differing files: {files}")
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -209,8 +193,7 @@ def _replay(args: argparse.Namespace) -> int:
     if res.error:
         print(f"  error: {res.error}")
     if not r.identical:
-        print(f"NOT byte-identical: trace sha256 {res.trace_sha256} vs recorded {r.recorded.get('trace_sha256')}; "
-              f"differing files: {', '.join(r.differing) or '(original case directory missing)'}")
+        print(mismatch_text(res.trace_sha256, str(r.recorded.get("trace_sha256")), r.on_disk_sha256, r.differing))
         return EXIT_NONDETERMINISTIC
     print(f"trace byte-identical (sha256 {res.trace_sha256})")
     code = exit_code([res.verdict])

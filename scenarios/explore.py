@@ -17,13 +17,14 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
+from controller.toml_io import toml_string
 from faults import Fault, FaultModel, default_fault_model, draw_count_schedule, parse_seconds
 from twin import WorldConfig
 
 from .case import judge, simulate
 from .checks import DEFAULT_LIVENESS_WITHIN_S, CheckResult, LivenessPolicy
 from .errors import ScenarioFileError
-from .loader import load_scenario, resolve_controller
+from .loader import MAX_DURATION_S, load_scenario, resolve_controller
 from .model import Scenario
 
 __all__ = ["ExploreResult", "explore", "explore_cli", "scenario_toml"]
@@ -122,7 +123,7 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (int, float)):
         return repr(float(v)) if isinstance(v, float) else str(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return toml_string(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(type(v).__name__)
@@ -170,8 +171,9 @@ def _write(out: Path, seed: int, base: Scenario, world_seed: int, faults: tuple[
 def explore_cli(args: Any) -> int:
     """``nor explore`` → exit 1 if a violation was found (and written), 0 if none."""
     horizon, tail = parse_seconds(args.horizon), parse_seconds(args.tail)
-    if horizon is None or horizon <= 0 or tail is None or tail <= 0:
-        raise ScenarioFileError("nor explore", "--horizon/--tail", 'durations > 0 like "20m" and "2h"',
+    if horizon is None or horizon <= 0 or tail is None or tail <= 0 or horizon + tail > MAX_DURATION_S / 2:
+        raise ScenarioFileError("nor explore", "--horizon/--tail", f'durations > 0 like "20m" and "2h", together at '
+                                f'most {MAX_DURATION_S / 2:g} s (a schedule\'s run may last twice that)',
                                 f"{args.horizon} / {args.tail}")
     kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else None
     result = explore(args.controller, args.budget, args.seed, horizon, tail, kinds, not args.no_liveness, args.out)

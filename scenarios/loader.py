@@ -8,11 +8,11 @@ Top-level keys: ``name``, ``description``, ``duration``, ``seeds``, ``companions
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from controller import ConfigError, ControllerConfig, apply_overrides
+from controller import ConfigError, ControllerConfig, apply_overrides, strict
+from controller.toml_io import MAX_TOML_BYTES
 from controller.registry import CONTROLLER_NAMES, resolve_config
 from faults import Fault, FaultSpecError, default_fault_model, parse_fault, parse_seconds
 from twin import TwinConfigError, WorldConfig
@@ -24,6 +24,13 @@ from .model import DEFAULT_COMPANIONS, Expectation, Scenario, SwarmSpec
 __all__ = ["load_scenario", "load_scenario_text", "discover", "load_scenarios", "resolve_controller", "controller_option",
            "TOP_KEYS"]
 
+MAX_DURATION_S = 7 * 86400.0
+"""Longest scenario run (7 days of simulated time)."""
+MAX_SEEDS = 10_000
+"""Most seeds per scenario (a count, or the length of an array)."""
+MAX_SEED = 2 ** 63 - 1
+MAX_ITEMS = 10_000
+"""Longest array or table in a scenario file."""
 _WORLD_KEYS = ("market", "cluster", "network", "sensors", "exchange", "agent")
 TOP_KEYS = ("name", "description", "duration", "seeds", "companions", "controller", *_WORLD_KEYS, "fault", "swarm",
             "expect", "liveness", "safety")
@@ -68,7 +75,10 @@ def load_scenario(path: str | Path, controller: str | None = None) -> Scenario:
     """Load and validate one scenario file. ``controller`` replaces the file's base controller."""
     p = Path(path)
     try:
+        strict.regular_file(str(p), str(p), "(file)", "a scenario TOML file", max_bytes=MAX_TOML_BYTES)
         text = p.read_text(encoding="utf-8")
+    except strict.StrictError as exc:
+        raise ScenarioFileError(exc.source, exc.path, exc.expected) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioFileError(str(p), "(file)", f"a readable UTF-8 TOML file ({exc.__class__.__name__})") from None
     return load_scenario_text(text, str(p), suite=p.parent.name, base_dir=p.parent, controller=controller)
@@ -78,17 +88,22 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
                        controller: str | None = None, exact_config: ControllerConfig | None = None) -> Scenario:
     """Validate scenario TOML ``text``. ``exact_config`` (replay) is the controller config to use as is."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioFileError(source, "(syntax)", f"valid TOML ({exc})") from None
+        data = strict.load_toml(text, source, max_items=MAX_ITEMS)
+    except strict.StrictError as exc:
+        raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
     for key in data:
         if key not in TOP_KEYS:
             raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)")
     name = _text(data, "name", source, required=True)
+    if not strict.is_identifier(name):
+        raise ScenarioFileError(source, "name", f"a scenario name (it names the run's directory): "
+                                f"{strict.IDENTIFIER_RULE}", name)
     duration_s = parse_seconds(data.get("duration"))
-    if duration_s is None or duration_s <= 0:
-        raise ScenarioFileError(source, "duration", 'a duration > 0 (seconds or like "6h")', data.get("duration"))
+    if duration_s is None or not 0 < duration_s <= MAX_DURATION_S:
+        raise ScenarioFileError(source, "duration", f'a duration in (0, {MAX_DURATION_S:g} s] (seconds or like '
+                                f'"6h"; at most 7 days)', data.get("duration"))
     world = _world(data, source)
+    _check_replay_span(world, duration_s, source)
     spec, config = _controller(data.get("controller"), source, base_dir, controller, exact_config)
     faults = tuple(_fault(f, source, f"fault[{i}]", world, duration_s)
                    for i, f in enumerate(_array(data, "fault", source)))
@@ -105,6 +120,18 @@ def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path |
                                                        for i, e in enumerate(_array(data, "expect", source))),
         liveness=liveness, safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
         companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text)
+
+
+def _check_replay_span(world: WorldConfig, duration_s: float, source: str) -> None:
+    """A replayed price file must cover the whole run (the market cannot invent prices past its end)."""
+    if not world.market.replay_path:
+        return
+    from twin.replay import load_replay
+
+    span_s = load_replay(world.market.replay_path, world.market.step_s).span_s
+    if duration_s > span_s:
+        raise ScenarioFileError(source, "duration", f"a duration <= the span of market.replay_path ({span_s:g} s)",
+                                duration_s)
 
 
 def _check_liveness(liveness: LivenessPolicy, faults: tuple[Fault, ...], swarm: SwarmSpec | None,
@@ -127,11 +154,12 @@ def _check_liveness(liveness: LivenessPolicy, faults: tuple[Fault, ...], swarm: 
         heal_s = swarm.model.latest_heal_s
         what = (f"a drawn fault may heal as late as {heal_s:g} s (swarm horizon {swarm.model.horizon_s:g} s + the "
                 f"longest drawn duration)")
-    need_s = heal_s + liveness.within_s
+    need_s = heal_s + liveness.need_s
     if duration_s < need_s:
+        hold = f" + hold = {liveness.hold_s:g} s" if liveness.hold_s else ""
         raise ScenarioFileError(source, "duration", f"a duration >= {need_s:g} s: {what} and liveness needs "
-                                f"[liveness] within = {liveness.within_s:g} s after it (lengthen the run, or set a "
-                                f"shorter [liveness] within)", duration_s)
+                                f"[liveness] within = {liveness.within_s:g} s{hold} after it (lengthen the run, or "
+                                f"set a shorter [liveness] within)", duration_s)
 
 
 def _text(data: Mapping[str, Any], key: str, source: str, required: bool = False) -> str:
@@ -149,12 +177,14 @@ def _array(data: Mapping[str, Any], key: str, source: str) -> list[Any]:
 
 
 def _seeds(raw: Any, source: str) -> tuple[int, ...]:
-    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 10000:
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= MAX_SEEDS:
         return tuple(range(1, raw + 1))
-    if isinstance(raw, list) and raw and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw) \
+    if isinstance(raw, list) and 0 < len(raw) <= MAX_SEEDS \
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in raw) \
             and len(set(raw)) == len(raw):
         return tuple(raw)
-    raise ScenarioFileError(source, "seeds", "a count in [1, 10000] or an array of distinct integers >= 0", raw)
+    raise ScenarioFileError(source, "seeds", f"a count in [1, {MAX_SEEDS}] or an array of at most {MAX_SEEDS} "
+                            f"distinct integers in [0, 2^63-1]", raw)
 
 
 def _companions(raw: Any, source: str) -> tuple[str, ...]:
@@ -247,11 +277,13 @@ def _swarm(raw: Any, source: str, duration_s: float) -> SwarmSpec:
 def _num(raw: Mapping[str, Any], key: str, default: float, lo: float, hi: float, source: str,
          integer: bool = False) -> float:
     value = raw.get(key, default)
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not lo <= value <= hi:
-        what = "an integer" if integer else "a number"
+    what = "an integer" if integer else "a number"
+    if integer and not isinstance(value, int):
         raise ScenarioFileError(source, f"swarm.{key}", f"{what} in [{lo:g}, {hi:g}]", value)
-    return float(value)
+    try:
+        return strict.number(value, source, f"swarm.{key}", lo, hi, what=what)
+    except strict.StrictError as exc:
+        raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
 
 
 def _expect(raw: Any, ctx: ParseContext, path: str) -> Expectation:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from controller import ControllerConfig
 
 from .case import VERDICTS, CaseResult
+from .codestate import CodeState, code_state
 from .model import Scenario
 
 __all__ = ["FORMAT", "code_version", "new_run_id", "scenario_entry", "run_entry", "build_manifest", "write_manifest",
@@ -82,7 +83,9 @@ def scenario_entry(s: Scenario, results: Sequence[CaseResult], run_dir: str) -> 
 
 def build_manifest(*, run_id: str, created: datetime, command: str, controller: ControllerConfig,
                    controller_spec: str, companions: Sequence[str], scenarios: Sequence[Scenario],
-                   results: Sequence[CaseResult], run_dir: str, wall_s: float, jobs: int) -> dict[str, Any]:
+                   results: Sequence[CaseResult], run_dir: str, wall_s: float, jobs: int,
+                   code: CodeState | None = None) -> dict[str, Any]:
+    """The manifest; ``code`` (default: this source tree's) is the bound code's hash and the tree's state."""
     counts = {v: 0 for v in VERDICTS}
     for r in results:
         counts[r.verdict] += 1
@@ -91,7 +94,7 @@ def build_manifest(*, run_id: str, created: datetime, command: str, controller: 
         by_name.setdefault(r.scenario, []).append(r)
     return {
         "format": FORMAT, "run_id": run_id, "created_utc": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "code_version": code_version(), "command": command,
+        "code_version": code_version(), "code": (code or code_state()).to_dict(), "command": command,
         "controller": controller_entry(controller, controller_spec),
         "companions": list(companions),
         "scenarios": [scenario_entry(s, by_name.get(s.name, []), run_dir) for s in scenarios],
@@ -106,15 +109,13 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The decoded manifest, validated by the one strict reader (:func:`reports.read_manifest`)."""
+    from reports import ManifestError
+    from reports import read_manifest as strict_read
+
     from .errors import RunDirError
 
-    path = run_dir / "manifest.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path}: no manifest.json (is {run_dir} a run directory written by `nor run`?)") from None
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"{path}: not a readable JSON manifest ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise RunDirError(f"{path}: format: expected {FORMAT!r}, got {data.get('format') if isinstance(data, dict) else data!r}")
-    return data
+        return strict_read(run_dir)[1]
+    except ManifestError as exc:
+        raise RunDirError(str(exc)) from None

@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Mapping
 
+from reports.files import write_output
+
 __all__ = ["junit_xml", "summary_md", "write_outputs"]
 
 
@@ -75,8 +77,7 @@ def summary_md(manifest: Mapping[str, Any]) -> str:
 def write_outputs(run_dir: Path, manifest: Mapping[str, Any], junit_path: Path | None = None) -> None:
     """``junit.xml`` and ``summary.md`` in the run directory (and the JUnit file at ``junit_path`` too)."""
     xml = junit_xml(manifest)
-    (run_dir / "junit.xml").write_text(xml, encoding="utf-8")
-    if junit_path is not None:
-        junit_path.parent.mkdir(parents=True, exist_ok=True)
-        junit_path.write_text(xml, encoding="utf-8")
-    (run_dir / "summary.md").write_text(summary_md(manifest), encoding="utf-8")
+    write_output(run_dir / "junit.xml", xml)
+    if junit_path is not None:          # its directory was checked to exist before the run (never created)
+        write_output(junit_path, xml)
+    write_output(run_dir / "summary.md", summary_md(manifest))

@@ -1,199 +1,210 @@
-"""Promotion: a controller config earns paper trading with evidence from the scenario suites.
+"""Promotion: a controller config earns paper trading with evidence re-derived from a suite run.
 
-``promote`` writes a promotion record only if the evidence run directory used exactly that
-config (same config id, for the run and for every case in it), every required suite is
-present and every one of its cases passed, and the evidence traces are the ones the
-manifest recorded (their SHA-256). ``require_promotion`` is the gate ``nor paper`` uses: it
-refuses a config without a matching record, or whose content changed since.
+``promote`` writes a signed record (:mod:`.record`) only if the evidence run directory proves the config
+(see :mod:`.evidence` for what is re-derived and in which order): the default suite is always required and
+``suites`` add to it. ``require_promotion`` is the gate ``nor paper`` uses: a record signed by a trusted key,
+for exactly this config, bound to the code running now.
+
+Records live in ``<records>/<config_id>.json``; ``records_dir`` defaults to ``promotions/`` beside the config
+file (:func:`default_records_dir`), never the working directory.
 """
 
 from __future__ import annotations
 
-import json
-import tomllib
-from dataclasses import dataclass
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from controller import ControllerConfig, load_config
+from reports.manifest import Manifest, load_manifest
 
-from .case import trace_sha256
+from .codestate import CodeState, code_changes
+from .errors import ScenarioError
+from .evidence import (Case, EvidenceRefused, check_code, draw_sample, match_cases, rejudge, replay_sample,
+                       required_scenarios, resolve_suites)
+from .record import (RECORD_FORMAT, PromotionError, RecordInvalid, RecordRefused, read_record, sign_record,
+                     verify_record, write_record)
+from .signing import PublicKey, SigningKey
 
-__all__ = ["PromotionError", "PromotionRecord", "promote", "require_promotion",
+__all__ = ["PromotionError", "PromotionRecord", "Promotion", "promote", "require_promotion", "default_records_dir",
            "DEFAULT_SUITES", "RECORD_FORMAT"]
 
-RECORD_FORMAT = "dolphin-nor.promotion/1"
 DEFAULT_SUITES = ("default",)
 
 
-class PromotionError(Exception):
-    """Promotion refused, or a config is not promoted; the message says what blocks it."""
+def default_records_dir(config_path: str | Path) -> Path:
+    """``promotions/`` in the config file's directory."""
+    return Path(config_path).resolve().parent / "promotions"
 
 
 @dataclass(frozen=True)
 class PromotionRecord:
-    """What was promoted, on which evidence."""
+    """A written (or accepted) promotion record."""
 
     path: Path
-    data: dict[str, Any]
+    data: Mapping[str, Any]
 
     @property
     def config_id(self) -> str:
         return str(self.data["config_id"])
 
 
-def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "manifest.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PromotionError(f"{path}: no manifest: expected a run directory written by `nor run`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PromotionError(f"{path}: unreadable manifest ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != "dolphin-nor.run/1":
-        raise PromotionError(f"{path}: format: expected 'dolphin-nor.run/1', got {data.get('format') if isinstance(data, dict) else data!r}")
-    return data
+@dataclass
+class Promotion:
+    """The outcome of ``promote``: the record and how long each stage took (wall seconds: hash_s, rejudge_s,
+    replay_s, total_s; cpu_s: CPU seconds of this process and of the replay workers)."""
+
+    record: PromotionRecord
+    cases: int
+    replayed: int
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def _check_config(manifest: dict[str, Any], config: ControllerConfig, run_dir: Path) -> None:
-    ctl = manifest.get("controller") or {}
-    evidence_id = ctl.get("config_id")
-    if evidence_id != config.config_id:
-        raise PromotionError(
-            f"{run_dir}: the evidence ran config {str(evidence_id)[:12]} ({ctl.get('name')}), not this config "
-            f"{config.config_id[:12]} ({config.name}): re-run the suites with --controller <this file>")
+def _suites_entry(cases: Sequence[Case]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for c in cases:
+        req = c.required
+        suite = out.setdefault(req.suite, {"source": str(Path(req.scenario.file).resolve().parent), "scenarios": {}})
+        entry = suite["scenarios"].setdefault(req.scenario.name, {"file_sha256": req.sha256,
+                                                                  "declared_seeds": list(req.scenario.seeds),
+                                                                  "seeds": []})
+        entry["seeds"].append(c.run.seed)
+    return out
 
 
-def _check_suites(manifest: dict[str, Any], config_id: str, suites: Sequence[str],
-                  run_dir: Path) -> dict[str, dict[str, Any]]:
-    scenarios = manifest.get("scenarios") or []
-    summary: dict[str, dict[str, Any]] = {}
-    for suite in suites:
-        members = [s for s in scenarios if s.get("suite") == suite]
-        if not members:
-            found = sorted({str(s.get("suite")) for s in scenarios})
-            raise PromotionError(f"{run_dir}: required suite {suite!r} is not in the evidence "
-                                 f"(suites run: {', '.join(found) or 'none'})")
-        builtin = _builtin_suite(suite)
-        missing = sorted(set(builtin) - {str(s.get("name")) for s in members})
-        if missing:
-            raise PromotionError(f"{run_dir}: suite {suite!r} is incomplete in the evidence: "
-                                 f"{len(missing)} of its scenarios did not run ({', '.join(missing[:5])}"
-                                 f"{', ...' if len(missing) > 5 else ''})")
-        verdicts: dict[str, int] = {}
-        for scenario in members:
-            name = str(scenario.get("name"))
-            if name in builtin and scenario.get("toml") != builtin[name]:
-                raise PromotionError(f"{run_dir}: suite {suite!r}: scenario {name} is not the built-in "
-                                     f"scenarios/{suite}/ file (its text differs): run the built-in suite")
-            runs = scenario.get("runs")
-            if not isinstance(runs, list) or not runs:
-                raise PromotionError(f"{run_dir}: suite {suite!r}: scenario {name} has no runs in the evidence")
-            for run in runs:
-                where = f"{scenario.get('name')} seed {run.get('seed')}"
-                if run.get("config_id") not in (None, config_id):
-                    raise PromotionError(f"{run_dir}: {where} ran a different config "
-                                         f"({str(run.get('config_id'))[:12]}: inline [controller] overrides?)")
-                verdict = str(run.get("verdict"))
-                verdicts[verdict] = verdicts.get(verdict, 0) + 1
-                if verdict != "PASS":
-                    failure = (run.get("failures") or [{}])[0]
-                    detail = failure.get("message") or run.get("error") or ""
-                    raise PromotionError(f"{run_dir}: suite {suite!r}: {where} is {verdict}"
-                                         f"{': ' + detail if detail else ''} (replay: {run.get('replay')})")
-                _check_trace(run_dir, run, where)
-        summary[suite] = {"scenarios": len(members), "runs": sum(verdicts.values()), "verdicts": verdicts}
-    return summary
-
-
-def _builtin_suite(suite: str) -> dict[str, str]:
-    """Name -> file text of a built-in suite's scenarios (``scenarios/<suite>/*.toml``); empty otherwise."""
-    directory = Path(__file__).resolve().parent / suite
-    texts: dict[str, str] = {}
-    for path in sorted(directory.glob("*.toml")) if directory.is_dir() else ():
-        text = path.read_text(encoding="utf-8")
-        try:
-            name = str(tomllib.loads(text).get("name", path.stem))
-        except tomllib.TOMLDecodeError:
-            name = path.stem
-        texts[name] = text
-    return texts
-
-
-def _check_trace(run_dir: Path, run: dict[str, Any], where: str) -> None:
-    expected = run.get("trace_sha256")
-    case_dir = run_dir / str(run.get("dir"))
-    if not expected:
-        raise PromotionError(f"{run_dir}: {where}: the manifest records no trace_sha256 to verify the evidence")
-    if not case_dir.is_dir():
-        raise PromotionError(f"{case_dir}: missing: the evidence traces of {where} are gone")
-    if trace_sha256(case_dir) != expected:
-        raise PromotionError(f"{case_dir}: the traces of {where} differ from those the manifest recorded")
-
-
-def promote(config_path: str | Path, evidence: str | Path, *, suites: Sequence[str] = DEFAULT_SUITES,
-            records_dir: str | Path = "promotions", now_utc: str, code_version: str) -> PromotionRecord:
-    """Write the promotion record of ``config_path`` if ``evidence`` proves it; else raise PromotionError.
-
-    ``now_utc`` (ISO 8601) and ``code_version`` are injected by the caller (the CLI).
-    """
-    config_path, run_dir = Path(config_path), Path(evidence)
-    config = load_config(config_path)
-    manifest = _read_manifest(run_dir)
-    _check_config(manifest, config, run_dir)
-    summary = _check_suites(manifest, config.config_id, list(suites) or list(DEFAULT_SUITES), run_dir)
-    data = {
+def _record_data(config_path: Path, config: ControllerConfig, manifest: Manifest, manifest_sha256: str,
+                 cases: Sequence[Case], sample: Sequence[Case], sample_seed: int, code: CodeState,
+                 now_utc: str, code_version: str) -> dict[str, Any]:
+    traces = {f"{c.run.dir}/{name}": digest for c in cases for name, digest in sorted(c.files.items())}
+    return {
         "format": RECORD_FORMAT,
-        "config_id": config.config_id,
-        "config_name": config.name,
-        "config_path": str(config_path),
+        "config_id": config.config_id, "config_name": config.name, "config_path": str(config_path.resolve()),
         "config": config.to_dict(),
-        "suites": summary,
-        "evidence": {"run_id": manifest.get("run_id"), "dir": str(run_dir.resolve()),
-                     "code_version": manifest.get("code_version"), "created_utc": manifest.get("created_utc")},
-        "promoted_utc": now_utc,
-        "promoted_by": code_version,
+        "suites": _suites_entry(cases),
+        "evidence": {"run_id": manifest.run_id, "dir": str(manifest.run_dir.resolve()),
+                     "manifest_sha256": manifest_sha256, "created_utc": manifest.created_utc,
+                     "code_version": manifest.code_version, "verdicts": "re-derived: every check passed on the traces",
+                     "cases": len(cases), "traces": traces},
+        "replay": {"seed": sample_seed, "cases": [f"{c.required.scenario.name}/{c.run.seed}" for c in sample],
+                   "byte_identical": True},
+        "code": {"sha256": code.sha256, "git": code.git, "files": dict(code.files)},
+        "promoted_utc": now_utc, "promoted_by": code_version,
     }
-    out = Path(records_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{config.config_id}.json"
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return PromotionRecord(path, data)
 
 
-def require_promotion(config_path: str | Path, records_dir: str | Path = "promotions") -> tuple[ControllerConfig, PromotionRecord]:
-    """The config and its promotion record; PromotionError if it has none or changed since."""
+def explain_lines(data: Mapping[str, Any], key: SigningKey, path: Path) -> list[str]:
+    """What a record binds, for ``nor promote --explain``."""
+    ev, code, replay = data["evidence"], data["code"], data["replay"]
+    lines = [f"config      {data['config_name']} {data['config_id']} ({data['config_path']})",
+             f"evidence    run {ev['run_id']} ({ev['dir']}), manifest sha256 {ev['manifest_sha256']}",
+             f"traces      {len(ev['traces'])} files of {ev['cases']} cases, each by SHA-256; verdicts {ev['verdicts']}"]
+    for suite, entry in data["suites"].items():
+        seeds = sorted({s for sc in entry["scenarios"].values() for s in sc["seeds"]})
+        lines.append(f"suite       {suite}: {len(entry['scenarios'])} scenarios ({entry['source']}), seeds "
+                     f"{', '.join(map(str, seeds))}")
+    lines += [f"replay      seed {replay['seed']}: {len(replay['cases'])} cases byte-identical "
+              f"({', '.join(replay['cases'][:4])}{', ...' if len(replay['cases']) > 4 else ''})",
+              f"code        sha256 {code['sha256']} over {len(code['files'])} files ({code['git']}), incl. "
+              f".ci/constraints.txt {code['files'].get('.ci/constraints.txt', '(absent)')[:12]}",
+              f"signed by   {key.public.key_id} ({key.public.text}) from {key.path}",
+              f"record      {path}"]
+    return lines
+
+
+def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, code: CodeState, now_utc: str,
+            code_version: str, suites: Sequence[str] = (), always: Sequence[str] = DEFAULT_SUITES,
+            records_dir: str | Path | None = None, sample_seed: int = 0, jobs: int = 0,
+            say: Callable[[str], None] | None = None) -> Promotion:
+    """Check ``evidence`` for ``config_path`` and write its signed record; PromotionError if it does not hold.
+
+    ``always`` are the suites every promotion needs (the CLI: the default suite); ``suites`` add to them.
+    ``code`` is the code running now (the CLI: ``code_state()``); ``say``, when given, gets the lines of
+    ``--explain`` before the record is written. Invalid input (config, manifest, suite files) raises the
+    package's own error (the CLI: exit 2).
+    """
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    config_path, timings = Path(config_path), {}
+    config = load_config(config_path)
+    manifest = load_manifest(evidence)
+    if manifest.config_id != config.config_id:
+        raise EvidenceRefused(f"{manifest.run_dir}: the evidence ran config {manifest.config_id[:12]} "
+                              f"({manifest.controller_name}), not this config {config.config_id[:12]} ({config.name}): "
+                              f"re-run the suites with --controller {config_path}")
+    manifest_sha256 = hashlib.sha256(manifest.path.read_bytes()).hexdigest()
+    check_code(manifest, code)
+    required = required_scenarios(resolve_suites([*always, *suites]), config_path, config)
+    cases = match_cases(manifest, required, config)
+    timings["hash_s"] = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="nor-promote-") as scratch:
+        for case in cases:
+            rejudge(case, Path(scratch))
+    timings["rejudge_s"] = time.perf_counter() - t0 - timings["hash_s"]
+    sample = draw_sample(cases, sample_seed)
+    replay_cpu_s = replay_sample(sample, jobs or os.cpu_count() or 1)
+    timings["replay_s"] = time.perf_counter() - t0 - timings["hash_s"] - timings["rejudge_s"]
+    data = _record_data(config_path, config, manifest, manifest_sha256, cases, sample, sample_seed, code, now_utc,
+                        code_version)
+    out = Path(records_dir) if records_dir is not None else default_records_dir(config_path)
+    if say is not None:
+        for line in explain_lines(data, key, out / f"{config.config_id}.json"):
+            say(line)
+    try:
+        path = write_record(out, sign_record(data, key))
+    except OSError as exc:
+        raise ScenarioError(f"{out}: cannot write the promotion record there ({type(exc).__name__}: {exc})") from None
+    timings["total_s"] = time.perf_counter() - t0
+    timings["cpu_s"] = time.process_time() - cpu0 + replay_cpu_s
+    return Promotion(PromotionRecord(path, data), len(cases), len(sample), timings)
+
+
+def require_promotion(config_path: str | Path, *, trusted: Sequence[PublicKey], trusted_file: Path,
+                      code: CodeState, records_dir: str | Path | None = None
+                      ) -> tuple[ControllerConfig, PromotionRecord]:
+    """The config and its record, if signed by a trusted key and bound to ``code``; else PromotionError.
+
+    RecordInvalid (exit 2) for a record that is not a well-formed record.
+    """
     config_path = Path(config_path)
     config = load_config(config_path)
-    records = Path(records_dir)
+    records = Path(records_dir) if records_dir is not None else default_records_dir(config_path)
     path = records / f"{config.config_id}.json"
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise PromotionError(f"{path}: unreadable promotion record ({exc})") from None
-        if data.get("format") == RECORD_FORMAT and data.get("config_id") == config.config_id:
-            return config, PromotionRecord(path, data)
-        raise PromotionError(f"{path}: not a promotion record of config {config.config_id[:12]}")
-    earlier = _records_for_path(records, config_path)
-    if earlier:
-        raise PromotionError(
-            f"{config_path}: changed since it was promoted (promoted config id {earlier[0][:12]}, now "
-            f"{config.config_id[:12]}): run the suites on it and `nor promote` it again")
-    raise PromotionError(f"{config_path}: config {config.config_id[:12]} has no promotion record in {records}: "
-                         f"`nor promote {config_path} --evidence RUN_DIR` first")
+    if not path.is_file():
+        earlier = _records_for_path(records, config_path, trusted, trusted_file)
+        if earlier:
+            raise PromotionError(f"{config_path}: changed since it was promoted (promoted config id {earlier[0][:12]}, "
+                                 f"now {config.config_id[:12]}): run the suites on it and `nor promote` it again")
+        raise PromotionError(f"{config_path}: config {config.config_id[:12]} has no promotion record in {records}: "
+                             f"`nor promote {config_path} --evidence RUN_DIR` first")
+    record = read_record(path)
+    verify_record(record, trusted, trusted_file)
+    if record.config_id != config.config_id:
+        raise PromotionError(f"{path}: the record promotes config {record.config_id[:12]}, not {config_path} "
+                             f"({config.config_id[:12]})")
+    if record.data["code"]["sha256"] != code.sha256:
+        changes = code_changes(record.code_files, code.files)
+        raise PromotionError(f"{path}: the code changed since promotion (bound code sha256 "
+                             f"{record.data['code']['sha256'][:12]}, running {code.sha256[:12]}): "
+                             f"{', '.join(changes[:8])}{', ...' if len(changes) > 8 else ''}: re-run the suites and "
+                             f"`nor promote` again")
+    return config, PromotionRecord(path, record.data)
 
 
-def _records_for_path(records: Path, config_path: Path) -> list[str]:
+def _records_for_path(records: Path, config_path: Path, trusted: Sequence[PublicKey], trusted_file: Path) -> list[str]:
+    """Config ids of the valid, trusted records of ``config_path`` (other files in the directory are skipped)."""
     if not records.is_dir():
         return []
-    ids = []
-    target = config_path.resolve()
+    ids, target = [], str(config_path.resolve())
     for path in sorted(records.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            record = read_record(path)
+            verify_record(record, trusted, trusted_file)
+        except (RecordInvalid, RecordRefused):
             continue
-        if Path(str(data.get("config_path", ""))).resolve() == target:
-            ids.append(str(data.get("config_id")))
+        if record.data.get("config_path") == target:
+            ids.append(record.config_id)
     return ids
+

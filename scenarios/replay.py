@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from controller import ConfigError, ControllerConfig
+from reports.files import OutputError, digest_regular
 
 from .case import CaseResult, run_case
 from .checks import COMPANIONS
@@ -26,6 +26,7 @@ class ReplayResult:
     result: CaseResult
     identical: bool
     differing: list[str]
+    on_disk_sha256: str = ""        # the recorded case directory's files as they are now ("" if missing)
 
 
 def _bad(where: Path, field: str, expected: str, got: Any) -> RunDirError:
@@ -57,7 +58,10 @@ def scenario_from_manifest(entry: dict[str, Any], where: Path = Path("manifest.j
 
 
 def _file_digests(case_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(case_dir.glob("*.arrow"))}
+    try:
+        return {p.name: digest_regular([p]) for p in sorted(case_dir.glob("*.arrow"))}
+    except OutputError as exc:
+        raise RunDirError(str(exc)) from None
 
 
 def _find_case(manifest: dict[str, Any], where: Path, scenario: str, seed: int) -> tuple[dict, str, dict]:
@@ -109,9 +113,10 @@ def replay_case(run_dir: Path, scenario: str, seed: int, out: Path | None = None
         case_dir = (out or Path(tmp)) / scenario / str(seed)
         result = run_case(sc, seed, case_dir, f"{scenario}/{seed}", tuple(recorded.get("companions", ())))
         original = run_dir / recorded["dir"]
-        differing = []
+        differing, on_disk = [], ""
         if original.is_dir():
             mine, theirs = _file_digests(case_dir), _file_digests(original)
             differing = sorted(n for n in set(mine) | set(theirs) if mine.get(n) != theirs.get(n))
+            on_disk = digest_regular(sorted(original.glob("*.arrow"), key=lambda q: q.name))
         identical = result.trace_sha256 == recorded.get("trace_sha256") and not differing
-    return ReplayResult(recorded, result, identical, differing)
+    return ReplayResult(recorded, result, identical, differing, on_disk)

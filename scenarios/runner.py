@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import forkserver
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
 from controller import ControllerConfig, default_config
 
 from .case import CaseResult, Verdict, run_case
+from .codestate import CodeState, code_state
+from .crash import note_run_dir
+from .workers import bind_to_parent, stop_pool
+from .errors import ScenarioFileError
 from .loader import resolve_controller
 from .manifest import build_manifest, new_run_id, write_manifest
 from .model import DEFAULT_COMPANIONS, Scenario
 from .outputs import write_outputs
 
-__all__ = ["RunOptions", "RunResult", "run_suite", "exit_code", "EXIT_OK", "EXIT_FAILED", "EXIT_INVALID",
-           "EXIT_ERROR"]
+__all__ = ["RunOptions", "RunResult", "run_suite", "run_cases", "exit_code", "EXIT_OK", "EXIT_FAILED",
+           "EXIT_INVALID", "EXIT_ERROR"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_ERROR = 0, 1, 2, 3
 
@@ -48,6 +54,7 @@ class RunOptions:
     command: str = "nor run"
     progress: bool = True
     report: bool = True                # render report.html with the reports package
+    code: CodeState | None = None      # the code state the manifest records (default: this source tree's)
 
     @property
     def workers(self) -> int:
@@ -73,10 +80,31 @@ def _job(scenario: Scenario, seed: int, case_dir: str, rel: str, companions: tup
     return run_case(scenario, seed, Path(case_dir), rel, companions)
 
 
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+"""Set for the worker processes before numpy loads (unless already set): each worker is one simulation, so BLAS
+threads of two workers would fight over the cores (measured 13-18 % faster on 2 cores)."""
+
+
+@contextlib.contextmanager
+def _worker_env() -> Iterator[None]:
+    added = {k: v for k, v in WORKER_ENV.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes forked from a forkserver that preloads the twin; the forkserver starts (once per process)
+    with :data:`WORKER_ENV`, and the workers inherit it."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["scenarios.case"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    with _worker_env():
+        forkserver.ensure_running()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=bind_to_parent,
+                               initargs=(os.getpid(),))
 
 
 def _echo(text: str) -> None:
@@ -91,9 +119,15 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     Scenarios are validated before this is called (see :func:`scenarios.load_scenarios`).
     """
     created = now()
+    code = options.code or code_state()     # the code as the run starts (edits made during it are not its code)
     run_id = new_run_id(created)
     run_dir = options.out / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise ScenarioFileError("command line", "--out", f"a directory where the run directory can be created "
+                                f"({exc.strerror or exc})", str(options.out)) from None
+    note_run_dir(run_dir)
     if options.seeds is not None:
         scenarios = [replace(s, seeds=tuple(range(1, options.seeds + 1))) for s in scenarios]
     if options.seed_list is not None:
@@ -114,13 +148,35 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
                               controller_spec=base_spec,
                               companions=DEFAULT_COMPANIONS if options.companions else (),
                               scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
-                              jobs=workers)
+                              jobs=workers, code=code)
     write_manifest(run_dir, manifest)
     write_outputs(run_dir, manifest, options.junit)
     if options.report:
         _render(run_dir, options.junit, echo)
     _print_failures(manifest, echo)
     return RunResult(run_dir, manifest, results)
+
+
+def _cpu_job(*args) -> tuple[CaseResult, float]:
+    start = time.process_time()
+    result = _job(*args)
+    return result, time.process_time() - start
+
+
+def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path,
+              workers: int) -> tuple[list[CaseResult], float]:
+    """Run ``(scenario, seed, companions)`` cases into ``out/<scenario>/<seed>`` on ``workers`` processes
+    (no manifest, no report): the replay machinery of ``nor promote``. Returns the results and the CPU
+    seconds the cases took, wherever they ran."""
+    jobs = sorted(jobs, key=lambda j: -j[0].duration_s * (1 + len(j[2])))
+    args = [(s, seed, str(out / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
+    workers = max(1, min(workers, len(args)))
+    if workers == 1:
+        done = [_cpu_job(*a) for a in args]
+    else:
+        with _pool(workers) as pool:
+            done = [f.result() for f in [pool.submit(_cpu_job, *a) for a in args]]
+    return [r for r, _ in done], sum(cpu for _, cpu in done)
 
 
 def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
@@ -140,9 +196,14 @@ def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
             for a in args:
                 done(_job(*a))
         else:
-            with _pool(workers) as pool:
+            pool = _pool(workers)
+            try:
                 for fut in as_completed([pool.submit(_job, *a) for a in args]):
                     done(fut.result())
+            except BaseException:      # Ctrl-C, SIGTERM or a failed job: the workers stop now, not later
+                stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     finally:
         bar.close()
     return results
@@ -151,9 +212,10 @@ def _execute(jobs: list, run_dir: Path, workers: int, progress: bool,
 def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> None:
     try:
         from reports import render_run
+        from reports.files import write_output
         render_run(run_dir)
         if junit is not None:
-            junit.write_text((run_dir / "junit.xml").read_text(encoding="utf-8"), encoding="utf-8")
+            write_output(junit, (run_dir / "junit.xml").read_text(encoding="utf-8"))
     except Exception as exc:  # the run's own junit.xml / summary.md stay; the report is optional
         echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc}); junit.xml and summary.md are the "
              f"runner's own")

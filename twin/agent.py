@@ -9,7 +9,8 @@
   post-only only otherwise (STALKER); when entries are not allowed (TURTLE) no entry is sent and
   every working entry is cancelled (working exits keep working); cancel every working order in
   HIBERNATE. Exits (take-profit, stop, max-hold) are never blocked.
-* A rejected exit is retried after 5 s (never abandoned).
+* A rejected exit is retried after 5 s (never abandoned); a cancel that failed to reach the
+  venue (its gateway down) is sent again at the next step.
 * Reconciles its ledger with the exchange account, writes its journal to the grid and repairs it.
 """
 
@@ -54,6 +55,7 @@ class Agent:
         self.journal_link = ctx.links["cluster<->agent"]
         self._journal_draw = ctx.streams.buffer("agent.journal")
         self.orders: list[Order] = []
+        recorder.bind_orders(self.orders)      # decision rows record how many orders preceded them
         self.working: dict[int, Order] = {}
         self.cancel_sent: set[int] = set()
         self.entering: dict[int, int] = {}
@@ -146,6 +148,9 @@ class Agent:
         if oid in self.cancel_sent:
             return
         self.cancel_sent.add(oid)
+        order = self.working.get(oid)
+        if order is not None and order.t_cancel_s != order.t_cancel_s:    # NaN: the first cancel
+            order.t_cancel_s = self.ctx.now()
         self.to_exchange.send(lambda: self.exchange.cancel(oid))
 
     def _timeouts(self, now: float) -> None:
@@ -220,6 +225,10 @@ class Agent:
         if kind == "fill" and fill is not None:
             self.book(fill, now)
             return
+        if kind == "cancel_failed":      # the cancel never reached the venue: send it again at the next step
+            self.cancel_sent.discard(order.id)
+            self.ctx.record("cancel_failed", "agent", {"order": order.id})
+            return
         self.working.pop(order.id, None)
         if order.status == "rejected" and order.intent == "exit":
             self._exit_retry_s[order.asset] = now + _EXIT_RETRY_S
@@ -234,8 +243,12 @@ class Agent:
             return
         seq, key, h = self.portfolio.journal[-1]
         rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
-        if not self.ctx.cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw):
-            self.journal_damaged = True
+        self.ctx.cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw,
+                               on_fail=self._journal_write_failed)
+
+    def _journal_write_failed(self) -> None:
+        """A journal put was refused or timed out (the client gave up retrying it)."""
+        self.journal_damaged = True
 
     def _schedule_repair(self) -> None:
         if self._repair_pending:
@@ -244,20 +257,23 @@ class Agent:
         self.ctx.call_later(self.cfg.journal_repair_s, self._repair)
 
     def _repair(self) -> None:
-        """Rewrite every journal entry the grid no longer holds."""
+        """Rewrite every journal entry the agent cannot read back from the grid (a read needs the link
+        up and the key's owner reachable: an entry it cannot confirm is written again)."""
         self._repair_pending = False
         now = self.ctx.now()
         cluster = self.ctx.cluster
+        readable = self.journal_link.is_up
         rewritten = failed = 0
+        self.journal_damaged = False
         for seq, key, h in self.portfolio.journal:
-            if key in cluster.data:
+            if readable and cluster.present(key, now, "agent"):
                 continue
             rec = Record(now + self.ctx.clocks.offset("agent"), (seq, h), "journal")
-            if cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw):
+            if cluster.write(key, "agent", self.journal_link, rec, now, draw=self._journal_draw,
+                             on_fail=self._journal_write_failed):
                 rewritten += 1
             else:
                 failed += 1
-        self.journal_damaged = failed > 0
         self.ctx.record("journal_repair", "agent", {"rewritten": rewritten, "failed": failed})
 
     def reconcile_process(self) -> Generator:

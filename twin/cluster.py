@@ -11,7 +11,16 @@
   the agent; ``integrity_listeners[key]`` only when a corrupt record, or the first sound record
   after corrupt ones, does.
 * The agent's near cache sees a write ``near_cache_invalidation_s`` plus a fetch over
-  ``cluster<->agent`` after it reached the owner, and only while the client is connected.
+  ``cluster<->agent`` after it reached the owner — only if the owner can reach the agent then
+  (nothing crosses a cut: a record written while the path is cut never reaches the near cache,
+  the next one after the heal does), and only while the client is connected. A lost fetch is
+  retried on the client's pause until its invocation timeout, never faster than a delivered one.
+* Writes that find no owner (dead but not yet detected, unreachable, migrating, link down) are
+  retried by the writer's client until its invocation timeout (:mod:`twin.invocation`); a
+  write the owner refuses (its side has no quorum) fails at once.
+* Each member knows the live members on its side (``member_view``) from its last detection;
+  ``membership_hooks`` are called at every detection (the agent's client hears of it over the
+  link, see :mod:`twin.client`).
 Its fault port is :class:`twin.ports.ClusterPort`.
 """
 
@@ -22,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .config import ClusterConfig
 from .errors import TwinError
+from .invocation import ROUTE_OK, ROUTE_REFUSED, ROUTE_RETRY, Retries
 from .network import Link, Network
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,13 +82,14 @@ class Cluster:
         self.view: tuple[int, ...] = tuple(range(n))
         self._view_set = set(self.view)
         self.quorate = n >= self.quorum
+        self._member_views: list[tuple[int, ...]] = [self.view] * n
         self._pid: dict[str, int] = {}
         self.pending: dict[str, list[tuple[float, float, float, Any]]] = {}
         self.data: dict[str, tuple[float, Record]] = {}
         self.near: dict[str, Record | None] = {}
         self._near_arrival: dict[str, float] = {}
         self.lost_keys: list[str] = []
-        self.listeners: list[Callable[[], None]] = []
+        self.membership_hooks: list[Callable[[], None]] = []
         self.entry_listeners: dict[str, Callable[[], None]] = {}
         self.integrity_listeners: dict[str, Callable[[], None]] = {}
         self._key_corrupt: dict[str, bool] = {}
@@ -86,6 +97,7 @@ class Cluster:
         self.loss_hooks: list[Callable[[list[str]], None]] = []
         self.client_connected = True
         self._epoch = 0
+        self.retries = Retries(self, now, call_later)
 
     def _ring(self, p: int, members: list[int]) -> list[int]:
         if not members:
@@ -109,31 +121,70 @@ class Cluster:
         name = self.names[owner]
         return name if self._net.can_reach(src_node, name) else None
 
-    def write(self, key: str, src_node: str, link: Link, record: Record, send_t: float,
-              origin_t: float | None = None, draw: "DrawBuffer | None" = None) -> bool:
-        """Send ``record`` for ``key`` at ``send_t`` over ``link``; False if it is lost or rejected.
+    def route(self, key: str, src_node: str, link: Link) -> int:
+        """What a put of ``key`` sent now from ``src_node`` meets: ROUTE_OK (an owner takes it),
+        ROUTE_REFUSED (the owner answers with a split-brain-protection refusal) or ROUTE_RETRY (no
+        answer: owner dead, unreachable or unknown, or the link down — the client retries)."""
+        owner = self.owner[self.partition_id(key)]
+        if owner < 0 or not self.alive[owner] or not link.is_up or not self._net.can_reach(src_node, self.names[owner]):
+            return ROUTE_RETRY
+        if not self.quorate or owner not in self._view_set:
+            return ROUTE_REFUSED
+        return ROUTE_OK
 
+    def write(self, key: str, src_node: str, link: Link, record: Record, send_t: float,
+              origin_t: float | None = None, draw: "DrawBuffer | None" = None,
+              on_fail: Callable[[], None] | None = None) -> bool:
+        """Send ``record`` for ``key`` at ``send_t`` (now) over ``link``, retried as the client retries.
+
+        Returns False if the owner refuses it (split-brain protection); otherwise the put is in
+        flight and ``on_fail`` is called if it is still undelivered at the invocation timeout.
         ``origin_t`` (default ``send_t``) is the capture time that :meth:`retract` compares;
         ``draw`` the writer's own random stream on a shared link (default: the link's).
         """
-        if self.writable_owner(key, src_node) is None:
+        origin = send_t if origin_t is None else origin_t
+        route = self.route(key, src_node, link)
+        if route == ROUTE_REFUSED:
+            if on_fail is not None:
+                on_fail()
             return False
-        d = link.delay_s(draw)
+        if route == ROUTE_RETRY:
+            self.retries.add(key, src_node, link, record, send_t, origin, draw, on_fail)
+            return True
+        d = link.invoke_s(draw, self.cfg.invocation_timeout_s, self.cfg.invocation_retry_pause_s)
         if d is None:
-            return False
-        self.store(key, send_t + d, send_t if origin_t is None else origin_t, record)
+            if on_fail is not None:
+                self._later(send_t + self.cfg.invocation_timeout_s - self._now(), on_fail)
+            return True
+        self.store(key, send_t + d, origin, record)
         return True
 
+    def _to_agent_s(self, key: str, record: Record | None) -> float | None:
+        """Invalidation event + near-cache fetch time for a change of ``key`` now, None if it cannot reach
+        the agent (link down, or the owner cut from the agent) or the fetch times out."""
+        link = self._agent_link
+        if not link.is_up:
+            return None
+        owner = self.owner[self.partition_id(key)]
+        if owner >= 0 and not self._net.can_reach("agent", self.names[owner]):
+            return None
+        fetch = link.invoke_s(self._fetch_draw(record), self.cfg.invocation_timeout_s,
+                              self.cfg.invocation_retry_pause_s)
+        return None if fetch is None else self.cfg.near_cache_invalidation_s + fetch
+
     def store(self, key: str, arrival: float, origin_t: float, record: Record | None) -> None:
-        """Apply a write that reaches its owner at ``arrival`` (the agent sees it later)."""
-        fetch = self._agent_link.delay_s(self._fetch_draw(record)) or 0.0
-        visible = arrival + self.cfg.near_cache_invalidation_s + fetch
+        """Apply a write that reaches its owner at ``arrival`` (the agent sees it later, if anything
+        of it reaches the agent)."""
+        if record is not None:
+            self.data[key] = (arrival, record)
+        to_agent = self._to_agent_s(key, record)
+        if to_agent is None:
+            return
+        visible = arrival + to_agent
         lst = self.pending.get(key)
         if lst is None:
             lst = self.pending[key] = []
         lst.append((visible, arrival, origin_t, record))
-        if record is not None:
-            self.data[key] = (arrival, record)
         listener = self.entry_listeners.get(key)
         if listener is None and record is not None and key in self.integrity_listeners:
             # an entry listener that fires only on integrity flips: the first corrupt record and
@@ -145,8 +196,10 @@ class Cluster:
             self._later(visible - self._now(), listener)
 
     def _fetch_draw(self, record: Record | None) -> "DrawBuffer | None":
-        """The near-cache fetch stream of the record's source (one per service, one for the journal)."""
-        source = record.source if record is not None else "<lost>"
+        return self.fetch_draw(record.source if record is not None else "<lost>")
+
+    def fetch_draw(self, source: str) -> "DrawBuffer | None":
+        """The near-cache fetch stream of a record source (one per service, one for the journal)."""
         if source not in self._fetch_draws:
             self._fetch_draws[source] = (self._streams.buffer(f"near_cache.{source}")
                                          if self._streams is not None else None)
@@ -163,6 +216,7 @@ class Cluster:
         lst = self.pending.get(key)
         if lst:
             self.pending[key] = [e for e in lst if e[2] <= after_t]
+        self.retries.retract(key, after_t)
 
     # -- near-cache reads ---------------------------------------------------------------------
     def read(self, key: str, now: float) -> Record | None:
@@ -232,7 +286,16 @@ class Cluster:
             return ()
         return tuple(max(groups.values(), key=lambda g: (len(g), -g[0])))
 
+    def member_view(self, m: int) -> tuple[int, ...]:
+        """Member ``m``'s own member list: the live members on its side at its last detection."""
+        return self._member_views[m]
+
     def _detect(self) -> None:
+        for m, name in enumerate(self.names):
+            if self.alive[m]:
+                group = self._net.group_of(name)
+                self._member_views[m] = tuple(x for x, other in enumerate(self.names)
+                                              if self.alive[x] and self._net.group_of(other) == group)
         view = self._primary_side()
         changed = view != self.view or self.quorate != (len(view) >= self.quorum)
         self.view, self._view_set = view, set(view)
@@ -258,7 +321,7 @@ class Cluster:
         self._later(self.cfg.migration_s, lambda: self._migrate(epoch))
         for fn in self.state_hooks:
             fn()
-        for fn in self.listeners:
+        for fn in self.membership_hooks:
             fn()
 
     def _lose(self, partitions: list[int]) -> None:
@@ -276,14 +339,18 @@ class Cluster:
             fn(keys)
 
     def _migrate(self, epoch: int) -> None:
+        """Re-create backups: a copy is made only from a live owner onto a live member (a member that
+        died since the last detection can neither send nor receive one), so a partition whose only
+        copy was on a member that died inside the migration window stays with that copy and is lost
+        when the death is detected."""
         if epoch != self._epoch:
             return
         view = list(self.view)
         for p, reps in enumerate(self.replicas):
             owner = self.owner[p]
-            if owner < 0:
+            if owner < 0 or not self.alive[owner]:
                 continue
-            backups = [m for m in self._backup_ring(p, view) if m != owner][: self.cfg.backup_count]
+            backups = [m for m in self._backup_ring(p, view) if m != owner and self.alive[m]][: self.cfg.backup_count]
             self.replicas[p] = [owner] + backups
         self._record("migration", "cluster", {"members": [self.names[m] for m in view]})
 

@@ -14,7 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .errors import TwinConfigError
+from controller.strict import MAX_SECONDS, StrictError, regular_file
+from controller.strict import number as strict_number
+
+from .errors import TwinConfigError, TwinError
 
 __all__ = ["MarketConfig", "ClusterConfig", "LinkConfig", "NetworkConfig", "SensorsConfig",
            "ExchangeConfig", "AgentConfig", "WorldConfig", "LINK_NAMES", "SENSOR_NAMES", "REGIMES",
@@ -58,7 +61,13 @@ class MarketConfig:
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """The Hazelcast model. ``quorum_size`` 0 means a majority of ``members``."""
+    """The Hazelcast model. ``quorum_size`` 0 means a majority of ``members``.
+
+    Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply
+    and re-opened ``client_reconnect_s`` after its member answers again; an operation is retried
+    every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
+    defaults: 1 s and 120 s).
+    """
 
     members: int = _i(3, 1, 15)
     partitions: int = _i(271, 1, 100000)
@@ -69,6 +78,8 @@ class ClusterConfig:
     near_cache_invalidation_s: float = _f(0.5, 0.0, 600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
     client_reconnect_s: float = _f(2.0, 0.0, 3600.0)
+    invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
+    invocation_retry_pause_s: float = _f(1.0, 0.01, 3600.0)
 
     @property
     def effective_quorum(self) -> int:
@@ -221,6 +232,33 @@ class WorldConfig:
             raise TwinConfigError(source, "cluster.quorum_size",
                                   f"0 (majority) or at most cluster.members ({self.cluster.members})",
                                   self.cluster.quorum_size)
+        if self.market.replay_path:
+            _check_replay(self.market.replay_path, self.market.step_s, source)
+
+
+_PRICE_MAGIC = (b"ARROW1", b"PAR1", b"\xff\xff\xff\xff")
+
+
+def _price_file_kind(p: Any) -> str | None:
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    return None if head.startswith(_PRICE_MAGIC) else "not an Arrow IPC or Parquet file"
+
+
+def _check_replay(path: str, step_s: float, source: str) -> None:
+    """``market.replay_path`` must name a readable regular Arrow/Parquet price file that loads, now."""
+    from .replay import SAMPLE_NAME, load_replay
+
+    field_ = "market.replay_path"
+    if path != SAMPLE_NAME:
+        try:
+            regular_file(path, source, field_, "an Arrow IPC or Parquet price file", kind=_price_file_kind)
+        except StrictError as exc:
+            raise TwinConfigError(exc.source, exc.path, exc.expected, exc.got) from None
+    try:
+        load_replay(path, step_s)
+    except TwinError as exc:
+        raise TwinConfigError(source, field_, f'"sample" or a valid price file ({exc})', path) from None
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -228,15 +266,18 @@ _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration_s(text: str) -> float | None:
-    """Seconds in ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``; None if not a duration."""
+    """Seconds in ``"90s"``, ``"5m"``, ``"1h30m"``, ``"250ms"``; None if not a duration or longer than
+    :data:`controller.strict.MAX_SECONDS` (so ``"<400 nines>h"`` is an error, never infinity)."""
     t = text.strip().replace(" ", "")
+    if len(t) > 64:
+        return None
     pos, total = 0, 0.0
     for m in _DURATION.finditer(t):
         if m.start() != pos:
             return None
         total += float(m.group(1)) * _UNIT_S[m.group(2)]
         pos = m.end()
-    return total if t and pos == len(t) else None
+    return total if t and pos == len(t) and math.isfinite(total) and total <= MAX_SECONDS else None
 
 
 def _build(kind: type, table: Any, source: str, path: str) -> Any:
@@ -278,10 +319,12 @@ def _number(kind: type, meta: Mapping[str, Any], raw: Any, source: str, path: st
     if duration and isinstance(raw, str):
         value = parse_duration_s(raw)
     ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
-    if not ok or isinstance(value, bool) or (kind is float and not math.isfinite(value)):
+    if not ok or isinstance(value, bool):
         raise TwinConfigError(source, path, what, raw)
-    if not lo <= value <= hi:
-        raise TwinConfigError(source, path, f"{what} in [{lo:g}, {hi:g}]", raw)
+    try:                        # finite, and an integer of any size compares without float() overflow
+        strict_number(value, source, path, lo, hi)
+    except StrictError:
+        raise TwinConfigError(source, path, f"{what} in [{lo:g}, {hi:g}]", raw) from None
     return kind(value)
 
 

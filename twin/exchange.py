@@ -12,7 +12,13 @@
   spec's HELL test.
 * Exits are reduce-only: an exit trades at most the position it closes at the exchange; one that
   would open or grow a position is rejected (or its rest cancelled) with reason ``reduce_only``.
-* Rejects (``reject_ratio``) and outages (everything rejected, the book feed stops).
+* Rejects (``reject_ratio``).
+* Two outages. **Matching halted** (``outage``, fault ``exchange_outage``): new orders are
+  rejected, resting orders do not fill, cancels are accepted but queued (confirmed when matching
+  resumes), the book feed stops. **Gateway down** (``gateway_down``, fault
+  ``exchange_gateway_down``): orders and cancels cannot reach the venue — a new order is refused
+  (``gateway_down``), a cancel fails and the agent is told so (it retries) — while the venue runs
+  on: resting orders keep filling, fills are reported, the book feed goes on.
 Execution reports travel back over ``agent<->exchange``. Its fault port is
 :class:`twin.ports.ExchangePort`.
 """
@@ -45,6 +51,8 @@ class Exchange:
         self.queue = MakerQueue(ctx, self.depth_ratio, self._maker_fill)
         self.reports = Channel(ctx, ctx.links["agent<->exchange"], "exchange", "agent")
         self.is_out = False
+        self.gateway_is_down = False
+        self._queued_cancels: list[int] = []
         self.reject_ratio = self.cfg.reject_ratio
         self.entry_fill_ratio, self.exit_fill_ratio = self.cfg.fill_ratios
         self.friction_mode = self.cfg.friction
@@ -60,9 +68,19 @@ class Exchange:
 
     # -- fault port -------------------------------------------------------------------------
     def outage(self, on: bool = True) -> None:
-        """While out, every order is rejected and the book feed stops."""
+        """Matching halted: new orders rejected, no fills, cancels queued until it resumes, no book feed."""
         self.is_out = flag("exchange.outage", "on", on)
+        self.queue.halted = self.is_out
         self.ctx.changed("exchange_outage", "exchange", {"on": self.is_out})
+        if not self.is_out:
+            queued, self._queued_cancels = self._queued_cancels, []
+            for oid in queued:
+                self.cancel(oid)
+
+    def gateway_down(self, on: bool = True) -> None:
+        """The order gateway is down: orders and cancels cannot reach the venue; resting orders keep filling."""
+        self.gateway_is_down = flag("exchange.gateway_down", "on", on)
+        self.ctx.changed("exchange_gateway_down", "exchange", {"on": self.gateway_is_down})
 
     def set_reject_ratio(self, ratio: float) -> None:
         self.reject_ratio = number("exchange.set_reject_ratio", "ratio", ratio, 0.0, 1.0)
@@ -107,6 +125,8 @@ class Exchange:
     def receive(self, order: Order) -> None:
         """An order arrives (called at its arrival time)."""
         now = self.ctx.now()
+        if self.gateway_is_down:                     # refused at the gateway: it never reached the venue
+            return self._reject(order, "gateway_down")
         order.t_arrive_s = now
         if self.is_out:
             return self._reject(order, "exchange_outage")
@@ -127,7 +147,16 @@ class Exchange:
         self.queue.join(order, now)
 
     def cancel(self, order_id: int) -> None:
-        """A cancel request arrives."""
+        """A cancel request arrives (refused while the gateway is down, queued while matching is halted)."""
+        if self.gateway_is_down:
+            order = self.working.get(order_id)
+            if order is not None:
+                self.reports.send(lambda: self.on_report("cancel_failed", order, None))
+            return
+        if self.is_out:
+            if order_id in self.working and order_id not in self._queued_cancels:
+                self._queued_cancels.append(order_id)
+            return
         order = self.working.pop(order_id, None)
         if order is None:
             return

@@ -73,6 +73,32 @@ class Link:
             return self._base_s + self._jitter_s * rng.exponential()
         return self._base_s
 
+    def invoke_s(self, draw: DrawBuffer | None, timeout_s: float, pause_s: float) -> float | None:
+        """Time until a request sent now gets through, retried as the client retries; None if it times out.
+
+        A lost attempt costs the transit the client waited for in vain plus ``pause_s`` (the
+        client's invocation retry pause), then the request is sent again, until ``timeout_s``
+        has passed (the invocation timeout): a lost message is never faster than a delivered one.
+        A link that is down fails at once (None): the caller retries when the state may have changed.
+        """
+        if not self.is_up:
+            return None
+        rng = self._draw if draw is None else draw
+        waited = 0.0
+        while True:
+            lost = self.loss_ratio > 0.0 and rng.uniform() < self.loss_ratio
+            d = self._base_s + self._jitter_s * rng.exponential() if self._jitter_s > 0.0 else self._base_s
+            if not lost:
+                return waited + d
+            waited += d + pause_s
+            if waited >= timeout_s:
+                return None
+
+    @property
+    def draw(self) -> DrawBuffer:
+        """The link's own random stream (used by callers that pass no stream of their own)."""
+        return self._draw
+
     @property
     def mean_latency_ms(self) -> float:
         return self.latency_ms + self.jitter_ms

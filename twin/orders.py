@@ -11,7 +11,7 @@ class Order:
     """One order. The agent creates it; the exchange sets its status and fills."""
 
     __slots__ = ("id", "t_s", "asset", "side", "kind", "intent", "qty", "price", "status", "posture",
-                 "r_total", "filled_qty", "fill_notional", "fee", "reason", "t_done_s", "t_arrive_s")
+                 "r_total", "filled_qty", "fill_notional", "fee", "reason", "t_done_s", "t_arrive_s", "t_cancel_s")
 
     def __init__(self, oid: int, t_s: float, asset: int, side: int, kind: str, intent: str, qty: float,
                  price: float, posture: str, r_total: float, reason: str) -> None:
@@ -32,6 +32,7 @@ class Order:
         self.reason = reason
         self.t_done_s = float("nan")
         self.t_arrive_s = float("nan")
+        self.t_cancel_s = float("nan")      # when the agent first sent a cancel for it
 
     @property
     def remaining(self) -> float:

@@ -23,6 +23,7 @@ ledger_desync          ``ledger``                                  ``desync()`` 
 heartbeat_loss         ``sensor.heartbeat``                        ``stall()`` … ``resume()``
 exf_shock              ``market``                                  ``shock(magnitude)``
 exchange_outage        ``exchange``                                ``outage(True)`` … ``outage(False)``
+exchange_gateway_down  ``exchange``                                ``gateway_down(True)`` … ``(False)``
 order_rejects          ``exchange``                                ``set_reject_ratio(r)`` … ``(0)``
 fill_friction          ``exchange``                                ``set_friction_mode("hell")`` … ``("none")``
                                                                    or ``set_friction(entry, exit)``
@@ -98,6 +99,7 @@ class MarketPort(Protocol):
 @runtime_checkable
 class ExchangePort(Protocol):
     def outage(self, on: bool = True) -> None: ...
+    def gateway_down(self, on: bool = True) -> None: ...
     def set_reject_ratio(self, ratio: float) -> None: ...
     def set_friction(self, entry_fill: float, exit_fill: float) -> None: ...
     def set_friction_mode(self, mode: str) -> None: ...
@@ -124,7 +126,11 @@ class Ledger:
         self._ctx.changed("ledger_desync", "ledger", {})
 
     def resync(self) -> None:
+        """Book what the agent missed; nothing to do (and no message sent) when not desynchronised."""
         ex = self._exchange
+        if not ex.drop_reports:
+            self._ctx.record("ledger_resync", "ledger", {"fills": 0})
+            return
         ex.drop_reports = False
         fills, ex.undelivered = ex.undelivered, []
         adjustments = list(ex.adjustments)
@@ -151,6 +157,7 @@ FAULT_PORTS: dict[str, tuple[str, str]] = {
     "heartbeat_loss": ("sensor.heartbeat", "stall/resume"),
     "exf_shock": ("market", "shock"),
     "exchange_outage": ("exchange", "outage"),
+    "exchange_gateway_down": ("exchange", "gateway_down"),
     "order_rejects": ("exchange", "set_reject_ratio"),
     "fill_friction": ("exchange", "set_friction/set_friction_mode"),
 }

@@ -72,6 +72,7 @@ class MakerQueue:
         self._sigma: list[float] = ctx.market.sigma.tolist()     # per-step volatility of each asset
         self.resting: dict[int, Resting] = {}
         self._next_step = -1
+        self.halted = False     # matching halted (exchange_outage): nothing trades, the queue stands still
         self.touched = 0        # order-steps at the level (for tests and benchmarks)
         self.crossed = 0
 
@@ -105,6 +106,9 @@ class MakerQueue:
         now = self.ctx.now()
         self._next_step = -1
         if not self.resting:
+            return
+        if self.halted:                  # prices move on; each order meets the move when matching resumes
+            self._schedule(now)
             return
         market = self.ctx.market
         depth_notional = self._depth_notional * self._depth_ratio(now)

@@ -19,6 +19,7 @@ from .errors import TwinConfigError, TwinError
 __all__ = ["Replay", "load_replay", "read_price_table", "SAMPLE_NAME"]
 
 
+_MAX_STEPS = 20_000_000
 SAMPLE_NAME = "sample"
 """``replay_path = "sample"`` names the bundled ``twin/data/sample_prices.arrow``."""
 
@@ -67,6 +68,8 @@ class Replay:
             raise TwinConfigError(path, bad, "finite positive prices")
         self.span_s = float(t[-1])
         steps = int(self.span_s / step_s + 1e-9) + 1
+        if steps > _MAX_STEPS:
+            raise TwinConfigError(path, "t_s", f"a span of at most {_MAX_STEPS} market steps", f"{steps} steps")
         grid = np.arange(steps) * step_s
         logp = np.log(prices)
         self._grid = np.column_stack([np.interp(grid, t, logp[:, i]) for i in range(len(self.assets))])

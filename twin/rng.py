@@ -32,9 +32,14 @@ class Streams:
 
 
 class DrawBuffer:
-    """Scalar draws served from pre-drawn blocks (a numpy scalar draw costs ~1 µs, a list pop ~50 ns)."""
+    """Scalar draws served from pre-drawn blocks (a numpy scalar draw costs ~1 µs, a list index ~50 ns).
 
-    __slots__ = ("_gen", "_block", "_u", "_e", "_n")
+    :meth:`mark` and :meth:`rewind` put the stream back where it was, so a batched publisher that
+    re-plans its future sends draws them again exactly (a re-plan caused by some other component's
+    fault must not shift this component's draws).
+    """
+
+    __slots__ = ("_gen", "_block", "_u", "_iu", "_e", "_ie", "_n", "_in", "_later")
 
     def __init__(self, gen: np.random.Generator, block: int = 4096) -> None:
         self._gen = gen
@@ -42,25 +47,66 @@ class DrawBuffer:
         self._u: list[float] = []
         self._e: list[float] = []
         self._n: list[float] = []
+        self._iu = self._ie = self._in = 0
+        self._later: dict[int, list[list[float]]] = {}   # blocks already drawn, to serve again after a rewind
 
     @property
     def generator(self) -> np.random.Generator:
         return self._gen
 
+    def _next_block(self, kind: int) -> list[float]:
+        later = self._later.get(kind)
+        if later:
+            return later.pop()
+        if kind == 0:
+            return self._gen.random(self._block).tolist()
+        if kind == 1:
+            return self._gen.standard_exponential(self._block).tolist()
+        return self._gen.standard_normal(self._block).tolist()
+
     def uniform(self) -> float:
         """A draw from U[0, 1)."""
-        if not self._u:
-            self._u = self._gen.random(self._block).tolist()
-        return self._u.pop()
+        i = self._iu
+        if i == 0:
+            self._u = self._next_block(0)
+            i = len(self._u)
+        i -= 1
+        self._iu = i
+        return self._u[i]
 
     def exponential(self) -> float:
         """A draw from Exp(1)."""
-        if not self._e:
-            self._e = self._gen.standard_exponential(self._block).tolist()
-        return self._e.pop()
+        i = self._ie
+        if i == 0:
+            self._e = self._next_block(1)
+            i = len(self._e)
+        i -= 1
+        self._ie = i
+        return self._e[i]
 
     def normal(self) -> float:
         """A draw from N(0, 1)."""
-        if not self._n:
-            self._n = self._gen.standard_normal(self._block).tolist()
-        return self._n.pop()
+        i = self._in
+        if i == 0:
+            self._n = self._next_block(2)
+            i = len(self._n)
+        i -= 1
+        self._in = i
+        return self._n[i]
+
+    def mark(self) -> tuple:
+        """The stream's position now (for :meth:`rewind`)."""
+        return (self._u, self._iu, self._e, self._ie, self._n, self._in)
+
+    def rewind(self, mark: tuple) -> None:
+        """Serve the draws from ``mark`` on again (the blocks drawn since are kept and served after)."""
+        for kind, (blk, i) in enumerate(((mark[0], mark[1]), (mark[2], mark[3]), (mark[4], mark[5]))):
+            current = (self._u, self._e, self._n)[kind]
+            if blk is not current:           # a block was drawn since the mark: serve it again later
+                self._later.setdefault(kind, []).append(current)
+            if kind == 0:
+                self._u, self._iu = blk, i
+            elif kind == 1:
+                self._e, self._ie = blk, i
+            else:
+                self._n, self._in = blk, i

@@ -16,6 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any, Generator
 
 from .cluster import Record
+from .invocation import ROUTE_OK, ROUTE_RETRY
 from .validate import flag, number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +56,7 @@ class Sensor:
         self._batch_start = 0.0
         self._batch_end = 0.0
         self._last_done = 0.0
+        self._marks: list[tuple[float, list[tuple]]] = []
 
     # -- fault port -------------------------------------------------------------------------
     def stall(self) -> None:
@@ -153,6 +155,11 @@ class Sensor:
     def on_replan(self, now: float) -> None:
         """Roll in-memory state back to the last capture at or before ``now`` (batched sensors)."""
 
+    def draw_buffers(self) -> list:
+        """The random streams one send of a batched publisher consumes (rewound when it re-plans)."""
+        fetch = self.ctx.cluster.fetch_draw(self.name)
+        return [self.link.draw] + ([fetch] if fetch is not None else [])
+
     def stamp(self, t: float) -> float:
         return t + self.ctx.clocks.offset(self.name)
 
@@ -190,17 +197,21 @@ class Sensor:
         if self._planned:
             self._last_done = self._planned[-1]
         self._planned = []
+        self._marks = []
         self._batch_start = max(self._cursor, now)
         self._batch_end = now + _BATCH_S
-        self._plan(self._batch_start, self._batch_end)
+        self._plan(self._batch_start, 0, self._batch_end)
 
-    def _plan(self, start: float, end: float) -> None:
+    def _plan(self, base: float, k: int, end: float) -> None:
+        """Plan the captures ``base + k·period``, ``base + (k+1)·period``, … before ``end`` (the same
+        float times whether planned at once or re-planned from the middle)."""
         times = []
-        t = start
         step = self.period_s
+        t = base + k * step
         while t < end - 1e-12:
             times.append(t)
-            t += step
+            k += 1
+            t = base + k * step
         self._cursor = t
         if self.state == RUNNING and times:
             self._planned.extend(times)
@@ -209,17 +220,23 @@ class Sensor:
     def emit_many(self, times: list[float]) -> None:
         """Capture and send at each of ``times`` (state is constant until the next re-plan)."""
         cluster = self.ctx.cluster
-        writable = cluster.writable_owner(self.key, self.node) is not None
+        link, key, corrupting, name = self.link, self.key, self.corrupting, self.name
+        route = cluster.route(key, self.node, link)
         delay_s = self.publish_delay_s
         skew = self.ctx.clocks.offset(self.name)
-        link, key, corrupting, name = self.link, self.key, self.corrupting, self.name
+        ccfg = cluster.cfg
+        timeout, pause = ccfg.invocation_timeout_s, ccfg.invocation_retry_pause_s
+        buffers, marks = self.draw_buffers(), self._marks
         for t in times:
+            marks.append((t, [b.mark() for b in buffers]))
             record = Record(t + skew, self.capture(t), name, corrupting)
-            if writable:
-                d = link.delay_s()
+            if route == ROUTE_OK:
+                d = link.invoke_s(None, timeout, pause)
                 if d is not None:
                     cluster.store(key, t + delay_s + d, t, record)
                     self.sent += 1
+            elif route == ROUTE_RETRY:      # no owner answers yet: the client retries it
+                cluster.retries.add(key, self.node, link, record, t + delay_s, t, None, None)
         self.last_capture_t = times[-1]
 
     def replan(self) -> None:
@@ -229,12 +246,15 @@ class Sensor:
             return
         self.ctx.cluster.retract(self.key, now)
         self._planned = [t for t in self._planned if t <= now]
+        first = next((m for t, m in self._marks if t > now), None)
+        if first is not None:               # draw the re-planned sends' randomness again, exactly
+            self._marks = [(t, m) for t, m in self._marks if t <= now]
+            for buffer, mark in zip(self.draw_buffers(), first):
+                buffer.rewind(mark)
         self.on_replan(now)
-        step = self.period_s
-        t = self._batch_start
-        if t <= now:
-            t += math.floor((now - t) / step + 1.0) * step
-        self._plan(t, self._batch_end)
+        base = self._batch_start
+        k = math.floor((now - base) / self.period_s + 1.0) if base <= now else 0
+        self._plan(base, k, self._batch_end)
 
     def last_capture(self, now: float) -> float:
         """True time of the newest capture at or before ``now``."""

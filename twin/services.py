@@ -96,6 +96,9 @@ class OrderBookStreamer(Sensor):
         book_ts, latency_ms, depth = self.book
         return (book_ts + self.ctx.clocks.offset(self.name), latency_ms, depth)
 
+    def draw_buffers(self) -> list:
+        return super().draw_buffers() + [self.feed.draw]
+
     def on_replan(self, now: float) -> None:
         self.book = self._books.get(self.last_capture(now), self.book)
 

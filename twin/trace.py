@@ -3,10 +3,12 @@
 Tables (one ``<table>.arrow`` Arrow IPC file each):
 
 * ``decisions``: t_s, step, trigger (tick|invariant), r_total, posture, ``layer.<name>`` per layer,
-  entries_allowed, taker_allowed, max_leverage, invariant_broken, reasons ("; "-joined)
+  entries_allowed, taker_allowed, max_leverage, invariant_broken, reasons ("; "-joined), orders_before
+  (how many orders the agent had sent when this decision was made: orders table rows ``< orders_before``
+  were sent before it, the rest after — the order of events at one instant, which timestamps cannot give)
 * ``signals_observed`` / ``signals_true``: t_s, step, then one float64 column per signal
 * ``orders``: id, t_s, asset, side, kind, intent, qty, price, status, posture, r_total, filled_qty,
-  avg_fill_price, fee, reason, t_arrive_s, t_done_s
+  avg_fill_price, fee, reason, t_arrive_s, t_done_s, t_cancel_s (first cancel sent; NaN: none)
 * ``fills``: id, order_id, t_s, t_booked_s, asset, side, qty, price, fee, liquidity, intent
 * ``equity``: t_s, equity, cash, gross_exposure, drawdown, positions, realized_pnl, fees, exchange_equity,
   unrealized_pnl (equity = starting cash + realized_pnl + unrealized_pnl - fees)
@@ -49,6 +51,11 @@ class Recorder:
         self.true: list[tuple] = []
         self.equity_rows: list[tuple] = []
         self.events: list[tuple] = []
+        self._orders: list[Order] = []
+
+    def bind_orders(self, orders: list[Order]) -> None:
+        """The agent's list of sent orders (in send order), so each decision row records how many preceded it."""
+        self._orders = orders
 
     def step(self, now: float, trigger: str, d: Any, signals: Mapping[str, float], truth: Mapping[str, float]) -> None:
         layers = d.layers
@@ -57,7 +64,8 @@ class Recorder:
         step = len(self.decisions)
         self.decisions.append((now, step, trigger, d.r_total, d.posture.name, *[layers.get(n, math.nan) for n in self.layer_names],
                                bool(d.entries_allowed), bool(d.taker_allowed), d.max_leverage,
-                               bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons)))
+                               bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons),
+                               len(self._orders)))
         self.observed.append((now, step, *[float(signals[n]) for n in self.signals]))
         self.true.append((now, step, *[float(truth[n]) for n in self.signals]))
 
@@ -75,8 +83,8 @@ class Recorder:
         tables = {
             "decisions": _table(
                 ["t_s", "step", "trigger", "r_total", "posture", *[f"layer.{n}" for n in layer_names],
-                 "entries_allowed", "taker_allowed", "max_leverage", "invariant_broken", "reasons"],
-                [_F, _I, _S, _F, _S, *[_F] * len(layer_names), _B, _B, _F, _B, _S], self.decisions),
+                 "entries_allowed", "taker_allowed", "max_leverage", "invariant_broken", "reasons", "orders_before"],
+                [_F, _I, _S, _F, _S, *[_F] * len(layer_names), _B, _B, _F, _B, _S, _I], self.decisions),
             "signals_observed": _table(sig_names, sig_types, self.observed),
             "signals_true": _table(sig_names, sig_types, self.true),
             "orders": _orders_table(orders),
@@ -99,10 +107,10 @@ def _json_default(value: Any) -> Any:
 def _orders_table(orders: list[Order]) -> pa.Table:
     rows = [(o.id, o.t_s, o.asset, "buy" if o.side > 0 else "sell", o.kind, o.intent, o.qty, o.price, o.status,
              o.posture, o.r_total, o.filled_qty, (o.fill_notional / o.filled_qty) if o.filled_qty else math.nan,
-             o.fee, o.reason, o.t_arrive_s, o.t_done_s) for o in orders]
+             o.fee, o.reason, o.t_arrive_s, o.t_done_s, o.t_cancel_s) for o in orders]
     return _table(["id", "t_s", "asset", "side", "kind", "intent", "qty", "price", "status", "posture", "r_total",
-                   "filled_qty", "avg_fill_price", "fee", "reason", "t_arrive_s", "t_done_s"],
-                  [_I, _F, _I, _S, _S, _S, _F, _F, _S, _S, _F, _F, _F, _F, _S, _F, _F], rows)
+                   "filled_qty", "avg_fill_price", "fee", "reason", "t_arrive_s", "t_done_s", "t_cancel_s"],
+                  [_I, _F, _I, _S, _S, _S, _F, _F, _S, _S, _F, _F, _F, _F, _S, _F, _F, _F], rows)
 
 
 def _fills_table(fills: list[Fill]) -> pa.Table:

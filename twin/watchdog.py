@@ -1,7 +1,8 @@
 """The watchdog: turns what the agent observes through its near cache into controller signals.
 
 Ages are the agent's clock minus the timestamps the services stamped on their records, so a
-stalled or partitioned service shows up as a growing age. A record whose payload fails its
+stalled or partitioned service shows up as a growing age; an entry that is gone from the grid
+(its partition lost) reads NaN, the controller's worst case, as in the Hazelcast adapter. A record whose payload fails its
 checksum is ignored for ages and breaks ``data.checksum_ok``; so does a ledger checksum that
 does not match the agent's own journal. The same call also computes the ground truth.
 """
@@ -42,12 +43,17 @@ class Watchdog:
         self.agent: "Agent"
 
     def _read(self, name: str, now: float):
+        """The newest sound record of ``name`` the near cache has shown; None once the entry is gone
+        (a lost partition): a missing entry reads NaN, as in the Hazelcast adapter."""
         rec = self.ctx.cluster.read(self.keys[name], now)
         if rec is not None:
             ok = rec.valid
             self.corrupt[name] = not ok
             if ok:
                 self.last_valid[name] = rec
+        elif name in self.last_valid:
+            del self.last_valid[name]
+            self.corrupt[name] = False
         return self.last_valid.get(name)
 
     def observe(self, now: float) -> dict[str, float]:

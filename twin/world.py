@@ -44,7 +44,16 @@ class World:
     ``World(world_config, controller, seed)``; ``run(until_s)`` returns the :class:`Trace`.
     ``ports`` maps port names to fault ports (see :mod:`twin.ports`); ``at(t_s, fn)`` schedules a
     callback; ``record_event(kind, target, **detail)`` adds a row to the ``events`` table.
+
+    The component classes are class attributes, the one extension point for variants (the planted-defect
+    catalogue in ``tests/planted/`` subclasses ``World`` and replaces one of them): each is built with the
+    same arguments as the original.
     """
+
+    client_cls: type[Client] = Client
+    agent_cls: type[Agent] = Agent
+    exchange_cls: type[Exchange] = Exchange
+    ledger_cls: type[Ledger] = Ledger
 
     def __init__(self, world_config: WorldConfig | None = None, controller: Any = "survival", seed: int = 0) -> None:
         cfg = WorldConfig() if world_config is None else world_config
@@ -60,10 +69,10 @@ class World:
         ctx = self.ctx = Context(cfg, seed, self._record)
         self._build_infrastructure(ctx)
         self.sensors = self._build_sensors(ctx)
-        self.client = Client(ctx)
+        self.client = self.client_cls(ctx)
         self.watchdog = Watchdog(ctx, self.sensors)
-        self.agent = Agent(ctx, self.controller, self.watchdog, self.client, ctx.exchange, self.recorder)
-        self.ledger = Ledger(ctx, self.agent, ctx.exchange)
+        self.agent = self.agent_cls(ctx, self.controller, self.watchdog, self.client, ctx.exchange, self.recorder)
+        self.ledger = self.ledger_cls(ctx, self.agent, ctx.exchange)
         self._wire(ctx)
         self.ports: dict[str, Any] = self._ports(ctx)
         self._start(ctx)
@@ -86,7 +95,7 @@ class World:
         ctx.market = Market(cfg.market, ctx.streams, ctx.now, self._record)
         ctx.cluster = Cluster(cfg.cluster, ctx.network, ctx.links["cluster<->agent"], ctx.now, ctx.call_later,
                               self._record, ctx.streams)
-        ctx.exchange = Exchange(ctx)
+        ctx.exchange = self.exchange_cls(ctx)
 
     def _build_sensors(self, ctx: Context) -> dict[str, Sensor]:
         kinds = (Scanner, OrderBookStreamer, MCForewarner, ExF, EsoF, LedgerChecksum, Heartbeat)
@@ -100,7 +109,8 @@ class World:
     def _wire(self, ctx: Context) -> None:
         agent = self.agent
         self.sensors["ledger_checksum"].journal = agent.portfolio.journal  # type: ignore[attr-defined]
-        ctx.cluster.listeners.append(agent.on_invariant_event)
+        ctx.cluster.membership_hooks.append(self.client.membership_changed)
+        self.client.on_change = agent.on_invariant_event
         ctx.cluster.entry_listeners[self.sensors["ledger_checksum"].key] = agent.on_invariant_event
         for name, sensor in self.sensors.items():
             if name != "ledger_checksum":   # a corrupt record flips data.checksum_ok: step at once

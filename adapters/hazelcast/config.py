@@ -8,19 +8,22 @@ one is rejected. Environment variables: ``NOR_HZ_MEMBERS`` (comma-separated ``ho
 
 from __future__ import annotations
 
-import math
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+
+from controller import strict
 
 from .errors import HzConfigError
 
 __all__ = ["HzConfig", "TlsConfig", "load_hz_config", "parse_members", "DEFAULT_MAP_NAME"]
 
 DEFAULT_MAP_NAME = "DOLPHIN_HEALTH_GRID"
-_SECRET_KEYS = frozenset({"password", "key_password", "token", "secret"})
+_SECRET_KEYS = frozenset({"password", "key_password", "token", "secret", "passwd", "api_key", "private_key"})
+_SECRET_TABLES = frozenset({"credentials", "credential", "secrets", "auth"})
+_SECRET_WORDS = ("password", "secret", "token", "credential", "passwd")
+_MAX_SECONDS = 86400.0
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,12 @@ def _expect(src: str, key: str, value: Any, kind: type | tuple[type, ...], what:
 
 
 def _seconds(src: str, key: str, value: Any) -> float:
-    num = _expect(src, key, value, (int, float), "a finite number of seconds > 0")
-    if not (math.isfinite(num) and num > 0):
-        raise HzConfigError(f"{src}: field 'hazelcast.{key}' expected a finite number of seconds > 0, got {value!r}")
-    return float(num)
+    _expect(src, key, value, (int, float), f"a finite number of seconds in (0, {_MAX_SECONDS:g}]")
+    try:                  # an integer of any size is an error here, never an OverflowError
+        return strict.number(value, src, key, 0.0, _MAX_SECONDS, lo_open=True)
+    except strict.StrictError:
+        raise HzConfigError(f"{src}: field 'hazelcast.{key}' expected a finite number of seconds in "
+                            f"(0, {_MAX_SECONDS:g}], got {strict.shown(value)}") from None
 
 
 def _tls_from_table(src: str, table: Any) -> TlsConfig:
@@ -122,8 +127,9 @@ def _from_table(src: str, table: Mapping[str, Any]) -> dict[str, Any]:
         elif key in _FLOAT_FIELDS:
             out[key] = _seconds(src, key, value)
         elif key == "min_members":
-            if _expect(src, key, value, int, "an integer >= 1") < 1:
-                raise HzConfigError(f"{src}: field 'hazelcast.min_members' expected an integer >= 1, got {value!r}")
+            if not 1 <= _expect(src, key, value, int, "an integer in [1, 1000]") <= 1000:
+                raise HzConfigError(f"{src}: field 'hazelcast.min_members' expected an integer in [1, 1000], "
+                                    f"got {strict.shown(value)}")
             out[key] = value
         elif key in ("smart_routing", "near_cache"):
             out[key] = _expect(src, key, value, bool, "a boolean")
@@ -134,20 +140,43 @@ def _from_table(src: str, table: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_secret(key: str) -> bool:
+    low = key.lower()
+    return low in _SECRET_KEYS or low in _SECRET_TABLES or any(word in low for word in _SECRET_WORDS)
+
+
+def _reject_secrets(src: str, doc: Mapping[str, Any]) -> None:
+    """A secret anywhere in the file — a top-level ``password``, a ``[credentials]`` table, a nested
+    ``api_secret`` — rejects the whole file (secrets come from the environment only)."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        prefix, table = stack.pop()
+        items = table.items() if isinstance(table, Mapping) else enumerate(table)
+        for key, value in items:
+            where = f"{prefix}.{key}" if prefix and isinstance(key, str) else f"{prefix}[{key}]" if prefix else key
+            if isinstance(key, str) and _is_secret(key):
+                raise HzConfigError(f"{src}: field '{where}' is a secret; secrets are never read from files, "
+                                    "set NOR_HZ_PASSWORD / NOR_HZ_TLS_KEY_PASSWORD in the environment instead")
+            if isinstance(value, (Mapping, list)):
+                stack.append((str(where), value))
+
+
 def _read_file(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise HzConfigError(f"{path}: is a directory; expected a TOML file with a [hazelcast] table")
+    if not path.exists():
+        raise HzConfigError(f"{path}: file not found")
     try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except FileNotFoundError:
-        raise HzConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise HzConfigError(f"{path}: is a directory; expected a TOML file with a [hazelcast] table") from None
+        strict.regular_file(str(path), str(path), "(file)", "a TOML file with a [hazelcast] table")
+        doc = strict.load_toml(path.read_bytes().decode("utf-8"), str(path), max_items=1000)
+    except strict.StrictError as exc:
+        raise HzConfigError(f"{path}: not valid TOML ({exc.expected.removeprefix('valid TOML ')})"
+                            if exc.path == "(syntax)" else str(exc)) from None
     except OSError as exc:
         raise HzConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise HzConfigError(f"{path}: not valid TOML (not UTF-8 text: {exc.reason})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise HzConfigError(f"{path}: not valid TOML ({exc})") from None
+    _reject_secrets(str(path), doc)
     table = doc.get("hazelcast", {})
     if not isinstance(table, dict):
         raise HzConfigError(f"{path}: field 'hazelcast' expected a table")

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from controller import Posture
+from controller import Posture, strict
 from faults import parse_seconds
 
 from ..errors import ScenarioFileError
@@ -95,14 +95,14 @@ class ParamSpec:
                 raise ScenarioFileError(ctx.source, path, 'a duration >= 0 (seconds or like "5m")', raw)
             return value
         if t in ("number", "fraction"):
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-                raise ScenarioFileError(ctx.source, path, "a number", raw)
-            if t == "fraction" and not 0.0 <= raw <= 1.0:
-                raise ScenarioFileError(ctx.source, path, "a number in [0, 1]", raw)
-            return float(raw)
+            lo, hi = (0.0, 1.0) if t == "fraction" else (-1e12, 1e12)
+            try:
+                return strict.number(raw, ctx.source, path, lo, hi)
+            except strict.StrictError as exc:
+                raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
         if t == "int":
-            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-                raise ScenarioFileError(ctx.source, path, "an integer >= 0", raw)
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 1_000_000_000:
+                raise ScenarioFileError(ctx.source, path, "an integer in [0, 1e9]", raw)
             return raw
         if t == "layer":
             if not isinstance(raw, str) or (ctx.layers and raw not in ctx.layers):
@@ -156,14 +156,30 @@ class ExpectationCheck:
                 raise ScenarioFileError(ctx.source, f"{path}.{p.name}", f"a value for {self.name}'s {p.name} (required)")
             else:
                 out[p.name] = p.default
+        _check_order(out, ctx, path)
         for p in self.params:
             if p.type == "window" and out[p.name] is not None:
                 check_span(ctx, f"{path}.{p.name}", *out[p.name])
+        if out.get("hold") is not None and out["hold"] <= 0:
+            raise ScenarioFileError(ctx.source, f"{path}.hold", 'a hold > 0 (seconds or like "30m"; leave it out to '
+                                    'hold to the end of the run)', out["hold"])
         if isinstance(out.get("after"), TimeRef) and "within" in out:
             after = out["after"]
-            end = replace(after, offset_s=after.offset_s + out["within"], text=f"{after}+{out['within']:g}s")
-            check_span(ctx, f"{path}.within", after, end)
+            span = out["within"] + (out.get("hold") or 0.0)         # a stated hold must fit in the run too
+            end = replace(after, offset_s=after.offset_s + span, text=f"{after}+{span:g}s")
+            check_span(ctx, f"{path}.{'hold' if out.get('hold') else 'within'}", after, end)
         return out
+
+
+_ORDERED = (("min", "max"), ("min_delta", "max_delta"))
+
+
+def _check_order(out: Mapping[str, Any], ctx: ParseContext, path: str) -> None:
+    """A lower bound above its upper bound can never hold: reject ``min > max`` in one expectation."""
+    for lo, hi in _ORDERED:
+        a, b = out.get(lo), out.get(hi)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > b:
+            raise ScenarioFileError(ctx.source, f"{path}.{lo}", f"{lo} <= {hi} ({hi} = {b:g})", a)
 
 
 def _resolve(ref: TimeRef, ctx: ParseContext) -> float | None:

@@ -16,7 +16,7 @@ from controller import Posture
 from ..timeref import TimeRef
 from .base import NotJudged, expectation
 from .base import ParamSpec as P
-from .view import RunView, first_true, fmt_t
+from .view import RunView, first_true, fmt_t, recovered_at
 
 __all__: list[str] = []
 
@@ -179,16 +179,19 @@ def max_posture_switches(run: RunView, max: int, window, per: float | None) -> O
 
 
 @expectation("recovers_to", P("posture", "posture", Posture.APEX), P("within", "seconds"),
-             P("after", "time", ALL_HEALED))
-def recovers_to(run: RunView, posture: Posture, within: float, after: TimeRef) -> Outcome:
-    """``posture`` (or better) is regained within ``within`` after ``after`` (default: every fault healed)."""
-    t0, t1, window = _after(run, after, within)
-    i = first_true(window & (run.posture >= int(posture)))
-    if i >= 0:
-        return True, _NAN, f"{run.decisions['posture'][i]} regained {run.t[i] - t0:.1f} s after {fmt_t(t0)}"
-    j = run.decision_at(t1)
-    return False, t1, (f"not back to {posture.name} within {within:g} s of {fmt_t(t0)}: {run.decisions['posture'][j]} "
-                       f"r_total {run.r[j]:.3f} at {fmt_t(t1)}")
+             P("after", "time", ALL_HEALED), P("hold", "seconds", None))
+def recovers_to(run: RunView, posture: Posture, within: float, after: TimeRef, hold: float | None) -> Outcome:
+    """``posture`` (or better) is regained within ``within`` after ``after`` (default: every fault healed) and then
+    held — to the end of the run, or for ``hold`` (see :func:`~scenarios.checks.view.recovered_at`)."""
+    t0, t1, _ = _after(run, after, within)
+    held = "to the end of the run" if hold is None else f"for {hold:g} s"
+    t_rec = recovered_at(run.t, run.posture >= int(posture), t0, run.duration_s, hold)
+    if t_rec <= t1:
+        return True, _NAN, f"{posture.name} regained {t_rec - t0:.1f} s after {fmt_t(t0)} and held {held}"
+    j = len(run.t) - 1
+    when = f"only at {fmt_t(t_rec)}" if math.isfinite(t_rec) else "never"
+    return False, t1, (f"not back to {posture.name} (held {held}) within {within:g} s of {fmt_t(t0)}: regained {when}; "
+                       f"at the end of the run: {run.decisions['posture'][j]} r_total {run.r[j]:.3f}")
 
 
 @expectation("hibernate_within", P("within", "seconds"), P("after", "time", FIRST_FAULT))
@@ -205,13 +208,19 @@ def hibernate_within(run: RunView, within: float, after: TimeRef) -> Outcome:
 @expectation("no_entries_in", P("postures", "postures", (Posture.TURTLE, Posture.HIBERNATE)),
              P("window", "window", _ALL))
 def no_entries_in(run: RunView, postures: tuple[Posture, ...], window) -> Outcome:
-    """No entry order is sent while the controller is in one of ``postures`` (during ``window``)."""
+    """No entry order is sent while the controller is in one of ``postures`` (during ``window``): the posture of
+    the decision in force when it was sent, by the order of events (not the agent's own label on the order)."""
     t0, t1, _ = _window(run, window)
     o = run.orders
     names = {p.name for p in postures}
     for i in range(len(o.get("id", ()))):
-        if o["intent"][i] == "entry" and t0 <= o["t_s"][i] <= t1 and o["posture"][i] in names:
-            return False, o["t_s"][i], f"entry order {o['id'][i]} ({o['kind'][i]}) sent in {o['posture'][i]} at {fmt_t(o['t_s'][i])}"
+        if o["intent"][i] != "entry" or not t0 <= o["t_s"][i] <= t1:
+            continue
+        j = run.decision_for_order(i)
+        posture = run.decisions["posture"][j] if j >= 0 else "no decision"
+        if posture in names or j < 0:
+            return False, o["t_s"][i], (f"entry order {o['id'][i]} ({o['kind'][i]}) sent in {posture} at "
+                                        f"{fmt_t(o['t_s'][i])} (the order says {o['posture'][i]})")
     return True, _NAN, f"no entries in {', '.join(sorted(names))}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from controller import Posture
+from controller import Posture, strict
 from faults import parse_seconds
 
 from ..errors import ScenarioFileError
@@ -43,7 +43,9 @@ DEFAULT_LIVENESS_WITHIN_S = 7200.0
 
 @dataclass(frozen=True)
 class LivenessPolicy:
-    """After every fault heals, ``posture`` (or better) is regained within ``within_s``.
+    """After every fault heals, ``posture`` (or better) is regained within ``within_s`` and then held: to the
+    end of the run, or for ``hold_s`` seconds when the scenario states ``[liveness] hold`` (see
+    :func:`scenarios.checks.view.recovered_at`).
 
     The bound is the scenario's (``[liveness] within``, default 2 h), never derived from the controller
     config under test: a config cannot switch its own liveness check off by recovering slowly. The
@@ -53,12 +55,13 @@ class LivenessPolicy:
     enabled: bool = True
     posture: Posture = Posture.APEX
     within_s: float = DEFAULT_LIVENESS_WITHIN_S
+    hold_s: float | None = None        # None: held to the end of the run
 
     @classmethod
     def from_mapping(cls, data: Any, source: str) -> "LivenessPolicy":
         if not isinstance(data, Mapping):
             raise ScenarioFileError(source, "liveness", "a table", data)
-        allowed = ("enabled", "posture", "within")
+        allowed = ("enabled", "posture", "within", "hold")
         for key in data:
             if key not in allowed:
                 raise ScenarioFileError(source, f"liveness.{key}", f"one of {', '.join(allowed)} (unknown key)")
@@ -70,15 +73,24 @@ class LivenessPolicy:
         except (KeyError, AttributeError):
             raise ScenarioFileError(source, "liveness.posture", "one of APEX, STALKER, TURTLE, HIBERNATE",
                                     data["posture"]) from None
-        values = _seconds_table({k: v for k, v in data.items() if k == "within"}, source, "liveness",
-                                {"within": "within_s"}, {})
+        values = _seconds_table({k: v for k, v in data.items() if k in ("within", "hold")}, source, "liveness",
+                                {"within": "within_s", "hold": "hold_s"}, {})
         within = values.get("within_s", DEFAULT_LIVENESS_WITHIN_S)
         if within <= 0:
             raise ScenarioFileError(source, "liveness.within", 'a duration > 0 (seconds or like "2h")', data["within"])
-        return cls(enabled, posture, within)
+        hold = values.get("hold_s")
+        if hold is not None and hold <= 0:
+            raise ScenarioFileError(source, "liveness.hold", 'a duration > 0 (seconds or like "30m")', data["hold"])
+        return cls(enabled, posture, within, hold)
+
+    @property
+    def need_s(self) -> float:
+        """How long the run must last past the last heal to judge liveness: the bound, plus the hold if stated."""
+        return self.within_s + (self.hold_s or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "posture": self.posture.name, "within_s": self.within_s}
+        return {"enabled": self.enabled, "posture": self.posture.name, "within_s": self.within_s,
+                "hold_s": self.hold_s}
 
 
 def _seconds_table(data: Any, source: str, section: str, seconds: Mapping[str, str],
@@ -93,9 +105,10 @@ def _seconds_table(data: Any, source: str, section: str, seconds: Mapping[str, s
                 raise ScenarioFileError(source, f"{section}.{key}", 'a duration >= 0 (seconds or like "10s")', raw)
             out[seconds[key]] = value
         elif key in numbers:
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw <= 10:
-                raise ScenarioFileError(source, f"{section}.{key}", "a number in [0, 10]", raw)
-            out[numbers[key]] = float(raw)
+            try:
+                out[numbers[key]] = strict.number(raw, source, f"{section}.{key}", 0.0, 10.0)
+            except strict.StrictError as exc:
+                raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
         else:
             raise ScenarioFileError(source, f"{section}.{key}",
                                     f"one of {', '.join([*seconds, *numbers])} (unknown key)")

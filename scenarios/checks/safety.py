@@ -19,7 +19,9 @@ from .view import INVARIANT_FLAGS, RunView, first_true, fmt_t
 __all__ = ["SAFETY_CHECKS", "run_safety"]
 
 _HIB = int(Posture.HIBERNATE)
-_PATH_FAULTS = ("link_down", "link_loss", "link_latency", "network_partition")
+_LINK_FAULTS = ("link_down", "link_loss", "link_latency")
+_LEDGER_KINDS = ("ledger_desync",)
+_VENUE_FAULTS = ("exchange_outage", "exchange_gateway_down")   # cancels queued / refused until it heals
 _SETTLE_S = 30.0
 
 
@@ -40,34 +42,30 @@ def r_total_bounds(run: RunView, _policy: SafetyPolicy) -> CheckResult:
     return _ok("r_total_bounds", f"r_total and {len(run.layer_names())} layers finite in [0, 1] at {len(run.t)} steps")
 
 
-def _decisions_at(run: RunView, t_s: float) -> range:
-    lo = int(np.searchsorted(run.t, t_s, side="left"))
-    hi = int(np.searchsorted(run.t, t_s, side="right"))
-    return range(lo, hi) if hi > lo else range(max(0, lo - 1), lo)
-
-
 def entries_within_posture(run: RunView, _policy: SafetyPolicy) -> CheckResult:
-    """Entries only when the decision allows them (APEX or STALKER); taker entries only when taker is allowed."""
+    """Entries only when the decision in force when they were sent (by the order of events, not timestamps
+    alone) allows them (APEX or STALKER); taker entries only when that decision allows taker."""
     o, d = run.orders, run.decisions
     n = 0
     for i in range(len(o.get("id", ()))):
         if o["intent"][i] != "entry":
             continue
         n += 1
-        rows = _decisions_at(run, o["t_s"][i])
+        j = run.decision_for_order(i)
         taker = o["kind"][i] == "taker"
-        if not any(d["entries_allowed"][j] and run.posture[j] >= int(Posture.STALKER)
-                   and (not taker or d["taker_allowed"][j]) for j in rows):
-            j = rows[-1] if len(rows) else 0
+        if j < 0 or not (d["entries_allowed"][j] and run.posture[j] >= int(Posture.STALKER)
+                         and (not taker or d["taker_allowed"][j])):
+            what = "before any decision" if j < 0 else (
+                f"while the decision in force (step {j} at {fmt_t(run.t[j])}) was {d['posture'][j]} "
+                f"(entries_allowed={bool(d['entries_allowed'][j])}, taker_allowed={bool(d['taker_allowed'][j])})")
             return _fail("entries_within_posture", o["t_s"][i],
-                         f"{o['kind'][i]} entry order {o['id'][i]} at {fmt_t(o['t_s'][i])} while the decision was "
-                         f"{d['posture'][j]} (entries_allowed={bool(d['entries_allowed'][j])}, "
-                         f"taker_allowed={bool(d['taker_allowed'][j])})")
+                         f"{o['kind'][i]} entry order {o['id'][i]} at {fmt_t(o['t_s'][i])} {what}")
     return _ok("entries_within_posture", f"{n} entry orders, all within their posture's limits")
 
 
 def leverage_within_cap(run: RunView, policy: SafetyPolicy) -> CheckResult:
-    """An entry never takes exposure (booked positions + working entries + itself) past max_leverage × equity."""
+    """An entry never takes exposure (booked positions + working entries sent before it, including those of
+    the same instant + itself) past the max_leverage × equity of the decision in force when it was sent."""
     o, f, eq = run.orders, run.fills, run.equity
     booked = np.isfinite(f["t_booked_s"]) if len(f.get("id", ())) else np.zeros(0, dtype=bool)
     order = np.argsort(np.where(booked, f["t_booked_s"], np.inf), kind="stable") if len(booked) else []
@@ -75,8 +73,8 @@ def leverage_within_cap(run: RunView, policy: SafetyPolicy) -> CheckResult:
     last_px: dict[int, float] = {}
     k = 0
     worst = 0.0
-    entries = [i for i in range(len(o.get("id", ()))) if o["intent"][i] == "entry"]
-    for i in sorted(entries, key=lambda i: (o["t_s"][i], o["id"][i])):
+    entries = [i for i in range(len(o.get("id", ()))) if o["intent"][i] == "entry"]   # rows: send order
+    for n, i in enumerate(entries):
         t = o["t_s"][i]
         while k < len(order) and booked[order[k]] and f["t_booked_s"][order[k]] <= t:
             j = order[k]
@@ -85,11 +83,11 @@ def leverage_within_cap(run: RunView, policy: SafetyPolicy) -> CheckResult:
             last_px[f["asset"][j]] = f["price"][j]
             k += 1
         gross = sum(abs(q) * last_px[a] for a, q in pos.items())
-        working = sum(o["qty"][j] * o["price"][j] for j in entries
-                      if o["t_s"][j] < t and not (o["t_done_s"][j] <= t))
+        working = sum(o["qty"][j] * o["price"][j] for j in entries[:n] if not (o["t_done_s"][j] <= t))
         e = int(np.searchsorted(eq["t_s"], t, side="right")) - 1
         equity = eq["equity"][e] if e >= 0 else run.capital
-        cap = max(run.decisions["max_leverage"][j] for j in _decisions_at(run, t))
+        dj = run.decision_for_order(i)
+        cap = run.decisions["max_leverage"][dj] if dj >= 0 else 0.0
         used = gross + working + o["qty"][i] * o["price"][i]
         worst = max(worst, used / max(equity, 1e-9))
         if used > cap * equity * (1.0 + policy.leverage_tolerance) + 1e-6:
@@ -119,33 +117,46 @@ def invariant_hibernate(run: RunView, policy: SafetyPolicy) -> CheckResult:
     return _ok("invariant_hibernate", f"{int(broken.sum())} steps with a broken invariant, all HIBERNATE with r_total 0")
 
 
-def _cancel_deadline(run: RunView, t0: float, bound: float) -> float:
-    deadline = t0 + bound
-    for f in run.faults:
-        if (f.kind in _PATH_FAULTS and (f.kind == "network_partition" or f.target == "agent<->exchange")) \
-                and f.at_s <= deadline and f.end_s >= t0:
+def _cancel_deadline(run: RunView, t0: float, bound: float) -> tuple[float, bool]:
+    """(when every working order must be done, whether a venue fault extended it: then each cancel
+    must still be *sent* within the bound — it is confirmed only after the venue heals)."""
+    deadline, venue = t0 + bound, False
+    for f in _exchange_path_faults(run, ledger=False) + run.active_faults(t0, deadline, _VENUE_FAULTS):
+        if f.at_s <= deadline and f.end_s >= t0:
             deadline = max(deadline, f.end_s + bound)
-    return deadline
+            venue = venue or f.kind in _VENUE_FAULTS
+    return deadline, venue
 
 
 def hibernate_cancels_orders(run: RunView, policy: SafetyPolicy) -> CheckResult:
-    """On entering HIBERNATE every working order is done (cancelled or filled) within cancel_within_s
-    (plus the time the agent↔exchange path is faulted)."""
+    """On entering HIBERNATE every order working at that decision — sent before it in the order of events,
+    including orders of the same instant — is done (cancelled or filled) within cancel_within_s (plus the
+    time the agent↔exchange path is faulted). While the venue is out (matching halted or its gateway down)
+    a cancel cannot be confirmed: it must be sent within cancel_within_s and confirmed within
+    cancel_within_s after the venue heals."""
     codes, o = run.posture, run.orders
     starts = np.flatnonzero((codes == _HIB) & np.concatenate(([True], codes[:-1] != _HIB)))
     n = 0
     for s in starts:
         t0 = run.t[s]
-        deadline = _cancel_deadline(run, t0, policy.cancel_within_s)
-        for i in range(len(o.get("id", ()))):
+        deadline, venue = _cancel_deadline(run, t0, policy.cancel_within_s)
+        sent_by = t0 + policy.cancel_within_s
+        for i in range(int(run.orders_before[s])):
             done = o["t_done_s"][i]
-            if o["t_s"][i] < t0 and not done <= t0:
+            if not done <= t0:
                 n += 1
+                if venue and "t_cancel_s" in o and not done <= sent_by and not o["t_cancel_s"][i] <= sent_by:
+                    return _fail("hibernate_cancels_orders", sent_by,
+                                 f"order {o['id'][i]} ({o['intent'][i]}, {o['kind'][i]}): no cancel sent within "
+                                 f"{policy.cancel_within_s:g} s of HIBERNATE at {fmt_t(t0)} (the exchange was out: "
+                                 f"the cancel must still be sent at once, and is confirmed after it heals)")
                 late = (done > deadline) if math.isfinite(done) else (deadline < run.duration_s)
                 if late:
                     return _fail("hibernate_cancels_orders", min(deadline, run.duration_s),
-                                 f"order {o['id'][i]} ({o['intent'][i]}, {o['kind'][i]}) still working "
-                                 f"{policy.cancel_within_s:g} s after HIBERNATE at {fmt_t(t0)} (done at {done:.1f})")
+                                 f"order {o['id'][i]} ({o['intent'][i]}, {o['kind'][i]}, sent at {fmt_t(o['t_s'][i])}) "
+                                 f"still working {policy.cancel_within_s:g} s after HIBERNATE at {fmt_t(t0)}"
+                                 + (f" and after the exchange fault healed (deadline {fmt_t(deadline)})"
+                                    if deadline > sent_by else "") + f" (done at {done:.1f})")
     return _ok("hibernate_cancels_orders", f"{len(starts)} HIBERNATE entries; {n} working orders all done in time")
 
 
@@ -199,35 +210,69 @@ def exits_reduce_only(run: RunView, _policy: SafetyPolicy) -> CheckResult:
     return _ok("exits_reduce_only", f"{n} exit fills, each reduced its position at the exchange")
 
 
+def _group_of(groups: tuple, node: str) -> int:
+    for gi, group in enumerate(groups):
+        if any(p == node or (p.endswith("*") and node.startswith(p[:-1])) for p in group):
+            return gi
+    return -1                                      # nodes in no group form one more group together
+
+
+def _exchange_path_faults(run: RunView, ledger: bool = True) -> list:
+    """Faults on the agent↔exchange path: a link fault on ``agent<->exchange``, a partition that separates
+    ``agent`` from ``exchange``, and (``ledger``) ``ledger_desync`` (execution reports held back by design)."""
+    out = []
+    for f in run.faults:
+        if (ledger and f.kind in _LEDGER_KINDS) or (f.kind in _LINK_FAULTS and f.target == "agent<->exchange"):
+            out.append(f)
+        elif f.kind == "network_partition":
+            groups = tuple(tuple(g) for g in f.param("groups"))
+            if f.target != "network":
+                groups = ((f.target,),) + groups
+            if _group_of(groups, "agent") != _group_of(groups, "exchange"):
+                out.append(f)
+    return out
+
+
+def _in_flight(t_fill: np.ndarray, t_s: float, path: list) -> np.ndarray:
+    """Which fills (at ``t_fill``) may still be unbooked at ``t_s`` without a fault of the agent or the exchange:
+    recent (within the settle time), or held by an agent↔exchange fault they met that has not been healed
+    for the settle time yet."""
+    held = t_s - t_fill < _SETTLE_S
+    for f in path:
+        held |= (t_fill >= f.at_s - _SETTLE_S) & (t_fill <= f.end_s) & (f.end_s + _SETTLE_S > t_s)
+    return held
+
+
 def ledger_conserved(run: RunView, _policy: SafetyPolicy) -> CheckResult:
-    """No fill lost or duplicated: fill ids unique, every settled fill booked, and the agent's equity equals
-    the exchange account's whenever every fill so far has been booked and no ledger fault is active."""
+    """No fill lost or duplicated: fill ids unique; every fill booked unless its report may still be in flight
+    (the settle time, or a fault on the agent↔exchange path it met that is not yet healed); and the agent's
+    equity equals the exchange account's at every sample with no fill in flight and no ledger_desync active.
+    A fill lost without such a fault fails, whatever else is faulted, and never switches later comparisons off."""
     f, eq = run.fills, run.equity
     ids = f.get("id", np.zeros(0))
     if len(np.unique(ids)) != len(ids):
         return _fail("ledger_conserved", math.nan, "duplicate fill ids in the fills table")
     end = run.duration_s
-    desync = run.active_faults(end - _SETTLE_S, end, ("ledger_desync",) + _PATH_FAULTS)
-    booked_t = f.get("t_booked_s", np.zeros(0))
-    unbooked = ~np.isfinite(booked_t) & (f.get("t_s", np.zeros(0)) < end - _SETTLE_S)
-    if unbooked.any() and not desync:
-        i = first_true(unbooked)
-        return _fail("ledger_conserved", f["t_s"][i], f"fill {ids[i]} at {fmt_t(f['t_s'][i])} was never booked")
-    fill_t = np.sort(f.get("t_s", np.zeros(0)))
-    done_t = np.sort(np.where(np.isfinite(booked_t), booked_t, np.inf))
+    path = _exchange_path_faults(run)
+    fill_t = np.asarray(f.get("t_s", np.zeros(0)), dtype=np.float64)
+    booked_t = np.asarray(f.get("t_booked_s", np.zeros(0)), dtype=np.float64)
+    lost = ~np.isfinite(booked_t) & ~_in_flight(fill_t, end, path)
+    if lost.any():
+        i = first_true(lost)
+        return _fail("ledger_conserved", fill_t[i], f"fill {ids[i]} at {fmt_t(fill_t[i])} was never booked")
     checked = 0
     tol = 1e-6 * run.capital
     for k in range(len(eq["t_s"])):
         t = eq["t_s"][k]
-        n_filled = int(np.searchsorted(fill_t, t, side="right"))
-        n_booked = int(np.searchsorted(done_t, t, side="right"))
-        if n_booked < n_filled or run.active_faults(t - _SETTLE_S, t, ("ledger_desync",)):
+        pending = (fill_t <= t) & ~(booked_t <= t)
+        if (pending & _in_flight(fill_t, t, path)).any() or run.active_faults(t - _SETTLE_S, t, _LEDGER_KINDS):
             continue
         checked += 1
         diff = eq["equity"][k] - eq["exchange_equity"][k]
         if abs(diff) > tol:
+            late = f"; {int(pending.sum())} fill(s) done at the exchange but not booked" if pending.any() else ""
             return _fail("ledger_conserved", t, f"agent equity differs from the exchange account by {diff:+.4f} "
-                         f"at {fmt_t(t)} with every fill booked")
+                         f"at {fmt_t(t)}{late}")
     return _ok("ledger_conserved", f"{len(ids)} fills, unique; agent = exchange at {checked} settled samples")
 
 

@@ -13,7 +13,7 @@ from controller import ControllerConfig, Posture
 from faults import Fault
 from twin import WorldConfig
 
-__all__ = ["RunView", "Companion", "columns"]
+__all__ = ["RunView", "Companion", "columns", "recovered_at"]
 
 _CODES = {p.name: int(p) for p in Posture}
 INVARIANT_FLAGS = ("hz.quorum", "ledger.consistent", "data.checksum_ok")
@@ -100,6 +100,27 @@ class RunView:
         """Mask of decisions with ``t0 <= t <= t1``."""
         return (self.t >= t0) & (self.t <= t1)
 
+    @property
+    def orders_before(self) -> np.ndarray:
+        """Per decision, how many orders (rows of the orders table, in send order) were sent before it.
+
+        From the trace's ``orders_before`` column; a trace without it (written before the column existed)
+        falls back to timestamps, counting orders of the decision's own instant as sent after it."""
+        cached = self.decisions.get("_orders_before")
+        if cached is None:
+            if "orders_before" in self.decisions:
+                cached = np.asarray(self.decisions["orders_before"], dtype=np.int64)
+            else:
+                cached = np.searchsorted(np.asarray(self.orders.get("t_s", np.zeros(0)), dtype=np.float64),
+                                         self.t, side="left").astype(np.int64)
+            self.decisions["_orders_before"] = cached
+        return cached
+
+    def decision_for_order(self, row: int) -> int:
+        """Index of the decision in force when order ``row`` (its row in the orders table) was sent: the last
+        decision made before it in the order of events (-1 if none)."""
+        return int(np.searchsorted(self.orders_before, row, side="right")) - 1
+
     def decision_at(self, t_s: float) -> int:
         """Index of the last decision at or before ``t_s`` (-1 if none)."""
         return int(np.searchsorted(self.t, t_s, side="right")) - 1
@@ -127,6 +148,39 @@ def fmt_t(t_s: float) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{t_s:.1f} s ({h}h{m:02d}m{sec:02d}s)"
+
+
+def recovered_at(t: np.ndarray, ok: np.ndarray, t_from: float, end_s: float, hold_s: float | None = None) -> float:
+    """When a posture condition is regained *and held* after ``t_from``: the recovery definition of the
+    liveness check, ``recovers_to`` and ``nor explore`` (the reports' ``recovery time`` repeats it).
+
+    ``t``: decision times (non-decreasing; same-instant decisions in the order they were made); ``ok``: per
+    decision, whether its posture meets the target. The posture in force between decisions is the last
+    decision's. The result is the first ``T >= t_from`` at which the decision in force meets the target and
+    every later decision keeps meeting it for ``hold_s`` seconds after ``T`` (``None``: to ``end_s``, the end
+    of the run) — so a decision that still meets the target because a fault's effect has not reached the
+    controller yet, followed by a drop, is not a recovery. ``inf`` when there is no such ``T`` (including a
+    hold the run ends before completing).
+    """
+    n = len(t)
+    if n == 0:
+        return math.inf
+    i = max(0, int(np.searchsorted(t, t_from, side="right")) - 1)   # the decision in force at t_from
+    bad = np.flatnonzero(~ok[i:]) + i
+    k = 0                                                          # bad[k]: the next failing decision
+    while i < n:
+        while k < len(bad) and bad[k] < i:
+            k += 1
+        if k < len(bad) and bad[k] == i:
+            i += 1
+            continue
+        start = max(float(t[i]), t_from)
+        if k == len(bad):                                          # held to the end of the run
+            return start if hold_s is None or end_s - start >= hold_s else math.inf
+        if hold_s is not None and float(t[bad[k]]) - start >= hold_s:
+            return start
+        i = int(bad[k]) + 1
+    return math.inf
 
 
 def first_true(mask: np.ndarray) -> int:

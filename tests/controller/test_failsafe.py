@@ -55,10 +55,12 @@ def test_non_finite_time_does_not_raise_or_recover(fresh):
 
 
 garbage = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
-                    st.none(), st.text(max_size=3), st.booleans())
+                    st.none(), st.text(max_size=3), st.booleans(),
+                    st.sampled_from([10 ** 400, -10 ** 400, "1", "0.5", b"1", 2 ** 64]))
 
 
-@given(values=st.dictionaries(st.sampled_from(SIGNALS), garbage), times=st.lists(st.floats(), min_size=1, max_size=8))
+@given(values=st.dictionaries(st.sampled_from(SIGNALS), garbage), times=st.lists(st.one_of(st.floats(), st.sampled_from([10 ** 400, 1e18, "5", None])), min_size=1,
+                                                               max_size=8))
 def test_step_never_raises_and_never_returns_nan(values, times):
     ctl = SurvivalController(default_config())
     for now in times:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
-from faults import KINDS
+from faults import KINDS, FaultSpecError, parse_fault
+from twin import WorldConfig
 
 
 def test_the_vocabulary_is_complete() -> None:
@@ -14,7 +16,7 @@ def test_the_vocabulary_is_complete() -> None:
               "node_loss", "node_restart", "network_partition", "link_latency", "link_loss", "link_down",
               "clock_skew", "data_corruption", "ledger_desync", "heartbeat_loss", "exf_shock", "exchange_outage",
               "order_rejects", "fill_friction"}
-    assert design <= set(KINDS)
+    assert design | {"exchange_gateway_down"} == set(KINDS)
 
 
 def test_sensor_stale_ages_the_signal_then_resumes(run_faults) -> None:
@@ -168,3 +170,18 @@ def test_fill_friction_heals_back_to_the_configured_friction_mode(run_faults) ->
     restored = [json.loads(e["detail"]) for e in r.events("fill_friction") if e["t_s"] == 120.0]
     assert restored, r.events("fill_friction")
     assert (restored[-1]["entry_fill"], restored[-1]["exit_fill"]) == (0.48, 0.35)
+
+
+def test_exchange_gateway_down_refuses_orders_keeps_the_book_and_is_validated(run_faults) -> None:
+    r = run_faults([{"kind": "exchange_gateway_down", "at": 0, "for": 3000}], 3600, seed=1)
+    during = r.col("orders", "t_s") < 3000.0
+    status, reason = r.col("orders", "status")[during], r.col("orders", "reason")[during]
+    assert len(status) > 0 and set(status) == {"rejected"} and set(reason) == {"gateway_down"}
+    assert r.obs("ob.age_s", 60, 3599).max() < 1.0              # the venue runs on: its book feed too
+    assert [json.loads(e["detail"])["on"] for e in r.events("exchange_gateway_down")] == [True, False]
+    with pytest.raises(FaultSpecError, match=r"fault\[0\]\.target: expected one of exchange"):
+        parse_fault({"kind": "exchange_gateway_down", "target": "hz0", "at": 1, "for": 5}, "s.toml", "fault[0]",
+                    WorldConfig(), 3600)
+    with pytest.raises(FaultSpecError, match=r"fault\[0\]\.ratio: expected one of the keys"):
+        parse_fault({"kind": "exchange_gateway_down", "at": 1, "for": 5, "ratio": 1}, "s.toml", "fault[0]",
+                    WorldConfig(), 3600)

@@ -187,3 +187,14 @@ def test_a_fault_that_never_heals() -> None:
     assert math.isnan(m["recovery_s"])            # APEX is not expected back
     assert fault_periods([fault], 60.0) == [(10.0, 60.0)]
     assert math.isnan(m["risk_withheld_pct"]) is False
+
+
+def test_recovery_is_apex_regained_and_held_not_an_apex_decision_before_the_effect_arrives() -> None:
+    """APEX at the heal instant (the fault's effect has not reached the controller yet), then HIBERNATE to the
+    end: not recovered (the old metric said 0 s). APEX regained at 40, dropped at 45, regained at 50 and held:
+    recovery at 50."""
+    fault = Fault("data_corruption", "ob", 10.0, 20.0, {})
+    latched = [A] * 31 + [H] * 29                     # APEX at t=30 (the heal), HIBERNATE from t=31
+    assert compute_metrics(trace(latched), [fault], 60.0, {})["recovery_s"] == math.inf
+    relapse = [A] * 13 + [T] * 27 + [A] * 5 + [S] * 5 + [A] * 10
+    assert compute_metrics(trace(relapse), [fault], 60.0, {})["recovery_s"] == 20.0

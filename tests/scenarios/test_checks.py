@@ -30,8 +30,9 @@ def _violate_r(v) -> None:
 
 
 def _violate_entries(v) -> None:
-    hib = v.t[v.posture == 0]
-    v.orders["t_s"][_first(v, "entry")] = float(hib[len(hib) // 2])
+    """The decision in force when the first entry was sent (by the order of events) said TURTLE."""
+    j = v.decision_for_order(_first(v, "entry"))
+    v.decisions["posture"][j], v.decisions["entries_allowed"][j] = "TURTLE", False
 
 
 def _violate_leverage(v) -> None:
@@ -43,9 +44,9 @@ def _violate_invariant(v) -> None:
 
 
 def _violate_cancel(v) -> None:
-    t0 = float(v.t[np.flatnonzero(v.posture == 0)[0]])
-    i = _first(v, "entry")
-    v.orders["t_s"][i], v.orders["t_done_s"][i] = t0 - 1.0, t0 + 600.0
+    """The last order sent before the first HIBERNATE decision stays working 10 min past it."""
+    s = int(np.flatnonzero(v.posture == 0)[0])
+    v.orders["t_done_s"][int(v.orders_before[s]) - 1] = float(v.t[s]) + 600.0
 
 
 def _violate_exits(v) -> None:

@@ -44,3 +44,18 @@ def test_explore_finds_nothing_against_the_default_controller(tmp_path: Path) ->
     result = explore("survival", budget=8, seed=0, horizon_s=600.0, tail_s=600.0, kinds=KINDS, liveness=False,
                      out=tmp_path / "found")
     assert not result.found and result.evaluations >= 5
+
+
+def test_explore_judges_recovery_as_regained_and_held(tmp_path: Path) -> None:
+    """nor explore uses the liveness check's definition: a controller that stays in HIBERNATE after a corruption
+    heals (data_integrity recovering at 1e-6/min) is a liveness violation, written as a reproducing scenario."""
+    slow = apply_overrides(default_config(), {"name": "slow-integrity",
+                                              "layers": {"data_integrity": {"recovery_per_min": 1e-6}}}, "test")
+    path = tmp_path / "slow.toml"
+    path.write_text(dump_config(slow), encoding="utf-8")
+    result = explore(str(path), budget=3, seed=0, horizon_s=300.0, tail_s=300.0, kinds=["data_corruption"],
+                     out=tmp_path / "found")
+    assert result.found and result.failure is not None
+    assert (result.failure.kind, result.failure.check) == ("liveness", "recovers_after_heal"), result.failure
+    assert "held to the end of the run" in result.failure.message
+    assert load_scenario(result.path).liveness.hold_s is None

@@ -24,8 +24,11 @@ at = "5m"
 for = "2m"
 [liveness]
 within = "20m"
+[cluster]
+backup_count = 2
 """
 
+# (backup_count 2: the quorum loss loses no entry, whose NaN would keep its layer low for an hour.)
 # Invariants restored at 1e-4 per minute: r_total stays ~0 for days after the heal.
 SLOW = "\n".join(f"[controller.layers.{name}]\nrecovery_per_min = 1e-4"
                  for name in ("hz_quorum", "keepalive", "ledger", "data_integrity"))

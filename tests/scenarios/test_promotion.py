@@ -1,188 +1,186 @@
-"""Promotion: a config earns a record only with matching, passing, untampered evidence."""
+"""nor promote: evidence is re-derived from the traces, never read from the manifest, and every bypass is refused
+with the one thing that blocks it named. Short suites only (a 10-minute scenario at two seeds, a 5-minute one)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
-from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from controller import ConfigError, apply_overrides, default_config, dump_config
-from scenarios.loader import load_scenarios
-from scenarios.promotion import PromotionError, promote, require_promotion
-from scenarios.runner import RunOptions, run_suite
-
-ROOT = Path(__file__).resolve().parents[2]
-FAILING = """
-name = "promo_wrong_expectation"
-description = "A deliberately wrong expectation: APEX is never reached (it is, at once)"
-duration = "5m"
-seeds = 1
-companions = []
-
-[[expect]]
-check = "posture_never"
-posture = "APEX"
-"""
-
-
-def _run(scenario_paths: list[str], config: Path, out: Path) -> Path:
-    scenarios = load_scenarios(scenario_paths, controller=str(config))
-    result = run_suite(scenarios, RunOptions(out=out, jobs=1, progress=False, report=False))
-    return result.run_dir
+from scenarios.case import trace_sha256, write_table
+from scenarios.codestate import code_state
+from scenarios.promotion import PromotionError, require_promotion
+from scenarios.record import RECORD_FORMAT
+from tests.scenarios.promotion_kit import (FAILING, ROOT, TINY, Keys, clean_copy, config_file, copy_run,
+                                           edit_manifest, promote_with, run, suite)
 
 
 @pytest.fixture(scope="module")
-def evidence(tmp_path_factory) -> dict[str, Path]:
+def world(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("promotion")
-    config = base / "candidate.toml"
-    config.write_text(dump_config(default_config()))
-    passing = _run([str(ROOT / "scenarios" / "smoke")], config, base / "runs")
-    wrong = base / "wrongsuite"
-    wrong.mkdir()
-    (wrong / "promo_wrong_expectation.toml").write_text(FAILING)
-    failing = _run([str(wrong)], config, base / "runs_failing")
-    return {"base": base, "config": config, "passing": passing, "failing": failing}
+    code = code_state(clean_copy(base / "src"))
+    assert code.dirty == () and code.sha256 == code_state().sha256
+    cfg = config_file(base / "cfg" / "my.toml")
+    tiny = suite(base / "tiny", promo_tiny=TINY)
+    wrong = suite(base / "wrongsuite", promo_wrong_expectation=FAILING)
+    return {"base": base, "code": code, "keys": Keys(base / "xdg"), "cfg": cfg, "tiny": tiny, "wrong": wrong,
+            "passing": run([tiny], cfg, base / "runs", code), "failing": run([wrong], cfg, base / "runs_f", code)}
 
 
-def test_matching_passing_evidence_writes_a_record(evidence, tmp_path):
-    record = promote(evidence["config"], evidence["passing"], suites=["smoke"], records_dir=tmp_path,
-                     now_utc="2026-11-25T00:00:00Z", code_version="test")
-    data = json.loads(record.path.read_text())
-    assert record.path == tmp_path / f"{default_config().config_id}.json"
-    assert data["config_id"] == default_config().config_id
-    assert data["suites"]["smoke"]["verdicts"] == {"PASS": data["suites"]["smoke"]["runs"]} and data["suites"]["smoke"]["scenarios"] == 3
-    assert data["evidence"]["code_version"]
-    config, found = require_promotion(evidence["config"], records_dir=tmp_path)
-    assert found.config_id == config.config_id
+def _promote(world, evidence, tmp_path, suites=None, config=None, **kw):
+    return promote_with(world["keys"], world["code"], config or world["cfg"], evidence,
+                        suites if suites is not None else [str(world["tiny"])], tmp_path / "records", **kw)
 
 
-def test_a_different_config_is_refused_and_the_difference_named(evidence, tmp_path):
-    other = tmp_path / "other.toml"
-    other.write_text(dump_config(apply_overrides(default_config(), {"layers": {"esof": {"weight": 0.5}}}, "t")))
-    with pytest.raises(PromotionError, match="the evidence ran config .* not this config"):
-        promote(other, evidence["passing"], suites=["smoke"], records_dir=tmp_path, now_utc="x", code_version="t")
-    assert not list(tmp_path.glob("*.json"))
+def test_honest_evidence_is_promoted_and_the_record_binds_it(world, tmp_path):
+    said: list[str] = []
+    result = _promote(world, world["passing"], tmp_path, say=said.append)
+    data = json.loads(result.record.path.read_text())
+    manifest_sha = hashlib.sha256((world["passing"] / "manifest.json").read_bytes()).hexdigest()
+    assert data["format"] == RECORD_FORMAT and data["evidence"]["manifest_sha256"] == manifest_sha
+    assert data["suites"]["tiny"]["scenarios"]["promo_tiny"]["seeds"] == [1, 2]
+    digest = hashlib.sha256((world["passing"] / "promo_tiny" / "1" / "decisions.arrow").read_bytes()).hexdigest()
+    assert data["evidence"]["traces"]["promo_tiny/1/decisions.arrow"] == digest
+    assert data["evidence"]["traces"]["promo_tiny/2/checks.arrow"]
+    assert data["replay"]["seed"] == 7 and len(data["replay"]["cases"]) == 1 and result.replayed == 1
+    assert data["code"]["sha256"] == world["code"].sha256 and "controller/survival.py" in data["code"]["files"]
+    assert data["code"]["files"][".ci/constraints.txt"]
+    assert data["signature"]["public_key"] == world["keys"].key.public.text
+    assert any(line.startswith("replay      seed 7: 1 cases byte-identical") for line in said), said
+    assert any(line.startswith("evidence") and manifest_sha in line for line in said)
+    config, record = require_promotion(world["cfg"], trusted=world["keys"].trusted,
+                                       trusted_file=world["keys"].trusted_file, code=code_state(),
+                                       records_dir=tmp_path / "records")
+    assert record.config_id == config.config_id
 
 
-def test_a_failing_scenario_blocks_promotion_by_name(evidence, tmp_path):
-    with pytest.raises(PromotionError, match="promo_wrong_expectation seed 1 is EXPECTATION.*nor replay"):
-        promote(evidence["config"], evidence["failing"], suites=["wrongsuite"], records_dir=tmp_path,
-                now_utc="x", code_version="t")
+def test_a_failing_scenario_blocks_by_name(world, tmp_path):
+    with pytest.raises(PromotionError, match=r"promo_wrong_expectation seed 1: check posture_never \(expectation\) "
+                                             r"fails on its traces .*nor replay"):
+        _promote(world, world["failing"], tmp_path, suites=[str(world["wrong"])])
+    assert not (tmp_path / "records").exists()
 
 
-def test_a_required_suite_missing_from_the_evidence_blocks(evidence, tmp_path):
-    with pytest.raises(PromotionError, match="required suite 'default' is not in the evidence"):
-        promote(evidence["config"], evidence["passing"], suites=["default"], records_dir=tmp_path,
-                now_utc="x", code_version="t")
+def test_a_flipped_manifest_verdict_is_not_read(world, tmp_path):
+    evidence = copy_run(world["failing"], tmp_path / "run")
+
+    def flip(m: dict) -> None:
+        m["scenarios"][0]["runs"][0].update(verdict="PASS", failures=[])
+        m["verdicts"] = {"PASS": 1, "SAFETY": 0, "LIVENESS": 0, "EXPECTATION": 0, "ERROR": 0}
+
+    edit_manifest(evidence, flip)
+    with pytest.raises(PromotionError, match=r"check posture_never \(expectation\) fails on its traces"):
+        _promote(world, evidence, tmp_path, suites=[str(world["wrong"])])
 
 
-def test_tampered_traces_block(evidence, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(evidence["passing"], copy)
-    decisions = next(copy.glob("*/*/decisions.arrow"))
+def _rewrite_checks(case_dir, change) -> None:
+    path = case_dir / "checks.arrow"
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all().to_pydict()
+    change(table)
+    write_table(path, pa.table(table, schema=pa.ipc.open_file(pa.memory_map(str(path))).schema))
+
+
+def test_rewritten_checks_with_recomputed_hashes_are_re_derived(world, tmp_path):
+    evidence = copy_run(world["failing"], tmp_path / "run")
+    case = evidence / "promo_wrong_expectation" / "1"
+    _rewrite_checks(case, lambda t: t.update(ok=[True] * len(t["ok"])))
+
+    def recompute(m: dict) -> None:
+        m["scenarios"][0]["runs"][0].update(verdict="PASS", failures=[], trace_sha256=trace_sha256(case))
+
+    edit_manifest(evidence, recompute)
+    with pytest.raises(PromotionError, match=r"check posture_never \(expectation\) fails on its traces"):
+        _promote(world, evidence, tmp_path, suites=[str(world["wrong"])])
+
+
+def test_a_passing_checks_file_that_is_not_the_checks_output_is_refused(world, tmp_path):
+    evidence = copy_run(world["passing"], tmp_path / "run")
+    case = evidence / "promo_tiny" / "2"
+    _rewrite_checks(case, lambda t: t.update(message=["fine"] * len(t["message"])))
+    edit_manifest(evidence, lambda m: m["scenarios"][0]["runs"][1].update(trace_sha256=trace_sha256(case)))
+    with pytest.raises(PromotionError, match=r"promo_tiny seed 2: checks.arrow is not what the checks give"):
+        _promote(world, evidence, tmp_path)
+
+
+def test_edited_traces_are_refused(world, tmp_path):
+    evidence = copy_run(world["passing"], tmp_path / "run")
+    decisions = evidence / "promo_tiny" / "1" / "decisions.arrow"
     decisions.write_bytes(decisions.read_bytes()[:-8] + b"\0" * 8)
-    with pytest.raises(PromotionError, match="differ from those the manifest recorded"):
-        promote(evidence["config"], copy, suites=["smoke"], records_dir=tmp_path / "rec", now_utc="x",
-                code_version="t")
+    with pytest.raises(PromotionError, match="the traces of promo_tiny seed 1 differ from those the manifest recorded"):
+        _promote(world, evidence, tmp_path)
 
 
-def test_paper_gate_refuses_unpromoted_and_changed_configs(evidence, tmp_path):
-    config = tmp_path / "cfg.toml"
-    shutil.copy(evidence["config"], config)
-    with pytest.raises(PromotionError, match="has no promotion record"):
-        require_promotion(config, records_dir=tmp_path / "rec")
-    promote(config, evidence["passing"], suites=["smoke"], records_dir=tmp_path / "rec", now_utc="x",
-            code_version="t")
-    require_promotion(config, records_dir=tmp_path / "rec")
-    config.write_text(config.read_text().replace("weight = 1.0", "weight = 0.9", 1))
-    with pytest.raises(PromotionError, match="changed since it was promoted"):
-        require_promotion(config, records_dir=tmp_path / "rec")
+def test_a_swapped_config_id_is_caught_in_every_case(world, tmp_path):
+    other = config_file(tmp_path / "other.toml", overrides={"postures": {"apex": {"max_leverage": 4.0}}})
+    evidence = run([world["tiny"]], other, tmp_path / "runs", world["code"])
+    target = json.loads((world["passing"] / "manifest.json").read_text())["controller"]
+
+    def swap(m: dict) -> None:
+        m["controller"] = target
+        for s in m["scenarios"]:
+            s["controller"] = target
+            for r in s["runs"]:
+                r["config_id"] = target["config_id"]
+
+    edit_manifest(evidence, swap)
+    with pytest.raises(PromotionError, match=r"promo_tiny seed 1: the decisions are not what config "
+                                             r"184af7573e2f decides on the observed signals \(step 0: .*"
+                                             r"max_leverage 4 vs 6\)"):
+        _promote(world, evidence, tmp_path)
 
 
-def test_not_a_run_directory_or_not_a_config(evidence, tmp_path):
-    with pytest.raises(PromotionError, match="no manifest: expected a run directory"):
-        promote(evidence["config"], tmp_path, records_dir=tmp_path, now_utc="x", code_version="t")
-    scenario_file = ROOT / "scenarios" / "smoke" / "smoke_mc_stale.toml"
-    with pytest.raises(ConfigError, match="smoke_mc_stale.toml: description: expected one of the keys"):
-        promote(scenario_file, evidence["passing"], records_dir=tmp_path, now_utc="x", code_version="t")
+def test_traces_of_another_world_are_caught_by_the_replay(world, tmp_path):
+    """Same scenario name and seeds, same config, a smaller market: the decisions follow the observed signals and
+    the checks pass, but the sampled replay of the suite's own file is not byte-identical."""
+    other = suite(tmp_path / "tiny", promo_tiny=TINY + "\n[market]\nassets = 20\n")
+    evidence = run([other], world["cfg"], tmp_path / "runs", world["code"])
+    with pytest.raises(PromotionError, match=r"promo_tiny seed \d: the replay is not byte-identical "
+                                             r"\(.*decisions.arrow.*\).*not what this code and config produce"):
+        _promote(world, evidence, tmp_path)
 
 
-def test_a_partial_builtin_suite_is_not_evidence(tmp_path):
-    config = tmp_path / "c.toml"
-    config.write_text(dump_config(default_config()))
-    run = _run([str(ROOT / "scenarios" / "smoke" / "smoke_mc_stale.toml"),
-                str(ROOT / "scenarios" / "smoke" / "smoke_ob_drop.toml")], config, tmp_path / "runs")
-    with pytest.raises(PromotionError, match=r"suite .smoke. is incomplete in the evidence: 1 of its scenarios did not run \(smoke_quorum_lost\)"):
-        promote(config, run, suites=["smoke"], records_dir=tmp_path, now_utc="x", code_version="t")
+def test_evidence_of_another_config_is_refused(world, tmp_path):
+    other = config_file(tmp_path / "other.toml", overrides={"layers": {"esof": {"weight": 0.5}}})
+    with pytest.raises(PromotionError, match="the evidence ran config .* not this config"):
+        _promote(world, world["passing"], tmp_path, config=other)
 
 
-def test_nor_promote_and_nor_paper_through_the_cli(evidence, tmp_path, monkeypatch, capsys):
-    from scenarios.cli import main
-
-    config = tmp_path / "cfg.toml"
-    shutil.copy(evidence["config"], config)
-    records = tmp_path / "rec"
-    monkeypatch.setenv("BINANCE_API_KEY", "read-only-key")
-    monkeypatch.setenv("BINANCE_API_SECRET", "read-only-secret")
-    monkeypatch.setenv("NOR_HZ_MEMBERS", "127.0.0.1:5701")
-    paper = ["paper", "--config", str(config), "--records", str(records), "--build-only"]
-
-    assert main(paper) == 1
-    assert "paper trading refused" in capsys.readouterr().err
-
-    assert main(["promote", str(config), "--evidence", str(evidence["failing"]), "--suite", "wrongsuite",
-                 "--records", str(records)]) == 1
-    assert "promo_wrong_expectation seed 1 is EXPECTATION" in capsys.readouterr().err
-    assert main(["promote", str(config), "--evidence", str(evidence["passing"]), "--suite", "smoke",
-                 "--records", str(records)]) == 0
-    assert "promoted survival-default" in capsys.readouterr().out
-
-    assert main(paper) == 0
-    out = capsys.readouterr().out
-    assert "built TradingNode NOR-PAPER-001 with sandbox execution on BTCUSDT.BINANCE" in out
-
-    monkeypatch.delenv("BINANCE_API_SECRET")
-    assert main(paper) == 0, "--build-only needs no credentials (it builds, it does not connect)"
-    capsys.readouterr()
-    assert main(paper[:-1]) == 2   # connecting does: refused before anything connects
-    assert "BINANCE_API_SECRET must be set" in capsys.readouterr().err
-
-    config.write_text(config.read_text().replace("min_dwell_s = 30.0", "min_dwell_s = 45.0", 1))
-    assert main(paper) == 1
-    assert "changed since it was promoted" in capsys.readouterr().err
+def test_evidence_from_a_dirty_tree_is_refused_and_so_is_a_manifest_that_hides_it(world, tmp_path):
+    dirty = clean_copy(tmp_path / "src")
+    safety = dirty / "scenarios" / "checks" / "safety.py"
+    safety.write_text(safety.read_text() + "\nSAFETY_CHECKS = ()  # every safety check disabled\n")
+    evidence = run([world["tiny"]], world["cfg"], tmp_path / "runs", code_state(dirty))
+    with pytest.raises(PromotionError, match=r"evidence from a dirty tree: 1 uncommitted change\(s\) "
+                                             r"\(scenarios/checks/safety.py\)"):
+        _promote(world, evidence, tmp_path)
+    edit_manifest(evidence, lambda m: m["code"].update(dirty=[]))
+    with pytest.raises(PromotionError, match=r"the evidence ran other code than this .*changed scenarios/checks/safety.py"):
+        _promote(world, evidence, tmp_path)
 
 
-def test_a_look_alike_of_a_builtin_suite_is_not_evidence(evidence, tmp_path):
+def test_every_declared_seed_is_required(world, tmp_path):
+    evidence = run([world["tiny"]], world["cfg"], tmp_path / "runs", world["code"], seed_list=(3,))
+    with pytest.raises(PromotionError, match=r"scenario promo_tiny did not run at seed 1 \(its file declares seeds "
+                                             r"1, 2; the evidence has 3\)"):
+        _promote(world, evidence, tmp_path)
+
+
+def test_a_look_alike_of_a_builtin_suite_is_judged_by_the_builtin_files(world, tmp_path):
     fake = tmp_path / "smoke"  # same suite name, same scenario names, no faults and no expectations
-    fake.mkdir()
     for name in ("smoke_mc_stale", "smoke_ob_drop", "smoke_quorum_lost"):
-        (fake / f"{name}.toml").write_text(f'name = "{name}"\ndescription = "look-alike"\nduration = "2m"\n'
-                                           f'seeds = 1\ncompanions = []\n')
-    run = _run([str(fake)], evidence["config"], tmp_path / "runs")
-    with pytest.raises(PromotionError, match="is not the built-in scenarios/smoke/ file"):
-        promote(evidence["config"], run, suites=["smoke"], records_dir=tmp_path / "rec", now_utc="x",
-                code_version="t")
+        suite(fake, **{name: f'name = "{name}"\ndescription = "look-alike"\nduration = "2m"\nseeds = 1\n'
+                             f'companions = []\n'})
+    evidence = run([fake], world["cfg"], tmp_path / "runs", world["code"])
+    with pytest.raises(PromotionError, match=r"smoke_\w+ seed 1: (check \w+ .* fails on its traces|its traces cannot "
+                                             r"be judged)"):
+        _promote(world, evidence, tmp_path, suites=["smoke"])
 
 
-def test_a_scenario_without_runs_is_not_evidence(evidence, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(evidence["passing"], copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["scenarios"][0]["runs"] = None
-    (copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(PromotionError, match="has no runs in the evidence"):
-        promote(evidence["config"], copy, suites=["smoke"], records_dir=tmp_path / "rec", now_utc="x",
-                code_version="t")
-
-
-def test_an_invalid_config_is_invalid_input_for_promote_and_paper(tmp_path, capsys):
-    from scenarios.cli import main
-
-    bad = tmp_path / "bad.toml"
-    bad.write_text("name = 3\n")
-    assert main(["promote", str(bad), "--evidence", str(tmp_path)]) == 2
-    assert "bad.toml: name: expected a non-empty string" in capsys.readouterr().err
-    assert main(["paper", "--config", str(bad), "--build-only"]) == 2
-    assert "bad.toml: name: expected a non-empty string" in capsys.readouterr().err
+def test_a_partial_suite_is_not_evidence(world, tmp_path):
+    evidence = run([ROOT / "scenarios" / "smoke" / "smoke_quorum_lost.toml"], world["cfg"], tmp_path / "runs",
+                   world["code"])
+    with pytest.raises(PromotionError, match=r"suite 'smoke': scenario smoke_mc_stale did not run in the evidence "
+                                             r"\(2 of the suite's scenarios did not: smoke_mc_stale, smoke_ob_drop\)"):
+        _promote(world, evidence, tmp_path, suites=["smoke"])

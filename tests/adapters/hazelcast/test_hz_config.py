@@ -106,3 +106,27 @@ def test_valid_keyword_overrides_are_applied():
                          min_members=2, near_cache=False, password="pw", username="u")
     assert cfg.members == ("10.0.0.1:5701", "10.0.0.2:5701") and cfg.probe_interval_s == 0.05
     assert cfg.min_members == 2 and cfg.near_cache is False and cfg.password == "pw"
+
+
+@pytest.mark.parametrize("text, field", [
+    ('password = "hunter2"\n[hazelcast]\ncluster_name = "dev"\n', "password"),
+    ('[credentials]\nuser = "u"\npass = "p"\n[hazelcast]\ncluster_name = "dev"\n', "credentials"),
+    ('[hazelcast]\ncluster_name = "dev"\n[other]\napi_secret = "s"\n', "other.api_secret"),
+])
+def test_a_secret_anywhere_in_the_file_rejects_it(tmp_path, text, field) -> None:
+    path = tmp_path / "hz.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(HzConfigError, match=f"field '{field}' is a secret"):
+        load_hz_config(path, env={})
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[hazelcast]\nconnect_timeout_s = 1" + "0" * 400 + "\n", "connect_timeout_s"),
+    ("[hazelcast]\nmin_members = 1" + "0" * 400 + "\n", "signed 64 bits"),
+    ("[hazelcast]\nmembers = " + "[" * 600 + "]" * 600 + "\n", "nested at most"),
+])
+def test_huge_numbers_and_deep_nesting_are_clean_errors(tmp_path, text, fragment) -> None:
+    path = tmp_path / "hz.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(HzConfigError, match=fragment):
+        load_hz_config(path, env={})
