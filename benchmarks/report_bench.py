@@ -94,7 +94,8 @@ def measure(run_dir: Path) -> None:
     print(f"report.html: {size_mb:.2f} MB ({html.stat().st_size / max(n, 1) / 1e3:.0f} kB/case); "
           f"target < 10 MB: ratio {size_mb / 10:.2f}")
     print(f"summary.md: {(run_dir / 'summary.md').stat().st_size / 1e3:.1f} kB, "
-          f"junit.xml: {(run_dir / 'junit.xml').stat().st_size / 1e3:.1f} kB")
+          f"junit.xml: {(run_dir / 'junit.xml').stat().st_size / 1e3:.1f} kB, "
+          f"metrics.json: {(run_dir / 'metrics.json').stat().st_size / 1e3:.1f} kB")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         cmp = render_compare(run_dir, run_dir, tmp)

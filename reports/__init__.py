@@ -13,10 +13,11 @@ from .junit import junit_xml, write_junit
 from .manifest import Manifest, load_manifest, read_manifest
 from .metrics import METRICS
 from .model import RunReport, load_report
-from .render import render_run
+from .render import render_run, write_run_metrics
 from .summary import summary_markdown, write_summary
 
 __all__ = [
     "METRICS", "Manifest", "ManifestError", "ReportError", "RunReport", "TraceError", "junit_xml", "load_manifest",
-    "load_report", "read_manifest", "render_compare", "render_run", "summary_markdown", "write_junit", "write_summary",
+    "load_report", "read_manifest", "render_compare", "render_run", "summary_markdown", "write_junit",
+    "write_run_metrics", "write_summary",
 ]

@@ -12,11 +12,60 @@ from .manifest import Manifest, load_manifest, verdict_rank
 from .metrics import METRICS, aggregate
 from .model import RunReport, load_report
 from .page import definitions_html, esc, fmt_metric, page, table, verdict_badge
+from .metrics_json import METRICS_FORMAT, bootstrap_info, metric_units, value, write_metrics_json
 from .plots import Style, timeline_svg
+from .scorecard import BOOTSTRAP_SEED, LEVEL, RESAMPLES, Interval, paired_interval
 from .summary import SUMMARY_METRICS
 from .traces import RUN, Case
 
-__all__ = ["render_compare", "compare_html", "compare_markdown", "delta_text"]
+__all__ = ["render_compare", "compare_html", "compare_markdown", "delta_text", "headline_deltas", "HEADLINE_KEYS",
+           "compare_document"]
+
+HEADLINE_KEYS = ("tax_return_pct", "dd_avoided_uncontrolled_pct", "misses", "reaction_s", "switches_per_h",
+                 "time_hibernate_pct", "fault_dd_pct", "return_pct")
+"""Metrics whose B − A difference is reported with a paired bootstrap interval over the common cases."""
+
+
+def headline_deltas(a: RunReport, b: RunReport, pairs: Sequence[tuple[Case, Case]]) -> dict[str, Interval]:
+    """Per headline metric: mean of B − A over the common cases where both are finite, with its
+    90 % paired-bootstrap interval (:mod:`reports.scorecard`)."""
+    out = {}
+    for key in HEADLINE_KEYS:
+        va = [a.metrics.get(ca.key, {}).get(RUN, {}).get(key, math.nan) for ca, _ in pairs]
+        vb = [b.metrics.get(cb.key, {}).get(RUN, {}).get(key, math.nan) for _, cb in pairs]
+        out[key] = paired_interval(va, vb)
+    return out
+
+
+def _delta_words(key: str, i: Interval) -> str:
+    if i.n == 0:
+        return "—"
+    unit = next(m.unit for m in METRICS if m.key == key)
+    text = f"{i.mean:+.3f} [{i.lo:+.3f}, {i.hi:+.3f}] {unit}".rstrip()
+    return text + (" — within noise" if i.within_noise else "")
+
+
+def _deltas_html(a: RunReport, b: RunReport, pairs: Sequence[tuple[Case, Case]]) -> str:
+    deltas = headline_deltas(a, b, pairs)
+    rows = [[f"<a href='#def-{k}'>{esc(next(m.label for m in METRICS if m.key == k))}</a>",
+             f"<td class='num'>{esc(_delta_words(k, deltas[k]))}</td>", str(deltas[k].n)] for k in HEADLINE_KEYS]
+    return ("<h2 id='deltas'>Headline differences (B − A)</h2><p class='muted'>Mean over the common cases of B − A "
+            f"with its {LEVEL:.0%} paired-bootstrap interval ({RESAMPLES} resamples, seed {BOOTSTRAP_SEED}); "
+            "an interval containing 0 is within noise: the runs do not differ on it.</p>"
+            + table(["metric", "Δ mean [90 % interval]", "cases"], rows))
+
+
+def compare_document(a: RunReport, b: RunReport) -> dict:
+    """The comparison's metrics.json: both runs' per-case metrics and the headline deltas with intervals."""
+    pairs = _pairs(a, b)
+    deltas = headline_deltas(a, b, pairs)
+    return {"format": METRICS_FORMAT, "kind": "compare", "bootstrap": bootstrap_info(), "metrics": metric_units(),
+            "a": {"run_id": a.manifest.run_id, "config_id": a.manifest.config_id, "controller": a.manifest.controller_name},
+            "b": {"run_id": b.manifest.run_id, "config_id": b.manifest.config_id, "controller": b.manifest.controller_name},
+            "cases": {ca.key: {"a": {k: value(v) for k, v in a.metrics.get(ca.key, {}).get(RUN, {}).items()},
+                               "b": {k: value(v) for k, v in b.metrics.get(cb.key, {}).get(RUN, {}).items()}}
+                      for ca, cb in pairs},
+            "deltas": {k: d.to_dict() for k, d in deltas.items()}}
 
 _STYLE_A = ("#111111", 2.0, "")
 _STYLE_B = ("#d81b60", 1.8, "6 3")
@@ -139,7 +188,7 @@ def _scenario_sections(a: RunReport, b: RunReport, pairs: list[tuple[Case, Case]
 
 def compare_html(a: RunReport, b: RunReport) -> str:
     pairs = _pairs(a, b)
-    body = [_header(a, b, pairs), _verdicts(pairs),
+    body = [_header(a, b, pairs), _deltas_html(a, b, pairs), _verdicts(pairs),
             "<h2 id='suite'>Suite metrics (common cases)</h2>" + _metric_table(a, b, pairs),
             *_scenario_sections(a, b, pairs), "<h2 id='definitions'>Metric definitions</h2>", definitions_html()]
     return page(f"nor compare {a.manifest.run_id} vs {b.manifest.run_id}", body)
@@ -156,6 +205,10 @@ def compare_markdown(a: RunReport, b: RunReport) -> str:
     if worse or better:
         lines += [f"- worse: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in worse]
         lines += [f"- better: {ca.key} {ca.run.verdict} → {cb.run.verdict}" for ca, cb in better] + [""]
+    deltas = headline_deltas(a, b, pairs)
+    lines += ["| headline metric | Δ mean (B − A) [90 % interval] | cases |", "|---|---:|---:|"]
+    lines += [f"| {next(m.label for m in METRICS if m.key == k)} | {_delta_words(k, deltas[k])} | {deltas[k].n} |"
+              for k in HEADLINE_KEYS] + [""]
     lines += ["| metric | A | B | Δ (B − A) |", "|---|---:|---:|---:|"]
     for d in METRICS:
         if d.key in SUMMARY_METRICS:
@@ -166,7 +219,7 @@ def compare_markdown(a: RunReport, b: RunReport) -> str:
 
 
 def render_compare(run_a: str | Path, run_b: str | Path, out_dir: str | Path) -> Path:
-    """Write ``compare.html`` and ``compare.md`` into ``out_dir`` (created); returns compare.html's path.
+    """Write ``compare.html``, ``compare.md`` and ``metrics.json`` into ``out_dir`` (created); returns compare.html's path.
 
     Raises :class:`ReportError` naming both runs when they have no scenario seed in common (checked
     on the manifests, before any trace is read), and :class:`ManifestError` for a bad manifest.
@@ -183,4 +236,5 @@ def render_compare(run_a: str | Path, run_b: str | Path, out_dir: str | Path) ->
     path = out / "compare.html"
     write_output(path, compare_html(a, b))
     write_output(out / "compare.md", compare_markdown(a, b))
+    write_metrics_json(out / "metrics.json", compare_document(a, b))
     return path

@@ -54,6 +54,8 @@ class Fault:
     for_s: float
     params: Mapping[str, Any]
     heals: bool = True
+    signals: tuple[str, ...] | None = None        # controller signals its port can move (None: not recorded)
+    expects_reaction: bool | None = None          # does the scenario expect a reaction (None: not recorded)
 
     @property
     def end_s(self) -> float:
@@ -98,6 +100,8 @@ class ScenarioInfo:
     expectations: tuple[Expectation, ...]
     runs: tuple[RunInfo, ...]
     keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S   # heartbeat age beyond which an invariant is broken
+    layer_reads: Mapping[str, tuple[tuple[str, float, float, float], ...]] | None = None   # the scenario controller's layers
+    liveness_judged: bool = True                  # liveness enabled or a recovers_to expectation
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ class Manifest:
     jobs: int
     keepalive_max_s: float = DEFAULT_KEEPALIVE_MAX_S
     code: CodeInfo | None = None       # None: a manifest written before the code was recorded
+    companion_reads: Mapping[str, Mapping[str, tuple[tuple[str, float, float, float], ...]]] | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -213,13 +218,55 @@ def _fault(r: _Reader, data: Any, field: str) -> Fault:
                  dict(params), heals)
 
 
+def _with_mechanisms(r: _Reader, d: Mapping[str, Any], faults: tuple[Fault, ...], field: str) -> tuple[Fault, ...]:
+    """Faults annotated with the runner's ``mechanisms`` (parallel list), when recorded."""
+    if "mechanisms" not in d:
+        return faults
+    mech = r.lst(d, "mechanisms", field)
+    if len(mech) != len(faults):
+        raise r.fail(f"{field}.mechanisms", f"a list parallel to faults ({len(faults)} entries)", len(mech))
+    out = []
+    for i, (f, m) in enumerate(zip(faults, mech)):
+        where = f"{field}.mechanisms[{i}]"
+        m = r.obj(m, where)
+        sigs = r.lst(m, "signals", where)
+        if not all(isinstance(x, str) for x in sigs):
+            raise r.fail(f"{where}.signals", "a list of signal names", sigs)
+        expects = m.get("expects_reaction")
+        if not isinstance(expects, bool):
+            raise r.fail(f"{where}.expects_reaction", "true or false", expects)
+        out.append(Fault(f.kind, f.target, f.at_s, f.for_s, f.params, f.heals, tuple(sigs), expects))
+    return tuple(out)
+
+
+def layer_reads(r: _Reader, cfg: Mapping[str, Any], field: str) -> dict[str, tuple[tuple[str, float, float, float], ...]]:
+    """Layer -> ((signal, deadband, direction, has_deadband), ...) of a recorded controller config
+    (deadband 0 when the input has none; direction -1: the signal is bad below its deadband)."""
+    out = {}
+    for i, layer in enumerate(r.lst(cfg, "layers", field, [])):
+        where = f"{field}.layers[{i}]"
+        layer = r.obj(layer, where)
+        inputs = []
+        for j, spec in enumerate(r.lst(layer, "inputs", where, [])):
+            spec = r.obj(spec, f"{where}.inputs[{j}]")
+            band_key = "max" if spec.get("transform") == "max_age" else "deadband"   # a keepalive's limit
+            deadband, direction = spec.get(band_key, 0.0), spec.get("direction", 1.0)
+            ok = isinstance(deadband, (int, float)) and not isinstance(deadband, bool)
+            inputs.append((r.text(spec, "signal", f"{where}.inputs[{j}]"), float(deadband) if ok else 0.0,
+                           -1.0 if isinstance(direction, (int, float)) and direction < 0 else 1.0,
+                           1.0 if band_key in spec and ok else 0.0))
+        out[r.text(layer, "name", where)] = tuple(inputs)
+    return out
+
+
 def _run(r: _Reader, data: Any, field: str) -> RunInfo:
     d = r.obj(data, field)
     verdict = r.text(d, "verdict", field)
     if verdict not in VERDICTS:
         raise r.fail(f"{field}.verdict", f"one of {', '.join(VERDICTS)}", verdict)
     failures = tuple(_failure(r, f, f"{field}.failures[{i}]") for i, f in enumerate(r.lst(d, "failures", field, [])))
-    faults = (tuple(_fault(r, f, f"{field}.faults[{i}]") for i, f in enumerate(r.lst(d, "faults", field)))
+    faults = (_with_mechanisms(r, d, tuple(_fault(r, f, f"{field}.faults[{i}]")
+                                           for i, f in enumerate(r.lst(d, "faults", field))), field)
               if "faults" in d else None)
     companions = _companions(r, d, f"{field}.") if "companions" in d else None
     return RunInfo(seed=r.integer(d, "seed", field), dir=r.case_dir(d, "dir", field), verdict=verdict,
@@ -245,21 +292,29 @@ def _keepalive_max_s(r: _Reader, ctl: Mapping[str, Any], field: str) -> float:
     return min(limits) if limits else DEFAULT_KEEPALIVE_MAX_S
 
 
-def _scenario(r: _Reader, data: Any, field: str, keepalive_max_s: float) -> ScenarioInfo:
+def _scenario(r: _Reader, data: Any, field: str, keepalive_max_s: float,
+              reads: Mapping[str, tuple[tuple[str, float, float, float], ...]] | None) -> ScenarioInfo:
     d = r.obj(data, field)
     if d.get("controller") is not None:
-        keepalive_max_s = _keepalive_max_s(r, r.obj(d["controller"], f"{field}.controller"), f"{field}.controller")
-    faults = tuple(_fault(r, f, f"{field}.faults[{i}]") for i, f in enumerate(r.lst(d, "faults", field, [])))
+        ctl = r.obj(d["controller"], f"{field}.controller")
+        keepalive_max_s = _keepalive_max_s(r, ctl, f"{field}.controller")
+        if ctl.get("config") is not None:
+            reads = layer_reads(r, r.obj(ctl["config"], f"{field}.controller.config"), f"{field}.controller.config")
+    faults = _with_mechanisms(r, d, tuple(_fault(r, f, f"{field}.faults[{i}]")
+                                          for i, f in enumerate(r.lst(d, "faults", field, []))), field)
     expects = []
     for i, e in enumerate(r.lst(d, "expectations", field, [])):
         e = r.obj(e, f"{field}.expectations[{i}]")
         expects.append(Expectation(r.text(e, "check", f"{field}.expectations[{i}]"),
                                    dict(r.obj(e.get("params", {}), f"{field}.expectations[{i}].params"))))
     runs = tuple(_run(r, x, f"{field}.runs[{i}]") for i, x in enumerate(r.lst(d, "runs", field)))
+    live = d.get("liveness")
+    judged = (not isinstance(live, Mapping) or live.get("enabled", True) is not False) or any(
+        e.check == "recovers_to" for e in expects)
     return ScenarioInfo(name=r.name(d, "name", field), file=r.text(d, "file", field, ""),
                         suite=r.text(d, "suite", field, ""), description=r.text(d, "description", field, ""),
                         duration_s=r.num(d, "duration_s", field), faults=faults, expectations=tuple(expects),
-                        runs=runs, keepalive_max_s=keepalive_max_s)
+                        runs=runs, keepalive_max_s=keepalive_max_s, layer_reads=reads, liveness_judged=judged)
 
 
 def _companions(r: _Reader, d: Mapping[str, Any], prefix: str = "") -> tuple[str, ...]:
@@ -297,8 +352,15 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         raise r.fail("format", repr(FORMAT), fmt)
     ctl = r.obj(d.get("controller", {}), "controller")
     keepalive_max_s = _keepalive_max_s(r, ctl, "controller")
-    scenarios = tuple(_scenario(r, s, f"scenarios[{i}]", keepalive_max_s)
+    reads = (layer_reads(r, r.obj(ctl["config"], "controller.config"), "controller.config")
+             if ctl.get("config") is not None else None)
+    scenarios = tuple(_scenario(r, s, f"scenarios[{i}]", keepalive_max_s, reads)
                       for i, s in enumerate(r.lst(d, "scenarios", "")))
+    companion_reads = None
+    if d.get("companion_configs") is not None:
+        cc = r.obj(d["companion_configs"], "companion_configs")
+        companion_reads = {str(k): layer_reads(r, r.obj(v, f"companion_configs.{k}"), f"companion_configs.{k}")
+                           for k, v in cc.items()}
     verdicts = r.obj(d.get("verdicts", {}), "verdicts")
     timings = r.obj(d.get("timings", {}), "timings")
     return Manifest(
@@ -309,7 +371,8 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
         companions=_companions(r, d),
         scenarios=scenarios, verdicts={str(k): r.integer(verdicts, k, "verdicts") for k in verdicts},
         wall_s=r.num(timings, "wall_s", "timings", math.nan, allow_nan=True),
-        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s, code=_code(r, d))
+        jobs=r.integer(timings, "jobs", "timings", 1), keepalive_max_s=keepalive_max_s, code=_code(r, d),
+        companion_reads=companion_reads)
 
 
 def load_manifest(run_dir: str | Path) -> Manifest:

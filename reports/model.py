@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .attribution import Reads
 from .manifest import Manifest, load_manifest, verdict_rank
 from .metrics import METRICS, aggregate, compute_metrics, metric_notes
+from .scorecard import ScoreRow, score_rows
 from .traces import RUN, Case, load_case
 
-__all__ = ["RunReport", "load_report", "controllers_of"]
+__all__ = ["RunReport", "load_report", "controllers_of", "reads_of"]
 
 
 @dataclass
@@ -30,6 +32,7 @@ class RunReport:
     suite: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     suite_notes: dict[str, dict[str, str]] = field(default_factory=dict)
+    scores: list[ScoreRow] = field(default_factory=list)
 
     @property
     def run_dir(self) -> Path:
@@ -72,7 +75,14 @@ def controllers_of(companions: tuple[str, ...]) -> list[str]:
     return [RUN] + list(companions)
 
 
-def _case_metrics(case: Case) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
+def reads_of(manifest: Manifest, case: Case, name: str) -> Reads | None:
+    """Layer -> input signals of the controller behind trace ``name`` (None: not recorded)."""
+    if name in (RUN, "nofault"):
+        return case.scenario.layer_reads
+    return (manifest.companion_reads or {}).get(name)
+
+
+def _case_metrics(manifest: Manifest, case: Case) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
     out: dict[str, dict[str, float]] = {}
     notes: dict[str, dict[str, str]] = {}
     refs = {k: v for k, v in case.traces.items() if k != RUN and k != "nofault"}
@@ -80,9 +90,14 @@ def _case_metrics(case: Case) -> tuple[dict[str, dict[str, float]], dict[str, di
         faults = () if name == "nofault" else case.faults
         own_refs = {} if name == "nofault" else {k: v for k, v in refs.items() if k != name}
         breaks = None if name == "nofault" else case.breaks  # the breaks of the faulted world
+        reads = reads_of(manifest, case, name)
         try:
-            out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs, breaks)
-            notes[name] = metric_notes(tr, faults, breaks)
+            faulted = name != "nofault"
+            out[name] = compute_metrics(tr, faults, case.scenario.duration_s, own_refs, breaks, reads,
+                                        case.true_breaks if faulted else None, case.truth if faulted else None)
+            if not case.scenario.liveness_judged:
+                out[name]["recovery_s"] = math.nan    # "not recovered" only where the scenario judges liveness
+            notes[name] = metric_notes(tr, faults, breaks, reads, case.truth if faulted else None)
         except (ValueError, IndexError, ArithmeticError) as exc:  # a trace that loads but is inconsistent
             case.problems.append(f"{case.run.dir}: metrics of {name!r} could not be computed: {exc}")
     return out, notes
@@ -99,10 +114,11 @@ def load_report(run_dir: str | Path, with_traces: bool = True) -> RunReport:
     report = RunReport(manifest, cases)
     if with_traces:
         for case in cases:
-            report.metrics[case.key], report.notes[case.key] = _case_metrics(case)
+            report.metrics[case.key], report.notes[case.key] = _case_metrics(manifest, case)
         for name in report.controllers:
             rows = [report.metrics[c.key][name] for c in cases if name in report.metrics.get(c.key, {})]
             report.suite[name] = aggregate(rows) if rows else {}
             report.suite_notes[name] = {k: n for k in _WORST_CASE_KEYS if (n := report.worst_note(name, k))}
+        report.scores = score_rows(report.metrics, report.controllers)
     return report
 

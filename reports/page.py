@@ -15,7 +15,7 @@ __all__ = ["esc", "page", "verdict_badge", "posture_legend", "fmt_metric", "fmt_
 VERDICT_COLOURS = {"PASS": "#2e7d32", "EXPECTATION": "#f9a825", "LIVENESS": "#ef6c00", "SAFETY": "#c62828",
                    "ERROR": "#6a1b9a"}
 _DEFS = {m.key: m for m in METRICS}
-MISSED_METRICS = ("invariant_hibernate_s", "invariant_cancel_s")
+MISSED_METRICS = ("invariant_hibernate_s", "invariant_cancel_s", "invariant_hibernate_true_s", "reaction_s")
 """Latencies whose infinite value means the controller never answered: shown as "missed"."""
 
 _CSS = """
@@ -38,6 +38,8 @@ pre{padding:6px 8px;white-space:pre-wrap;word-break:break-all;margin:2px 0}
 nav a{margin-right:10px}dl.defs dt{font-weight:600;margin-top:6px}dl.defs dd{margin-left:18px}
 .case{background:#fff;border:1px solid #e0e0e0;border-radius:6px;padding:6px 14px;margin:10px 0}
 .swatch{display:inline-block;width:11px;height:11px;margin:0 4px 0 10px;vertical-align:-1px}
+.answer{font-size:16px;background:#e3f2fd;border-left:4px solid #0072b2;padding:8px 12px;margin:8px 0}
+details.case>summary{cursor:pointer;font-weight:600;padding:4px 0}details.case>summary h3{display:inline}
 """
 
 
@@ -100,9 +102,9 @@ def fmt_metric(key: str, v: float, signed: bool = False) -> str:
     sign = "+" if signed else ""
     if abs(v) < 5e-4:
         v = 0.0  # no "-0.000 %"
-    if d is not None and d.key == "fills":
+    if d is not None and d.key in ("fills", "trades", "misses"):
         return f"{v:{sign},.0f}"
-    if d is not None and d.unit in ("%", "% of capital", "% of peak", "% of fills"):
+    if d is not None and d.unit in ("%", "% of capital", "% of peak", "% of fills", "% of trades"):
         return f"{v:{sign}.3f} %"
     if d is not None and d.unit == "pp":
         return f"{v:+.3f} pp"

@@ -45,14 +45,17 @@ def fault_windows(faults: Sequence[Fault]) -> list[tuple[float, float, str]]:
 
 
 def timeline_svg(title: str, traces: Sequence[tuple[str, ControllerTrace, Style]], faults: Sequence[Fault],
-                 duration_s: float, draw_layers: bool = True) -> tuple[str, list[str]]:
+                 duration_s: float, draw_layers: bool = True, breaks: Sequence[tuple[float, float, str]] = (),
+                 marks: Sequence[tuple[float, str]] = ()) -> tuple[str, list[str]]:
     """One stacked figure for a scenario seed; returns (svg, names of layers at 1.0 throughout).
 
     ``traces``: (key, trace, style), the first one drawn on top and the only one whose layers are
-    drawn (unless ``draw_layers`` is false). Every panel shades and labels the fault windows.
+    drawn (unless ``draw_layers`` is false). Every panel shades and labels the fault windows and
+    shades ``breaks`` (observed invariant breaks) grey; ``marks`` (time, label) are failing checks,
+    drawn as red dashed lines.
     """
     t1 = max([duration_s] + [float(tr.t_s[-1]) for _, tr, _ in traces])
-    fig = Figure(title, 0.0, t1, fault_windows(faults))
+    fig = Figure(title, 0.0, t1, fault_windows(faults), [(a, min(b, t1), c) for a, b, c in breaks], marks)
     main = traces[0][1] if traces and draw_layers else None
     layer_lines, flat = [], []
     if main is not None:

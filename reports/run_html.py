@@ -7,16 +7,21 @@ import math
 from typing import Mapping, Sequence
 
 from .manifest import Fault, ScenarioInfo, verdict_rank
-from .metrics import METRICS, reaction_per_break, reaction_per_fault
-from .model import RunReport
+from .attribution import FaultOutcome, true_hibernate_s
+from .metrics import METRICS, outcomes, reaction_per_break
+from .model import RunReport, reads_of
 from .page import (definitions_html, esc, fmt_metric, fmt_seconds, fmt_time, page, posture_legend, table,
                    verdict_badge)
 from .plots import style_for, timeline_svg
+from .scorecard import headline, run_row
+from .scorecard_html import scorecard_html
 from .traces import RUN, Case
 
 __all__ = ["run_html", "scenario_order"]
 
-_NEVER_TEXT = {"recovery_s": ("not recovered", "cases with healed faults"),
+_NEVER_TEXT = {"recovery_s": ("not recovered", "cases judging liveness"),
+               "reaction_s": ("missed", "cases expecting a reaction"),
+               "invariant_hibernate_true_s": ("missed", "cases with an invariant break"),
                "invariant_hibernate_s": ("missed", "cases with an invariant break"),
                "invariant_cancel_s": ("missed", "cases with an invariant break")}
 """Metrics whose infinite value is a failure, counted in the suite row over the cases where they apply."""
@@ -194,14 +199,32 @@ def _case_failures(case: Case) -> str:
     return "".join(out)
 
 
-def _reactions(case: Case) -> str:
-    tr = case.traces.get(RUN)
-    if tr is None or not case.faults:
+def _outcome_cell(o: FaultOutcome) -> str:
+    bad = o.outcome == "missed"
+    when = ""
+    if not math.isnan(o.detect_s):
+        when = f"<br><span class='note'>layer drop after {fmt_seconds(o.detect_s)}"
+        when += (f" (designed delay {fmt_seconds(o.designed_s)})" if o.designed_s else "")
+        when += (f"; {esc(o.posture_after)} after {fmt_seconds(o.posture_s)}" if not math.isnan(o.posture_s) else "")
+        when += "</span>"
+    return f"<td class='{'bad-cell' if bad else ''}'>{esc(o.outcome)}{when}</td>"
+
+
+def _reactions(report: RunReport, case: Case) -> str:
+    """Per fault: what it acts on, whether a reaction is expected, and each controller's outcome."""
+    names = [n for n in report.controllers if n in case.traces and n != "nofault"]
+    if not case.faults or not names:
         return ""
-    rows = [[esc(r.fault.label), fmt_seconds(r.fault.at_s), fmt_seconds(r.reaction_s),
-             f"{esc(r.posture_before)} → {esc(r.posture_after)}"]
-            for r in reaction_per_fault(tr, case.faults)]
-    return table(["fault", "starts at", "first posture change after", "posture"], rows)
+    per = {n: outcomes(case.traces[n], case.faults, reads_of(report.manifest, case, n), case.truth) for n in names}
+    rows = []
+    for i, f in enumerate(case.faults):
+        own = per[names[0]][i].layers if names[0] == RUN else ()
+        sigs = ", ".join(f.signals) if f.signals else ("none" if f.signals is not None else "not recorded")
+        expected = {True: "reaction", False: "no harm", None: "—"}[f.expects_reaction]
+        rows.append([esc(f.label), fmt_seconds(f.at_s), esc(sigs), esc(", ".join(own) or "—"), expected,
+                     *[_outcome_cell(per[n][i]) for n in names]])
+    return table(["fault", "starts at", "acts on signals", "layers reading them (this run)", "scenario expects",
+                  *[esc(style_for(n, i).label) for i, n in enumerate(names)]], rows)
 
 
 def _break_reactions(report: RunReport, case: Case) -> str:
@@ -216,48 +239,60 @@ def _break_reactions(report: RunReport, case: Case) -> str:
         for n in names:
             r = per[n][i]
             cls = " bad-cell" if float("inf") in (r.hibernate_s, r.cancel_s) else ""
-            cells.append(f"<td class='num{cls}'>{fmt_metric('invariant_hibernate_s', r.hibernate_s)} / "
+            true_s = (true_hibernate_s(case.traces[n].t_s, case.traces[n].posture, brk, case.true_breaks)
+                      if case.true_breaks is not None else float("nan"))
+            cells.append(f"<td class='num{cls}'>{fmt_metric('invariant_hibernate_true_s', true_s)} / "
+                         f"{fmt_metric('invariant_hibernate_s', r.hibernate_s)} / "
                          f"{fmt_metric('invariant_cancel_s', r.cancel_s)}</td>")
         rows.append(cells)
-    header = ["observed invariant break", "from", "healed", *[f"{esc(style_for(n, i).label)}: → HIBERNATE / "
-                                                              "orders done" for i, n in enumerate(names)]]
+    header = ["observed invariant break", "from", "healed",
+              *[f"{esc(style_for(n, i).label)}: true break → HIBERNATE / observed → HIBERNATE / orders done"
+                for i, n in enumerate(names)]]
     return table(header, rows)
 
 
 def case_html(report: RunReport, case: Case) -> str:
     names = [n for n in report.controllers if n in case.traces]
-    parts = [f"<div class='case' id='{case.anchor}'><h3>{esc(case.scenario.name)} — seed {case.run.seed} "
-             f"{verdict_badge(case.run.verdict)} <span class='muted'>{fmt_seconds(case.run.wall_s)} wall</span></h3>",
+    failed = case.run.verdict != "PASS" or bool(case.problems)
+    parts = [f"<details class='case' id='{case.anchor}'{' open' if failed else ''}><summary><h3>"
+             f"{esc(case.scenario.name)} — seed {case.run.seed} {verdict_badge(case.run.verdict)} "
+             f"<span class='muted'>{fmt_seconds(case.run.wall_s)} wall</span></h3></summary>",
              _case_failures(case)]
     if case.faults != case.scenario.faults:
         parts.append(f"<p>Faults of this seed:</p><ul>{_fault_items(case.faults) or '<li>none</li>'}</ul>")
     if RUN in case.traces:
         traces = [(n, case.traces[n], style_for(n, i)) for i, n in enumerate(names)]
+        breaks = [(b.start_s, b.end_s, f"observed invariant break: {b.cause}") for b in case.breaks or ()]
+        marks = [(f.t_s, f.check) for f in case.failures]
         svg, flat = timeline_svg(f"{case.scenario.name} · seed {case.run.seed}", traces, case.faults,
-                                 case.scenario.duration_s)
+                                 case.scenario.duration_s, breaks=breaks, marks=marks)
         parts.append(svg)
-        if flat:
-            parts.append(f"<p class='muted'>Layers at exactly 1.0 throughout (not drawn): {esc(', '.join(flat))}. "
-                         f"Fault windows shaded yellow. Posture colours: {posture_legend()}</p>")
+        parts.append("<p class='muted'>"
+                     + (f"Layers at exactly 1.0 throughout (not drawn): {esc(', '.join(flat))}. " if flat else "")
+                     + "Fault windows shaded yellow" + (", observed invariant breaks as grey bars atop each panel" if breaks else "")
+                     + (", failing checks as red dashed lines" if marks else "")
+                     + f". Posture colours: {posture_legend()}</p>")
         metrics = report.metrics.get(case.key, {})
         cols = [n for n in names if n in metrics]
         notes = report.notes.get(case.key, {})
         parts.append(table(["metric", *[esc(style_for(n, i).label) for i, n in enumerate(cols)]],
                            metric_rows([metrics[n] for n in cols], notes=[notes.get(n, {}) for n in cols])))
-        parts.append(_reactions(case))
+        parts.append(_reactions(report, case))
         parts.append(_break_reactions(report, case))
     elif case.run.verdict != "ERROR":
         parts.append("<div class='warn'>No plot: this case's own trace could not be read.</div>")
-    parts.append("</div>")
+    parts.append("</details>")
     return "".join(parts)
 
 
 def run_html(report: RunReport) -> str:
     """The whole report page."""
-    nav = ("<nav><a href='#failures'>failures</a><a href='#matrix'>scenarios × seeds</a>"
+    nav = ("<nav><a href='#scorecard'>scorecard</a><a href='#failures'>failures</a><a href='#matrix'>scenarios × seeds</a>"
            "<a href='#suite'>suite metrics</a><a href='#definitions'>definitions</a>"
            + ("<a href='#problems'>unreadable traces</a>" if report.problem_cases() else "") + "</nav>")
-    body = [_header(report), nav, _failures(report), _problems(report), _matrix(report), _suite_metrics(report),
+    answer = f"<p class='answer' id='answer'><b>{esc(headline(run_row(report.scores)))}</b></p>"
+    body = [_header(report).replace("</h1>", "</h1>" + answer, 1), scorecard_html(report.scores, answer=False), nav, _failures(report), _problems(report),
+            _matrix(report), _suite_metrics(report),
             "<h2 id='definitions'>Metric definitions</h2>", definitions_html()]
     for scenario, cases in scenario_order(report):
         body.append(_scenario_head(scenario, cases))

@@ -9,6 +9,7 @@ from .metrics import METRICS
 from .model import RunReport, load_report
 from .page import fmt_metric, fmt_seconds, fmt_time
 from .plots import style_for
+from .scorecard import BOOTSTRAP_SEED, LEVEL, Interval, headline, run_row
 
 __all__ = ["summary_markdown", "write_summary", "SUMMARY_METRICS"]
 
@@ -52,6 +53,27 @@ def _metrics(report: RunReport) -> list[str]:
     return lines
 
 
+def _iv(i: Interval, unit: str, digits: int = 3) -> str:
+    if i.n == 0 or i.mean != i.mean:
+        return "—"
+    return (f"{i.mean:+.{digits}f}{unit} [{i.lo:+.{digits}f}, {i.hi:+.{digits}f}]"
+            + (" (noise)" if i.within_noise else ""))
+
+
+def _scorecard(report: RunReport) -> list[str]:
+    rows = [r for r in report.scores if r.cases]
+    if not rows:
+        return []
+    lines = ["", f"### Scorecard (vs uncontrolled, {LEVEL:.0%} bootstrap intervals, seed {BOOTSTRAP_SEED})", "",
+             "| controller | cases | tax (pp) | tax (% of return) | protection (pp) | missed reactions | switches /h | "
+             "time in HIBERNATE |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for i, r in enumerate(rows):
+        lines.append(f"| {style_for(r.controller, i).label} | {r.cases} | {_iv(r.tax_pp, ' pp')} | "
+                     f"{_iv(r.tax_rel_pct, ' %', 1)} | {_iv(r.protection_pp, ' pp')} | {r.misses} | "
+                     f"{r.chatter_per_h:.2f} | {r.hibernate_pct:.2f} % |")
+    return lines
+
+
 def _cell(report: RunReport, name: str, key: str) -> str:
     value = report.suite[name].get(key, float("nan"))
     note = report.suite_notes.get(name, {}).get(key) if value == value else None
@@ -68,7 +90,9 @@ def summary_markdown(report: RunReport) -> str:
     lines = [head, "",
              f"Controller **{_md(m.controller_name)}** (config `{m.config_id[:12]}`), code `{_md(m.code_version)}`, "
              f"{fmt_seconds(m.wall_s)} wall.", "",
-             " · ".join(f"**{v}** {n}" for v, n in counts.items())]
+             " · ".join(f"**{v}** {n}" for v, n in counts.items()), "",
+             f"**{_md(headline(run_row(report.scores)))}**"]
+    lines += _scorecard(report)
     lines += _failures(report)
     problems = report.problem_cases()
     if problems:

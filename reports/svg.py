@@ -22,8 +22,11 @@ from .series import downsample
 __all__ = ["POSTURE_COLOURS", "POSTURE_NAMES", "Line", "Figure", "nice_ticks"]
 
 POSTURE_NAMES = ("HIBERNATE", "TURTLE", "STALKER", "APEX")
-POSTURE_COLOURS = ("#c62828", "#ef6c00", "#1e88e5", "#2e7d32")
-"""One colour per posture code (HIBERNATE red, TURTLE orange, STALKER blue, APEX green), in every plot."""
+POSTURE_COLOURS = ("#d55e00", "#e69f00", "#56b4e9", "#0072b2")
+"""One colour per posture code, from the Okabe–Ito colour-blind-safe palette: HIBERNATE vermillion,
+TURTLE orange, STALKER sky blue, APEX blue (APEX and HIBERNATE stay apart under deuteranopia)."""
+BREAK_FILL = "#555555"
+MARK_COLOUR = "#cc0000"
 
 WIDTH, LEFT, RIGHT_LEGEND, TOP = 1000, 96, 200, 34
 PLOT_W = WIDTH - LEFT - RIGHT_LEGEND
@@ -79,9 +82,13 @@ class Figure:
     """Panels stacked top to bottom, sharing the time axis [t0_s, t1_s]."""
 
     def __init__(self, title: str, t0_s: float, t1_s: float,
-                 windows: Sequence[tuple[float, float, str]] = ()) -> None:
+                 windows: Sequence[tuple[float, float, str]] = (), breaks: Sequence[tuple[float, float, str]] = (),
+                 marks: Sequence[tuple[float, str]] = ()) -> None:
         self.title, self.t0, self.t1 = title, float(t0_s), float(max(t1_s, t0_s + 1.0))
         self.windows = list(windows)
+        self.breaks = list(breaks)      # observed invariant-break windows: a grey bar atop every panel
+        self.marks = [(t, label) for t, label in marks if math.isfinite(t)]   # failing checks' times
+        self._plot_top: float | None = None
         self.hours = (self.t1 - self.t0) >= 7200
         self.parts: list[str] = []
         self._labels, self._key = self._layout_labels()
@@ -123,6 +130,13 @@ class Figure:
         return LEFT + (np.asarray(t_s, dtype=np.float64) - self.t0) / (self.t1 - self.t0) * PLOT_W
 
     def _shade(self, top: float, height: float) -> None:
+        if self._plot_top is None:
+            self._plot_top = top
+        for a, b, label in self.breaks:
+            x0, x1 = float(self.x(max(a, self.t0))), float(self.x(min(max(b, a), self.t1)))
+            self.parts.append(f'<rect x="{_fmt(x0)}" y="{_fmt(top)}" width="{_fmt(max(x1 - x0, 1.5))}" '
+                              f'height="{_fmt(min(5.0, height))}" fill="{BREAK_FILL}" fill-opacity="0.75" class="brk">'
+                              f'<title>{escape(label)}</title></rect>')
         for a, b, label in self.windows:
             x0, x1 = float(self.x(max(a, self.t0))), float(self.x(min(max(b, a), self.t1)))
             w = max(x1 - x0, 1.5)
@@ -204,6 +218,15 @@ class Figure:
                               f'<text x="{xx + 15}" y="{_fmt(yy + 9)}" class="lg">{POSTURE_NAMES[code]}</text>')
         self.y = top + max(height, 28) + 8
 
+    def _marks(self) -> None:
+        top = self._plot_top if self._plot_top is not None else TOP
+        for t, label in self.marks:
+            xx = float(self.x(min(max(t, self.t0), self.t1)))
+            self.parts.append(f'<line x1="{_fmt(xx)}" y1="{_fmt(top - 12)}" x2="{_fmt(xx)}" y2="{_fmt(self.y)}" '
+                              f'stroke="{MARK_COLOUR}" stroke-width="1.4" stroke-dasharray="5 3" class="mark">'
+                              f'<title>{escape(label)}</title></line><text x="{_fmt(xx + 3)}" y="{_fmt(top - 3)}" '
+                              f'class="mk">✗ {escape(label)}</text>')
+
     def _axis(self) -> None:
         unit, scale = ("h", 3600.0) if self.hours else ("min", 60.0)
         y = self.y + 2
@@ -226,12 +249,13 @@ class Figure:
 
     def svg(self) -> str:
         """The finished figure (``<svg>`` element with its own styles)."""
+        self._marks()
         self._axis()
         head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_fmt(self.y)}" width="{WIDTH}" '
                 f'height="{_fmt(self.y)}" role="img" aria-label="{escape(self.title)}" class="fig">'
                 '<style>.pt{font:600 12px sans-serif;fill:#212121}.lg{font:11px sans-serif;fill:#424242}'
                 '.yt{font:10px sans-serif;fill:#616161;text-anchor:end}.xt{font:10px sans-serif;fill:#616161;'
                 'text-anchor:middle}.fl{font:600 11px sans-serif;fill:#8d6e00}.grid{stroke:#eeeeee;stroke-width:1}'
-                '.ft{font:700 14px sans-serif;fill:#111}</style>'
+                '.ft{font:700 14px sans-serif;fill:#111}.mk{font:600 10px sans-serif;fill:#cc0000}</style>'
                 f'<text x="{LEFT}" y="18" class="ft">{escape(self.title)}</text>')
         return head + "".join(self._window_labels()) + "".join(self.parts) + "</svg>"

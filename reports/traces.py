@@ -22,7 +22,7 @@ from .invariants import OBSERVED_COLUMNS, InvariantBreak, invariant_breaks
 from .manifest import Failure, Fault, RunInfo, ScenarioInfo
 
 __all__ = ["POSTURES", "ControllerTrace", "Case", "read_table", "load_controller", "load_checks", "load_breaks",
-           "load_case", "trace_digest", "RUN", "UNREAD_FILES"]
+           "load_case", "load_truth", "trace_digest", "RUN", "UNREAD_FILES"]
 
 POSTURES = ("HIBERNATE", "TURTLE", "STALKER", "APEX")
 """Posture names by code (the controller's order: HIBERNATE=0 < … < APEX=3)."""
@@ -129,14 +129,27 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
     return tuple(sorted(failed, key=lambda f: (_KIND_RANK.get(f.kind, 3), math.isnan(f.t_s), f.t_s)))
 
 
-def load_breaks(directory: Path, keepalive_max_s: float) -> tuple[InvariantBreak, ...]:
-    """The invariant breaks the controller observed, from ``signals_observed.arrow``."""
-    path = directory / "signals_observed.arrow"
+def load_breaks(directory: Path, keepalive_max_s: float, table: str = "signals_observed.arrow"
+                ) -> tuple[InvariantBreak, ...]:
+    """The invariant breaks the controller observed, from ``signals_observed.arrow`` (or the true ones,
+    from ``signals_true.arrow``)."""
+    path = directory / table
     table = read_table(path, OBSERVED_COLUMNS)
     columns = {c: _floats(table, c) for c in OBSERVED_COLUMNS}
     if np.any(np.diff(columns["t_s"]) < 0):
         raise TraceError(path, "t_s is not in time order")
     return invariant_breaks(columns, keepalive_max_s)
+
+
+def load_truth(directory: Path) -> dict[str, np.ndarray]:
+    """Every float column of ``signals_true.arrow`` (what the twin knew, before any detection)."""
+    path = directory / "signals_true.arrow"
+    table = read_table(path, OBSERVED_COLUMNS)
+    cols = {c: _floats(table, c) for c in table.column_names if pa.types.is_floating(table.schema.field(c).type)
+            or c == "t_s"}
+    if np.any(np.diff(cols["t_s"]) < 0):
+        raise TraceError(path, "t_s is not in time order")
+    return cols
 
 
 def trace_digest(case_dir: Path) -> str:
@@ -155,6 +168,8 @@ class Case:
     failures: tuple[Failure, ...] = ()
     problems: list[str] = field(default_factory=list)
     breaks: tuple[InvariantBreak, ...] | None = None   # observed invariant breaks; None: not readable
+    true_breaks: tuple[InvariantBreak, ...] | None = None   # the same in signals_true (before detection)
+    truth: dict[str, np.ndarray] | None = None    # signals_true columns (t_s and one per signal)
 
     @property
     def faults(self) -> tuple[Fault, ...]:
@@ -201,6 +216,12 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
         case.breaks = load_breaks(directory, scenario.keepalive_max_s)
     except TraceError as exc:
         case.problems.append(str(exc))
+    if (directory / "signals_true.arrow").is_file():
+        try:
+            case.truth = load_truth(directory)
+            case.true_breaks = invariant_breaks(case.truth, scenario.keepalive_max_s)
+        except TraceError as exc:
+            case.problems.append(str(exc))
     for name, sub in [(RUN, directory)] + [(c, directory / "companions" / c) for c in companions]:
         if name != RUN and not sub.is_dir():
             case.problems.append(f"{sub}: missing companion directory")

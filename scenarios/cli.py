@@ -8,6 +8,7 @@ produced a different trace.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = ["main", "DEFAULT_SUITE", "SMOKE_SUITE"]
 DEFAULT_SUITE = Path(__file__).resolve().parent / "default"
 SMOKE_SUITE = Path(__file__).resolve().parent / "smoke"
 EXIT_NONDETERMINISTIC = 4
+EXIT_BROKEN_PIPE = 141          # 128 + SIGPIPE, as a shell reports a process killed by it
 
 
 _positive, _seed = options.positive, options.seed
@@ -104,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:             # `nor validate | head`: the reader left; not a bug, and quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:     # the one catch-all: a bug in nor, not a verdict and not bad input
         print(internal_error(exc, args_list, run_dir_of(args)), file=sys.stderr)
         return EXIT_ERROR

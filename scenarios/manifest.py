@@ -14,6 +14,7 @@ from controller import ControllerConfig
 
 from .case import VERDICTS, CaseResult
 from .codestate import CodeState, code_state
+from .mechanism import companion_configs, mechanism_entries
 from .model import Scenario
 
 __all__ = ["FORMAT", "code_version", "new_run_id", "scenario_entry", "run_entry", "build_manifest", "write_manifest",
@@ -52,7 +53,7 @@ def controller_entry(config: ControllerConfig, spec: str) -> dict[str, Any]:
     return {"name": config.name, "spec": spec, "config_id": config.config_id, "config": config.to_dict()}
 
 
-def run_entry(result: CaseResult, run_dir: str, duration_s: float) -> dict[str, Any]:
+def run_entry(result: CaseResult, run_dir: str, duration_s: float, scenario: Scenario | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "seed": result.seed, "dir": result.dir, "verdict": result.verdict, "wall_s": result.wall_s,
         "config_id": result.config_id,
@@ -63,6 +64,9 @@ def run_entry(result: CaseResult, run_dir: str, duration_s: float) -> dict[str, 
         "faults": [f.to_dict(duration_s) for f in result.faults],
         "companions": list(result.companions),
     }
+    if scenario is not None:
+        entry["mechanisms"] = mechanism_entries(scenario.expectations, result.faults, scenario.world,
+                                                scenario.controller)
     if result.verdict == "ERROR":
         entry["error"] = result.error
     return entry
@@ -72,12 +76,13 @@ def scenario_entry(s: Scenario, results: Sequence[CaseResult], run_dir: str) -> 
     return {
         "name": s.name, "file": s.file, "suite": s.suite, "description": s.description, "duration_s": s.duration_s,
         "faults": [f.to_dict(s.duration_s) for f in s.faults],
+        "mechanisms": mechanism_entries(s.expectations, s.faults, s.world, s.controller),
         "swarm": s.swarm.to_dict() if s.swarm is not None else None,
         "expectations": [e.to_dict() for e in s.expectations],
         "liveness": s.liveness.to_dict(), "safety": s.safety.to_dict(),
         "controller": controller_entry(s.controller, s.controller_spec),
         "toml": s.text,
-        "runs": [run_entry(r, run_dir, s.duration_s) for r in sorted(results, key=lambda r: r.seed)],
+        "runs": [run_entry(r, run_dir, s.duration_s, s) for r in sorted(results, key=lambda r: r.seed)],
     }
 
 
@@ -97,6 +102,7 @@ def build_manifest(*, run_id: str, created: datetime, command: str, controller: 
         "code_version": code_version(), "code": (code or code_state()).to_dict(), "command": command,
         "controller": controller_entry(controller, controller_spec),
         "companions": list(companions),
+        "companion_configs": companion_configs(companions),
         "scenarios": [scenario_entry(s, by_name.get(s.name, []), run_dir) for s in scenarios],
         "verdicts": counts, "timings": {"wall_s": round(wall_s, 3), "jobs": jobs},
     }

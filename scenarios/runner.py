@@ -153,6 +153,8 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     write_outputs(run_dir, manifest, options.junit)
     if options.report:
         _render(run_dir, options.junit, echo)
+    else:
+        _metrics_only(run_dir, echo)
     _print_failures(manifest, echo)
     return RunResult(run_dir, manifest, results)
 
@@ -219,6 +221,15 @@ def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> N
     except Exception as exc:  # the run's own junit.xml / summary.md stay; the report is optional
         echo(f"warning: report.html not rendered ({type(exc).__name__}: {exc}); junit.xml and summary.md are the "
              f"runner's own")
+
+
+def _metrics_only(run_dir: Path, echo: Callable[[str], None]) -> None:
+    """``metrics.json`` without the HTML report (``--no-report``)."""
+    try:
+        from reports import write_run_metrics
+        write_run_metrics(run_dir)
+    except Exception as exc:  # the traces and the manifest stay; metrics.json can be rebuilt by `nor report`
+        echo(f"warning: metrics.json not written ({type(exc).__name__}: {exc})")
 
 
 def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:

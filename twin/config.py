@@ -46,7 +46,12 @@ def _c(default: str, choices: tuple[str, ...]) -> Any:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """Synthetic correlated market, or replay of a price file (``replay_path``)."""
+    """Synthetic correlated market, or replay of a price file (``replay_path``).
+
+    ``edge_*``: the planted edge of the DOLPHIN signal (see :mod:`twin.market`): after a scan whose
+    vel_div per asset is below ``-edge_threshold``, its top-ranked assets drift by ``edge_drift_bps``
+    (negative: they fall, which favours the default short entries) over ``edge_horizon_s``; 0 = no edge.
+    """
 
     assets: int = _i(50, 2, 1000)
     regime: str = _c("calm", REGIMES)
@@ -57,6 +62,9 @@ class MarketConfig:
     shock_rate_per_day: float = _f(0.0, 0.0, 1000.0)
     shock_magnitude: float = _f(0.5, 0.0, 1.0)
     shock_crash_s: float = _f(900.0, 0.0, 86400.0)
+    edge_drift_bps: float = _f(-12.0, -10000.0, 10000.0)
+    edge_threshold: float = _f(0.02, 0.0, 1.0)
+    edge_horizon_s: float = _f(600.0, 1.0, 86400.0)
 
 
 @dataclass(frozen=True)
@@ -171,13 +179,13 @@ class AgentConfig:
 
     capital: float = _f(100000.0, 1.0, 1e12)
     base_fraction: float = _f(0.1, 0.0, 1.0)
-    leverage: float = _f(3.0, 0.0, 100.0)
+    leverage: float = _f(5.0, 0.0, 100.0)
     entry_side: str = _c("short", ("short", "long"))
     entry_threshold: float = _f(0.02, 0.0, 1.0)      # on vel_div / N (per asset)
     entries_per_signal: int = _i(2, 1, 1000)
     max_positions: int = _i(5, 0, 1000)
-    take_profit_bps: float = _f(40.0, 0.1, 100000.0)
-    stop_bps: float = _f(60.0, 0.1, 100000.0)
+    take_profit_bps: float = _f(120.0, 0.1, 100000.0)
+    stop_bps: float = _f(45.0, 0.1, 100000.0)
     max_hold_s: float = _f(1800.0, 1.0, 1e7)
     maker_timeout_s: float = _f(60.0, 0.1, 86400.0)
     exit_timeout_s: float = _f(30.0, 0.1, 86400.0)

@@ -4,6 +4,14 @@ Synthetic returns follow a factor model (one market factor, sector factors, idio
 generated in vectorised blocks; a regime (calm, trending, crash) sets volatility, correlation
 and drift. A shock drops prices at once, forces a crash regime for a while and raises the
 shock level that moves DVOL and the taker ratio read by the ExF sensor.
+
+**Planted edge** (``edge_drift_bps``): after a scan whose vel_div per asset is below
+``-edge_threshold`` (the scanner reports every scan to :meth:`Market.on_scan`), each of the scan's
+top-ranked assets that is not already drifting drifts by ``edge_drift_bps`` (log price, linear
+ramp) over the next ``edge_horizon_s``, on top of the random path. This is a planted edge, so
+the DOLPHIN signal makes money on average and the survival controller's performance tax becomes
+measurable; it is not evidence that the real signal has an edge. A replayed price file gets no edge. Same scans, same drifts: the edge
+never depends on the controller or the agent.
 """
 
 from __future__ import annotations
@@ -63,6 +71,10 @@ class Market:
         self._jumps: list[np.ndarray] = []           # cumulative log-price offsets from each jump on
         self._shocks: list[tuple[float, float]] = []  # (t_s, magnitude)
         self._rc_step, self._rc_code = -1, 0
+        self._edge_settled = np.zeros(n)             # log offsets of finished edge drifts
+        self._edge_active: list[tuple[int, int, float, np.ndarray]] = []   # (start, end step, amount, mask)
+        self._edge_busy_until = np.full(n, -1, dtype=np.int64)
+        self.edge_episodes = 0
         self._init_regimes()
         self._block0 = 0
         self._logp = self._generate(0, self._start_log)
@@ -130,9 +142,54 @@ class Market:
             start = self._logp[-1].copy()
             self._block0 += self._block_steps
             self._logp = self._generate(self._block0, start)
+            self._settle_edges()
         if step < self._block0:
             raise ValueError(f"market: step {step} is before the current block {self._block0}")
         return self._logp[step - self._block0]
+
+    # -- planted edge -----------------------------------------------------------------------
+    def on_scan(self, t_s: float, vel_div_per_asset: float, ranked: tuple[int, ...]) -> None:
+        """A scan at ``t_s``: after a plunge below ``-edge_threshold``, plant the edge on ``ranked``."""
+        cfg = self.cfg
+        if cfg.edge_drift_bps == 0.0 or self._replay is not None or not vel_div_per_asset < -cfg.edge_threshold or not ranked:
+            return
+        s0 = self.step_of(t_s) + 1
+        idx = np.asarray(ranked, dtype=np.int64)
+        idx = idx[self._edge_busy_until[idx] < s0]
+        if idx.size == 0:
+            return
+        s1 = s0 + max(1, int(round(cfg.edge_horizon_s / self.step_s)))
+        mask = np.zeros(self.n_assets)
+        mask[idx] = 1.0
+        self._edge_busy_until[idx] = s1
+        self._edge_active.append((s0, s1, cfg.edge_drift_bps * 1e-4, mask))
+        self.edge_episodes += 1
+
+    def _edge_offset(self, step: int) -> np.ndarray | None:
+        if not self.edge_episodes:
+            return None
+        off = self._edge_settled.copy()
+        for s0, s1, amount, mask in self._edge_active:
+            if step > s0:
+                off += (amount * min(1.0, (step - s0) / (s1 - s0))) * mask
+        return off
+
+    def _edge_offset_one(self, asset: int, step: int) -> float:
+        off = float(self._edge_settled[asset])
+        for s0, s1, amount, mask in self._edge_active:
+            if step > s0 and mask[asset]:
+                off += amount * min(1.0, (step - s0) / (s1 - s0))
+        return off
+
+    def _settle_edges(self) -> None:
+        """Fold drifts finished before the current block into the settled offsets (never read earlier)."""
+        keep = []
+        for ep in self._edge_active:
+            if ep[1] <= self._block0:
+                self._edge_settled += ep[2] * ep[3]
+            else:
+                keep.append(ep)
+        self._edge_active = keep
 
     def step_of(self, t_s: float) -> int:
         return int(t_s / self.step_s + 1e-9)
@@ -142,15 +199,19 @@ class Market:
         """Log prices of all assets at ``t_s`` (a fresh array)."""
         step = self.step_of(t_s)
         row = self._row(step)
+        edge = self._edge_offset(step)
         if self._jump_steps and step >= self._jump_steps[0]:
-            return row + self._jumps[bisect.bisect_right(self._jump_steps, step) - 1]
-        return row.copy()
+            row = row + self._jumps[bisect.bisect_right(self._jump_steps, step) - 1]
+            return row if edge is None else row + edge
+        return row.copy() if edge is None else row + edge
 
     def price(self, asset: int, t_s: float) -> float:
         step = self.step_of(t_s)
         value = self._row(step)[asset]
         if self._jump_steps and step >= self._jump_steps[0]:
             value += self._jumps[bisect.bisect_right(self._jump_steps, step) - 1][asset]
+        if self.edge_episodes:
+            value += self._edge_offset_one(asset, step)
         return math.exp(value)
 
     def regime_code(self, t_s: float) -> int:

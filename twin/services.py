@@ -67,6 +67,7 @@ class Scanner(Sensor):
         ranked = tuple(int(i) for i in np.argsort(-load, kind="stable")[:RANKED_ASSETS])
         self.seq += 1
         self.last = (v50, v750, vel_div)
+        self.ctx.market.on_scan(t, vel_div / self.n, ranked)
         return (self.seq, v50, v750, vel_div, ranked)
 
 

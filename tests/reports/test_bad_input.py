@@ -32,7 +32,7 @@ def test_truncated_decisions_marks_the_case_and_the_rest_renders(damaged: Path) 
     assert "Unreadable traces (1 cases)" in html
     # the broken case is marked in the matrix and has no figure; every other case has one
     assert html.count("title='unreadable trace'>⚠") == 1
-    assert html.count("<svg") == 5
+    assert html.count("<svg") == 5 + 1     # five case figures and the scorecard scatter
     assert "No plot: this case's own trace could not be read." in html
     junit = ET.parse(damaged / "junit.xml").getroot()
     tc = next(t for t in junit.iter("testcase") if t.get("name") == "mc_forewarner_stale_20m[seed=2]")
@@ -49,7 +49,7 @@ def test_garbage_companion_and_checks_files(damaged: Path) -> None:
     assert f"{case / 'companions' / 'static_ladder' / 'equity.arrow'}: not a readable Arrow IPC file" in html
     assert f"{case / 'checks.arrow'}: not a readable Arrow IPC file (0 bytes" in html
     # the case still has its own figure (the other companions are drawn) and its manifest failures
-    assert html.count("<svg") == 6
+    assert html.count("<svg") == 6 + 1     # and the scorecard scatter
     manifest = json.loads((damaged / "manifest.json").read_text())
     run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "ledger_desync_2m/1")
     assert run["failures"][0]["message"] in html  # from the manifest, since checks.arrow is unreadable
@@ -168,7 +168,7 @@ def test_silently_altered_trace_is_flagged_by_its_digest(damaged: Path) -> None:
     path.write_bytes(bytes(data))
     html = render_run(damaged).read_text()
     assert f"{path.parent}: trace files differ from those the manifest recorded (trace_sha256 mismatch)" in html
-    assert html.count("<svg") == 6  # still drawn, but marked
+    assert html.count("<svg") == 6 + 1  # still drawn, but marked (+ the scorecard scatter)
 
 
 def test_intact_run_has_no_problems(run_dir: Path) -> None:

@@ -4,7 +4,7 @@ Set-up: ``tests/reports/ensure_chromium.sh`` installs the package (idempotent); 
 when ``chromium`` is not on PATH. The page must load from ``file://`` without any console error,
 uncaught exception or network request. Screenshots are kept under ``tests/reports/artifacts/``
 (ignored by git) and their paths printed: the top of each page, and ``report_figure.png``, the
-first plot (scrolled to and clipped to the figure; decoded and checked to show the posture ribbon,
+first case plot (the first open case; scrolled to and clipped to the figure; decoded and checked to show the posture ribbon,
 the r_total line and a shaded fault window).
 """
 
@@ -117,7 +117,7 @@ class Browser:
 
 
 _FIRST_FIGURE = """(() => {
-  const e = document.querySelector('svg');
+  const e = document.querySelector('details[open] svg');
   if (!e) return null;
   e.scrollIntoView();
   const r = e.getBoundingClientRect();

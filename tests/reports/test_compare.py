@@ -45,7 +45,8 @@ def test_compare_deltas_are_b_minus_a(run_dir: Path, run_dir_b: Path, tmp_path: 
 def test_compare_run_with_itself_has_zero_deltas(run_dir: Path, tmp_path: Path) -> None:
     md = (render_compare(run_dir, run_dir, tmp_path / "same").parent / "compare.md").read_text()
     assert "B is worse on 0, better on 0" in md
-    rows = [ln.strip("| ").split(" | ") for ln in md.splitlines() if ln.startswith("| ") and "metric" not in ln]
+    table = md[md.index("| metric | A | B |"):]
+    rows = [ln.strip("| ").split(" | ") for ln in table.splitlines() if ln.startswith("| ") and "metric" not in ln]
     assert len(rows) == 10
     for label, va, vb, delta in rows:
         assert va == vb
@@ -75,3 +76,33 @@ def test_cli_exits_2_when_nothing_is_in_common(run_dir_b: Path, swarm_run_dir: P
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "nothing to compare" in proc.stderr and str(swarm_run_dir) in proc.stderr
     assert proc.stdout == ""
+
+
+def test_compare_reports_headline_deltas_with_intervals_and_noise(run_dir: Path, run_dir_b: Path,
+                                                                  tmp_path: Path) -> None:
+    import json
+    import math
+
+    from reports.compare import HEADLINE_KEYS
+    from reports.scorecard import paired_interval
+
+    render_compare(run_dir, run_dir_b, tmp_path / "cmp")
+    doc = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    assert doc["format"] == "dolphin-nor.metrics/1" and doc["kind"] == "compare"
+    assert set(doc["deltas"]) == set(HEADLINE_KEYS) and doc["bootstrap"]["seed"] == 15
+    a, b = load_report(run_dir), load_report(run_dir_b)
+    keys = [c.key for c in b.cases]
+    va = [a.metrics[k]["run"]["risk_withheld_pct"] for k in keys]
+    vb = [b.metrics[k]["run"]["risk_withheld_pct"] for k in keys]
+    d = paired_interval(va, vb)
+    assert d.lo <= d.mean <= d.hi and not math.isnan(d.mean)
+    # the same run against itself differs by nothing: every finite delta is 0 and within noise
+    render_compare(run_dir, run_dir, tmp_path / "same")
+    same = json.loads((tmp_path / "same" / "metrics.json").read_text())
+    for key, delta in same["deltas"].items():
+        if delta["n"]:
+            assert delta["mean"] == 0.0 and delta["within_noise"], key
+    md = (tmp_path / "same" / "compare.md").read_text()
+    assert "within noise" in md and "| headline metric |" in md
+    html = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "Headline differences (B − A)" in html

@@ -103,3 +103,13 @@ def test_sigterm_stops_like_ctrl_c(tmp_path: Path) -> None:
     assert "nor: interrupted" in err
     assert "leaked semaphore" not in err and "Traceback" not in err, err
     assert not left, f"still running after SIGTERM: {sorted(left)}"
+
+
+def test_a_reader_that_leaves_early_is_not_an_internal_error(tmp_path: Path) -> None:
+    nor = Path(sys.executable).parent / "nor"
+    proc = subprocess.Popen([str(nor), "validate"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NOR_CRASH_DIR": str(tmp_path)})
+    proc.stdout.close()                       # like `nor validate | head -0`: nobody reads
+    err = proc.stderr.read()
+    assert proc.wait(60) == 141, err
+    assert "internal error" not in err and "Traceback" not in err and not list(tmp_path.iterdir())

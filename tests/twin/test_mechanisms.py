@@ -131,7 +131,8 @@ def test_fills_conserve_cash_and_positions(make_world, cols) -> None:
 
 
 def test_ledger_desync_breaks_consistency_until_resync_books_missed_fills_once(make_world, cols) -> None:
-    w: World = make_world(seed=9)
+    # tight exits (the old defaults), so positions close while the ledger is desynchronised
+    w: World = make_world(seed=9, agent={"take_profit_bps": 40.0, "stop_bps": 60.0})
     w.at(600.0, w.ports["ledger"].desync)
     w.at(1500.0, w.ports["ledger"].resync)
     trace = w.run(1700.0)
@@ -379,7 +380,7 @@ def test_working_exits_keep_working_in_turtle(make_world, cols) -> None:
 def test_exits_are_reduce_only_at_the_exchange_even_when_the_agent_is_out_of_sync(make_world, cols) -> None:
     """Desynchronised, the agent still believes in positions the exchange has closed; its exits
     must not open new ones (reduce-only), they are rejected until it resyncs."""
-    w: World = make_world(seed=1)
+    w: World = make_world(seed=1, agent={"take_profit_bps": 40.0, "stop_bps": 60.0})   # exits while desynced
     w.at(2400.0, w.ports["ledger"].desync)
     w.at(2700.0, w.ports["ledger"].resync)
     trace = w.run(4000.0)

@@ -1,0 +1,75 @@
+"""Fault mechanisms recorded into the manifest, so reports can attribute reactions without the twin.
+
+For every fault: the controller signals its port can move (:func:`twin.reach.port_signals`, from the
+twin's wiring) and whether the scenario expects the controller to react to it. A scenario expects a
+reaction to a fault when one of its reaction checks (a check that only passes after a drop: a
+posture reached, HIBERNATE, taker off, no entries, r_total or a layer below a ``max``) names that
+fault (``fault[i]`` in its window or ``after``); a reaction check that names no fault expects a
+reaction to every fault that reaches a layer of the scenario's controller. No reaction check: the
+scenario's intent is "no harm" and not reacting is correct.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from controller import ControllerConfig
+from controller.registry import resolve_config
+from faults import KINDS, Fault
+from faults.kinds import network_nodes
+from twin import WorldConfig
+from twin.reach import port_signals
+
+from .model import Expectation
+
+__all__ = ["REACTION_CHECKS", "fault_signals", "expects_reaction", "mechanism_entries", "companion_configs"]
+
+REACTION_CHECKS = frozenset({"hibernate_within", "posture_reached", "r_total_reaches", "layer_reaches", "taker_off",
+                             "no_entries_in"})
+"""Checks that pass only when the controller reacted (plus r_total_within / layer_within with a max below 1)."""
+_FAULT_REF = re.compile(r"fault\[(\d+)\]")
+
+
+def fault_signals(fault: Fault, world: WorldConfig) -> tuple[str, ...]:
+    kind = KINDS[fault.kind]
+    return port_signals(kind.port(fault.target), fault.kind, fault.target, fault.params_dict(), network_nodes(world))
+
+
+def _is_reaction(e: Expectation) -> bool:
+    if e.check in REACTION_CHECKS:
+        return True
+    top = e.raw.get("max")
+    return e.check in ("r_total_within", "layer_within") and isinstance(top, (int, float)) and top < 1.0
+
+
+def _refs(e: Expectation) -> set[int]:
+    text = " ".join(str(v) for v in e.raw.values())
+    return {int(m) for m in _FAULT_REF.findall(text)}
+
+
+def _read_signals(config: ControllerConfig) -> set[str]:
+    return {i.signal for ly in config.layers for i in ly.inputs}
+
+
+def expects_reaction(expectations: Sequence[Expectation], faults: Sequence[Fault], signals: Sequence[Sequence[str]],
+                     config: ControllerConfig) -> list[bool]:
+    """Per fault: does the scenario expect the controller to react to it (see the module doc)?"""
+    reactions = [e for e in expectations if _is_reaction(e)]
+    named = set().union(*(_refs(e) for e in reactions)) if reactions else set()
+    unnamed = any(not _refs(e) for e in reactions)
+    read = _read_signals(config)
+    return [i in named or (unnamed and bool(read & set(signals[i]))) for i in range(len(faults))]
+
+
+def mechanism_entries(expectations: Sequence[Expectation], faults: Sequence[Fault], world: WorldConfig,
+                      config: ControllerConfig) -> list[dict[str, Any]]:
+    """``{"signals": [...], "expects_reaction": bool}`` per fault, parallel to ``faults``."""
+    signals = [fault_signals(f, world) for f in faults]
+    expected = expects_reaction(expectations, faults, signals, config)
+    return [{"signals": list(s), "expects_reaction": e} for s, e in zip(signals, expected)]
+
+
+def companion_configs(companions: Sequence[str]) -> dict[str, Any]:
+    """The controller config of each baseline companion (``nofault`` runs the run's own controller)."""
+    return {name: resolve_config(name).to_dict() for name in companions if name != "nofault"}
