@@ -21,16 +21,17 @@ BUY, SELL = 1, -1
 
 @dataclass(frozen=True)
 class TradingParams:
-    """The trading logic's settings (the twin's ``[agent]`` defaults)."""
+    """The trading logic's settings; the defaults are the twin's ``[agent]`` defaults (a test holds
+    them equal), so paper trading with no settings trades what the suites judged."""
 
     base_fraction: float = 0.1
-    leverage: float = 3.0
+    leverage: float = 5.0
     entry_side: str = "short"
     entry_threshold: float = 0.02      # on vel_div / N (per asset)
     entries_per_signal: int = 2
     max_positions: int = 5
-    take_profit_bps: float = 40.0
-    stop_bps: float = 60.0
+    take_profit_bps: float = 120.0
+    stop_bps: float = 45.0
     max_hold_s: float = 1800.0
     maker_timeout_s: float = 60.0
     exit_timeout_s: float = 30.0

@@ -30,16 +30,14 @@ from nautilus_trader.model.objects import Money
 from adapters.nautilus import DECISION_DATA_TYPE, GuardConfig, PostureGuard, SurvivalDecisionData
 from adapters.nautilus.dolphin import DolphinStrategy
 from adapters.nautilus.prices import quote_at, replay_instruments
-from trading import EigenScanner, TradingParams
+from trading import EigenScanner
 from twin import World, WorldConfig
+from twin.agent import trading_params
 
 DURATION_S = 1500
 ORIGIN_NS = 1_704_067_200_000_000_000
 AGENT = {"entry_threshold": 0.0, "take_profit_bps": 100000.0, "stop_bps": 100000.0, "max_hold_s": 240.5,
          "max_positions": 4, "entries_per_signal": 2}
-PARAMS = TradingParams(base_fraction=0.1, leverage=3.0, entry_side="short", entry_threshold=0.0,
-                       entries_per_signal=2, max_positions=4, take_profit_bps=100000.0, stop_bps=100000.0,
-                       max_hold_s=240.5)
 
 
 def _twin():
@@ -134,7 +132,9 @@ def parity():
     decisions = {int(t): {k: d[k][i] for k in ("r_total", "posture", "max_leverage", "entries_allowed",
                                                 "taker_allowed", "invariant_broken")}
                  for i, t in enumerate(d["t_s"]) if d["trigger"][i] == "tick"}
-    strategy = DolphinStrategy(instruments, PostureGuard(GuardConfig(base_fraction=PARAMS.base_fraction)), PARAMS,
+    params = trading_params(world.config.agent)   # the twin's own [agent] settings, as its agent reads them
+    assert params.entry_threshold == 0.0 and params.max_hold_s == AGENT["max_hold_s"]
+    strategy = DolphinStrategy(instruments, PostureGuard(GuardConfig(base_fraction=params.base_fraction)), params,
                                market_time_s=lambda: (engine.kernel.clock.timestamp_ns() - ORIGIN_NS) / 1e9)
     strategy.scanner = scanner
     strategy.used_scan_seq = scanner.seq
