@@ -102,6 +102,7 @@ class Agent:
         self._marks_t = -1.0
         self._marks: dict[int, float] = {}
         self.n_assets = ctx.market.n_assets
+        self.side = self.params.side          # the entry side (+1 long, -1 short), for subclasses and tools
         exchange.on_report = self.on_report
         watchdog.agent = self
 
