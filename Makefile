@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean infra
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,16 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-test: $(STAMP) lint
+# the real Hazelcast 5.7.0 jar and Toxiproxy 2.12.0 server (infra/pins.toml), cached in
+# $$NOR_INFRA_CACHE (default .cache/infra); a second run only checks them
+infra: $(STAMP)
+	$(PY) -m infra
+
+test: $(STAMP) lint infra
 	bash tests/reports/ensure_chromium.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) infra
 	@for f in benchmarks/*_bench.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:

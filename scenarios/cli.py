@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", type=Path, help="output directory (default: <run_b>/compare)")
     from .promote_cli import add_parsers
     add_parsers(sub)
+    inf = sub.add_parser("infra", help="a local real Hazelcast cluster and Toxiproxy server (up / down / status)")
+    inf.add_argument("action", choices=("up", "down", "status"))
+    inf.add_argument("--members", type=_positive, default=3, help="members for 'up' (default 3)")
     return p
 
 
@@ -157,6 +160,8 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
     if args.command in ("promote", "paper"):
         from .promote_cli import paper_cli, promote_cli
         return promote_cli(args) if args.command == "promote" else paper_cli(args, command)
+    if args.command == "infra":
+        return _infra(args)
     if args.command == "report":
         from reports import render_compare, render_run
         if len(args.run_dirs) > 2:
@@ -173,6 +178,23 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         print(render_compare(args.run_a, args.run_b, args.out or args.run_b / "compare"))
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _infra(args: argparse.Namespace) -> int:
+    from infra import InfraError
+    from infra.control import infra_down, infra_status, infra_up
+
+    try:
+        if args.action == "up":
+            infra_up(args.members)
+            return EXIT_OK
+        if args.action == "down":
+            infra_down()
+            return EXIT_OK
+        return EXIT_OK if infra_status() else EXIT_FAILED
+    except InfraError as exc:
+        print(f"nor: infra: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def mismatch_text(replayed: str, recorded: str, on_disk: str, differing: Sequence[str]) -> str:

@@ -82,10 +82,10 @@ class ClusterConfig:
     backup_count: int = _i(1, 0, 6)
     quorum_size: int = _i(0, 0, 15)
     detection_delay_s: float = _f(5.0, 0.0, 3600.0)
-    migration_s: float = _f(30.0, 0.0, 3600.0)
-    near_cache_invalidation_s: float = _f(0.5, 0.0, 600.0)
+    migration_s: float = _f(0.011, 0.0, 3600.0)
+    near_cache_invalidation_s: float = _f(0.003, 0.0, 600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
-    client_reconnect_s: float = _f(2.0, 0.0, 3600.0)
+    client_reconnect_s: float = _f(0.18, 0.0, 3600.0)
     invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
     invocation_retry_pause_s: float = _f(1.0, 0.01, 3600.0)
 

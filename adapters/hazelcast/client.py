@@ -47,8 +47,12 @@ def client_options(cfg: HzConfig, *, near_cache: bool | None = None, async_start
                     ssl_keyfile=cfg.tls.keyfile, ssl_password=cfg.tls.key_password,
                     ssl_check_hostname=cfg.tls.check_hostname)
     if cfg.near_cache if near_cache is None else near_cache:
+        # the pinned Python client's near cache has no repair (no reservations, no invalidation
+        # sequence check): a read whose reply arrives after the invalidation for a newer write
+        # stores the older value, for good. A time-to-live bounds how long such an entry lives.
         opts["near_caches"] = {
-            cfg.map_name: {"invalidate_on_change": True, "in_memory_format": InMemoryFormat.OBJECT}
+            cfg.map_name: {"invalidate_on_change": True, "in_memory_format": InMemoryFormat.OBJECT,
+                           "time_to_live": cfg.near_cache_ttl_s}
         }
     return opts
 

@@ -51,6 +51,7 @@ class HzConfig:
     client_name: str | None = None
     smart_routing: bool = True
     near_cache: bool = True
+    near_cache_ttl_s: float = 2.0
     connect_timeout_s: float = 5.0
     heartbeat_interval_s: float = 1.0
     heartbeat_timeout_s: float = 5.0
@@ -60,7 +61,7 @@ class HzConfig:
     min_members: int = 1
 
 
-_FLOAT_FIELDS = ("connect_timeout_s", "heartbeat_interval_s", "heartbeat_timeout_s",
+_FLOAT_FIELDS = ("near_cache_ttl_s", "connect_timeout_s", "heartbeat_interval_s", "heartbeat_timeout_s",
                  "invocation_timeout_s", "probe_interval_s", "reconnect_bound_s")
 
 

@@ -100,6 +100,12 @@ class HazelcastHealthService:
             time.sleep(0.01)
         return False
 
+    @property
+    def listening(self) -> bool:
+        """The current client's entry listener is registered (see ``HealthReader.listening``)."""
+        reader = self._reader
+        return reader is not None and reader.listening
+
     # ------------------------------------------------------------ SignalSource
     def signals(self, now_s: float) -> Mapping[str, float]:
         """The controller's signal mapping (delegates to :attr:`watchdog`)."""

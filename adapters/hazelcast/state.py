@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from .record import HealthRecord
 
@@ -107,6 +107,25 @@ class GridState:
         with self._lock:
             self._records.pop(key, None)
         self._notify()
+
+    def orders(self) -> dict[str, tuple[int, int]]:
+        """The (epoch, seq) of the record held per key (to compare before and after a read)."""
+        with self._lock:
+            return dict(self._order)
+
+    def forget_missing(self, keys: Iterable[str], found: Iterable[str], before: dict[str, tuple[int, int]]) -> None:
+        """A read of ``keys`` returned only ``found``: every other key has no entry in the grid
+        (data lost with its owner and backups, or never written) and becomes missing (worst case)
+        — unless a newer record arrived while the read was in flight."""
+        found = set(found)
+        dropped = False
+        with self._lock:
+            for key in keys:
+                if key not in found and key in self._records and self._order.get(key) == before.get(key):
+                    del self._records[key]
+                    dropped = True
+        if dropped:
+            self._notify()
 
     # ------------------------------------------------------------ connection and contact
     def contact(self) -> None:

@@ -112,7 +112,7 @@ def test_journal_writes_on_a_lossy_link_are_retried_not_dropped() -> None:
 
 
 def test_a_second_death_inside_the_migration_window_loses_the_partitions_left_on_it() -> None:
-    w = World(WorldConfig.from_mapping({"cluster": {"members": 5}}), "survival", 10)
+    w = World(WorldConfig.from_mapping({"cluster": {"members": 5, "migration_s": 30.0}}), "survival", 10)
     cluster = w.ctx.cluster
     w.at(100.0, lambda: cluster.kill_member(0))     # detected 105 s, backups re-created at 135 s
     w.at(133.0, lambda: cluster.kill_member(1))     # hz1 holds the only copy of hz0's old partitions

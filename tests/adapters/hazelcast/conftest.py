@@ -1,9 +1,12 @@
-"""Fixtures for the Hazelcast adapter tests.
+"""Fixtures for the Hazelcast adapter tests: real Hazelcast 5.7.0 members and a real Toxiproxy server.
 
-Integration tests take the ``hz_target`` fixture: the wire-level test member (always), and a real
-cluster when ``NOR_HZ_MEMBERS`` is set (reported as not run, with the reason, otherwise). The
-test bodies are identical for both. Chaos tests need the test member's fault hooks and run against
-it only, through the embedded fault proxy driven by toxiproxy-python.
+One local cluster (three members as separate ``java`` processes, each behind Toxiproxy: ``c<i>``
+for client traffic, ``m<i>`` for member links; see ``infra.LocalCluster``) is started once per
+session, when the first test needs it, and stopped at the end (its processes also die with pytest).
+Integration tests take ``hz_target``: that cluster, or the external cluster at ``NOR_HZ_MEMBERS``
+(``NOR_HZ_CLUSTER``, credentials from ``NOR_HZ_USERNAME``/``NOR_HZ_PASSWORD``). Chaos tests take
+``chaos``: they kill, pause and cut the local members, so they always use the local cluster, and
+every chaos test ends with the cluster healed (proxies reset, members continued or restarted).
 """
 
 from __future__ import annotations
@@ -23,10 +26,7 @@ if _ROOT not in sys.path:  # tests/ is a rootdir-relative namespace package
     sys.path.insert(0, _ROOT)
 
 from adapters.hazelcast import HealthWriter, HzConfig, build_client, load_hz_config  # noqa: E402
-from tests.hzmember.member import WireMember  # noqa: E402
-
-REAL_REASON = ("NOR_HZ_MEMBERS is not set: no real Hazelcast cluster to test against "
-               "(run `docker run -p 5701:5701 hazelcast/hazelcast:5.5` and set NOR_HZ_MEMBERS=127.0.0.1:5701)")
+from infra import LocalCluster  # noqa: E402
 
 NOMINAL = {
     "ledger.consistent": 1.0, "data.checksum_ok": 1.0, "mc_forewarner.age_s": 0.0, "scan.age_s": 0.0,
@@ -37,7 +37,7 @@ NOMINAL = {
 
 @dataclass
 class HzTarget:
-    """Where a test connects: members, cluster name, and the test member when it is one.
+    """Where a test connects: member addresses and cluster name.
 
     Every ``NOR_TEST_*`` map handed out by :meth:`config` is destroyed by :meth:`destroy_maps`
     when the test ends, so a real cluster is left as it was found.
@@ -46,7 +46,6 @@ class HzTarget:
     kind: str
     members: tuple[str, ...]
     cluster_name: str
-    member: WireMember | None = None
     map_names: list[str] = field(default_factory=list)
 
     def config(self, **overrides) -> HzConfig:
@@ -78,30 +77,30 @@ def _credentials_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in ("NOR_HZ_USERNAME", "NOR_HZ_PASSWORD")}
 
 
-@pytest.fixture(params=["member", pytest.param("real", marks=pytest.mark.skipif(
-    not os.environ.get("NOR_HZ_MEMBERS"), reason=REAL_REASON))])
-def hz_target(request):
-    if request.param == "real":
-        members = tuple(m.strip() for m in os.environ["NOR_HZ_MEMBERS"].split(",") if m.strip())
-        target = HzTarget("real", members, os.environ.get("NOR_HZ_CLUSTER", "dev"))
-        yield target
-        target.destroy_maps()
-        return
-    member = WireMember().start()
+@pytest.fixture(scope="session")
+def local_cluster():
+    """Three real members behind the real Toxiproxy server, started once (member start-up printed)."""
+    t0 = time.monotonic()
+    cluster = LocalCluster(3).start()
+    print(f"\nlocal Hazelcast cluster up in {time.monotonic() - t0:.1f} s "
+          f"(per member: {', '.join(f'{s:.1f}' for s in cluster.startup_s)} s)")
     try:
-        target = HzTarget("member", (member.address,), "dev", member)
-        yield target
-        target.destroy_maps()
-        assert not [n for n in member.map_names() if n.startswith("NOR_TEST_")], "a test map was left behind"
+        yield cluster
     finally:
-        member.stop()
+        cluster.stop()
 
 
 @pytest.fixture
-def wire_member():
-    member = WireMember().start()
-    yield member
-    member.stop()
+def hz_target(request):
+    external = os.environ.get("NOR_HZ_MEMBERS")
+    if external:
+        members = tuple(m.strip() for m in external.split(",") if m.strip())
+        target = HzTarget("external", members, os.environ.get("NOR_HZ_CLUSTER", "dev"))
+    else:
+        cluster = request.getfixturevalue("local_cluster")
+        target = HzTarget("local", cluster.client_addresses, cluster.settings.cluster_name)
+    yield target
+    target.destroy_maps()
 
 
 @pytest.fixture
@@ -159,6 +158,7 @@ def start_service(services, eventually):
         svc = HazelcastHealthService(cfg, **extra, **kwargs).start()
         services.append(svc)
         eventually(lambda: svc.wait_connected(0.01), 20.0, "the health service connects")
+        eventually(lambda: svc.listening, 20.0, "the entry listener is registered")
         eventually(lambda: all(k in svc.state.snapshot().records for k in expect), 10.0,
                    f"the service reads {expect}")
         return svc
@@ -166,35 +166,14 @@ def start_service(services, eventually):
     return start
 
 
-@dataclass
-class Chaos:
-    """The test member behind the fault proxy; the member advertises the proxy's address."""
-
-    member: WireMember
-    proxy: object  # toxiproxy.Proxy
-    server: object  # faults.proxy.FaultProxyServer
-
-    @property
-    def proxy_address(self) -> str:
-        return self.proxy.listen
-
-
 @pytest.fixture
-def chaos(wire_member):
-    from toxiproxy import Toxiproxy
-
-    from faults.proxy import FaultProxyServer
-
-    server = FaultProxyServer(seed=11).start()
-    api = Toxiproxy()
-    api.update_api_consumer(*server.api_address)
-    proxy = api.create(upstream=wire_member.address, name="hazelcast")
-    host, port = proxy.listen.rsplit(":", 1)
-    wire_member.advertise(host, int(port))  # or reconnects would bypass the proxy
+def chaos(local_cluster):
+    """The local cluster, whole and safe at the start; healed again (and waited on) at the end."""
+    local_cluster.heal()
     try:
-        yield Chaos(wire_member, proxy, server)
+        yield local_cluster
     finally:
-        server.stop()
+        local_cluster.heal()
 
 
 @pytest.fixture

@@ -119,3 +119,18 @@ def test_a_stale_read_is_ignored_but_a_regressed_event_or_a_corrupt_read_is_a_fa
     state.accept("ob.age_s", make_record("ob.age_s", 0.0, 1000.0, 2, 1))
     state.accept("ob.age_s", make_record("ob.age_s", 0.0, 999.0, 1, 1))  # the grid's own writes went back
     assert "backwards" in state.snapshot().integrity_faults["ob.age_s"]
+
+
+def test_a_read_without_an_entry_makes_the_signal_missing_unless_a_newer_record_raced_it():
+    clock = Clock()
+    state = GridState(clock)
+    state.accept("ledger.consistent", make_record("ledger.consistent", 1.0, 1000.0, 1, 1))
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1000.0, 1, 1))
+    before = state.orders()
+    state.accept("scan.age_s", make_record("scan.age_s", 0.0, 1001.0, 2, 1))  # an event while the read was out
+    state.forget_missing(["ledger.consistent", "scan.age_s", "ob.age_s"], found=[], before=before)
+    records = state.snapshot().records
+    assert "ledger.consistent" not in records, "entry gone from the grid (data loss): missing, never the old 1.0"
+    assert records["scan.age_s"].seq == 2, "a record newer than the read is kept"
+    state.accept("ledger.consistent", make_record("ledger.consistent", 1.0, 1002.0, 2, 1))
+    assert state.snapshot().records["ledger.consistent"].seq == 2, "republished later: read again"
