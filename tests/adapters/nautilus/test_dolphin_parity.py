@@ -47,9 +47,9 @@ def _twin():
     world = World(cfg, "survival", seed=3)
     scanner = _scanner_copy(world.sensors["scan"])
     seen: dict[int, tuple] = {}   # step second -> (seq, capture ts, payload) the agent saw at that step
-    def sample():
+    def sample():   # just after each step: what the agent saw then (records arrive ms later, never within 0.1 ms)
         env = world.ctx.env
-        yield env.timeout(0.5)
+        yield env.timeout(1e-4)
         while True:
             rec = world.watchdog.last_valid.get("scan")
             if rec is not None:
