@@ -194,7 +194,7 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         return explore_cli(args)
     if args.command in ("promote", "paper"):
         from .promote_cli import paper_cli, promote_cli
-        return promote_cli(args) if args.command == "promote" else paper_cli(args)
+        return promote_cli(args) if args.command == "promote" else paper_cli(args, command)
     if args.command == "infra":
         return _infra(args)
     if args.command == "report":

@@ -4,8 +4,9 @@ The bound set (``BOUND_CODE``), relative to the source root:
 
 * ``controller/**/*.py`` — the survival controller: it decides.
 * ``adapters/**/*.py`` — the NautilusTrader and Hazelcast adapters: they execute on paper.
-* ``twin/agent.py``, ``twin/orders.py``, ``twin/portfolio.py`` — the trading logic the evidence ran
-  (entries, ranking, exits, sizing, ledger).
+* ``trading/**/*.py`` — the trading logic (entries, ranking, exits, sizing, the eigenvalue scanner),
+  shared by the twin and paper trading; ``twin/agent.py``, ``twin/orders.py``, ``twin/portfolio.py`` —
+  the twin's driver of it and its ledger.
 * ``scenarios/case.py``, ``scenarios/checks/**/*.py`` — the checks and the verdict they give.
 * ``scenarios/default/*.toml``, ``scenarios/smoke/*.toml`` — the built-in suites a promotion requires.
 * ``pyproject.toml`` and ``.ci/constraints.txt`` — the locked dependency set.
@@ -35,6 +36,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 BOUND_CODE: tuple[str, ...] = (
     "controller/**/*.py",
     "adapters/**/*.py",
+    "trading/**/*.py",
     "twin/agent.py", "twin/orders.py", "twin/portfolio.py",
     "scenarios/case.py", "scenarios/checks/**/*.py",
     "scenarios/default/*.toml", "scenarios/smoke/*.toml",
@@ -42,7 +44,7 @@ BOUND_CODE: tuple[str, ...] = (
 )
 """Globs (relative to the source root) of the files whose content a promotion binds."""
 
-DIRTY_SCOPE: tuple[str, ...] = ("controller", "twin", "faults", "scenarios", "adapters", "reports",
+DIRTY_SCOPE: tuple[str, ...] = ("controller", "trading", "twin", "faults", "scenarios", "adapters", "reports",
                                 "pyproject.toml", ".ci")
 """Paths whose uncommitted changes make evidence 'from a dirty tree'."""
 

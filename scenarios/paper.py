@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from controller import ConfigError, load_config
 
@@ -20,6 +20,9 @@ from .errors import ScenarioError
 from .promotion import PromotionError, require_promotion
 from .signing import load_trusted_keys
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .paper_run import PaperOptions
+
 __all__ = ["paper", "EXIT_OK", "EXIT_REFUSED", "EXIT_INVALID"]
 
 EXIT_OK, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
@@ -27,11 +30,13 @@ EXIT_OK, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
 
 def paper(config_path: str | Path, *, records_dir: str | Path | None = None, instruments: Sequence[str] = (),
           build_only: bool = False, environ: Mapping[str, str] | None = None,
-          say: Callable[[str], None] = print, code: CodeState | None = None) -> int:
+          say: Callable[[str], None] = print, code: CodeState | None = None,
+          options: "PaperOptions | None" = None, command: str = "nor paper") -> int:
     """Gate, build and (unless ``build_only``) run the paper node; returns an exit code.
 
     ``records_dir`` defaults to ``promotions/`` beside the config file; the trusted keys come from ``environ``
     (see :mod:`scenarios.signing`); ``code`` is the running code (default: this source tree's).
+    ``options`` with a replay feed runs the whole paper loop (``scenarios.paper_run``).
     """
     env = os.environ if environ is None else environ
     try:
@@ -45,12 +50,15 @@ def paper(config_path: str | Path, *, records_dir: str | Path | None = None, ins
     except (ConfigError, ScenarioError) as exc:
         say(f"nor: invalid input: {exc}")
         return EXIT_INVALID
+    if options is not None and options.feed != "binance":
+        from .paper_run import run_paper_session
+        return run_paper_session(config, options, build_only=build_only, environ=env, command=command, say=say)
     from adapters.nautilus import NautilusAdapterError
     from adapters.nautilus.paper import PaperSettings, build_paper_node
 
     settings = PaperSettings(instrument_ids=tuple(instruments)) if instruments else PaperSettings()
     try:
-        node = build_paper_node(config, settings=settings, environ=env)
+        node = build_paper_node(config, settings=settings, environ=env, build_only=build_only)
     except NautilusAdapterError as exc:
         say(f"nor: invalid input: {exc}")
         return EXIT_INVALID

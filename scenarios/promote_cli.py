@@ -35,6 +35,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ppr.add_argument("--records", type=Path, help="promotion records directory (default: promotions/ beside --config)")
     ppr.add_argument("--instrument", action="append", default=[], help="instrument id, e.g. BTCUSDT.BINANCE (repeatable)")
     ppr.add_argument("--build-only", action="store_true", help="check the gate and build the node, do not connect")
+    ppr.add_argument("--feed", default="binance", help="market data: binance (default), replay:sample or replay:PATH")
+    ppr.add_argument("--duration", help="stop after this long, e.g. 10m (default: until Ctrl-C)")
+    ppr.add_argument("--speed", type=float, default=1.0, help="replay pace factor (20 = 20x real time)")
+    ppr.add_argument("--stand-ins", default="", help="publish labelled healthy records for: mc_forewarner,exf,esof")
+    ppr.add_argument("--fault", action="append", default=[], help="pause a publisher: TARGET@AT+FOR (repeatable)")
+    ppr.add_argument("--assets", type=int, help="trade only the first N assets of the price file")
+    ppr.add_argument("--out", type=Path, default=Path("runs"), help="where the session's run directory goes")
 
 
 def _init_key() -> int:
@@ -81,8 +88,15 @@ def promote_cli(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def paper_cli(args: argparse.Namespace) -> int:
+def paper_cli(args: argparse.Namespace, command: str = "nor paper") -> int:
     from .paper import paper
+    from .paper_run import PaperOptionError, parse_options
 
+    try:
+        options = parse_options(args.feed, args.duration, args.speed, args.stand_ins, args.fault, args.out, args.assets)
+    except PaperOptionError as exc:
+        print(f"nor: invalid input: {exc}", file=sys.stderr)
+        return 2
     return paper(args.config, records_dir=args.records, instruments=args.instrument, build_only=args.build_only,
-                 say=lambda line: print(line, file=sys.stderr if line.startswith("nor:") else sys.stdout))
+                 say=lambda line: print(line, file=sys.stderr if line.startswith("nor:") else sys.stdout),
+                 options=options, command=command)

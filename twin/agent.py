@@ -1,5 +1,8 @@
 """The trading agent: steps the controller, trades vel_div plunges, executes by posture.
 
+The trading decisions (entries, exits, sizing) are :mod:`trading.logic`'s, shared with the
+NautilusTrader ``DolphinStrategy``; this module drives them with the twin's books and I/O.
+
 * Steps ``controller.step(now, signals)`` every ``step_interval_s`` and at once when an
   invariant flag (quorum, ledger, checksum) flips between ticks.
 * Entries when a new scan's vel_div per asset (vel_div / N, so one threshold fits 50 or 400
@@ -20,9 +23,11 @@ from typing import TYPE_CHECKING, Any, Generator
 
 from controller import Posture
 
+from trading import OrderIntent, TradingParams, entry_intents, exit_intent, plunge
+
 from .channel import Channel
 from .cluster import Record
-from .orders import BUY, SELL, Fill, Order
+from .orders import Fill, Order
 from .portfolio import Portfolio
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,19 +37,41 @@ if TYPE_CHECKING:  # pragma: no cover
     from .trace import Recorder
     from .watchdog import Watchdog
 
-__all__ = ["Agent"]
+__all__ = ["Agent", "trading_params"]
 
 _FLAGS = ("hz.quorum", "ledger.consistent", "data.checksum_ok")
 _EXIT_RETRY_S = 5.0
 
 
+class _Busy:
+    """Assets held, entering or exiting (a view; ``in`` only)."""
+
+    __slots__ = ("books",)
+
+    def __init__(self, *books: Any) -> None:
+        self.books = books
+
+    def __contains__(self, asset: object) -> bool:
+        return any(asset in b for b in self.books)
+
+
+def trading_params(cfg: Any) -> TradingParams:
+    """The trading logic's settings from the ``[agent]`` config."""
+    return TradingParams(base_fraction=cfg.base_fraction, leverage=cfg.leverage, entry_side=cfg.entry_side,
+                         entry_threshold=cfg.entry_threshold, entries_per_signal=cfg.entries_per_signal,
+                         max_positions=cfg.max_positions, take_profit_bps=cfg.take_profit_bps, stop_bps=cfg.stop_bps,
+                         max_hold_s=cfg.max_hold_s, maker_timeout_s=cfg.maker_timeout_s,
+                         exit_timeout_s=cfg.exit_timeout_s, flatten_on_hibernate=cfg.flatten_on_hibernate)
+
+
 class Agent:
-    """The trading node around the controller."""
+    """The trading node around the controller: a driver of :mod:`trading.logic`."""
 
     def __init__(self, ctx: "Context", controller: Any, watchdog: "Watchdog", client: "Client",
                  exchange: "Exchange", recorder: "Recorder") -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg.agent
+        self.params = trading_params(self.cfg)
         self.controller = controller
         self.watchdog = watchdog
         self.client = client
@@ -75,7 +102,7 @@ class Agent:
         self._marks_t = -1.0
         self._marks: dict[int, float] = {}
         self.n_assets = ctx.market.n_assets
-        self.side = SELL if self.cfg.entry_side == "short" else BUY
+        self.side = self.params.side          # the entry side (+1 long, -1 short), for subclasses and tools
         exchange.on_report = self.on_report
         watchdog.agent = self
 
@@ -168,27 +195,13 @@ class Agent:
         for asset, qty in list(pf.positions.items()):
             if asset in self.exiting or self._exit_retry_s.get(asset, -1.0) > now:
                 continue
-            mid = self._mark(asset)
-            pnl_bps = (mid / pf.avg_price[asset] - 1.0) * 1e4 * (1 if qty > 0 else -1)
-            reason = None
-            if asset in self.force_taker:
-                reason = "exit_timeout"
-            elif pnl_bps >= self.cfg.take_profit_bps:
-                reason = "take_profit"
-            elif pnl_bps <= -self.cfg.stop_bps:
-                reason = "stop"
-            elif now - pf.opened_t[asset] >= self.cfg.max_hold_s:
-                reason = "max_hold"
-            elif hibernate and self.cfg.flatten_on_hibernate:
-                reason = "flatten"
-            if reason is None:
+            intent = exit_intent(asset, qty, pf.avg_price[asset], self._mark(asset), now - pf.opened_t[asset],
+                                 lambda a: self.exchange.touch(a, now), self.params, asset in self.force_taker,
+                                 hibernate)
+            if intent is None:
                 continue
-            side = SELL if qty > 0 else BUY
-            bid, ask = self.exchange.touch(asset, now)
-            maker = reason == "take_profit" and not hibernate
-            price = (bid if side > 0 else ask) if maker else (ask if side > 0 else bid)
             self.force_taker.discard(asset)
-            self._submit(now, asset, side, "maker" if maker else "taker", "exit", abs(qty), price, reason)
+            self._send(now, intent)
 
     def _entries(self, now: float, d: Any) -> None:
         rec = self.watchdog.last_valid.get("scan")
@@ -196,28 +209,22 @@ class Agent:
             return
         seq, _, _, vel_div, ranked = rec.payload
         self.last_scan_seq = seq
-        vel_div /= self.n_assets          # λ_max scales with N: the threshold is per asset
-        if vel_div >= -self.cfg.entry_threshold:
+        if not plunge(vel_div, self.n_assets, self.params):
             return
         pf = self.portfolio
-        slots = min(self.cfg.entries_per_signal, self.cfg.max_positions - len(pf.positions) - len(self.entering))
         equity = pf.equity(self._mark)
         room = equity * d.max_leverage - pf.gross_exposure(self._mark) - sum(
             self.working[o].qty * self.working[o].price for o in self.entering.values() if o in self.working)
-        notional = d.size(equity, self.cfg.base_fraction, self.cfg.leverage)
-        taker = d.taker_allowed and vel_div < -2.0 * self.cfg.entry_threshold
-        for asset in ranked:
-            if slots <= 0 or min(notional, room) <= 0:
-                break
-            if asset in pf.positions or asset in self.entering or asset in self.exiting:
-                continue
-            size = min(notional, room)
-            bid, ask = self.exchange.touch(asset, now)
-            side = self.side
-            price = (ask if side > 0 else bid) if taker else (bid if side > 0 else ask)
-            self._submit(now, asset, side, "taker" if taker else "maker", "entry", size / price, price, "vel_div")
-            room -= size
-            slots -= 1
+        busy = _Busy(pf.positions, self.entering, self.exiting)
+        slots = self.cfg.max_positions - len(pf.positions) - len(self.entering)
+        for intent in entry_intents(vel_div, self.n_assets, ranked, busy, slots,
+                                    d.size(equity, self.cfg.base_fraction, self.cfg.leverage), room,
+                                    d.taker_allowed, lambda a: self.exchange.touch(a, now), self.params):
+            self._send(now, intent)
+
+    def _send(self, now: float, intent: OrderIntent) -> None:
+        self._submit(now, intent.asset, intent.side, intent.kind, intent.intent, intent.qty, intent.price,
+                     intent.reason)
 
     # -- reports, ledger, journal ------------------------------------------------------------
     def on_report(self, kind: str, order: Order, fill: Fill | None) -> None:

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .eigen import RollingLambda
+from trading import EigenScanner
+from trading.scanner import RANKED_ASSETS
+
 from .market import DVOL_BASE
 from .sensor_base import Sensor
 
@@ -17,8 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Scanner", "OrderBookStreamer", "MCForewarner", "ExF", "EsoF", "LedgerChecksum", "Heartbeat",
            "RANKED_ASSETS"]
-
-RANKED_ASSETS = 10
 
 
 class Scanner(Sensor):
@@ -35,36 +35,26 @@ class Scanner(Sensor):
         super().__init__("scan", ctx, s.scan_interval_s)
         n = ctx.market.n_assets
         self.n = n
-        self.short = RollingLambda(n, s.scan_short_window)
-        self.long = RollingLambda(n, s.scan_long_window)
-        for row in ctx.market.history_returns(s.scan_long_window, s.scan_interval_s):
-            self.long.push(row)
-        for row in ctx.market.history_returns(s.scan_short_window, s.scan_interval_s):
-            self.short.push(row)
-        self._prev_log = ctx.market.log_prices(0.0)
-        self._prev_v = (self.short.lambda_max(), self.long.lambda_max())
+        self.eigen = EigenScanner(n, s.scan_short_window, s.scan_long_window, RANKED_ASSETS)
+        self.eigen.seed(ctx.market.history_returns(s.scan_long_window, s.scan_interval_s),
+                        ctx.market.history_returns(s.scan_short_window, s.scan_interval_s),
+                        ctx.market.log_prices(0.0))
         self.seq = 0
         self.last = (0.0, 0.0, 0.0)
 
+    @property
+    def short(self):
+        return self.eigen.short
+
+    @property
+    def long(self):
+        return self.eigen.long
+
     def on_restart(self) -> None:
-        self.short.clear()
-        self.long.clear()
-        self._prev_log = self.ctx.market.log_prices(self.ctx.now())
-        self._prev_v = (0.0, 0.0)
+        self.eigen.restart(self.ctx.market.log_prices(self.ctx.now()))
 
     def capture(self, t: float) -> tuple:
-        logp = self.ctx.market.log_prices(t)
-        ret = logp - self._prev_log
-        self._prev_log = logp
-        self.short.push(ret)
-        self.long.push(ret)
-        v50 = self.short.lambda_max()
-        v750 = self.long.lambda_max()
-        ready = self.short.count >= self.short.window
-        vel_div = ((v50 - self._prev_v[0]) - (v750 - self._prev_v[1])) if ready else 0.0
-        self._prev_v = (v50, v750)
-        load = np.abs(self.short.leading_vector())
-        ranked = tuple(int(i) for i in np.argsort(-load, kind="stable")[:RANKED_ASSETS])
+        _, v50, v750, vel_div, ranked = self.eigen.scan(self.ctx.market.log_prices(t))
         self.seq += 1
         self.last = (v50, v750, vel_div)
         self.ctx.market.on_scan(t, vel_div / self.n, ranked)

@@ -2,8 +2,10 @@
 
 * :class:`SurvivalActor` — steps the unchanged controller on a clock timer and on invariant
   events, and publishes :class:`SurvivalDecisionData` on the message bus.
-* :class:`PostureGuard` / :class:`GuardedStrategy` — posture limits for any strategy
-  (order types, entry size and exposure caps; exits always pass).
+* :class:`PostureGate` (:func:`add_posture_gate`) — the posture limits enforced at the node:
+  every order of every component passes through it (order types, entry size, account exposure;
+  exits always pass). :class:`PostureGuard` / :class:`GuardedStrategy` — the same rules as a
+  strategy's own early check and sizing.
 * :class:`ReplaySignalSource` (a twin trace's ``signals_observed.arrow``) and
   :class:`LiveSignalFeed` (an ``adapters.source.SignalSource``, e.g. Hazelcast).
 * :func:`replay_in_backtest` — a trace through the Actor inside a ``BacktestEngine``.
@@ -27,7 +29,9 @@ from .errors import (
     SourceError,
     TraceError,
 )
+from .gate import GateStats, PostureGate, add_posture_gate
 from .guard import CapitalSource, GuardConfig, GuardVerdict, PostureGuard
+from .rules import PostureRules
 from .replay import REPLAY_CLIENT_ID, DecisionRecorder, ReplayResult, replay_in_backtest
 from .sizing import (
     bet_notional,
@@ -54,6 +58,7 @@ __all__ = [
     "DECISION_DATA_TYPE",
     "DEFAULT_ORIGIN_NS",
     "DecisionRecorder",
+    "GateStats",
     "GuardConfig",
     "GuardConfigError",
     "GuardVerdict",
@@ -62,7 +67,9 @@ __all__ = [
     "LiveSignalFeed",
     "NautilusAdapterError",
     "PaperNodeError",
+    "PostureGate",
     "PostureGuard",
+    "PostureRules",
     "REPLAY_CLIENT_ID",
     "ReplayResult",
     "ReplaySignalSource",
@@ -76,6 +83,7 @@ __all__ = [
     "SurvivalActorConfig",
     "SurvivalDecisionData",
     "TraceError",
+    "add_posture_gate",
     "bet_notional",
     "decision_to_data",
     "load_event_rows",

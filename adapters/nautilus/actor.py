@@ -28,11 +28,13 @@ class SurvivalActorConfig(ActorConfig, frozen=True, kw_only=True):
     interval_s : seconds between timer steps (> 0).
     fire_immediately : also step when the Actor starts (the timer's first tick).
     timer_name : the clock timer's name (unique per clock).
+    warmup_timeout_s : with a ``ready`` callable, the longest the first step waits for it.
     """
 
     interval_s: float = 1.0
     fire_immediately: bool = True
     timer_name: str = "nor.survival"
+    warmup_timeout_s: float = 10.0
 
 
 class SurvivalActor(Actor):
@@ -43,9 +45,16 @@ class SurvivalActor(Actor):
     controller : object with ``step(now_s, signals)`` (``SurvivalController`` or a baseline)
     source : StepSource (``ReplaySignalSource`` or ``LiveSignalFeed``)
     config : SurvivalActorConfig, optional
+    ready : optional ``() -> bool``: the first step waits (checked every 0.1 s, at most
+        ``warmup_timeout_s``) until it is true — e.g. until every service has published its first
+        record, as the twin's sensors have at t = 0. No decision (so no entry) before that.
+
+    Step times never go backwards: a live timer tick scheduled before an event step already
+    taken is stepped at that event's time.
     """
 
-    def __init__(self, controller: Any, source: StepSource, config: SurvivalActorConfig | None = None) -> None:
+    def __init__(self, controller: Any, source: StepSource, config: SurvivalActorConfig | None = None,
+                 ready: Any = None) -> None:
         config = config or SurvivalActorConfig()
         if not config.interval_s > 0.0:
             raise ActorConfigError(f"SurvivalActorConfig.interval_s: expected seconds > 0, got {config.interval_s!r}")
@@ -60,8 +69,24 @@ class SurvivalActor(Actor):
         self._fire_immediately = config.fire_immediately
         self.last_decision: SurvivalDecisionData | None = None
         self.decision_count = 0
+        self._ready = ready
+        self._warmup_deadline_ns = 0
+        self._last_ts_ns = 0
 
     def on_start(self) -> None:
+        if self._ready is None:
+            self._begin()
+            return
+        self._warmup_deadline_ns = self.clock.timestamp_ns() + int(self.config.warmup_timeout_s * 1e9)
+        self.clock.set_timer_ns(f"{self._timer_name}.warmup", 100_000_000, self.clock.timestamp_ns(), 0,
+                                callback=self._warmup, allow_past=True, fire_immediately=True)
+
+    def _warmup(self, event: TimeEvent) -> None:
+        if self._ready() or self.clock.timestamp_ns() >= self._warmup_deadline_ns:
+            self.clock.cancel_timer(f"{self._timer_name}.warmup")
+            self._begin()
+
+    def _begin(self) -> None:
         for data_type in self.source.subscriptions:
             self.subscribe_data(data_type)
         invariants = frozenset(getattr(self.controller, "invariant_signals", frozenset()))
@@ -73,8 +98,9 @@ class SurvivalActor(Actor):
         )
 
     def on_stop(self) -> None:
-        if self._timer_name in self.clock.timer_names:
-            self.clock.cancel_timer(self._timer_name)
+        for name in (self._timer_name, f"{self._timer_name}.warmup"):
+            if name in self.clock.timer_names:
+                self.clock.cancel_timer(name)
         self.source.close()
         for data_type in self.source.subscriptions:
             self.unsubscribe_data(data_type)
@@ -95,6 +121,7 @@ class SurvivalActor(Actor):
         return self._step(self.clock.timestamp_ns(), trigger, reading)
 
     def _step(self, ts_ns: int, trigger: str, reading: SignalReading | None = None) -> SurvivalDecisionData:
+        ts_ns = self._last_ts_ns = max(ts_ns, self._last_ts_ns)
         now_s, signals = reading if reading is not None else self.source.read(ts_ns)
         decision = self.controller.step(now_s, signals)
         data = decision_to_data(decision, now_s, ts_ns, trigger)

@@ -1,16 +1,21 @@
 """What a posture allows an entry to be: its order type, its size, and the exposure it adds.
 
-Pure rules over Nautilus objects, used by :class:`~adapters.nautilus.guard.PostureGuard` both to
-check a new entry and to find working entries a stricter decision no longer allows.
-Notionals are in the instrument's quote currency (see :func:`~adapters.nautilus.sizing.quantity_notional`).
+Pure rules over Nautilus objects, shared by the per-strategy
+:class:`~adapters.nautilus.guard.PostureGuard` and the node-level
+:class:`~adapters.nautilus.gate.PostureGate`. Exposure is counted **per account** (every
+strategy's positions and working entries at the venue), so two strategies cannot stack past
+one cap. Notionals are in the instrument's quote currency
+(see :func:`~adapters.nautilus.sizing.quantity_notional`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nautilus_trader.model.enums import OrderType
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId, Venue
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.orders import Order
 
@@ -19,7 +24,11 @@ from controller import Posture
 from .data import SurvivalDecisionData
 from .sizing import bet_notional, quantity_notional
 
-__all__ = ["account_capital", "entry_type_refusal", "gross_exposure", "size_refusal", "working_entries"]
+__all__ = ["Mark", "account_capital", "cache_mark", "entry_type_refusal", "gross_exposure", "size_refusal",
+           "working_entries"]
+
+Mark = Callable[[InstrumentId], "float | None"]
+"""Price to value an instrument at (e.g. the quote mid), or None."""
 
 _TOLERANCE = 1e-9  # relative: rounding of prices and quantities never trips a cap
 
@@ -46,7 +55,8 @@ def size_refusal(posture: Posture, decision: SurvivalDecisionData, capital: floa
 
     * the bet cap: ``capital × base_fraction × r_total × max_leverage`` (the largest bet
       :meth:`PostureGuard.entry_quantity` can size, at the posture's leverage cap);
-    * the exposure cap: ``exposure + entry_notional ≤ capital × max_leverage`` (gross).
+    * the exposure cap: ``exposure + entry_notional ≤ capital × max_leverage`` (gross, for the
+      whole account).
     """
     lev = decision.max_leverage
     cap = bet_notional(decision.r_total, lev, True, capital, base_fraction, lev)
@@ -56,19 +66,19 @@ def size_refusal(posture: Posture, decision: SurvivalDecisionData, capital: floa
                 f"× max_leverage {lev:g})")
     limit = capital * lev
     if exposure + entry_notional > limit * (1.0 + _TOLERANCE):
-        return (f"{posture.name}: exposure {exposure:.2f} + entry {entry_notional:.2f} above "
+        return (f"{posture.name}: account exposure {exposure:.2f} + entry {entry_notional:.2f} above "
                 f"capital {capital:.2f} × max_leverage {lev:g} = {limit:.2f}")
     return None
 
 
-def account_capital(strategy: Any, instrument: Instrument, price: float | None) -> float | None:
-    """The strategy's account balance at the instrument's venue, in the quote currency.
+def account_capital(portfolio: Any, instrument: Instrument, price: float | None) -> float | None:
+    """The account's balance at the instrument's venue, in the quote currency.
 
     The balance is taken in the instrument's settlement currency; a base-currency balance
     (inverse instruments) is converted at ``price``. None when there is no account, no such
     balance, or no price to convert with.
     """
-    account = strategy.portfolio.account(instrument.id.venue)
+    account = portfolio.account(instrument.id.venue)
     if account is None:
         return None
     currency = instrument.get_settlement_currency()
@@ -83,22 +93,36 @@ def account_capital(strategy: Any, instrument: Instrument, price: float | None) 
     return None
 
 
-def gross_exposure(strategy: Any, quote_currency: Any, mark: Any) -> float:
-    """Gross notional of the strategy's open positions and working entries quoted in ``quote_currency``.
+def cache_mark(cache: Any) -> Mark:
+    """Mid of the latest quote in ``cache`` (None without a quote)."""
+    def mark(instrument_id: InstrumentId) -> float | None:
+        quote = cache.quote_tick(instrument_id)
+        if quote is None:
+            return None
+        return (quote.bid_price.as_double() + quote.ask_price.as_double()) / 2.0
+    return mark
+
+
+def gross_exposure(cache: Any, venue: Venue, quote_currency: Any, mark: Mark,
+                   exclude: Iterable[str] = ()) -> float:
+    """Gross notional of **every** open position and working entry at ``venue`` (the account,
+    whichever strategy holds it) quoted in ``quote_currency``.
 
     Positions are valued at ``mark(instrument_id)`` (falling back to their average open price),
-    working entries at their limit price (else the mark) for their unfilled quantity.
-    Instruments quoted in another currency are not counted.
+    working entries at their limit price (else the mark) for their unfilled quantity; entries
+    already pending cancel and the client order ids in ``exclude`` are not counted.
     """
-    cache, sid = strategy.cache, strategy.id
+    skip = set(exclude)
     total = 0.0
-    for position in cache.positions_open(strategy_id=sid):
+    for position in cache.positions_open(venue=venue):
         instrument = cache.instrument(position.instrument_id)
         if instrument is None or instrument.quote_currency != quote_currency:
             continue
         price = mark(position.instrument_id) or position.avg_px_open
         total += quantity_notional(instrument, position.quantity.as_double(), price)
-    for order in working_entries(strategy):
+    for order in working_entries(cache, venue=venue):
+        if order.client_order_id.value in skip or order.is_pending_cancel:
+            continue
         instrument = cache.instrument(order.instrument_id)
         if instrument is None or instrument.quote_currency != quote_currency:
             continue
@@ -108,10 +132,11 @@ def gross_exposure(strategy: Any, quote_currency: Any, mark: Any) -> float:
     return total
 
 
-def working_entries(strategy: Any) -> list[Order]:
-    """The strategy's open, in-flight and emulated orders that are not ``reduce_only``, by id."""
-    cache, sid = strategy.cache, strategy.id
-    orders = cache.orders_open(strategy_id=sid) + cache.orders_inflight(strategy_id=sid)
-    orders += cache.orders_emulated(strategy_id=sid)
-    unique = {o.client_order_id.value: o for o in orders if not o.is_reduce_only}
+def working_entries(cache: Any, venue: Venue | None = None, strategy_id: StrategyId | None = None) -> list[Order]:
+    """Open, in-flight (submitted, not yet accepted) and emulated orders that are not
+    ``reduce_only`` — of one strategy, or of all — sorted by client order id."""
+    orders = cache.orders_open(venue=venue, strategy_id=strategy_id)
+    orders += cache.orders_inflight(venue=venue, strategy_id=strategy_id)
+    orders += cache.orders_emulated(venue=venue, strategy_id=strategy_id)
+    unique = {o.client_order_id.value: o for o in orders if not o.is_reduce_only and not o.is_closed}
     return [unique[k] for k in sorted(unique)]

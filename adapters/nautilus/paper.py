@@ -32,6 +32,7 @@ from controller import ControllerConfig, SurvivalController
 
 from .actor import SurvivalActor, SurvivalActorConfig
 from .errors import PaperNodeError
+from .gate import add_posture_gate
 from .guard import GuardConfig, PostureGuard
 from .sources import LiveSignalFeed
 
@@ -88,11 +89,16 @@ class PaperSettings:
             raise PaperNodeError(f"PaperSettings.interval_s: expected seconds > 0, got {self.interval_s!r}")
 
 
-def _credentials(settings: PaperSettings, env: Mapping[str, str]) -> tuple[str, str]:
+_BUILD_ONLY_KEY = "build-only-no-credentials"  # the node is built and disposed, never connected
+
+
+def _credentials(settings: PaperSettings, env: Mapping[str, str], build_only: bool = False) -> tuple[str, str]:
     prefix = "BINANCE_TESTNET" if settings.testnet else "BINANCE"
     if settings.testnet and settings.binance_account_type != "SPOT":
         prefix = "BINANCE_FUTURES_TESTNET"
     key, secret = env.get(f"{prefix}_API_KEY"), env.get(f"{prefix}_API_SECRET")
+    if build_only and not (key and secret):
+        return _BUILD_ONLY_KEY, _BUILD_ONLY_KEY
     if not key or not secret:
         raise PaperNodeError(
             f"{prefix}_API_KEY and {prefix}_API_SECRET must be set: the Binance market-data client needs "
@@ -118,6 +124,16 @@ def _node_config(settings: PaperSettings, key: str, secret: str) -> TradingNodeC
         data_clients={settings.venue: data},
         exec_clients={settings.venue: execution},
     )
+
+
+class _NoGrid:
+    """The health source of a node that is built only (never run): reads nothing."""
+
+    def signals(self, now_s: float) -> dict[str, float]:
+        return {}
+
+    def on_invariant_change(self, callback: Any) -> None:
+        pass
 
 
 def _age_limits_s(config: ControllerConfig) -> dict[str, float]:
@@ -152,6 +168,7 @@ def build_paper_node(
     guard_config: GuardConfig | None = None,
     environ: Mapping[str, str] | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
+    build_only: bool = False,
 ) -> TradingNode:
     """Build (not run) a sandbox ``TradingNode`` running ``config``'s survival controller.
 
@@ -162,9 +179,12 @@ def build_paper_node(
     source : an ``adapters.source.SignalSource``; default: a ``HazelcastHealthService`` for
         ``NOR_HZ_MEMBERS`` (and ``NOR_HZ_*`` / ``NOR_HZ_CONFIG``), started when the Actor
         starts and stopped when it stops.
-    strategies : factories; each gets its own :class:`PostureGuard` wired to the RiskEngine.
+    strategies : factories; each gets its own :class:`PostureGuard` (early checks, sizing); the
+        node-level :class:`~adapters.nautilus.gate.PostureGate` enforces the rules on every order.
     environ : where credentials and ``NOR_HZ_MEMBERS`` are read (default ``os.environ``).
     loop : the node's event loop; default a new one (``node.run()`` runs it).
+    build_only : the node will be disposed without running: no credential and no
+        ``NOR_HZ_MEMBERS`` needed (placeholders; nothing connects).
 
     Raises
     ------
@@ -175,17 +195,19 @@ def build_paper_node(
     settings = settings or PaperSettings()
     settings.check()
     env = os.environ if environ is None else environ
-    key, secret = _credentials(settings, env)
+    key, secret = _credentials(settings, env, build_only)
     controller = SurvivalController(config)
+    if source is None and build_only and not env.get("NOR_HZ_MEMBERS"):
+        source = _NoGrid()
     health = source if source is not None else _health_service(env, controller)
     node = TradingNode(config=_node_config(settings, key, secret), loop=loop or asyncio.new_event_loop())
     node.add_data_client_factory(settings.venue, BinanceLiveDataClientFactory)
     node.add_exec_client_factory(settings.venue, SandboxLiveExecClientFactory)
+    add_posture_gate(node, guard_config)  # every order of every component passes the posture rules
     feed = LiveSignalFeed(health, loop=node.get_event_loop(), owns_source=source is None)
     actor_config = SurvivalActorConfig(interval_s=settings.interval_s)
     node.trader.add_actor(SurvivalActor(controller, feed, actor_config))
-    risk = node.kernel.risk_engine
-    for factory in strategies:
-        node.trader.add_strategy(factory(PostureGuard(guard_config, trading_state_sink=risk.set_trading_state)))
+    for factory in strategies:  # the gate maps postures onto the RiskEngine; the guards advise and size
+        node.trader.add_strategy(factory(PostureGuard(guard_config)))
     node.build()
     return node

@@ -220,8 +220,12 @@ def test_working_non_post_only_entries_are_cancelled_when_stalker_starts(outage_
         cancels = [e for e in order.events if isinstance(e, OrderCanceled)]
         assert cancels and cancels[0].ts_event == t_stalker, f"{order.client_order_id} still working in STALKER"
     makers = [o for o in working if o.is_post_only]
-    assert makers and all(not any(isinstance(e, OrderCanceled) and e.ts_event == t_stalker for e in o.events)
-                          for o in makers), "post-only entries keep working in STALKER"
+    cut = [o for o in makers if any(isinstance(e, OrderCanceled) and e.ts_event == t_stalker for e in o.events)]
+    kept = [o for o in makers if o not in cut]
+    assert kept, "post-only entries keep working in STALKER (up to its leverage cap)"
+    # the 6x -> 2x cap: the newest post-only entries go until the account fits capital x 2
+    assert sum(o.leaves_qty.as_double() * o.price.as_double() for o in kept) <= 2 * 1_000_000.0
+    assert not cut or max(o.ts_init for o in kept) <= min(o.ts_init for o in cut)
 
 
 def test_exits_fill_while_degraded(outage_run) -> None:

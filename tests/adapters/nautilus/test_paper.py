@@ -12,7 +12,7 @@ from nautilus_trader.adapters.sandbox.execution import SandboxExecutionClient
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.enums import TradingState
 
-from adapters.nautilus import GuardedStrategy, LiveSignalFeed, PaperNodeError, PostureGuard, SurvivalActor
+from adapters.nautilus import DECISION_DATA_TYPE, GuardedStrategy, LiveSignalFeed, PaperNodeError, PostureGate, PostureGuard, SurvivalActor
 from adapters.nautilus.paper import PaperSettings, build_paper_node
 from controller import NOMINAL_SIGNALS, default_config
 
@@ -56,6 +56,10 @@ def test_paper_node_builds_offline_with_actor_guard_and_sandbox() -> None:
         assert isinstance(node.kernel.exec_engine._clients[clients[0]], SandboxExecutionClient)
         assert [c.value for c in node.kernel.data_engine.registered_clients] == ["BINANCE"]
         assert node.kernel.risk_engine.trading_state == TradingState.ACTIVE
+        gate = next(a for a in actors if isinstance(a, PostureGate))  # the node-level pre-trade check
+        bus = node.kernel.msgbus
+        assert bus.is_subscribed(f"data.{DECISION_DATA_TYPE.topic}", gate._on_decision_data)
+        assert gate._forward["ExecEngine.execute"] == node.kernel.exec_engine.execute
     finally:
         node.dispose()
 
@@ -309,3 +313,13 @@ def test_actor_in_a_running_live_node_ticks_and_steps_at_once_on_a_foreign_threa
     event = next(d for d in decisions if d.trigger != "timer")
     assert event.trigger == "invariant:event" and event.posture == "HIBERNATE" and event.r_total == 0.0
     assert (event.ts_event - ticks[0].ts_event) % 1_000_000_000 != 0  # not on the timer: at once
+
+
+def test_build_only_needs_no_credentials_and_no_grid() -> None:
+    node = build_paper_node(default_config(), settings=PaperSettings(log_level="WARNING"), environ={}, build_only=True)
+    try:
+        assert node.is_built() and any(isinstance(a, PostureGate) for a in node.trader.actors())
+    finally:
+        node.dispose()
+    with pytest.raises(PaperNodeError, match="BINANCE_API_KEY and BINANCE_API_SECRET must be set"):
+        build_paper_node(default_config(), environ={"NOR_HZ_MEMBERS": "127.0.0.1:5701"})
