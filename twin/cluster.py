@@ -33,6 +33,7 @@ from .config import ClusterConfig
 from .errors import TwinError
 from .invocation import ROUTE_OK, ROUTE_REFUSED, ROUTE_RETRY, Retries
 from .network import Link, Network
+from .wiring import Flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .rng import DrawBuffer, Streams
@@ -248,6 +249,18 @@ class Cluster:
         return self.writable_owner(key, reader) is not None
 
     # -- membership -----------------------------------------------------------------------------
+    REPLICATED = ("grid",)
+    """Parts of :mod:`twin.wiring` every member holds (backups): disturbed only when all members are."""
+
+    def flows(self) -> list[Flow]:
+        """For :mod:`twin.wiring`: each member runs on its network node, holds the grid and tells the
+        client's view about membership."""
+        out = []
+        for name in self.names:
+            out += [Flow(f"node.{name}", f"member.{name}"), Flow(f"member.{name}", "grid"),
+                    Flow(f"member.{name}", "client.view")]
+        return out
+
     def member_index(self, i: int) -> int:
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.names):
             raise TwinError(f"cluster: member index must be in 0..{len(self.names) - 1}, got {i!r}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .wiring import ANY, INTEGRITY, TIMED, Flow, signal_node
+
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent
     from .context import Context
@@ -27,11 +29,19 @@ SIGNALS: tuple[str, ...] = (
 _NAN = math.nan
 _AGED = (("heartbeat", "heartbeat.age_s"), ("mc_forewarner", "mc_forewarner.age_s"), ("scan", "scan.age_s"),
          ("exf", "exf.age_s"), ("esof", "esof.age_s"))
+_PAYLOAD = (("ob.age_s", "ob", TIMED), ("ob.latency_ms", "ob", TIMED), ("ob.depth_ratio", "ob", ANY),
+            ("exf.shock", "exf", ANY))
+"""Signals read from a record's payload (:meth:`Watchdog.observe`): the sensor, and what reaches the signal
+(``ob.age_s`` and ``ob.latency_ms`` measure time: a change of the book's value does not move them)."""
+_CLIENT = "client"
 _JOURNAL_GRACE_S = 5.0
 
 
 class Watchdog:
     """Observed and true signals, per agent step."""
+
+    node = "agent"
+    """The network node the signals are read on (the agent's)."""
 
     def __init__(self, ctx: "Context", sensors: dict[str, "Sensor"]) -> None:
         self.ctx = ctx
@@ -77,6 +87,26 @@ class Watchdog:
         self.checksum_ok = self._checksum(now)
         out["data.checksum_ok"] = 1.0 if self.checksum_ok and not any(self.corrupt.values()) else 0.0
         out["portfolio.drawdown"] = agent.drawdown(now)
+        return out
+
+    def flows(self) -> list[Flow]:
+        """Where each signal comes from: the grid entry it is read from (through the client, aged on the
+        agent's clock), the client's view (quorum), the agent's ledger, journal and equity. A corrupt
+        record of any sensor breaks ``data.checksum_ok``."""
+        out = [Flow(_CLIENT, signal_node("hz.quorum")), Flow("client.view", signal_node("hz.quorum")),
+               Flow("agent.ledger", signal_node("ledger.consistent")),
+               Flow("agent.journal", signal_node("data.checksum_ok")),
+               Flow("agent.equity", signal_node("portfolio.drawdown"))]
+        read = [(signal, name, TIMED, True) for name, signal in _AGED]
+        read += [(signal, name, carries, signal.endswith("_s")) for signal, name, carries in _PAYLOAD]
+        read.append(("data.checksum_ok", "ledger_checksum", ANY, False))
+        for signal, name, carries, aged in read:
+            node = signal_node(signal)
+            out += [Flow(f"key.{self.keys[name]}", node, carries), Flow(_CLIENT, node)]
+            if aged:
+                out.append(Flow("clock.agent", node))
+        out += [Flow(f"key.{key}", signal_node("data.checksum_ok"), frozenset((INTEGRITY,)))
+                for name, key in self.keys.items() if name != "ledger_checksum"]
         return out
 
     def _checksum(self, now: float) -> bool:
