@@ -324,8 +324,8 @@ class Agent:
         the account; journal entries cross the agent's grid link; equity is marked at the market's mids."""
         ledger = [Flow(p, "agent.ledger") for p in self.to_exchange.parts() + self.exchange.reports.parts()]
         journal = [Flow(p, JOURNAL_KEYS) for p in ("agent.journal", f"link.{self.journal_link.name}", "node.agent")]
-        return ledger + journal + [Flow("exchange.account", "agent.ledger"), Flow("grid", JOURNAL_KEYS),
-                                   Flow("market", "agent.equity")]
+        held = [Flow(f"member.{m}", JOURNAL_KEYS) for m in self.ctx.cluster.names]   # entries on every partition
+        return ledger + journal + held + [Flow("exchange.account", "agent.ledger"), Flow("market", "agent.equity")]
 
     def drawdown(self, now: float) -> float:
         return self.portfolio.drawdown(self.portfolio.equity(self._mark))

@@ -137,11 +137,12 @@ class Sensor:
     # -- wiring -------------------------------------------------------------------------------
     def flows(self) -> list[Flow]:
         """What this service's records depend on: its node, its clock, what it captures
-        (:meth:`captures`); they cross its link into its grid entry."""
+        (:meth:`captures`); they cross its link into its grid entry, held by its partition's members."""
         me, key = f"sensor.{self.name}", f"key.{self.key}"
         return ([Flow(f"node.{self.node}", me), Flow(f"clock.{self.name}", me)]
                 + [Flow(src, me) for src in self.captures()]
-                + [Flow(me, key), Flow(f"link.{self.link.name}", key), Flow("grid", key)])
+                + [Flow(me, key), Flow(f"link.{self.link.name}", key)]
+                + [Flow(f"member.{m}", key) for m in self.ctx.cluster.holders(self.key)])
 
     def captures(self) -> tuple[str, ...]:
         """The parts :meth:`capture` reads (default: none, a value of time only)."""

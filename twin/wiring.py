@@ -8,18 +8,20 @@ members; the agent its exchange session and journal; the cluster its members and
 world collects them into one :class:`Wiring`. :meth:`Wiring.reach` follows a disturbance from the
 parts a fault touches (a port name such as ``sensor.scan`` or ``link.cluster<->agent``, or a part
 such as ``member.hz0``, ``node.agent``, ``clock.exf``, ``exchange.book``) to the signals it can move;
-the runner records that per fault, and reports credit a reaction to a fault through it.
+the runner records that per fault, and reports credit a reaction to a fault through it. A grid
+entry depends on the members holding its partition (:meth:`twin.cluster.Cluster.holders`), so a
+member loss moves the quorum, the entries it held (their writes wait for the failover) and the
+journal's checksum.
 
 Node names: ``node.<network node>``, ``link.<link>``, ``clock.<component>``, ``sensor.<name>``,
-``key.<grid key>``, ``member.<hzN>``, ``grid``, ``client``, ``client.view``, ``market``,
+``key.<grid key>``, ``member.<hzN>``, ``client``, ``client.view``, ``market``,
 ``exchange.book|orders|account``, ``ledger``, ``agent.ledger|journal|equity``, ``signal.<signal>``.
 
 Effects: a disturbance is ``timing`` (records late, lost or missing; a clock offset), ``value``
 (what is measured changes: prices, depth, the account) or ``integrity`` (records fail their
 checksum). Flows pass every effect, except into a signal that measures time (an age, a latency),
 which a value change of its record does not move, and into ``data.checksum_ok`` from a sensor's
-records, which only their integrity moves. A node in ``all_of`` (the grid, held by every member) is
-disturbed only when all of its inputs are.
+records, which only their integrity moves.
 """
 
 from __future__ import annotations
@@ -62,11 +64,10 @@ class Wiring:
     network node the signals are read on) let a partition name the nodes it cuts off.
     """
 
-    def __init__(self, flows: Iterable[Flow], signals: Sequence[str], *, all_of: Iterable[str] = (),
-                 parts: Iterable[str] = (), network_nodes: Sequence[str] = (), observer: str = "") -> None:
+    def __init__(self, flows: Iterable[Flow], signals: Sequence[str], *, parts: Iterable[str] = (),
+                 network_nodes: Sequence[str] = (), observer: str = "") -> None:
         self.flows = tuple(sorted(set(flows), key=lambda f: (f.src, f.dst, sorted(f.carries))))
         self.signals = tuple(signals)
-        self.all_of = frozenset(all_of)
         self.network_nodes = tuple(network_nodes)
         self.observer = observer
         names = set(parts) | {f.src for f in self.flows} | {f.dst for f in self.flows}
@@ -90,8 +91,6 @@ class Wiring:
         while todo:
             for f in self._outputs.get(todo.pop(), ()):
                 if f.dst in seen or effect not in f.carries:
-                    continue
-                if f.dst in self.all_of and not all(g.src in seen for g in self._inputs[f.dst] if effect in g.carries):
                     continue
                 seen.add(f.dst)
                 todo.append(f.dst)
@@ -126,5 +125,5 @@ class Wiring:
         return tuple(f"node.{n}" for n in self.network_nodes if group_of(n) != mine)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"observer": self.observer, "all_of": sorted(self.all_of),
+        return {"observer": self.observer,
                 "flows": [[f.src, f.dst, sorted(f.carries)] for f in self.flows]}

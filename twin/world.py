@@ -146,8 +146,7 @@ class World:
             flows += part.flows()
         parts = ([f"node.{n}" for n in ctx.network.nodes] + [f"link.{n}" for n in ctx.links]
                  + [f"clock.{c}" for c in ctx.clocks.components] + list(ctx.exchange.PARTS) + ["market", "ledger"])
-        return Wiring(flows, SIGNALS, all_of=ctx.cluster.REPLICATED, parts=parts, network_nodes=ctx.network.nodes,
-                      observer=self.watchdog.node)
+        return Wiring(flows, SIGNALS, parts=parts, network_nodes=ctx.network.nodes, observer=self.watchdog.node)
 
     def _start(self, ctx: Context) -> None:
         env = ctx.env

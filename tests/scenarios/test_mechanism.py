@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+import pyarrow as pa
+import pytest
+
 from controller import default_config
-from faults import KINDS, Fault
+from faults import KINDS, Fault, inject
 from scenarios import load_scenario
 from scenarios.cli import DEFAULT_SUITE
 from scenarios.mechanism import expects_reaction, fault_layers, fault_signals, mechanism_entries
-from twin import SIGNALS, World, WorldConfig
+from twin import SIGNALS, TwinError, World, WorldConfig
 
 
 def test_the_wiring_is_what_the_world_built_and_every_fault_kind_touches_parts_of_it() -> None:
@@ -26,21 +30,62 @@ def test_the_wiring_is_what_the_world_built_and_every_fault_kind_touches_parts_o
         for target in kind.targets(w.config):
             parts, effect = kind.acts_on(Fault(kind.name, target, 0.0, 60.0), wiring)
             wiring.reach(parts, effect)
-    members = [f"member.{m}" for m in w.ctx.cluster.names]
-    assert wiring.reach(members[:1], "timing") == ("hz.quorum",)   # the grid is replicated ...
-    assert set(wiring.reach(members, "timing")) == set(SIGNALS) - {"ledger.consistent", "portfolio.drawdown"}
+    cluster = w.ctx.cluster
+    for m in cluster.names:    # a member: the quorum, the journal's checksum and the entries it holds a copy of
+        held = {sig for name, sensor in w.sensors.items() if m in cluster.holders(sensor.key)
+                for sig in wiring.reach([f"sensor.{name}"], "timing")}
+        assert set(wiring.reach([f"member.{m}"], "timing")) == {"hz.quorum", "data.checksum_ok"} | held
 
 
 def test_the_map_follows_the_configured_world() -> None:
-    """A partition that cuts hz0 and hz1 off leaves a 3-member grid readable (only the quorum moves) but
-    cuts a 2-member world's grid off entirely; the agent's clock moves every age and nothing else."""
+    """Members, and so what a partition cutting some of them off moves, come from the ``[cluster]`` the
+    world was built with; the agent's clock moves every age and nothing else."""
     cut = Fault("network_partition", "network", 0.0, 60.0, (("groups", (("hz0", "hz1"),)),))
-    three = fault_signals(cut, WorldConfig())
-    assert three == ("hz.quorum",)
+    three = set(fault_signals(cut, WorldConfig()))
+    assert "hz.quorum" in three and "ledger.consistent" not in three
     two = dataclasses.replace(WorldConfig(), cluster=dataclasses.replace(WorldConfig().cluster, members=2))
-    assert "scan.age_s" in fault_signals(cut, two) and "hz.quorum" in fault_signals(cut, two)
-    skew = Fault("clock_skew", "agent", 0.0, 60.0, (("offset_s", 30.0),))   # the agent's clock ages every record
+    assert set(fault_signals(cut, two)) == set(SIGNALS) - {"ledger.consistent", "portfolio.drawdown"}
+    lost = Fault("node_loss", "hz4", 0.0, 60.0)
+    with pytest.raises(TwinError, match="member.hz4"):
+        fault_signals(lost, WorldConfig())
+    five = dataclasses.replace(WorldConfig(), cluster=dataclasses.replace(WorldConfig().cluster, members=5))
+    assert "hz.quorum" in fault_signals(lost, five)
+    skew = Fault("clock_skew", "agent", 0.0, 60.0, (("offset_s", 30.0),))
     assert set(fault_signals(skew, WorldConfig())) == {s for s in SIGNALS if s.endswith(".age_s")}
+
+
+def _observed(faults: list[Fault]) -> pa.Table:
+    world = World(WorldConfig(), "survival", seed=3)
+    inject(world, faults)
+    return world.run(900.0)["signals_observed"]
+
+
+def _moved(base: pa.Table, other: pa.Table) -> set[str]:
+    """Signals whose observed value differs at some step both runs took."""
+    _, ib, io = np.intersect1d(base["t_s"].to_numpy(), other["t_s"].to_numpy(), return_indices=True)
+    return {s for s in SIGNALS if not np.array_equal(base[s].to_numpy()[ib], other[s].to_numpy()[io], equal_nan=True)}
+
+
+_SOUNDNESS = [("link_down", "sensor.esof->cluster", {}), ("sensor_down", "ob", {}), ("data_corruption", "scan", {}),
+              ("ledger_desync", "ledger", {}), ("node_loss", "hz1", {}), ("exf_shock", "market", {}),
+              ("ob_depth_decay", "exchange", {}), ("clock_skew", "agent", {"offset_s": 30.0}),
+              ("exchange_outage", "exchange", {}), ("network_partition", "sensor.mc_forewarner", {}),
+              ("ob_latency", "ob", {"latency_ms": 3000.0})]
+
+
+def test_the_derived_map_covers_what_really_moves_in_the_twin() -> None:
+    """Soundness against behaviour: a 15-min world with one fault (5 min in, 400 s long) next to the same
+    seed without it; every observed signal that differs is in the fault's derived map. The drawdown is
+    left out: it follows the agent's own trading (a reaction changes it), which is the plant, not a sensing
+    path (the market's moves are in the map: an ExF shock moves it). A member loss moves the entries it
+    owned (their writes wait for the failover), which a hand-kept table had missed."""
+    base = _observed([])
+    for kind, target, params in _SOUNDNESS:
+        full = {p.name: p.default for p in KINDS[kind].params} | params
+        fault = Fault(kind, target, 300.0, 400.0, tuple(sorted(full.items())))
+        moved = _moved(base, _observed([fault])) - {"portfolio.drawdown"}
+        derived = set(fault_signals(fault, WorldConfig()))
+        assert moved and moved <= derived, (kind, target, sorted(moved - derived))
 
 
 def test_removing_a_layer_from_the_config_changes_the_map() -> None:
