@@ -26,7 +26,7 @@ from twin import WorldConfig, wiring_of
 
 from .model import Expectation
 
-__all__ = ["REACTION_CHECKS", "fault_signals", "fault_layers", "expects_reaction", "mechanism_entries",
+__all__ = ["REACTION_CHECKS", "fault_reach", "fault_signals", "fault_layers", "expects_reaction", "mechanism_entries",
            "companion_configs"]
 
 REACTION_CHECKS = frozenset({"hibernate_within", "posture_reached", "r_total_reaches", "layer_reaches", "taker_off",
@@ -35,11 +35,16 @@ REACTION_CHECKS = frozenset({"hibernate_within", "posture_reached", "r_total_rea
 _FAULT_REF = re.compile(r"fault\[(\d+)\]")
 
 
-def fault_signals(fault: Fault, world: WorldConfig) -> tuple[str, ...]:
-    """The controller signals ``fault`` can move in a world built from ``world`` (see the module doc)."""
+def fault_reach(fault: Fault, world: WorldConfig) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """``(parts touched, effect, signals)`` of ``fault`` in a world built from ``world`` (see the module doc)."""
     wiring = wiring_of(world)
     parts, effect = KINDS[fault.kind].acts_on(fault, wiring)
-    return wiring.reach(parts, effect)
+    return parts, effect, wiring.reach(parts, effect)
+
+
+def fault_signals(fault: Fault, world: WorldConfig) -> tuple[str, ...]:
+    """The controller signals ``fault`` can move in a world built from ``world``."""
+    return fault_reach(fault, world)[2]
 
 
 def fault_layers(signals: Sequence[str], config: ControllerConfig) -> tuple[str, ...]:
@@ -71,10 +76,12 @@ def expects_reaction(expectations: Sequence[Expectation], faults: Sequence[Fault
 
 def mechanism_entries(expectations: Sequence[Expectation], faults: Sequence[Fault], world: WorldConfig,
                       config: ControllerConfig) -> list[dict[str, Any]]:
-    """``{"signals": [...], "expects_reaction": bool}`` per fault, parallel to ``faults``."""
-    signals = [fault_signals(f, world) for f in faults]
-    expected = expects_reaction(expectations, faults, signals, config)
-    return [{"signals": list(s), "expects_reaction": e} for s, e in zip(signals, expected)]
+    """``{"touches": [...], "effect": ..., "signals": [...], "expects_reaction": bool}`` per fault, parallel to
+    ``faults`` (the parts of the twin it acts on and how, and the signals the wiring carries that to)."""
+    reach = [fault_reach(f, world) for f in faults]
+    expected = expects_reaction(expectations, faults, [r[2] for r in reach], config)
+    return [{"touches": list(parts), "effect": effect, "signals": list(sigs), "expects_reaction": e}
+            for (parts, effect, sigs), e in zip(reach, expected)]
 
 
 def companion_configs(companions: Sequence[str]) -> dict[str, Any]:

@@ -119,6 +119,7 @@ def test_compound_partition_ledger_expects_the_reaction_to_the_desync_only() -> 
 def test_no_harm_and_reaction_scenarios() -> None:
     assert [e["expects_reaction"] for e in _entries("hz_node_lost")] == [False]
     assert [e["expects_reaction"] for e in _entries("hz_quorum_lost")] == [True, True]
-    assert _entries("order_rejects") == [{"signals": [], "expects_reaction": False}]
+    assert _entries("order_rejects") == [{"touches": ["exchange.orders"], "effect": "value", "signals": [],
+                                          "expects_reaction": False}]
     (agent,) = _entries("agent_partition")
     assert agent["expects_reaction"] and {"hz.quorum", "heartbeat.age_s", "scan.age_s"} <= set(agent["signals"])
