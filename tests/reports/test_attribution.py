@@ -194,3 +194,23 @@ def test_a_sensor_link_fault_is_attributed_through_the_derived_map_and_a_removed
     without = {name: inputs for name, inputs in reads.items() if name != "mc_forewarner"}
     down, _ = outcomes(case.traces["run"], case.faults, without, case.truth)
     assert down.layers == () and down.outcome == "missed"
+
+
+def test_a_member_loss_that_truly_breaks_the_quorum_is_due_at_once_though_another_fault_ages_its_entry() -> None:
+    """compound_quorum_shock: a member holding the ExF entry dies while ExF is stale; the true ExF age leaves
+    its deadband 241 s later, but the true quorum broke at once (a flag's threshold is its deadband), so the
+    hz_quorum drop 5 s in is 5 s beyond design, not 0."""
+    from controller import default_config
+    from reports.manifest import _Reader, layer_reads
+
+    config = default_config().to_dict()
+    reads = layer_reads(_Reader(Path("manifest.json")), config, "controller.config")
+    assert reads["hz_quorum"] == (("hz.quorum", 0.5, -1.0, 1.0),)
+    exf_band = reads["exf"][0][1]
+    fault = Fault("node_loss", "hz0", 100.0, 300.0, {}, True, ("hz.quorum", "exf.age_s"), True)
+    t = np.arange(1000, dtype=np.float64)
+    truth = {"t_s": t, "hz.quorum": np.where((t >= 100.0) & (t < 400.0), 0.0, 1.0),
+             "exf.age_s": np.clip(t - 100.0 - 241.0 + exf_band, 0.0, None)}
+    tr = trace(1000, {105: H, 500: A}, {"hz_quorum": {105: 0.0, 400: 1.0}})
+    (o,) = outcomes(tr, [fault], reads, truth)
+    assert o.designed_s == 0.0 and o.excess_s == 5.0
