@@ -45,7 +45,8 @@ class World:
 
     ``World(world_config, controller, seed)``; ``run(until_s)`` returns the :class:`Trace`.
     ``ports`` maps port names to fault ports (see :mod:`twin.ports`); ``at(t_s, fn)`` schedules a
-    callback; ``record_event(kind, target, **detail)`` adds a row to the ``events`` table.
+    callback; ``record_event(kind, target, **detail)`` adds a row to the ``events`` table; ``wiring`` is
+    the graph of what every signal derives from (:mod:`twin.wiring`).
 
     The component classes are class attributes, the one extension point for variants (the planted-defect
     catalogue in ``tests/planted/`` subclasses ``World`` and replaces one of them): each is built with the
@@ -77,7 +78,6 @@ class World:
         self.ledger = self.ledger_cls(ctx, self.agent, ctx.exchange)
         self._wire(ctx)
         self.ports: dict[str, Any] = self._ports(ctx)
-        self.wiring = self._wiring(ctx)
         self._start(ctx)
 
     def _check_signals(self) -> None:
@@ -139,8 +139,12 @@ class World:
                       "market": ctx.market, "ledger": self.ledger, "clock": ctx.clocks})
         return dict(sorted(ports.items()))
 
-    def _wiring(self, ctx: Context) -> Wiring:
-        """The graph of what each signal derives from, as every component built here declares it."""
+    @functools.cached_property
+    def wiring(self) -> Wiring:
+        """The graph of what each signal derives from, as every component built here declares it
+        (:mod:`twin.wiring`), built on first use: read it before :meth:`run` (the grid entries' holders are
+        the partition table's at that moment)."""
+        ctx = self.ctx
         flows = [f for s in self.sensors.values() for f in s.flows()]
         for part in (self.watchdog, self.client, self.agent, self.ledger, ctx.cluster, ctx.exchange):
             flows += part.flows()
