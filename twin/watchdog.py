@@ -29,10 +29,11 @@ SIGNALS: tuple[str, ...] = (
 _NAN = math.nan
 _AGED = (("heartbeat", "heartbeat.age_s"), ("mc_forewarner", "mc_forewarner.age_s"), ("scan", "scan.age_s"),
          ("exf", "exf.age_s"), ("esof", "esof.age_s"))
-_PAYLOAD = (("ob.age_s", "ob", TIMED), ("ob.latency_ms", "ob", TIMED), ("ob.depth_ratio", "ob", ANY),
-            ("exf.shock", "exf", ANY))
-"""Signals read from a record's payload (:meth:`Watchdog.observe`): the sensor, and what reaches the signal
-(``ob.age_s`` and ``ob.latency_ms`` measure time: a change of the book's value does not move them)."""
+_PAYLOAD = (("ob.age_s", "ob", 0, True, TIMED), ("ob.latency_ms", "ob", 1, False, TIMED),
+            ("ob.depth_ratio", "ob", 2, False, ANY), ("exf.shock", "exf", 3, False, ANY))
+"""Signals read from a record's payload: (signal, sensor, field, a timestamp to age on the agent's clock,
+what reaches the signal — ``ob.age_s`` and ``ob.latency_ms`` measure time: a change of the book's value
+does not move them)."""
 _CLIENT = "client"
 _JOURNAL_GRACE_S = 5.0
 
@@ -74,16 +75,13 @@ class Watchdog:
             "hz.quorum": 1.0 if agent.client.quorum_ok() else 0.0,
             "ledger.consistent": 1.0 if agent.ledger_consistent else 0.0,
         }
+        recs = {}
         for name, signal in _AGED:
-            rec = self._read(name, now)
+            rec = recs[name] = self._read(name, now)
             out[signal] = clock - rec.ts if rec is not None else _NAN
-        ob = self._read("ob", now)
-        if ob is not None:
-            out["ob.age_s"], out["ob.latency_ms"], out["ob.depth_ratio"] = clock - ob.payload[0], ob.payload[1], ob.payload[2]
-        else:
-            out["ob.age_s"] = out["ob.latency_ms"] = out["ob.depth_ratio"] = _NAN
-        exf = self.last_valid.get("exf")
-        out["exf.shock"] = exf.payload[3] if exf is not None else _NAN
+        for signal, name, i, stamped, _ in _PAYLOAD:
+            rec = recs[name] if name in recs else recs.setdefault(name, self._read(name, now))
+            out[signal] = _NAN if rec is None else (clock - rec.payload[i] if stamped else rec.payload[i])
         self.checksum_ok = self._checksum(now)
         out["data.checksum_ok"] = 1.0 if self.checksum_ok and not any(self.corrupt.values()) else 0.0
         out["portfolio.drawdown"] = agent.drawdown(now)
@@ -98,7 +96,7 @@ class Watchdog:
                Flow("agent.journal", signal_node("data.checksum_ok")),
                Flow("agent.equity", signal_node("portfolio.drawdown"))]
         read = [(signal, name, TIMED, True) for name, signal in _AGED]
-        read += [(signal, name, carries, signal.endswith("_s")) for signal, name, carries in _PAYLOAD]
+        read += [(signal, name, carries, stamped) for signal, name, _, stamped, carries in _PAYLOAD]
         read.append(("data.checksum_ok", "ledger_checksum", ANY, False))
         for signal, name, carries, aged in read:
             node = signal_node(signal)
