@@ -1,11 +1,11 @@
 """Fault mechanisms recorded into the manifest, so reports can attribute reactions without the twin.
 
-For every fault: the controller signals it can move and whether the scenario expects the controller to react to it. A scenario expects a
-reaction to a fault when one of its reaction checks (a check that only passes after a drop: a
-posture reached, HIBERNATE, taker off, no entries, r_total or a layer below a ``max``) names that
-fault (``fault[i]`` in its window or ``after``); a reaction check that names no fault expects a
-reaction to every fault that reaches a layer of the scenario's controller. No reaction check: the
-scenario's intent is "no harm" and not reacting is correct.
+For every fault: the controller signals it can move and whether the scenario expects the controller
+to react to it. A scenario expects a reaction to a fault when one of its reaction checks (a check that
+only passes after a drop: a posture reached, HIBERNATE, taker off, no entries, r_total or a layer below
+a ``max``) names that fault (``fault[i]`` in its window or ``after``); a reaction check that names no
+fault expects a reaction to every fault that reaches a layer of the scenario's controller. No reaction
+check: the scenario's intent is "no harm" and not reacting is correct.
 
 The signals are derived, not listed: the fault kind names the parts of the twin it touches and how
 (:meth:`faults.FaultKind.acts_on`), and the wiring of a world built from the scenario's ``[world]``

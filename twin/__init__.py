@@ -18,7 +18,8 @@ from .wiring import EFFECTS, INTEGRITY, TIMING, VALUE, Flow, Wiring
 from .world import World, wiring_of
 
 __all__ = [
-    "AgentConfig", "ClockPort", "EFFECTS", "Flow", "INTEGRITY", "TIMING", "VALUE", "Wiring", "wiring_of", "ClusterConfig", "ClusterPort", "ExchangeConfig", "ExchangePort", "FAULT_PORTS",
+    "AgentConfig", "ClockPort", "ClusterConfig", "ClusterPort", "EFFECTS", "ExchangeConfig", "ExchangePort",
+    "FAULT_PORTS", "Flow", "INTEGRITY", "TIMING", "VALUE", "Wiring", "wiring_of",
     "FRICTION_MODES",
     "LINK_NAMES", "LedgerPort", "LinkConfig", "LinkPort", "MarketConfig", "MarketPort", "NetworkConfig",
     "NetworkPort", "REGIMES", "SENSOR_NAMES", "SIGNALS", "SensorPort", "SensorsConfig", "TABLES", "Trace",
