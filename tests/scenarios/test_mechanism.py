@@ -57,7 +57,7 @@ def test_the_map_follows_the_configured_world() -> None:
 def _observed(faults: list[Fault]) -> pa.Table:
     world = World(WorldConfig(), "survival", seed=3)
     inject(world, faults)
-    return world.run(900.0)["signals_observed"]
+    return world.run(600.0)["signals_observed"]
 
 
 def _moved(base: pa.Table, other: pa.Table) -> set[str]:
@@ -74,7 +74,7 @@ _SOUNDNESS = [("link_down", "sensor.esof->cluster", {}), ("sensor_down", "ob", {
 
 
 def test_the_derived_map_covers_what_really_moves_in_the_twin() -> None:
-    """Soundness against behaviour: a 15-min world with one fault (5 min in, 400 s long) next to the same
+    """Soundness against behaviour: a 10-min world with one fault (200 s in, 300 s long) next to the same
     seed without it; every observed signal that differs is in the fault's derived map. The drawdown is
     left out: it follows the agent's own trading (a reaction changes it), which is the plant, not a sensing
     path (the market's moves are in the map: an ExF shock moves it). A member loss moves the entries it
@@ -82,7 +82,7 @@ def test_the_derived_map_covers_what_really_moves_in_the_twin() -> None:
     base = _observed([])
     for kind, target, params in _SOUNDNESS:
         full = {p.name: p.default for p in KINDS[kind].params} | params
-        fault = Fault(kind, target, 300.0, 400.0, tuple(sorted(full.items())))
+        fault = Fault(kind, target, 200.0, 300.0, tuple(sorted(full.items())))
         moved = _moved(base, _observed([fault])) - {"portfolio.drawdown"}
         derived = set(fault_signals(fault, WorldConfig()))
         assert moved and moved <= derived, (kind, target, sorted(moved - derived))
