@@ -123,7 +123,3 @@ class Wiring:
 
         mine = group_of(self.observer)
         return tuple(f"node.{n}" for n in self.network_nodes if group_of(n) != mine)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"observer": self.observer,
-                "flows": [[f.src, f.dst, sorted(f.carries)] for f in self.flows]}
