@@ -27,7 +27,7 @@ records, which only their integrity moves.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from .errors import TwinError
 
