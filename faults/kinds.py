@@ -1,6 +1,9 @@
 """The fault vocabulary (design §4): what each kind targets, its parameters, and how it acts.
 
-Every kind acts only through one twin fault port (``world.ports[...]``, see :mod:`twin.ports`).
+Every kind acts only through one twin fault port (``world.ports[...]``, see :mod:`twin.ports`), and
+says which parts of the twin's wiring that touches and how (:meth:`FaultKind.acts_on`: a ``timing``,
+``value`` or ``integrity`` disturbance, see :mod:`twin.wiring`); the wiring then tells which
+controller signals it can move.
 Faults that set the same thing on the same port share a *channel*: the most recently started
 active fault on a channel is in force, and when it ends the previous active one (or the
 configured baseline) is restored, so overlapping faults never leave a port in a wrong state.
@@ -11,12 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from twin import LINK_NAMES, SENSOR_NAMES, WorldConfig
+from twin import INTEGRITY, LINK_NAMES, SENSOR_NAMES, TIMING, VALUE, WorldConfig
 
 from .params import Param
 from .spec import Fault
 
 __all__ = ["FaultKind", "KINDS", "kind", "network_nodes"]
+
+Touches = Callable[[Fault, Any], tuple[str, ...]]
+"""touches(fault, wiring): the parts of the twin's wiring (:class:`twin.Wiring`) the fault acts on."""
 
 Apply = Callable[[Any, "Fault | None", "Fault | None", WorldConfig], None]
 """apply(port, old, new, world_config): move a channel from fault ``old`` (None: baseline) to ``new``."""
@@ -36,6 +42,13 @@ class FaultKind:
     instantaneous: bool = False
     default_for_s: float | None = None
     channel_of: Callable[[Fault], str] | None = None
+    effect: str = TIMING
+    touches: Touches | None = None
+
+    def acts_on(self, fault: Fault, wiring: Any) -> tuple[tuple[str, ...], str]:
+        """The wiring parts ``fault`` touches (default: its port) and the effect it has on them."""
+        parts = self.touches(fault, wiring) if self.touches is not None else (self.port(fault.target),)
+        return parts, self.effect
 
     def channel(self, fault: Fault) -> str:
         if self.channel_of is not None:
@@ -185,6 +198,30 @@ def _depth(port: Any, _old: Fault | None, new: Fault | None, _cfg: WorldConfig) 
     port.set_depth_factor(new.param("factor") if new else 1.0)
 
 
+# -- what each kind touches in the twin's wiring --------------------------------------------
+def _member_part(fault: Fault, _wiring: Any) -> tuple[str, ...]:
+    return (f"member.{fault.target}",)
+
+
+def _clock_part(fault: Fault, _wiring: Any) -> tuple[str, ...]:
+    return (f"clock.{fault.target}",)
+
+
+def _cut_off(fault: Fault, wiring: Any) -> tuple[str, ...]:
+    """The network nodes the partition separates from where the signals are read."""
+    groups = [list(g) for g in fault.params_dict().get("groups", ())]
+    if fault.target not in ("", "network"):
+        groups = [[fault.target]] + groups
+    return wiring.cut_off(groups)
+
+
+def _part(name: str) -> Touches:
+    return lambda _f, _w: (name,)
+
+
+_BOOK, _ORDERS = _part("exchange.book"), _part("exchange.orders")
+
+
 # -- the vocabulary -------------------------------------------------------------------------
 def _sensor_port(target: str) -> str:
     return f"sensor.{target}"
@@ -220,14 +257,17 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
        lambda _t: "exchange", _depth,
        Param("factor", "float", 0.3, 0.0, 10.0, "final depth multiplier", lo_open=True),
        Param("ramp_s", "seconds", 0.0, 0.0, _FOREVER, "time to decay from 1 to factor"),
-       default_target="exchange"),
+       default_target="exchange", effect=VALUE, touches=_BOOK),
     _k("node_loss", "a Hazelcast member dies; it restarts (empty) when the fault ends, if it ends",
-       _members, lambda _t: "cluster", _member, channel_of=lambda f: f"cluster:{f.target}"),
+       _members, lambda _t: "cluster", _member, channel_of=lambda f: f"cluster:{f.target}",
+       touches=_member_part),
     _k("node_restart", "a Hazelcast member restarts: down now, back (empty) after `for` (default 30 s)",
-       _members, lambda _t: "cluster", _member, default_for_s=30.0, channel_of=lambda f: f"cluster:{f.target}"),
+       _members, lambda _t: "cluster", _member, default_for_s=30.0, channel_of=lambda f: f"cluster:{f.target}",
+       touches=_member_part),
     _k("network_partition", "nodes in different groups cannot reach each other; a node target is isolated",
        _partition_targets, lambda _t: "network", _partition,
-       Param("groups", "groups", ()), default_target="network", channel_of=lambda f: "network:partition"),
+       Param("groups", "groups", ()), default_target="network", channel_of=lambda f: "network:partition",
+       touches=_cut_off),
     _k("link_latency", "a link gets slower", _links, lambda t: f"link.{t}", _latency,
        Param("latency_ms", "float", 500.0, 0.0, 600000.0, "mean base latency"),
        Param("jitter_ms", "float", -1.0, -1.0, 600000.0, "jitter (-1: keep the link's)"),
@@ -237,28 +277,32 @@ KINDS: dict[str, FaultKind] = {k.name: k for k in (
     _k("link_down", "a link carries nothing", _links, lambda t: f"link.{t}", _updown),
     _k("clock_skew", "a component's clock runs offset_s ahead (negative: behind)", _clock_targets,
        lambda _t: "clock", _skew, Param("offset_s", "float", 5.0, -1e6, 1e6, "clock offset"),
-       channel_of=lambda f: f"clock:{f.target}"),
+       channel_of=lambda f: f"clock:{f.target}", touches=_clock_part),
     _k("data_corruption", "a service publishes values that fail their checksum", _sensors, _sensor_port,
-       _corrupt),
+       _corrupt, effect=INTEGRITY),
     _k("ledger_desync", "execution reports stop reaching the agent and the account drifts (desync … resync)",
-       _fixed("ledger"), lambda _t: "ledger", _ledger, default_target="ledger"),
+       _fixed("ledger"), lambda _t: "ledger", _ledger, default_target="ledger",
+       effect=VALUE),
     _k("heartbeat_loss", "the agent's keepalive stops (stall … resume)", _fixed("heartbeat"), _sensor_port,
        _sensor_run, default_target="heartbeat", channel_of=_run_channel),
     _k("exf_shock", "a market shock of this magnitude; `for` is its crash regime (default set by [market])",
        _fixed("market"), lambda _t: "market", _shock,
-       Param("magnitude", "float", 1.0, 0.0, 1.0, "shock magnitude"), default_target="market",
+       Param("magnitude", "float", 1.0, 0.0, 1.0, "shock magnitude"), default_target="market", effect=VALUE,
        instantaneous=True),
     _k("exchange_outage", "matching halted: new orders rejected, no fills, cancels queued until it resumes, "
-       "the book feed stops", _fixed("exchange"), lambda _t: "exchange", _outage, default_target="exchange"),
+       "the book feed stops", _fixed("exchange"), lambda _t: "exchange", _outage, default_target="exchange",
+       touches=_BOOK),
     _k("exchange_gateway_down", "the order gateway is down: orders and cancels cannot reach the venue (cancels "
        "fail, the agent retries) while resting orders keep filling", _fixed("exchange"), lambda _t: "exchange",
-       _gateway, default_target="exchange"),
+       _gateway, default_target="exchange", touches=_ORDERS),
     _k("order_rejects", "the exchange rejects this fraction of orders", _fixed("exchange"), lambda _t: "exchange",
-       _rejects, Param("ratio", "float", 0.5, 0.0, 1.0, "reject probability"), default_target="exchange"),
+       _rejects, Param("ratio", "float", 0.5, 0.0, 1.0, "reject probability"), default_target="exchange",
+       effect=VALUE, touches=_ORDERS),
     _k("fill_friction", "only these fractions of maker entries / exits fill (defaults: the spec's HELL test)",
        _fixed("exchange"), lambda _t: "exchange", _friction,
        Param("entry_fill", "float", 0.48, 0.0, 1.0, "entry maker fill ratio"),
-       Param("exit_fill", "float", 0.35, 0.0, 1.0, "exit maker fill ratio"), default_target="exchange"),
+       Param("exit_fill", "float", 0.35, 0.0, 1.0, "exit maker fill ratio"), default_target="exchange",
+       effect=VALUE, touches=_ORDERS),
 )}
 """Every fault kind by name."""
 

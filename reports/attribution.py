@@ -12,7 +12,9 @@ but the drop belongs to a later fault); ``missed`` (the scenario expects a react
 Reaction latency beyond design = fault start → first drop of one of its layers, minus the designed
 delay: the time until the fault's true signals (``signals_true``) first left those layers'
 deadbands (so an ExF layer's 10-min deadband or a book depth decaying over a 10-min ramp is not
-slowness); without the true signals, the largest deadband on the fault's age signals.
+slowness; an invariant flag's threshold counts, so a member loss that truly breaks the quorum at
+once is due at once even when another fault ages one of its entries later); without the true
+signals, the largest deadband on the fault's age signals.
 """
 
 from __future__ import annotations

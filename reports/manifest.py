@@ -241,7 +241,8 @@ def _with_mechanisms(r: _Reader, d: Mapping[str, Any], faults: tuple[Fault, ...]
 
 def layer_reads(r: _Reader, cfg: Mapping[str, Any], field: str) -> dict[str, tuple[tuple[str, float, float, float], ...]]:
     """Layer -> ((signal, deadband, direction, has_deadband), ...) of a recorded controller config
-    (deadband 0 when the input has none; direction -1: the signal is bad below its deadband)."""
+    (deadband 0 when the input has none; direction -1: the signal is bad below its deadband; a keepalive's
+    limit and a flag's threshold — 0.5, bad below — count as deadbands)."""
     out = {}
     for i, layer in enumerate(r.lst(cfg, "layers", field, [])):
         where = f"{field}.layers[{i}]"
@@ -249,6 +250,9 @@ def layer_reads(r: _Reader, cfg: Mapping[str, Any], field: str) -> dict[str, tup
         inputs = []
         for j, spec in enumerate(r.lst(layer, "inputs", where, [])):
             spec = r.obj(spec, f"{where}.inputs[{j}]")
+            if spec.get("transform") == "flag":
+                inputs.append((r.text(spec, "signal", f"{where}.inputs[{j}]"), 0.5, -1.0, 1.0))
+                continue
             band_key = "max" if spec.get("transform") == "max_age" else "deadband"   # a keepalive's limit
             deadband, direction = spec.get(band_key, 0.0), spec.get("direction", 1.0)
             ok = isinstance(deadband, (int, float)) and not isinstance(deadband, bool)

@@ -14,10 +14,12 @@ from .ports import (FAULT_PORTS, ClockPort, ClusterPort, ExchangePort, LedgerPor
                     NetworkPort, SensorPort)
 from .trace import TABLES, Trace
 from .watchdog import SIGNALS
-from .world import World
+from .wiring import EFFECTS, INTEGRITY, TIMING, VALUE, Flow, Wiring
+from .world import World, wiring_of
 
 __all__ = [
-    "AgentConfig", "ClockPort", "ClusterConfig", "ClusterPort", "ExchangeConfig", "ExchangePort", "FAULT_PORTS",
+    "AgentConfig", "ClockPort", "ClusterConfig", "ClusterPort", "EFFECTS", "ExchangeConfig", "ExchangePort",
+    "FAULT_PORTS", "Flow", "INTEGRITY", "TIMING", "VALUE", "Wiring", "wiring_of",
     "FRICTION_MODES",
     "LINK_NAMES", "LedgerPort", "LinkConfig", "LinkPort", "MarketConfig", "MarketPort", "NetworkConfig",
     "NetworkPort", "REGIMES", "SENSOR_NAMES", "SIGNALS", "SensorPort", "SensorsConfig", "TABLES", "Trace",

@@ -29,6 +29,7 @@ from .channel import Channel
 from .cluster import Record
 from .orders import Fill, Order
 from .portfolio import Portfolio
+from .wiring import JOURNAL_KEYS, Flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -318,6 +319,14 @@ class Agent:
         return not ex.undelivered and len(ex.adjustments) == len(self.portfolio.adjustments)
 
     # -- equity -----------------------------------------------------------------------------
+    def flows(self) -> list[Flow]:
+        """For :mod:`twin.wiring`: reconciliation crosses the exchange session both ways and compares with
+        the account; journal entries cross the agent's grid link; equity is marked at the market's mids."""
+        ledger = [Flow(p, "agent.ledger") for p in self.to_exchange.parts() + self.exchange.reports.parts()]
+        journal = [Flow(p, JOURNAL_KEYS) for p in ("agent.journal", f"link.{self.journal_link.name}", "node.agent")]
+        held = [Flow(f"member.{m}", JOURNAL_KEYS) for m in self.ctx.cluster.names]   # entries on every partition
+        return ledger + journal + held + [Flow("exchange.account", "agent.ledger"), Flow("market", "agent.equity")]
+
     def drawdown(self, now: float) -> float:
         return self.portfolio.drawdown(self.portfolio.equity(self._mark))
 

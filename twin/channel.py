@@ -37,6 +37,10 @@ class Channel:
         if not self._pumping:
             self._pump()
 
+    def parts(self) -> tuple[str, ...]:
+        """What delivery depends on (for :mod:`twin.wiring`): the link and both ends' network nodes."""
+        return (f"link.{self.link.name}", f"node.{self.src}", f"node.{self.dst}")
+
     @property
     def backlog(self) -> int:
         return len(self._queue)

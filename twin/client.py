@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from .wiring import Flow
+
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
 
@@ -49,6 +51,11 @@ class Client:
         self.on_change: Callable[[], None] = lambda: None
         self._draw = ctx.streams.buffer("client.heartbeat")
         self._event_draw = ctx.streams.buffer("client.membership")
+
+    def flows(self) -> list[Flow]:
+        """For :mod:`twin.wiring`: the connections cross the agent's link from the agent's node (the
+        member view comes from the members, see :meth:`twin.cluster.Cluster.flows`)."""
+        return [Flow(f"link.{self.link.name}", "client"), Flow("node.agent", "client")]
 
     # -- heartbeats and connections -----------------------------------------------------------
     def _answers(self, m: int) -> bool:

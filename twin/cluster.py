@@ -33,6 +33,7 @@ from .config import ClusterConfig
 from .errors import TwinError
 from .invocation import ROUTE_OK, ROUTE_REFUSED, ROUTE_RETRY, Retries
 from .network import Link, Network
+from .wiring import Flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .rng import DrawBuffer, Streams
@@ -248,6 +249,19 @@ class Cluster:
         return self.writable_owner(key, reader) is not None
 
     # -- membership -----------------------------------------------------------------------------
+    def flows(self) -> list[Flow]:
+        """For :mod:`twin.wiring`: each member runs on its network node and tells the client's view about
+        membership (the entries it holds are declared by their writers, see :meth:`holders`)."""
+        out = []
+        for name in self.names:
+            out += [Flow(f"node.{name}", f"member.{name}"), Flow(f"member.{name}", "client.view")]
+        return out
+
+    def holders(self, key: str) -> tuple[str, ...]:
+        """The members holding a copy of ``key``'s partition now (owner first): a write waits for the owner
+        (until its loss is detected and a backup takes over) and the entry is lost with all of them."""
+        return tuple(self.names[m] for m in self.replicas[self.partition_id(key)])
+
     def member_index(self, i: int) -> int:
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.names):
             raise TwinError(f"cluster: member index must be in 0..{len(self.names) - 1}, got {i!r}")

@@ -33,6 +33,7 @@ from .errors import TwinError
 from .orders import Fill, Order
 from .queue import MakerQueue
 from .validate import flag, number
+from .wiring import Flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -42,6 +43,9 @@ __all__ = ["Exchange"]
 
 class Exchange:
     """Matching and the exchange-side account (the ledger's source of truth)."""
+
+    PARTS = ("exchange.book", "exchange.orders", "exchange.account")
+    """Its parts in :mod:`twin.wiring`: the books (and their feed), order handling, the account."""
 
     def __init__(self, ctx: "Context") -> None:
         self.ctx = ctx
@@ -110,6 +114,11 @@ class Exchange:
         self.ctx.changed("ob_depth_decay", "exchange", {"factor": self.depth_factor})
 
     # -- books ------------------------------------------------------------------------------
+    def flows(self) -> list[Flow]:
+        """For :mod:`twin.wiring`: the books follow the market (order handling and the account move no
+        signal but the ledger's, see :meth:`twin.agent.Agent.flows`)."""
+        return [Flow("market", "exchange.book")]
+
     def mid(self, asset: int, t_s: float) -> float:
         return self.ctx.market.price(asset, t_s)
 

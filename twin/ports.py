@@ -39,6 +39,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
+from .wiring import Flow
+
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent
     from .context import Context
@@ -118,6 +120,10 @@ class Ledger:
         self._ctx = ctx
         self._agent = agent
         self._exchange = exchange
+
+    def flows(self) -> list[Flow]:
+        """For :mod:`twin.wiring`: a desync moves the account; the resync books the missed fills in the journal."""
+        return [Flow("ledger", "exchange.account"), Flow("ledger", "agent.journal")]
 
     def desync(self) -> None:
         ex = self._exchange

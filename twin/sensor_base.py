@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generator
 from .cluster import Record
 from .invocation import ROUTE_OK, ROUTE_RETRY
 from .validate import flag, number
+from .wiring import Flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -132,6 +133,20 @@ class Sensor:
         """Publish values whose payload no longer matches their checksum."""
         self.corrupting = flag(f"sensor.{self.name}.corrupt", "on", on)
         self._changed("data_corruption", {"on": self.corrupting})
+
+    # -- wiring -------------------------------------------------------------------------------
+    def flows(self) -> list[Flow]:
+        """What this service's records depend on: its node, its clock, what it captures
+        (:meth:`captures`); they cross its link into its grid entry, held by its partition's members."""
+        me, key = f"sensor.{self.name}", f"key.{self.key}"
+        return ([Flow(f"node.{self.node}", me), Flow(f"clock.{self.name}", me)]
+                + [Flow(src, me) for src in self.captures()]
+                + [Flow(me, key), Flow(f"link.{self.link.name}", key)]
+                + [Flow(f"member.{m}", key) for m in self.ctx.cluster.holders(self.key)])
+
+    def captures(self) -> tuple[str, ...]:
+        """The parts :meth:`capture` reads (default: none, a value of time only)."""
+        return ()
 
     # -- internals --------------------------------------------------------------------------
     def _set(self, state: str, kind: str) -> None:

@@ -13,6 +13,7 @@ from trading.scanner import RANKED_ASSETS
 
 from .market import DVOL_BASE
 from .sensor_base import Sensor
+from .wiring import JOURNAL_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -50,6 +51,9 @@ class Scanner(Sensor):
     def long(self):
         return self.eigen.long
 
+    def captures(self) -> tuple[str, ...]:
+        return ("market",)
+
     def on_restart(self) -> None:
         self.eigen.restart(self.ctx.market.log_prices(self.ctx.now()))
 
@@ -74,6 +78,10 @@ class OrderBookStreamer(Sensor):
         self.feed = ctx.links["exchange->sensor.ob"]
         self.book = (0.0, self.feed.mean_latency_ms, 1.0)   # (true book ts, latency_ms, depth_ratio)
         self._books: dict[float, tuple[float, float, float]] = {}
+
+    def captures(self) -> tuple[str, ...]:
+        """The exchange's book, over its feed link, from the exchange's network node."""
+        return ("exchange.book", f"link.{self.feed.name}", "node.exchange")
 
     def capture(self, t: float) -> tuple:
         ex = self.ctx.exchange
@@ -103,6 +111,9 @@ class MCForewarner(Sensor):
     def __init__(self, ctx: "Context") -> None:
         super().__init__("mc_forewarner", ctx, ctx.cfg.sensors.mc_interval_s)
 
+    def captures(self) -> tuple[str, ...]:
+        return ("market",)
+
     def capture(self, t: float) -> tuple:
         dvol = self.ctx.market.exf_state(t)[0]
         return (max(0.0, min(1.0, 2.0 - dvol / DVOL_BASE)),)
@@ -118,6 +129,9 @@ class ExF(Sensor):
     def __init__(self, ctx: "Context") -> None:
         super().__init__("exf", ctx, ctx.cfg.sensors.exf_interval_s)
         self.baseline = ctx.market.exf_state(0.0)[0]
+
+    def captures(self) -> tuple[str, ...]:
+        return ("market",)
 
     def on_restart(self) -> None:
         self.baseline = self.ctx.market.exf_state(self.ctx.now())[0]
@@ -162,6 +176,10 @@ class LedgerChecksum(Sensor):
     def __init__(self, ctx: "Context") -> None:
         super().__init__("ledger_checksum", ctx, ctx.cfg.sensors.checksum_interval_s)
         self.journal: list[tuple[int, str, int]] = []   # (seq, key, entry hash) as written by the agent
+
+    def captures(self) -> tuple[str, ...]:
+        """The agent's journal entries in the grid."""
+        return (JOURNAL_KEYS,)
 
     def capture(self, t: float) -> tuple | None:
         """None (no publish this round) if some entry's partition cannot be read right now."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from .wiring import ANY, INTEGRITY, TIMED, Flow, signal_node
+
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent
     from .context import Context
@@ -27,11 +29,20 @@ SIGNALS: tuple[str, ...] = (
 _NAN = math.nan
 _AGED = (("heartbeat", "heartbeat.age_s"), ("mc_forewarner", "mc_forewarner.age_s"), ("scan", "scan.age_s"),
          ("exf", "exf.age_s"), ("esof", "esof.age_s"))
+_PAYLOAD = (("ob.age_s", "ob", 0, True, TIMED), ("ob.latency_ms", "ob", 1, False, TIMED),
+            ("ob.depth_ratio", "ob", 2, False, ANY), ("exf.shock", "exf", 3, False, ANY))
+"""Signals read from a record's payload: (signal, sensor, field, a timestamp to age on the agent's clock,
+what reaches the signal — ``ob.age_s`` and ``ob.latency_ms`` measure time: a change of the book's value
+does not move them)."""
+_CLIENT = "client"
 _JOURNAL_GRACE_S = 5.0
 
 
 class Watchdog:
     """Observed and true signals, per agent step."""
+
+    node = "agent"
+    """The network node the signals are read on (the agent's)."""
 
     def __init__(self, ctx: "Context", sensors: dict[str, "Sensor"]) -> None:
         self.ctx = ctx
@@ -64,19 +75,36 @@ class Watchdog:
             "hz.quorum": 1.0 if agent.client.quorum_ok() else 0.0,
             "ledger.consistent": 1.0 if agent.ledger_consistent else 0.0,
         }
+        recs = {}
         for name, signal in _AGED:
-            rec = self._read(name, now)
+            rec = recs[name] = self._read(name, now)
             out[signal] = clock - rec.ts if rec is not None else _NAN
-        ob = self._read("ob", now)
-        if ob is not None:
-            out["ob.age_s"], out["ob.latency_ms"], out["ob.depth_ratio"] = clock - ob.payload[0], ob.payload[1], ob.payload[2]
-        else:
-            out["ob.age_s"] = out["ob.latency_ms"] = out["ob.depth_ratio"] = _NAN
-        exf = self.last_valid.get("exf")
-        out["exf.shock"] = exf.payload[3] if exf is not None else _NAN
+        for signal, name, i, stamped, _ in _PAYLOAD:
+            rec = recs[name] if name in recs else recs.setdefault(name, self._read(name, now))
+            out[signal] = _NAN if rec is None else (clock - rec.payload[i] if stamped else rec.payload[i])
         self.checksum_ok = self._checksum(now)
         out["data.checksum_ok"] = 1.0 if self.checksum_ok and not any(self.corrupt.values()) else 0.0
         out["portfolio.drawdown"] = agent.drawdown(now)
+        return out
+
+    def flows(self) -> list[Flow]:
+        """Where each signal comes from: the grid entry it is read from (through the client, aged on the
+        agent's clock), the client's view (quorum), the agent's ledger, journal and equity. A corrupt
+        record of any sensor breaks ``data.checksum_ok``."""
+        out = [Flow(_CLIENT, signal_node("hz.quorum")), Flow("client.view", signal_node("hz.quorum")),
+               Flow("agent.ledger", signal_node("ledger.consistent")),
+               Flow("agent.journal", signal_node("data.checksum_ok")),
+               Flow("agent.equity", signal_node("portfolio.drawdown"))]
+        read = [(signal, name, TIMED, True) for name, signal in _AGED]
+        read += [(signal, name, carries, stamped) for signal, name, _, stamped, carries in _PAYLOAD]
+        read.append(("data.checksum_ok", "ledger_checksum", ANY, False))
+        for signal, name, carries, aged in read:
+            node = signal_node(signal)
+            out += [Flow(f"key.{self.keys[name]}", node, carries), Flow(_CLIENT, node)]
+            if aged:
+                out.append(Flow("clock.agent", node))
+        out += [Flow(f"key.{key}", signal_node("data.checksum_ok"), frozenset((INTEGRITY,)))
+                for name, key in self.keys.items() if name != "ledger_checksum"]
         return out
 
     def _checksum(self, now: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from pathlib import Path
@@ -24,8 +25,9 @@ from .sensor_base import Sensor
 from .services import EsoF, ExF, Heartbeat, LedgerChecksum, MCForewarner, OrderBookStreamer, Scanner
 from .trace import Recorder, Trace
 from .watchdog import SIGNALS, Watchdog
+from .wiring import Wiring
 
-__all__ = ["World"]
+__all__ = ["World", "wiring_of"]
 
 
 def _controller(spec: Any) -> Any:
@@ -43,7 +45,8 @@ class World:
 
     ``World(world_config, controller, seed)``; ``run(until_s)`` returns the :class:`Trace`.
     ``ports`` maps port names to fault ports (see :mod:`twin.ports`); ``at(t_s, fn)`` schedules a
-    callback; ``record_event(kind, target, **detail)`` adds a row to the ``events`` table.
+    callback; ``record_event(kind, target, **detail)`` adds a row to the ``events`` table; ``wiring`` is
+    the graph of what every signal derives from (:mod:`twin.wiring`).
 
     The component classes are class attributes, the one extension point for variants (the planted-defect
     catalogue in ``tests/planted/`` subclasses ``World`` and replaces one of them): each is built with the
@@ -136,6 +139,19 @@ class World:
                       "market": ctx.market, "ledger": self.ledger, "clock": ctx.clocks})
         return dict(sorted(ports.items()))
 
+    @functools.cached_property
+    def wiring(self) -> Wiring:
+        """The graph of what each signal derives from, as every component built here declares it
+        (:mod:`twin.wiring`), built on first use: read it before :meth:`run` (the grid entries' holders are
+        the partition table's at that moment)."""
+        ctx = self.ctx
+        flows = [f for s in self.sensors.values() for f in s.flows()]
+        for part in (self.watchdog, self.client, self.agent, self.ledger, ctx.cluster, ctx.exchange):
+            flows += part.flows()
+        parts = ([f"node.{n}" for n in ctx.network.nodes] + [f"link.{n}" for n in ctx.links]
+                 + [f"clock.{c}" for c in ctx.clocks.components] + list(ctx.exchange.PARTS) + ["market", "ledger"])
+        return Wiring(flows, SIGNALS, parts=parts, network_nodes=ctx.network.nodes, observer=self.watchdog.node)
+
     def _start(self, ctx: Context) -> None:
         env = ctx.env
         for s in self.sensors.values():
@@ -187,3 +203,10 @@ class World:
     def trace(self) -> Trace:
         """The trace of everything so far."""
         return self.recorder.build(self.now, self.agent.orders, self.ctx.exchange.fills)
+
+
+@functools.lru_cache(maxsize=16)
+def wiring_of(world_config: WorldConfig) -> Wiring:
+    """The wiring of a world built from ``world_config`` (:attr:`World.wiring`; it depends on the
+    configuration only, not on the seed or the controller)."""
+    return World(world_config, "survival", seed=0).wiring

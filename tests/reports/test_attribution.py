@@ -140,3 +140,77 @@ def test_the_designed_delay_comes_from_the_true_signals_leaving_the_deadband() -
     (o,) = outcomes(tr, [fault], reads, truth)
     assert o.designed_s == crossing and o.excess_s == 5.0
     assert outcomes(tr, [fault], reads)[0].excess_s == crossing + 5.0      # without the truth: no ramp known
+
+
+_SENSOR_LINK_FAULTS = '''
+name = "mc_link_down_esof_slow"
+description = "The MC-Forewarner's link to the grid goes down; 10 s later the EsoF link gets slow"
+duration = "30m"
+seeds = 1
+
+[liveness]
+enabled = false
+
+[[fault]]
+kind = "link_down"
+target = "sensor.mc_forewarner->cluster"
+at = "10m"
+for = "12m"
+
+[[fault]]
+kind = "link_latency"
+target = "sensor.esof->cluster"
+at = "610s"
+for = "12m"
+latency_ms = 1500.0
+
+[[expect]]
+check = "layer_reaches"
+layer = "mc_forewarner"
+window = ["fault[0].start", "fault[0].end"]
+max = 0.95
+'''
+
+
+def test_a_sensor_link_fault_is_attributed_through_the_derived_map_and_a_removed_layer_changes_it(
+        tmp_path: Path) -> None:
+    """A link no built-in scenario faults: the runner derives from the twin's wiring that the MC-Forewarner's
+    link carries ``mc_forewarner.age_s`` only (the EsoF link ``esof.age_s``), so the mc_forewarner layer's
+    drop belongs to the link_down although the EsoF fault started later and was live; without that layer
+    in the controller's config the same fault has no layer and its expected reaction is missed."""
+    scenario = tmp_path / "mc_link_down_esof_slow.toml"
+    scenario.write_text(_SENSOR_LINK_FAULTS, encoding="utf-8")
+    run_dir = nor_run(tmp_path / "out", scenario, seeds=1, companions=False)
+    report = load_report(run_dir)
+    (case,) = report.cases
+    link, esof = case.faults
+    assert link.signals == ("mc_forewarner.age_s",) and link.expects_reaction is True
+    assert esof.signals == ("esof.age_s",) and esof.expects_reaction is False
+    reads = case.scenario.layer_reads
+    down, slow = outcomes(case.traces["run"], case.faults, reads, case.truth)
+    assert down.layers == ("mc_forewarner",) and down.outcome == "reacted", down
+    assert 30.0 <= down.detect_s <= 150.0 and down.detect_s > esof.at_s - link.at_s
+    assert slow.layers == ("esof",) and slow.outcome == "correct: no reaction"
+    without = {name: inputs for name, inputs in reads.items() if name != "mc_forewarner"}
+    down, _ = outcomes(case.traces["run"], case.faults, without, case.truth)
+    assert down.layers == () and down.outcome == "missed"
+
+
+def test_a_member_loss_that_truly_breaks_the_quorum_is_due_at_once_though_another_fault_ages_its_entry() -> None:
+    """compound_quorum_shock: a member holding the ExF entry dies while ExF is stale; the true ExF age leaves
+    its deadband 241 s later, but the true quorum broke at once (a flag's threshold is its deadband), so the
+    hz_quorum drop 5 s in is 5 s beyond design, not 0."""
+    from controller import default_config
+    from reports.manifest import _Reader, layer_reads
+
+    config = default_config().to_dict()
+    reads = layer_reads(_Reader(Path("manifest.json")), config, "controller.config")
+    assert reads["hz_quorum"] == (("hz.quorum", 0.5, -1.0, 1.0),)
+    exf_band = reads["exf"][0][1]
+    fault = Fault("node_loss", "hz0", 100.0, 300.0, {}, True, ("hz.quorum", "exf.age_s"), True)
+    t = np.arange(1000, dtype=np.float64)
+    truth = {"t_s": t, "hz.quorum": np.where((t >= 100.0) & (t < 400.0), 0.0, 1.0),
+             "exf.age_s": np.clip(t - 100.0 - 241.0 + exf_band, 0.0, None)}
+    tr = trace(1000, {105: H, 500: A}, {"hz_quorum": {105: 0.0, 400: 1.0}})
+    (o,) = outcomes(tr, [fault], reads, truth)
+    assert o.designed_s == 0.0 and o.excess_s == 5.0
