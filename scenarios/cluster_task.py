@@ -144,7 +144,8 @@ def run_remote(job: tuple, layout: tuple[str, str], expected: Mapping[str, Any],
     if staging is not None:
         parent = Path(staging) / run_name
         parent.mkdir(parents=True, exist_ok=True)
-        case_dir = Path(tempfile.mkdtemp(prefix=".attempt-", dir=parent)) / case_rel   # a retry never mixes
+        attempt = Path(tempfile.mkdtemp(prefix=".attempt-", dir=parent))      # a retry never mixes with it
+        case_dir = attempt / case_rel
         result = run_case(scenario, seed, case_dir, rel, companions)
         files = case_files(case_dir, with_bytes=False)
     else:
@@ -153,4 +154,5 @@ def run_remote(job: tuple, layout: tuple[str, str], expected: Mapping[str, Any],
             result = run_case(scenario, seed, case_dir, rel, companions)
             files = case_files(case_dir, with_bytes=True)
     return {"result": result, "files": files, "worker": _worker_address(), "host": info["host"],
-            "pid": os.getpid(), "staged": str(case_dir) if staging is not None else None}
+            "pid": os.getpid(), "staged": str(case_dir) if staging is not None else None,
+            "attempt_dir": str(attempt) if staging is not None else None}
