@@ -23,7 +23,7 @@ from twin import TwinError
 
 from .crash import EXIT_INTERRUPTED, internal_error, note_run_dir, run_dir_of, terminate_as_interrupt
 from . import options
-from .cluster import ClusterError
+from .cluster import ClusterError, add_cluster_options
 from .errors import ScenarioError, ScenarioFileError
 from .runner import EXIT_ERROR, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
 
@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-companions", action="store_true",
                      help="skip the comparison re-runs (nofault, static_ladder, seed_template, uncontrolled) unless an expectation needs one")
     run.add_argument("--no-report", action="store_true", help="do not render report.html")
-    _cluster_options(run)
+    add_cluster_options(run)
     rep = sub.add_parser("replay", help="re-run one case of a run and confirm its trace is byte-identical")
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("scenario")
@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--kinds", help="comma-separated fault kinds (default: the whole vocabulary)")
     exp.add_argument("--out", type=Path, default=Path("runs/explore"), help="where the minimal scenario is written")
     exp.add_argument("--no-liveness", action="store_true", help="look for safety violations only")
-    _cluster_options(exp, shared=False)
+    add_cluster_options(exp, shared=False)
     rpt = sub.add_parser("report", help="(re)render report.html, summary.md and junit.xml of a run directory; "
                                         "with two run directories, compare them")
     rpt.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="one run, or two to compare")
@@ -106,17 +106,6 @@ def _parser() -> argparse.ArgumentParser:
     inf.add_argument("--members", type=_positive, default=3, help="members for 'up' (default 3)")
     add_sweep_parser(sub)
     return p
-
-
-def _cluster_options(p: argparse.ArgumentParser, shared: bool = True) -> None:
-    from .cluster import cluster_address
-
-    p.add_argument("--cluster", type=cluster_address, metavar="tcp://HOST:8786",
-                   help="run on this dask.distributed scheduler's workers instead of local processes")
-    if shared:
-        p.add_argument("--cluster-shared-dir", type=Path, metavar="DIR",
-                       help="with --cluster: workers write cases here (a directory every worker and this machine "
-                            "see at the same path) instead of returning their bytes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

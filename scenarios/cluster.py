@@ -29,7 +29,7 @@ from .case import CaseResult, trace_sha256
 from .cluster_task import DETERMINISM_ENV, identity, run_remote, worker_info
 from .errors import ScenarioError, ScenarioFileError
 
-__all__ = ["ADDRESS_RULE", "ClusterError", "ClusterRefused", "ClusterSession", "cluster_address", "cluster_session",
+__all__ = ["ADDRESS_RULE", "add_cluster_options", "ClusterError", "ClusterRefused", "ClusterSession", "cluster_address", "cluster_session",
            "land_case"]
 
 ADDRESS_RULE = "a dask.distributed scheduler address such as tcp://HOST:8786"
@@ -62,6 +62,16 @@ def cluster_address(text: str) -> str:
     if m is None or not 0 < int(m.group(3)) < 65536:
         raise argparse.ArgumentTypeError(f"expected {ADDRESS_RULE}, got {text!r}")
     return text
+
+
+def add_cluster_options(p: Any, shared: bool = True) -> None:
+    """``--cluster`` (and ``--cluster-shared-dir``) on an argparse parser."""
+    p.add_argument("--cluster", type=cluster_address, metavar="tcp://HOST:8786",
+                   help="run on this dask.distributed scheduler's workers instead of local processes")
+    if shared:
+        p.add_argument("--cluster-shared-dir", type=Path, metavar="DIR",
+                       help="with --cluster: workers write cases here (a directory every worker and this machine "
+                            "see at the same path) instead of returning their bytes")
 
 
 def _differences(worker: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
@@ -163,7 +173,7 @@ class ClusterSession:
             futures[fut.key] = (fut, a)
         try:
             for fut in as_completed([f for f, _ in futures.values()], loop=self.client.loop):
-                payload = self._payload(fut)
+                payload = self.result(fut)
                 n = self.attempts([fut.key])[fut.key]
                 a = futures[fut.key][1]
                 self._note(a[3], payload, n)
@@ -173,7 +183,9 @@ class ClusterSession:
             self.client.cancel([f for f, _ in futures.values()], force=True)
             raise
 
-    def _payload(self, fut: Any) -> Mapping[str, Any]:
+    def result(self, fut: Any) -> Any:
+        """A task's result; a worker unlike the client is :class:`ClusterRefused`, a task lost with every worker
+        that tried it :class:`ClusterError`."""
         from distributed import KilledWorker
 
         from .cluster_task import WorkerMismatch

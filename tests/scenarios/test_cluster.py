@@ -171,3 +171,45 @@ def test_a_file_altered_in_transit_makes_the_case_error(suite, cluster, tmp_path
     bad = land_case(payload, tmp_path / "bad")
     assert bad.verdict == "ERROR" and rel in bad.error and "sha256" in bad.error
     assert rel in (tmp_path / "bad" / "error.txt").read_text(encoding="utf-8")
+
+
+GRID = """
+[[param]]
+path = "layers.mc_forewarner.inputs.mc_forewarner.age_s.deadband"
+values = [90.0, 600.0, 3600.0]
+[[param]]
+path = "postures.apex.enter"
+range = [0.9, 0.92, 2]
+"""
+
+
+def test_split_follows_the_slowest_axis_then_the_next() -> None:
+    import itertools
+
+    import numpy as np
+
+    from scenarios.sweep_dask import axis_blocks, split
+
+    points = np.array(list(itertools.product([1, 2, 3], [10, 20], [5, 6])), dtype=float)
+    assert axis_blocks(points) == [4, 2, 1]
+    assert split(points, 2) == [(0, 8), (8, 12)]                 # whole values of the slowest axis
+    assert split(points, 3) == [(0, 4), (4, 8), (8, 12)]
+    assert split(points, 4) == [(0, 4), (4, 8), (8, 10), (10, 12)]   # 3 values < 4 threads: cut along the next axis
+    assert split(points[:1], 8) == [(0, 1)]
+
+
+def test_sweep_on_the_cluster_equals_the_local_sweep(cluster, pool_run, tmp_path: Path, capsys) -> None:
+    import numpy as np
+
+    from scenarios.sweep_cli import run_sweep
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID, encoding="utf-8")
+    local = run_sweep(pool_run.run_dir, grid)
+    remote = run_sweep(pool_run.run_dir, grid, cluster.scheduler_address)
+    assert "2 tasks on tcp://" in capsys.readouterr().out
+    assert local.result.columns.keys() == remote.result.columns.keys() and local.result.steps == remote.result.steps
+    for k, v in local.result.columns.items():
+        np.testing.assert_array_equal(remote.result.columns[k], v, err_msg=k)
+    for k, v in local.result.per_case.items():
+        np.testing.assert_array_equal(remote.result.per_case[k], v, err_msg=k)
