@@ -213,3 +213,25 @@ def test_sweep_on_the_cluster_equals_the_local_sweep(cluster, pool_run, tmp_path
         np.testing.assert_array_equal(remote.result.columns[k], v, err_msg=k)
     for k, v in local.result.per_case.items():
         np.testing.assert_array_equal(remote.result.per_case[k], v, err_msg=k)
+
+
+def test_explore_on_the_cluster_finds_what_the_local_search_finds(cluster, tmp_path: Path) -> None:
+    from controller import apply_overrides, default_config, dump_config
+    from scenarios.explore import explore
+
+    slow = apply_overrides(default_config(), {"name": "slow-integrity",
+                                              "layers": {"data_integrity": {"recovery_per_min": 1e-6}}}, "test")
+    path = tmp_path / "slow.toml"
+    path.write_text(dump_config(slow), encoding="utf-8")
+    said: list[str] = []
+    kw = dict(budget=3, seed=0, horizon_s=300.0, tail_s=300.0, kinds=["data_corruption"])
+    local = explore(str(path), out=tmp_path / "a", echo=lambda _: None, **kw)
+    remote = explore(str(path), out=tmp_path / "b", echo=said.append, cluster=cluster.scheduler_address, **kw)
+    assert local.found and remote.found
+    assert (remote.seed, remote.faults, remote.failure, remote.evaluations) == \
+        (local.seed, local.faults, local.failure, local.evaluations)
+    assert any("schedules evaluated in parallel" in s for s in said)
+    used = next(s for s in said if "schedules searched ran on the cluster" in s)
+    assert int(used.split()[0]) >= 1, said
+    assert remote.path.read_text(encoding="utf-8") == local.path.read_text(encoding="utf-8").replace(
+        str(tmp_path / "a"), str(tmp_path / "b"))
