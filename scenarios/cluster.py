@@ -79,10 +79,10 @@ def _differences(worker: Mapping[str, Any], expected: Mapping[str, Any]) -> list
     for key in ("python", "code_sha256", "numeric_probe"):
         if worker[key] != expected[key]:
             out.append(f"{key} {str(worker[key])[:16]} (client {str(expected[key])[:16]})")
-    for group in ("versions", "env"):
+    for group, whose in (("versions", "client"), ("env", "required")):
         for name in sorted(set(worker[group]) | set(expected[group])):
             if worker[group].get(name) != expected[group].get(name):
-                out.append(f"{name} {worker[group].get(name)!r} (client {expected[group].get(name)!r})")
+                out.append(f"{name} {worker[group].get(name)!r} ({whose} {expected[group].get(name)!r})")
     return out
 
 
