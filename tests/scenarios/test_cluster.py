@@ -12,15 +12,14 @@ import threading
 import time
 from pathlib import Path
 
+import distributed
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from scenarios.cli import main  # noqa: E402
-from scenarios.cluster import ClusterRefused, check_workers, cluster_session, land_case  # noqa: E402
-from scenarios.cluster_task import DETERMINISM_ENV, identity, run_remote, worker_info  # noqa: E402
-from scenarios.loader import load_scenarios  # noqa: E402
-from scenarios.runner import RunOptions, run_suite  # noqa: E402
+from scenarios.cli import main
+from scenarios.cluster import ClusterRefused, check_workers, cluster_session, land_case
+from scenarios.cluster_task import DETERMINISM_ENV, identity, run_remote, worker_info
+from scenarios.loader import load_scenarios
+from scenarios.runner import RunOptions, run_suite
 
 SHORT = """name = "cl_short"
 duration = "12m"
