@@ -23,6 +23,7 @@ from twin import TwinError
 
 from .crash import EXIT_INTERRUPTED, internal_error, note_run_dir, run_dir_of, terminate_as_interrupt
 from . import options
+from .cluster import ClusterError, add_cluster_options
 from .errors import ScenarioError, ScenarioFileError
 from .runner import EXIT_ERROR, EXIT_FAILED, EXIT_INVALID, EXIT_OK, RunOptions, exit_code, run_suite
 
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-companions", action="store_true",
                      help="skip the comparison re-runs (nofault, static_ladder, seed_template, uncontrolled) unless an expectation needs one")
     run.add_argument("--no-report", action="store_true", help="do not render report.html")
+    add_cluster_options(run)
     rep = sub.add_parser("replay", help="re-run one case of a run and confirm its trace is byte-identical")
     rep.add_argument("run_dir", type=Path)
     rep.add_argument("scenario")
@@ -87,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--kinds", help="comma-separated fault kinds (default: the whole vocabulary)")
     exp.add_argument("--out", type=Path, default=Path("runs/explore"), help="where the minimal scenario is written")
     exp.add_argument("--no-liveness", action="store_true", help="look for safety violations only")
+    add_cluster_options(exp, shared=False)
     rpt = sub.add_parser("report", help="(re)render report.html, summary.md and junit.xml of a run directory; "
                                         "with two run directories, compare them")
     rpt.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="one run, or two to compare")
@@ -121,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with terminate_as_interrupt():
             return _dispatch(args, "nor " + shlex.join(args_list))
+    except ClusterError as exc:           # the cluster lost a task on every worker it tried: not a verdict
+        print(f"nor: cluster: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except (ScenarioError, ConfigError, FaultError, TwinError, ReportError, StrictError) as exc:
         print(f"nor: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -156,7 +162,8 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
         from .resume import resume_run
         result = resume_run(args.resume, RunOptions(jobs=args.jobs or 0, junit=args.junit, command=command,
                                                     report=not args.no_report, fail_fast=args.fail_fast,
-                                                    json_lines=args.json_lines))
+                                                    json_lines=args.json_lines, cluster=args.cluster,
+                                                    cluster_shared_dir=args.cluster_shared_dir))
         print(result.run_dir)
         return exit_code([r["verdict"] for s in result.manifest["scenarios"] for r in s["runs"]])
     if args.command == "run":
@@ -172,7 +179,7 @@ def _dispatch(args: argparse.Namespace, command: str) -> int:
                           seed_list=tuple(dict.fromkeys(args.seed_list)) if args.seed_list else None,
                           companions=not args.no_companions, junit=args.junit, command=command,
                           report=not args.no_report, fail_fast=args.fail_fast, json_lines=args.json_lines,
-                          run_dir=args.run_dir)
+                          run_dir=args.run_dir, cluster=args.cluster, cluster_shared_dir=args.cluster_shared_dir)
         result = run_suite(scenarios, opts)
         if args.json_lines:
             import json

@@ -67,12 +67,57 @@ def _duration_s(faults: tuple[Fault, ...], horizon_s: float, tail_s: float) -> f
     return max([horizon_s, *(f.end_s for f in faults)]) + tail_s
 
 
+def first_violation(base: Scenario, horizon_s: float, tail_s: float, config: Any, world_seed: int,
+                    faults: tuple[Fault, ...]) -> CheckResult | None:
+    """Run one schedule (``tail_s`` past its last heal) and return its first safety or liveness failure."""
+    case = replace(base, duration_s=_duration_s(faults, horizon_s, tail_s))
+    results = judge(case, faults, simulate(case, world_seed, config, faults), {})
+    return next((r for r in results if not r.ok and r.kind in ("safety", "liveness")), None)
+
+
+def remote_violation(args: tuple, expected: dict) -> CheckResult | None:
+    """:func:`first_violation` on a cluster worker, refused unless the worker is like the client."""
+    from .cluster_task import WorkerMismatch, identity, worker_info
+
+    if identity(worker_info()) != expected:
+        raise WorkerMismatch(f"worker on {worker_info()['host']} differs from the client")
+    return first_violation(*args)
+
+
+def _prefill(cluster: str, strategy: Any, config_h: Any, seed: int, args: tuple,
+             echo: Callable[[str], None]) -> dict[tuple, CheckResult | None]:
+    """``--cluster``: the schedules the search will draw first (a dry generate pass with the same random
+    seed), evaluated in parallel on the cluster. The search then reads them from its memo; what it draws
+    beyond them (shrinking) runs here. The search and its result are the same as without the cluster."""
+    from .cluster import cluster_session
+
+    drawn: list[tuple] = []
+
+    def collect(example: tuple) -> bool:
+        drawn.append(example)
+        return False
+
+    try:
+        find(strategy, collect, settings=settings(config_h, phases=[Phase.generate]), random=Random(seed))
+    except NoSuchExample:
+        pass
+    todo = list(dict.fromkeys(drawn))
+    with cluster_session(cluster, echo=echo) as session:
+        futures = [session.client.submit(remote_violation, (*args, ws, faults), session.expected, pure=False,
+                                         key=f"nor-explore-{seed}-{i}") for i, (ws, faults) in enumerate(todo)]
+        found = {key: session.result(f) for key, f in zip(todo, futures)}
+    echo(f"cluster {cluster}: {len(found)} schedules evaluated in parallel")
+    return found
+
+
 def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horizon_s: float = 1200.0,
             tail_s: float = DEFAULT_LIVENESS_WITHIN_S, kinds: list[str] | None = None, liveness: bool = True,
-            out: Path = Path("runs/explore"), echo: Callable[[str], None] = print) -> ExploreResult:
+            out: Path = Path("runs/explore"), echo: Callable[[str], None] = print,
+            cluster: str | None = None) -> ExploreResult:
     """Search up to ``budget`` schedules (plus bounded shrinking); write the minimal failing scenario to ``out``.
 
-    Each schedule runs ``tail_s`` past its last heal, and ``tail_s`` is also the liveness bound.
+    Each schedule runs ``tail_s`` past its last heal, and ``tail_s`` is also the liveness bound. With
+    ``cluster`` (a dask.distributed scheduler) the generated schedules are evaluated there (:func:`_prefill`).
     """
     spec, config = resolve_controller(controller, "command line", None, field="--controller")
     world = WorldConfig()
@@ -80,18 +125,18 @@ def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horiz
     base = Scenario(name="explore", description="", file="<explore>", suite="explore", duration_s=horizon_s + tail_s,
                     seeds=(0,), world=world, controller_spec=spec, controller=config, companions=(),
                     liveness=LivenessPolicy(enabled=liveness, within_s=tail_s))
-    memo: dict[tuple, CheckResult | None] = {}
+    memo: dict[tuple, CheckResult | None] = {}      # results known (prefilled by the cluster, or run here)
+    seen: set[tuple] = set()                        # schedules the search asked for: its evaluations
     cap = budget * 4
 
     def evaluate(example: tuple[int, tuple[Fault, ...]]) -> CheckResult | None:
         key = (example[0], example[1])
-        if key not in memo:
-            if len(memo) >= cap:
+        if key not in seen:
+            if len(seen) >= cap:
                 return None
-            world_seed, faults = example
-            case = replace(base, duration_s=_duration_s(faults, horizon_s, tail_s))
-            results = judge(case, faults, simulate(case, world_seed, config, faults), {})
-            memo[key] = next((r for r in results if not r.ok and r.kind in ("safety", "liveness")), None)
+            seen.add(key)
+        if key not in memo:
+            memo[key] = first_violation(base, horizon_s, tail_s, config, *key)
         return memo[key]
 
     @st.composite
@@ -102,19 +147,26 @@ def explore(controller: str = "survival", budget: int = 40, seed: int = 0, horiz
          f"horizon={horizon_s:g}s tail={tail_s:g}s kinds={','.join(k.kind for k in model.kinds)}")
     config_h = settings(max_examples=budget, deadline=None, database=None, derandomize=False,
                         phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+    if cluster is not None:
+        memo.update(_prefill(cluster, schedules(), config_h, seed, (base, horizon_s, tail_s, config), echo))
+    remote = set(memo)
     try:
         world_seed, faults = find(schedules(), lambda ex: evaluate(ex) is not None, settings=config_h,
                                   random=Random(seed))
     except NoSuchExample:
-        echo(f"no safety or liveness violation in {len(memo)} schedules")
-        return ExploreResult(False, len(memo))
+        if remote:
+            echo(f"{len(seen & remote)} of the {len(seen)} schedules searched ran on the cluster")
+        echo(f"no safety or liveness violation in {len(seen)} schedules")
+        return ExploreResult(False, len(seen))
+    if remote:
+        echo(f"{len(seen & remote)} of the {len(seen)} schedules searched ran on the cluster")
     failure = memo[(world_seed, faults)]
     assert failure is not None
     path = _write(out, seed, replace(base, duration_s=_duration_s(faults, horizon_s, tail_s)), world_seed, faults,
                   failure)
-    echo(f"found after {len(memo)} evaluations: {failure.kind} {failure.check}: {failure.message}")
+    echo(f"found after {len(seen)} evaluations: {failure.kind} {failure.check}: {failure.message}")
     echo(f"minimal schedule ({len(faults)} fault(s)) written to {path}; reproduce with: nor run {path}")
-    return ExploreResult(True, len(memo), world_seed, faults, failure, path)
+    return ExploreResult(True, len(seen), world_seed, faults, failure, path)
 
 
 def _toml_value(v: Any) -> str:
@@ -176,7 +228,8 @@ def explore_cli(args: Any) -> int:
                                 f'most {MAX_DURATION_S / 2:g} s (a schedule\'s run may last twice that)',
                                 f"{args.horizon} / {args.tail}")
     kinds = [k.strip() for k in args.kinds.split(",")] if args.kinds else None
-    result = explore(args.controller, args.budget, args.seed, horizon, tail, kinds, not args.no_liveness, args.out)
+    result = explore(args.controller, args.budget, args.seed, horizon, tail, kinds, not args.no_liveness, args.out,
+                     cluster=args.cluster)
     return 1 if result.found else 0
 
 

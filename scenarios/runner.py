@@ -60,6 +60,8 @@ class RunOptions:
     run_dir: Path | None = None        # a fixed run directory (new or empty) instead of out/<run-id>
     prior: dict | None = None          # --resume: the incomplete manifest of run_dir, merged with this run's
     code: CodeState | None = None      # the code state the manifest records (default: this source tree's)
+    cluster: str | None = None         # a dask.distributed scheduler (tcp://HOST:8786) instead of the local pool
+    cluster_shared_dir: Path | None = None   # workers write cases there (same path everywhere) instead of returning bytes
 
     @property
     def workers(self) -> int:
@@ -121,8 +123,18 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
               echo: Callable[[str], None] = _echo) -> RunResult:
     """Run every scenario at every seed, write the run directory, and return the results.
 
-    Scenarios are validated before this is called (see :func:`scenarios.load_scenarios`).
+    Scenarios are validated before this is called (see :func:`scenarios.load_scenarios`). With
+    ``options.cluster`` the cases run on that cluster, checked before anything runs (:mod:`.cluster`).
     """
+    if options.cluster is not None:
+        from .cluster import cluster_session
+        with cluster_session(options.cluster, options.cluster_shared_dir, echo) as session:
+            return _run_suite(scenarios, options, now, clock, echo, session)
+    return _run_suite(scenarios, options, now, clock, echo, None)
+
+
+def _run_suite(scenarios: Sequence[Scenario], options: RunOptions, now: Callable[[], datetime],
+               clock: Callable[[], float], echo: Callable[[str], None], session) -> RunResult:
     created = now()
     code = options.code or code_state()     # the code as the run starts (edits made during it are not its code)
     run_id = new_run_id(created)
@@ -146,7 +158,7 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
         else default_config()
     jobs = [(s, seed, s.companions_needed(options.companions)) for s in scenarios for seed in s.seeds]
     jobs.sort(key=lambda j: -j[0].duration_s * (1 + len(j[2])))
-    workers = max(1, min(options.workers, len(jobs)))
+    workers = max(1, min(options.workers if session is None else session.nthreads, len(jobs)))
     echo(f"nor run {run_id}: {len(scenarios)} scenarios, {len(jobs)} cases, jobs={workers}, controller "
          f"{base.name} ({base.config_id[:12]}), companions={'on' if options.companions else 'as needed'}, "
          f"out={run_dir}")
@@ -154,7 +166,7 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     results: list[CaseResult] = []
     interrupted: BaseException | None = None
     try:
-        _execute(jobs, run_dir, workers, options, echo, results)
+        _execute(jobs, run_dir, workers, options, echo, results, session)
     except KeyboardInterrupt as exc:           # Ctrl-C or SIGTERM: keep what finished, marked incomplete
         interrupted = exc
     wall_s = clock() - start
@@ -163,6 +175,8 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
                               companions=DEFAULT_COMPANIONS if options.companions else (),
                               scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
                               jobs=workers, code=code)
+    if session is not None:
+        manifest["cluster"] = session.manifest_entry()
     finished = {(r.scenario, r.seed) for r in results}
     missing = [f"{s.name}/{seed}" for s, seed, _ in jobs if (s.name, seed) not in finished]
     if missing:
@@ -225,7 +239,7 @@ def case_json(r: CaseResult, run_dir: Path) -> str:
 
 
 def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
-             echo: Callable[[str], None], results: list[CaseResult]) -> list[CaseResult]:
+             echo: Callable[[str], None], results: list[CaseResult], session=None) -> list[CaseResult]:
     bar = tqdm(total=len(jobs), unit="case", file=sys.stderr, disable=not (options.progress and sys.stderr.isatty()),
                dynamic_ncols=True)
 
@@ -240,7 +254,9 @@ def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
 
     args = [(s, seed, str(run_dir / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
     try:
-        if workers == 1:
+        if session is not None:
+            session.run_cases(args, run_dir, done)
+        elif workers == 1:
             for a in args:
                 done(_job(*a))
         else:

@@ -24,20 +24,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--validate", action="store_true",
                     help="run the top configs through the twin (closed loop) and print their verdicts")
     sw.add_argument("--jobs", type=options.jobs, help="worker processes for --validate (default: all cores)")
+    from .cluster import add_cluster_options
+    add_cluster_options(sw, shared=False)
 
 
-def run_sweep(run_dir: Path, grid_file: Path) -> SweepRun:
-    """Load the grid and the run's cases, evaluate every config; the library entry point of ``nor sweep``."""
+def run_sweep(run_dir: Path, grid_file: Path, cluster: str | None = None) -> SweepRun:
+    """Load the grid and the run's cases, evaluate every config (on ``cluster``, a dask.distributed scheduler,
+    when given: the grid split along its slowest axis); the library entry point of ``nor sweep``."""
     grid = load_grid(grid_file)
     t0 = time.perf_counter()
     cases, base = load_cases(run_dir, grid.metrics)
     configs, points = grid_configs(grid, base)
-    result = sweep_cases(configs, cases, grid.metrics)
+    if cluster is None:
+        result = sweep_cases(configs, cases, grid.metrics)
+    else:
+        from .cluster import cluster_session
+        from .sweep_dask import sweep_on_cluster
+        with cluster_session(cluster) as session:
+            result, ranges = sweep_on_cluster(session, configs, points, cases, grid.metrics)
+        print(f"nor sweep: {len(ranges)} tasks on {cluster}, configs {', '.join(f'{a}-{b - 1}' for a, b in ranges)}")
     return SweepRun(run_dir, grid, configs, points, result, time.perf_counter() - t0)
 
 
 def sweep_cli(args: argparse.Namespace) -> int:
-    run = run_sweep(args.run_dir, args.grid)
+    run = run_sweep(args.run_dir, args.grid, args.cluster)
     out = args.out or args.run_dir / "sweep"
     best, files = write_outputs(run, out, args.top)
     cols = run.result.columns
@@ -54,5 +64,5 @@ def sweep_cli(args: argparse.Namespace) -> int:
     print(out / "sweep.html")
     if args.validate and files:
         from .sweep_validate import validate_top
-        return validate_top(run, best, files, out, args.jobs or 0)
+        return validate_top(run, best, files, out, args.jobs or 0, cluster=args.cluster)
     return 0

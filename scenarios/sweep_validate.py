@@ -56,7 +56,8 @@ def _scenario_files(run: SweepRun) -> list[Path]:
     return files
 
 
-def validate_top(run: SweepRun, best: Sequence[int], files: Sequence[Path], out: Path, jobs: int) -> int:
+def validate_top(run: SweepRun, best: Sequence[int], files: Sequence[Path], out: Path, jobs: int,
+                 cluster: str | None = None) -> int:
     """Run each top config closed loop; print verdicts and open vs closed loop; exit 0 if all pass, else 1."""
     from .loader import load_scenarios
     from .runner import EXIT_OK, RunOptions, exit_code, run_suite
@@ -66,7 +67,7 @@ def validate_top(run: SweepRun, best: Sequence[int], files: Sequence[Path], out:
     for i, path in zip(best, files):
         scenarios = load_scenarios(scenario_files, controller=str(path))
         opts = RunOptions(out=out / "validate", jobs=jobs, controller=str(path.resolve()), companions=False,
-                          command=f"nor run --controller {path}", progress=False, report=False)
+                          command=f"nor run --controller {path}", progress=False, report=False, cluster=cluster)
         result = run_suite(scenarios, opts)
         verdicts = [r.verdict for r in result.results]
         tax, depth = closed_loop_metrics(result.run_dir, run)

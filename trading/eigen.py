@@ -27,14 +27,27 @@ def _rank2_update(cross: np.ndarray, add: np.ndarray, sub: np.ndarray) -> None: 
             cross[i, j] += ai * add[j] - si * sub[j]
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=False)
 def _matvec(a: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - jit
+    # Eight partial sums in a fixed order, combined in a fixed order: as fast as a fast-math reduction, and
+    # the same bits on every CPU (fast-math let LLVM pick the association by the host's vector width, so
+    # AVX-512 and SSE2 hosts computed different λ_max; a trace must not depend on the host).
     n = x.shape[0]
+    m = n - n % 8
     for i in range(n):
-        acc = 0.0
-        for j in range(n):
-            acc += a[i, j] * x[j]
-        out[i] = acc
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for j in range(0, m, 8):
+            s0 += a[i, j] * x[j]
+            s1 += a[i, j + 1] * x[j + 1]
+            s2 += a[i, j + 2] * x[j + 2]
+            s3 += a[i, j + 3] * x[j + 3]
+            s4 += a[i, j + 4] * x[j + 4]
+            s5 += a[i, j + 5] * x[j + 5]
+            s6 += a[i, j + 6] * x[j + 6]
+            s7 += a[i, j + 7] * x[j + 7]
+        for j in range(m, n):
+            s0 += a[i, j] * x[j]
+        out[i] = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 @numba.njit(cache=True)
