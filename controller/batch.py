@@ -220,7 +220,7 @@ def _run(plan: BatchPlan, t, X, label, starts, max_jump, react, summary, WACC, p
     active = np.zeros(n_inst, dtype=np.bool_)
     R = np.empty((n_tup, size))
     SL = np.empty((n_tup, size), dtype=np.int8)
-    BS = np.empty((n_tup, k.BS_SIZE))
+    BS = np.empty((n_tup, -(-size // k.CHUNK), k.BS_SIZE))
     ustate = np.zeros((plan.U.shape[0], 4))
     istate = np.ones(n_inst)
     RING = np.zeros((plan.n_configs, k.SWITCH_RING))
@@ -235,8 +235,9 @@ def _run(plan: BatchPlan, t, X, label, starts, max_jump, react, summary, WACC, p
         k.batch_instances(plan.INST, plan.inst_layer, istate, raw, dt, i0, n, Y, PW, LIM, active)
         sig, cfg_sig = signatures(active)
         k.batch_signatures(sig, sig.shape[0], PW, LIM, now, i0, n, react, R, SL, BS)
-        k.batch_postures(plan.G, cfg_sig, R, SL, BS, now, i0, n, float(now[i0:i1].min()), int(label[i0]), first,
-                         summary, WACC, RING, p_out)
+        t_min = np.minimum.reduceat(now[i0:i1], np.arange(0, n, k.CHUNK))
+        k.batch_postures(plan.G, cfg_sig, R, SL, BS, now, t_min, i0, n, int(label[i0]), first, summary, WACC, RING,
+                         p_out)
         if r_out is not None:
             r_out[:, i0:i1] = R[cfg_sig, :n]
             for j in range(plan.cfg_inst.shape[1]):

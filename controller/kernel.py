@@ -31,7 +31,7 @@ __all__ = [
     "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED", "F_TIME_JUMP",
     "state_size", "out_size", "new_state", "advance_time", "input_confidence", "layers_raw_into", "decide", "step_into",
     "damp_layer", "batch_times", "batch_inputs", "batch_layers", "batch_instances", "batch_signatures",
-    "batch_postures", "BS_SIZE",
+    "batch_postures", "BS_SIZE", "CHUNK",
     "WA_SUM", "WA_MIN", "WA_REACT", "WA_HIBERNATE", "WA_SWITCHES", "WA_OUT_OF_APEX_S", "WA_STEPS", "WA_INVARIANT",
     "WA_SIZE", "SM_SUM", "SM_MIN", "SM_FINAL", "SM_SWITCHES", "SM_IN_POSTURE", "SM_POSTURE", "SM_WORST_HOUR",
     "SM_RING_N", "SM_INV_NOT_HIB", "SM_T_ENTER", "SM_T_LAST", "SM_SIZE", "SWITCH_RING", "HOUR_S",
@@ -442,14 +442,17 @@ def batch_instances(INST, inst_layer, istate, raw, dt, i0, n, Y, PW, LIM, active
         active[u] = act
 
 
-# Per-signature block statistics (BS columns): sum and min of r_total, first time r < react_below,
-# first time an invariant was broken, lowest limit.
+# Per-signature statistics of each CHUNK steps of a block (BS columns): sum, min and max of r_total, first
+# time r < react_below, first time an invariant was broken, lowest limit.
 BS_SUM = 0
 BS_MIN = 1
-BS_REACT = 2
-BS_INVARIANT = 3
-BS_LIM = 4
-BS_SIZE = 5
+BS_MAX = 2
+BS_REACT = 3
+BS_INVARIANT = 4
+BS_LIM = 5
+BS_SIZE = 6
+CHUNK = 128
+"""Steps per chunk: the grain at which a settled config skips steps."""
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -457,7 +460,7 @@ def batch_signatures(SIG, n_sig, PW, LIM, now, i0, n, react_below, R, SL, BS):
     """Stage 4: r_total and limit of every distinct signature (the active instances of a config, in layer order).
 
     The product runs in layer order as in :func:`decide`; inactive instances (factor exactly 1.0) are
-    left out, which is exact. Also fills the block statistics ``BS`` (see BS_*).
+    left out, which is exact. Also fills the statistics ``BS[s, chunk]`` of each CHUNK steps (BS_*).
     """
     for s in prange(n_sig):
         r_row = R[s]
@@ -472,27 +475,26 @@ def batch_signatures(SIG, n_sig, PW, LIM, now, i0, n, react_below, R, SL, BS):
                 r_row[q] *= PW[u, q]
                 if LIM[u, q] < l_row[q]:
                     l_row[q] = LIM[u, q]
-        total = 0.0
-        low = math.inf
-        react = math.nan
-        inv = math.nan
-        lim_min = 3
-        for q in range(n):
-            r = 0.0 if l_row[q] < 0 else r_row[q]
-            r = min(max(r, 0.0), 1.0)
-            r_row[q] = r
-            total += r
-            low = min(low, r)
-            if r < react_below and math.isnan(react):
-                react = now[i0 + q]
-            if l_row[q] < 0 and math.isnan(inv):
-                inv = now[i0 + q]
-            lim_min = min(lim_min, l_row[q])
-        BS[s, BS_SUM] = total
-        BS[s, BS_MIN] = low
-        BS[s, BS_REACT] = react
-        BS[s, BS_INVARIANT] = inv
-        BS[s, BS_LIM] = lim_min
+        for h in range((n + CHUNK - 1) // CHUNK):
+            bs = BS[s, h]
+            bs[BS_SUM] = 0.0
+            bs[BS_MIN] = math.inf
+            bs[BS_MAX] = -math.inf
+            bs[BS_REACT] = math.nan
+            bs[BS_INVARIANT] = math.nan
+            bs[BS_LIM] = 3
+            for q in range(h * CHUNK, min(n, (h + 1) * CHUNK)):
+                r = 0.0 if l_row[q] < 0 else r_row[q]
+                r = min(max(r, 0.0), 1.0)
+                r_row[q] = r
+                bs[BS_SUM] += r
+                bs[BS_MIN] = min(bs[BS_MIN], r)
+                bs[BS_MAX] = max(bs[BS_MAX], r)
+                if r < react_below and math.isnan(bs[BS_REACT]):
+                    bs[BS_REACT] = now[i0 + q]
+                if l_row[q] < 0 and math.isnan(bs[BS_INVARIANT]):
+                    bs[BS_INVARIANT] = now[i0 + q]
+                bs[BS_LIM] = min(bs[BS_LIM], l_row[q])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -511,19 +513,19 @@ def _switch_in_hour(ring, sm, now):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _posture_steps(g, r_row, l_row, now, i0, n, first, sm, wacc, ring, p_out):
-    """Postures of one config over a block, step by step; updates ``sm`` (SM_*) and the window row."""
+def _posture_steps(g, r_row, l_row, now, i0, a, b, first, sm, wacc, ring, p_out):
+    """Postures of one config over steps [a, b) of a block, one by one; updates ``sm`` and the window row."""
     p = int(sm[SM_POSTURE])
     t_enter = sm[SM_T_ENTER]
     t_last = sm[SM_T_LAST]
-    for q in range(n):
+    for q in range(a, b):
         t = now[i0 + q]
         lim = l_row[q]
         broken = lim < 0
         if t_enter > t:                   # the time base moved back: the dwell counts from here
             t_enter = t
         nxt, _ = _next_posture(g, p, r_row[q], t, t_enter, broken, 3 if broken else lim)
-        switched = nxt != p and not (first and q == 0)
+        switched = nxt != p and not (first and q == a)
         if switched:
             sm[SM_SWITCHES] += 1.0
             in_hour = _switch_in_hour(ring, sm, t)
@@ -550,46 +552,81 @@ def _posture_steps(g, r_row, l_row, now, i0, n, first, sm, wacc, ring, p_out):
     sm[SM_T_LAST] = t_last
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _settled(g, p, bs):
+    """True when posture ``p`` holds for every step of a chunk with these statistics (no switch, no hold).
+
+    HIBERNATE holds while r_total stays below TURTLE's enter threshold (a broken invariant reads 0);
+    a higher posture while no limit is below it, r_total stays at or above its leave threshold and
+    below the next posture's enter threshold.
+    """
+    if p == 0:
+        return bs[BS_MAX] < g[G_ENTER + 1]
+    if bs[BS_LIM] < p or bs[BS_MIN] < g[G_LEAVE + p]:
+        return False
+    return p == 3 or bs[BS_MAX] < g[G_ENTER + p + 1]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hold(p, t0, t_end, t_min, sm, wacc):
+    """A chunk from ``t0`` to ``t_end`` in which the posture stays ``p``: only the clocks move."""
+    held = t_end - sm[SM_T_LAST]
+    sm[SM_IN_POSTURE + p] += held
+    if wacc.shape[0] > 0:
+        if p != 3:
+            wacc[WA_OUT_OF_APEX_S] += held
+        if p == 0 and math.isnan(wacc[WA_HIBERNATE]):
+            wacc[WA_HIBERNATE] = t0
+    sm[SM_T_LAST] = t_end
+    sm[SM_T_ENTER] = min(sm[SM_T_ENTER], t_min)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_chunk(sm, wacc, bs, m):
+    """Add a chunk's r_total statistics (shared by every config of its signature)."""
+    sm[SM_SUM] += bs[BS_SUM]
+    sm[SM_MIN] = min(sm[SM_MIN], bs[BS_MIN])
+    if wacc.shape[0] > 0:
+        wacc[WA_SUM] += bs[BS_SUM]
+        wacc[WA_MIN] = min(wacc[WA_MIN], bs[BS_MIN])
+        if math.isnan(wacc[WA_REACT]):
+            wacc[WA_REACT] = bs[BS_REACT]
+        if math.isnan(wacc[WA_INVARIANT]):
+            wacc[WA_INVARIANT] = bs[BS_INVARIANT]
+        wacc[WA_STEPS] += m
+
+
 @njit(parallel=True, cache=True, nogil=True)
-def batch_postures(G, cfg_sig, R, SL, BS, now, i0, n, t_min, label, first, summary, WACC, RING, p_out):
+def batch_postures(G, cfg_sig, R, SL, BS, now, t_min, i0, n, label, first, summary, WACC, RING, p_out):
     """Stage 5: every config's postures over a block of n steps of one window label and one case.
 
-    A config settled in APEX whose signature never leaves it in the block (no limit, r_total at or
-    above APEX's leave threshold throughout) skips the block in O(1): nothing but its clocks change.
-    ``first``: the block starts a case (a fresh controller). Accumulates ``summary`` (SM_*) and, for
-    ``label >= 0``, ``WACC[c, label]`` (WA_*).
+    Chunk by chunk: a config whose posture provably holds through a chunk (see :func:`_settled`)
+    skips it in O(1); otherwise it steps. ``first``: the block starts a case (a fresh controller);
+    ``t_min``: earliest time of each chunk. Accumulates ``summary`` (SM_*) and, for ``label >= 0``,
+    ``WACC[c, label]`` (WA_*); ``p_out`` (C, T) gets postures when it has columns.
     """
     empty = np.empty(0)
     for c in prange(G.shape[0]):
         g = G[c]
         s = cfg_sig[c]
         sm = summary[c]
-        bs = BS[s]
         if first:
             sm[SM_POSTURE] = 3.0
             sm[SM_T_ENTER] = now[i0]
             sm[SM_T_LAST] = now[i0]
             sm[SM_RING_N] = 0.0
-        sm[SM_SUM] += bs[BS_SUM]
-        sm[SM_MIN] = min(sm[SM_MIN], bs[BS_MIN])
         sm[SM_FINAL] = R[s, n - 1]
-        wacc = empty
-        if label >= 0:
-            wacc = WACC[c, label]
-            wacc[WA_SUM] += bs[BS_SUM]
-            wacc[WA_MIN] = min(wacc[WA_MIN], bs[BS_MIN])
-            if math.isnan(wacc[WA_REACT]):
-                wacc[WA_REACT] = bs[BS_REACT]
-            if math.isnan(wacc[WA_INVARIANT]):
-                wacc[WA_INVARIANT] = bs[BS_INVARIANT]
-            wacc[WA_STEPS] += n
+        wacc = WACC[c, label] if label >= 0 else empty
         pc = p_out[c] if p_out.shape[1] > 0 else p_out[0]
-        if sm[SM_POSTURE] == 3.0 and bs[BS_LIM] >= 3 and bs[BS_MIN] >= g[G_LEAVE + 3]:
-            t_end = now[i0 + n - 1]
-            sm[SM_IN_POSTURE + 3] += t_end - sm[SM_T_LAST]
-            sm[SM_T_LAST] = t_end
-            sm[SM_T_ENTER] = min(sm[SM_T_ENTER], t_min)
-            if pc.shape[0] > 0:
-                pc[i0:i0 + n] = 3
-        else:
-            _posture_steps(g, R[s], SL[s], now, i0, n, first, sm, wacc, RING[c], pc)
+        for h in range((n + CHUNK - 1) // CHUNK):
+            a = h * CHUNK
+            b = min(n, a + CHUNK)
+            bs = BS[s, h]
+            _add_chunk(sm, wacc, bs, b - a)
+            p = int(sm[SM_POSTURE])
+            if _settled(g, p, bs):
+                _hold(p, now[i0 + a], now[i0 + b - 1], t_min[h], sm, wacc)
+                if pc.shape[0] > 0:
+                    pc[i0 + a:i0 + b] = p
+            else:
+                _posture_steps(g, R[s], SL[s], now, i0, a, b, first and a == 0, sm, wacc, RING[c], pc)
