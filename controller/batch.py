@@ -36,7 +36,7 @@ WINDOW_COLUMNS = ("sum_r", "min_r", "first_react_t_s", "first_hibernate_t_s", "s
                   "steps", "first_invariant_t_s")
 """Names of ``BatchResult.window_stats``' last axis (``kernel.WA_*`` order)."""
 
-_BLOCK_BYTES = 64 * 1024 * 1024  # per-block buffers (r_total and limit per tuple)
+_BLOCK_BYTES = 64 * 1024 * 1024  # per-block buffers (stage outputs per step)
 _MIN_BLOCK = 256
 _MAX_BLOCK = 4096
 
@@ -76,7 +76,7 @@ def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...])
     if "t_s" not in trace:
         raise BatchInputError("signal trace: expected a 't_s' column (seconds)")
     t = np.ascontiguousarray(np.asarray(trace["t_s"], dtype=np.float64))
-    X = np.empty((t.shape[0], len(names)))
+    X = np.empty((len(names), t.shape[0]))       # signal-major: each column contiguous
     for j, name in enumerate(names):
         if name not in trace:
             raise BatchInputError(f"signal trace: expected a column {name!r} read by a config "
@@ -84,7 +84,7 @@ def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...])
         col = np.asarray(trace[name], dtype=np.float64)
         if col.shape != t.shape:
             raise BatchInputError(f"signal trace: column {name!r} has {col.shape[0]} rows, t_s has {t.shape[0]}")
-        X[:, j] = col
+        X[j] = col
     return t, X
 
 
@@ -210,14 +210,15 @@ def _run(plan: BatchPlan, t, X, label, starts, max_jump, react, summary, WACC, p
     n_t = t.shape[0]
     n_tup = plan.TUP.shape[0]
     n_inst = plan.INST.shape[0]
-    size = int(min(_MAX_BLOCK, max(_MIN_BLOCK, _BLOCK_BYTES // (9 * max(n_tup, plan.U.shape[0], n_inst)))))
+    per_step = 8 * (plan.U.shape[0] + plan.L.shape[0]) + (25 if r_out is not None else 17) * n_inst + 9 * n_tup
+    size = int(min(_MAX_BLOCK, max(_MIN_BLOCK, _BLOCK_BYTES // per_step)))
     now, dt = k.batch_times(t, starts, max_jump)
-    conf = np.empty((size, plan.U.shape[0]))
-    raw = np.empty((size, plan.L.shape[0]))
-    Y = np.empty((n_inst, size))
+    conf = np.empty((plan.U.shape[0], size))
+    raw = np.empty((plan.L.shape[0], size))
+    Y = np.empty((n_inst, size) if r_out is not None else (1, 1))
     PW = np.empty((n_inst, size))
     LIM = np.empty((n_inst, size), dtype=np.int8)
-    active = np.zeros(n_inst, dtype=np.bool_)
+    act_from = np.zeros(n_inst, dtype=np.int64)
     R = np.empty((n_tup, size))
     SL = np.empty((n_tup, size), dtype=np.int8)
     BS = np.empty((n_tup, -(-size // k.CHUNK), k.BS_SIZE))
@@ -232,9 +233,9 @@ def _run(plan: BatchPlan, t, X, label, starts, max_jump, react, summary, WACC, p
             istate[:] = 1.0
         k.batch_inputs(plan.U, ustate, X, now, dt, i0, i1, conf)
         k.batch_layers(plan.L, plan.n_l, conf, n, raw)
-        k.batch_instances(plan.INST, plan.inst_layer, istate, raw, dt, i0, n, Y, PW, LIM, active)
-        sig, cfg_sig = signatures(active)
-        k.batch_signatures(sig, sig.shape[0], PW, LIM, now, i0, n, react, R, SL, BS)
+        k.batch_instances(plan.INST, plan.inst_layer, istate, raw, dt, i0, n, r_out is not None, Y, PW, LIM, act_from)
+        sig, cfg_sig = signatures(act_from < n)
+        k.batch_signatures(sig, sig.shape[0], PW, LIM, act_from, now, i0, n, react, R, SL, BS)
         t_min = np.minimum.reduceat(now[i0:i1], np.arange(0, n, k.CHUNK))
         k.batch_postures(plan.G, cfg_sig, R, SL, BS, now, t_min, i0, n, int(label[i0]), first, summary, WACC, RING,
                          p_out)

@@ -397,49 +397,57 @@ def batch_times(t, starts, max_jump):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def batch_inputs(U, ustate, X, now, dt, i0, i1, conf):
-    """Stage 1: confidence of every distinct input row over steps [i0, i1) (time-major)."""
+def batch_inputs(U, ustate, XT, now, dt, i0, i1, conf):
+    """Stage 1: confidence ``conf[u, q]`` of every distinct input row over steps [i0, i1); XT is signal-major."""
     for u in prange(U.shape[0]):
         row = U[u]
-        col = int(row[IN_SIG])
+        x = XT[int(row[IN_SIG])]
+        out = conf[u]
         for i in range(i0, i1):
-            conf[i - i0, u] = input_confidence(row, X[i, col], now[i], dt[i], ustate[u], 0)[0]
+            out[i - i0] = input_confidence(row, x[i], now[i], dt[i], ustate[u], 0)[0]
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def batch_layers(L, n_l, conf, n, raw):
-    """Stage 2: raw value of every distinct layer (product of its inputs, in input order)."""
-    for i in prange(n):
-        for m in range(L.shape[0]):
-            value = 1.0
-            for q in range(n_l[m]):
-                value *= conf[i, L[m, q]]
-            raw[i, m] = value
+    """Stage 2: raw value ``raw[m, q]`` of every distinct layer (product of its inputs, in input order)."""
+    for m in prange(L.shape[0]):
+        out = raw[m]
+        if n_l[m] == 0:
+            out[:n] = 1.0
+            continue
+        out[:n] = conf[L[m, 0], :n]
+        for j in range(1, n_l[m]):
+            src = conf[L[m, j]]
+            for q in range(n):
+                out[q] *= src[q]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def batch_instances(INST, inst_layer, istate, raw, dt, i0, n, Y, PW, LIM, active):
+def batch_instances(INST, inst_layer, istate, raw, dt, i0, n, full, Y, PW, LIM, act_from):
     """Stage 3: damping of every distinct layer instance (a raw layer with its layer row) over n steps.
 
-    Writes the damped value ``Y``, the factor of r_total ``PW`` and ``LIM`` (-1: invariant broken,
-    else the posture cap, 3: none); ``active[u]``: some step's factor or limit is not neutral.
+    Writes the factor of r_total ``PW`` and ``LIM`` (-1: invariant broken, else the posture cap, 3: none)
+    from ``act_from[u]``, the first step whose factor or limit is not neutral (n: none; the steps before it
+    are neutral and left unwritten), and the damped value ``Y`` of every step when ``full``.
     """
     for u in prange(INST.shape[0]):
         row = INST[u]
-        m = inst_layer[u]
+        src = raw[inst_layer[u]]
         prev = istate[u]
-        act = False
+        first = n
         for q in range(n):
-            y, f, broken, capped = damp_layer(row, raw[q, m], prev, dt[i0 + q])
+            y, f, broken, capped = damp_layer(row, src[q], prev, dt[i0 + q])
             prev = y
+            if full:
+                Y[u, q] = y
             lim = -1 if broken else (int(row[LY_CAP]) if capped else 3)
-            Y[u, q] = y
-            PW[u, q] = f
-            LIM[u, q] = lim
-            if f != 1.0 or lim != 3:
-                act = True
+            if first == n and (f != 1.0 or lim != 3):
+                first = q
+            if first < n:
+                PW[u, q] = f
+                LIM[u, q] = lim
         istate[u] = prev
-        active[u] = act
+        act_from[u] = first
 
 
 # Per-signature statistics of each CHUNK steps of a block (BS columns): sum, min and max of r_total, first
@@ -456,7 +464,7 @@ CHUNK = 128
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def batch_signatures(SIG, n_sig, PW, LIM, now, i0, n, react_below, R, SL, BS):
+def batch_signatures(SIG, n_sig, PW, LIM, act_from, now, i0, n, react_below, R, SL, BS):
     """Stage 4: r_total and limit of every distinct signature (the active instances of a config, in layer order).
 
     The product runs in layer order as in :func:`decide`; inactive instances (factor exactly 1.0) are
@@ -471,7 +479,7 @@ def batch_signatures(SIG, n_sig, PW, LIM, now, i0, n, react_below, R, SL, BS):
             u = SIG[s, j]
             if u < 0:
                 break
-            for q in range(n):
+            for q in range(act_from[u], n):       # before act_from: factor 1.0, limit 3
                 r_row[q] *= PW[u, q]
                 if LIM[u, q] < l_row[q]:
                     l_row[q] = LIM[u, q]
