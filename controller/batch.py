@@ -1,20 +1,22 @@
-"""Batch evaluator: many configs × one recorded signal trace, through the same kernel.
+"""Batch evaluator: many configs × recorded signal traces, through the same kernel.
 
-``evaluate_batch(configs, trace)`` runs every config over the whole trace in parallel with the
-kernel's batch stages (``kernel.batch_inputs`` / ``batch_layers`` / ``batch_decide``), which call
-the same ``input_confidence`` and ``decide`` functions as the scalar ``SurvivalController.step``
-(a test checks agreement to 1e-12). Each distinct input row and each distinct layer across the
-configs is evaluated once per step; every config then runs only its damping and postures. So a
-grid sweep (few distinct values per parameter) is much cheaper per config than configs whose
-every parameter differs. ``outputs="full"`` returns the per-step series; ``outputs="summary"``
-returns per-config statistics only (10,000 configs × a day of 1 s steps would be 7 GB of float64
-series).
+``evaluate_batch(configs, trace)`` runs every config over the whole trace with the kernel's batch
+stages, which call the same ``input_confidence``, ``damp_layer`` and ``_next_posture`` as the scalar
+``SurvivalController.step`` (tests check agreement bit for bit). Block by block (one case and one
+window label each): confidences of each distinct input row, raw values of each distinct layer, damped
+values of each distinct layer instance (:mod:`controller.batch_plan`), r_total of each distinct
+*signature* (a config's instances that are active in the block, in layer order), then every config's
+postures, which skip in O(1) each chunk where the posture provably holds. So a grid sweep (few distinct
+values per parameter) costs little per config; configs that share nothing cost their own inputs.
+``outputs="full"`` returns the per-step series; ``outputs="summary"`` per-config statistics only
+(10,000 configs × a day of 1 s steps would be 7 GB of float64 series).
 
-Window statistics: ``windows`` gives each step a window label (-1: none); the kernel accumulates,
-per config and label, the sum and min of r_total, the first time r_total < ``react_below``, the
-first time in HIBERNATE and the first invariant break, posture switches, time out of APEX and steps
-(``BatchResult.window_stats``, columns ``kernel.WA_*``) inside its one loop, with no per-step series.
-``plan_batch(configs)`` compiles a grid once for many traces (one call per recorded case).
+Window statistics: ``windows`` gives each step a window label (-1: none); per config and label the
+kernel accumulates the sum and min of r_total, the first time r_total < ``react_below``, the first time
+in HIBERNATE and the first invariant break, posture switches, time out of APEX and steps
+(``BatchResult.window_stats``, columns ``kernel.WA_*``), with no per-step series. ``segments`` replays
+several concatenated traces (the cases of a run) in one pass, each from a fresh controller.
+``plan_batch(configs)`` compiles a grid once for many traces.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ WINDOW_COLUMNS = ("sum_r", "min_r", "first_react_t_s", "first_hibernate_t_s", "s
 
 _BLOCK_BYTES = 64 * 1024 * 1024  # per-block buffers (stage outputs per step)
 _MIN_BLOCK = 256
+_SIGNATURE_CACHE = 64  # active sets remembered (a grid's blocks repeat a few)
 _MAX_BLOCK = 4096
 
 
@@ -142,6 +145,8 @@ class _Signatures:
             order = np.argsort(uniq < 0, axis=1, kind="stable")   # the active ones first, in layer order
             sig = np.ascontiguousarray(np.take_along_axis(uniq, order, axis=1))
             hit = (sig, np.ascontiguousarray(inverse.reshape(-1)[self._plan.cfg_tup], dtype=np.int64))
+            if len(self._cache) >= _SIGNATURE_CACHE:
+                self._cache.clear()
             self._cache[key] = hit
         return hit
 
