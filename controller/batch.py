@@ -189,7 +189,6 @@ def evaluate_batch(configs: Sequence[ControllerConfig] | BatchPlan, trace: Mappi
     WACC[:, :, [k.WA_REACT, k.WA_HIBERNATE, k.WA_INVARIANT]] = np.nan
     summary = np.zeros((n_cfg, k.SM_SIZE))
     summary[:, k.SM_MIN] = 1.0
-    summary[:, k.SM_FINAL] = 1.0
     summary[:, k.SM_POSTURE] = 3.0
     p_out = np.zeros((n_cfg, n_t) if full else (1, 0), dtype=np.int8)
     r_out = np.zeros((n_cfg, n_t)) if full else None

@@ -163,7 +163,7 @@ def episode_trace(seed: int, n: int) -> dict[str, np.ndarray]:
     trace["portfolio.drawdown"] = np.abs(rng.normal(0.0, 0.03, n))
     for _ in range(6):
         a = int(rng.integers(0, n - 1))
-        b = min(n, a + int(rng.integers(200, 3000)))
+        b = min(n, a + int(rng.integers(150, 1500)))
         kind = rng.integers(0, 4)
         if kind == 0:
             trace["mc_forewarner.age_s"][a:b] = np.arange(b - a) * rng.uniform(1.0, 20.0)
@@ -176,31 +176,33 @@ def episode_trace(seed: int, n: int) -> dict[str, np.ndarray]:
     return trace
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=2, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_chunks_skipped_while_a_posture_holds_reproduce_the_scalar_controller_exactly(seed):
     """Settled chunks are skipped in O(1): decisions, time in posture and window statistics still equal the
     scalar controller's, step for step, over cases concatenated with ``segments`` (each a fresh controller)."""
     from controller import plan_batch
 
-    sizes = (5000, 1500, 2500)
+    sizes = (3000, 900, 1600)
     parts = [episode_trace(seed + i, m) for i, m in enumerate(sizes)]
     trace = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     labels = np.zeros(sum(sizes), dtype=np.int64)
-    labels[2000:4000] = 1
-    labels[6000:] = 2
+    labels[1000:2500] = 1
+    labels[3500:] = 2
     cfgs = configs()
     plan = plan_batch(cfgs)
     res = evaluate_batch(plan, trace, windows=labels, react_below=0.95, segments=starts)
     ends = np.r_[starts[1:], sum(sizes)]
+    names = [k for k in trace if k != "t_s"]
+    rows = [dict(zip(names, map(float, values))) for values in zip(*(trace[k] for k in names))]
     for c, cfg in enumerate(cfgs):
         r = np.empty(sum(sizes))
         p = np.empty(sum(sizes), dtype=np.int64)
         for a, b in zip(starts, ends):
             ctl = SurvivalController(cfg)
             for i in range(a, b):
-                d = ctl.step(trace["t_s"][i], {k: float(v[i]) for k, v in trace.items() if k != "t_s"})
+                d = ctl.step(trace["t_s"][i], rows[i])
                 r[i], p[i] = d.r_total, int(d.posture)
         np.testing.assert_array_equal(res.r_total[c], r)               # bit for bit
         np.testing.assert_array_equal(res.posture[c], p)
