@@ -211,6 +211,10 @@ def test_chunks_skipped_while_a_posture_holds_reproduce_the_scalar_controller_ex
         held = np.where(first, 3, np.r_[3, p[:-1]])
         gap = np.where(first, 0.0, np.r_[0.0, np.diff(res_now(trace["t_s"], starts))])
         assert res.switches[c] == switched.sum()
+        now = res_now(trace["t_s"], starts)
+        worst = max((int(((times <= x) & (times > x - 3600.0)).sum()) for a, b in zip(starts, ends)
+                     for times in [now[a:b][switched[a:b]]] for x in times), default=0)
+        assert res.worst_hour_switches[c] == min(worst, 64)            # per case: a sliding hour never spans two
         for q in range(4):
             assert res.time_in_posture_s[c, q] == pytest.approx(gap[held == q].sum(), abs=1e-6)
         for w in range(3):
