@@ -232,3 +232,10 @@ def res_now(t: np.ndarray, starts: np.ndarray) -> np.ndarray:
     from controller import kernel
 
     return kernel.batch_times(np.ascontiguousarray(t), np.asarray(starts, dtype=np.int64), kernel.MAX_TIME_JUMP_S)[0]
+
+
+@pytest.mark.parametrize("segments", [[1, 5], [0, 5, 5], [0, 10], [0.0, 4.0], []])
+def test_bad_segments_are_a_clear_error(segments):
+    trace = random_trace(1, 10)
+    with pytest.raises(ControllerError, match="segments: expected increasing integer start indices from 0"):
+        evaluate_batch([default_config()], trace, segments=np.asarray(segments))
