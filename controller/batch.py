@@ -1,20 +1,22 @@
-"""Batch evaluator: many configs × one recorded signal trace, through the same kernel.
+"""Batch evaluator: many configs × recorded signal traces, through the same kernel.
 
-``evaluate_batch(configs, trace)`` runs every config over the whole trace in parallel with the
-kernel's batch stages (``kernel.batch_inputs`` / ``batch_layers`` / ``batch_decide``), which call
-the same ``input_confidence`` and ``decide`` functions as the scalar ``SurvivalController.step``
-(a test checks agreement to 1e-12). Each distinct input row and each distinct layer across the
-configs is evaluated once per step; every config then runs only its damping and postures. So a
-grid sweep (few distinct values per parameter) is much cheaper per config than configs whose
-every parameter differs. ``outputs="full"`` returns the per-step series; ``outputs="summary"``
-returns per-config statistics only (10,000 configs × a day of 1 s steps would be 7 GB of float64
-series).
+``evaluate_batch(configs, trace)`` runs every config over the whole trace with the kernel's batch
+stages, which call the same ``input_confidence``, ``damp_layer`` and ``_next_posture`` as the scalar
+``SurvivalController.step`` (tests check agreement bit for bit). Block by block (one case and one
+window label each): confidences of each distinct input row, raw values of each distinct layer, damped
+values of each distinct layer instance (:mod:`controller.batch_plan`), r_total of each distinct
+*signature* (a config's instances that are active in the block, in layer order), then every config's
+postures, which skip in O(1) each chunk where the posture provably holds. So a grid sweep (few distinct
+values per parameter) costs little per config; configs that share nothing cost their own inputs.
+``outputs="full"`` returns the per-step series; ``outputs="summary"`` per-config statistics only
+(10,000 configs × a day of 1 s steps would be 7 GB of float64 series).
 
-Window statistics: ``windows`` gives each step a window label (-1: none); the kernel accumulates,
-per config and label, the sum and min of r_total, the first time r_total < ``react_below``, the
-first time in HIBERNATE and the first invariant break, posture switches, time out of APEX and steps
-(``BatchResult.window_stats``, columns ``kernel.WA_*``) inside its one loop, with no per-step series.
-``plan_batch(configs)`` compiles a grid once for many traces (one call per recorded case).
+Window statistics: ``windows`` gives each step a window label (-1: none); per config and label the
+kernel accumulates the sum and min of r_total, the first time r_total < ``react_below``, the first time
+in HIBERNATE and the first invariant break, posture switches, time out of APEX and steps
+(``BatchResult.window_stats``, columns ``kernel.WA_*``), with no per-step series. ``segments`` replays
+several concatenated traces (the cases of a run) in one pass, each from a fresh controller.
+``plan_batch(configs)`` compiles a grid once for many traces.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 
 from . import kernel as k
 from . import strict
-from .compiled import compile_config
+from .batch_plan import BatchPlan, plan_batch
 from .config import ControllerConfig
 from .errors import BatchInputError
 
@@ -36,7 +38,10 @@ WINDOW_COLUMNS = ("sum_r", "min_r", "first_react_t_s", "first_hibernate_t_s", "s
                   "steps", "first_invariant_t_s")
 """Names of ``BatchResult.window_stats``' last axis (``kernel.WA_*`` order)."""
 
-_BLOCK_BYTES = 256 * 1024 * 1024  # stage-1 buffers per time block
+_BLOCK_BYTES = 64 * 1024 * 1024  # per-block buffers (stage outputs per step)
+_MIN_BLOCK = 256
+_SIGNATURE_CACHE = 64  # active sets remembered (a grid's blocks repeat a few)
+_MAX_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -70,43 +75,11 @@ class BatchResult:
         return int(self.mean_r.shape[0]) * self.n_steps
 
 
-def _distinct(compiled) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct input rows and distinct layers (tuples of distinct inputs) across configs.
-
-    Returns (input rows U, layer table L (padded with 0), inputs per layer, config -> layer map).
-    A layer's raw value depends only on its input rows, so configs that share a layer share
-    its stage-1 work.
-    """
-    inputs: dict[bytes, int] = {}
-    layers: dict[tuple[int, ...], int] = {}
-    rows: list[np.ndarray] = []
-    lmap = np.zeros((len(compiled), max(c.n_layers for c in compiled)), dtype=np.int64)
-    for ci, c in enumerate(compiled):
-        members: list[list[int]] = [[] for _ in range(c.n_layers)]
-        for i in range(c.n_inputs):
-            row = c.inp[i].copy()
-            row[k.IN_LAYER] = 0.0
-            key = row.tobytes()
-            if key not in inputs:
-                inputs[key] = len(rows)
-                rows.append(row)
-            members[int(c.inp[i, k.IN_LAYER])].append(inputs[key])
-        for j, m in enumerate(members):
-            lmap[ci, j] = layers.setdefault(tuple(m), len(layers))
-    width = max(len(m) for m in layers)
-    L = np.zeros((len(layers), width), dtype=np.int64)
-    n_l = np.zeros(len(layers), dtype=np.int64)
-    for m, idx in layers.items():
-        L[idx, :len(m)] = m
-        n_l[idx] = len(m)
-    return np.array(rows), L, n_l, lmap
-
-
 def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     if "t_s" not in trace:
         raise BatchInputError("signal trace: expected a 't_s' column (seconds)")
     t = np.ascontiguousarray(np.asarray(trace["t_s"], dtype=np.float64))
-    X = np.empty((t.shape[0], len(names)))
+    X = np.empty((len(names), t.shape[0]))       # signal-major: each column contiguous
     for j, name in enumerate(names):
         if name not in trace:
             raise BatchInputError(f"signal trace: expected a column {name!r} read by a config "
@@ -114,45 +87,8 @@ def _signal_matrix(trace: Mapping[str, Sequence[float]], names: tuple[str, ...])
         col = np.asarray(trace[name], dtype=np.float64)
         if col.shape != t.shape:
             raise BatchInputError(f"signal trace: column {name!r} has {col.shape[0]} rows, t_s has {t.shape[0]}")
-        X[:, j] = col
+        X[j] = col
     return t, X
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """Configs compiled once for any number of traces (see :func:`plan_batch`)."""
-
-    signal_names: tuple[str, ...]
-    layer_names: tuple[tuple[str, ...], ...]
-    G: np.ndarray
-    LAY: np.ndarray
-    n_lay: np.ndarray
-    U: np.ndarray
-    L: np.ndarray
-    n_l: np.ndarray
-    lmap: np.ndarray
-
-    @property
-    def n_configs(self) -> int:
-        return int(self.G.shape[0])
-
-
-def plan_batch(configs: Sequence[ControllerConfig]) -> BatchPlan:
-    """Compile ``configs`` and find their distinct inputs and layers, once for many traces."""
-    if not configs:
-        raise BatchInputError("configs: expected at least one ControllerConfig")
-    names: dict[str, None] = {}
-    for cfg in configs:
-        names.update(dict.fromkeys(cfg.signal_names))
-    signal_names = tuple(names)
-    compiled = [compile_config(cfg, signal_names) for cfg in configs]
-    max_l = max(c.n_layers for c in compiled)
-    LAY = np.zeros((len(compiled), max_l, k.LY_SIZE))
-    for ci, c in enumerate(compiled):
-        LAY[ci, :c.n_layers] = c.lay
-    U, L, n_l, lmap = _distinct(compiled)
-    return BatchPlan(signal_names, tuple(c.layer_names for c in compiled), np.stack([c.g for c in compiled]), LAY,
-                     np.array([c.n_layers for c in compiled], dtype=np.int64), U, L, n_l, lmap)
 
 
 def _labels(windows: Sequence[int] | np.ndarray | None, n_t: int) -> tuple[np.ndarray, int]:
@@ -168,9 +104,57 @@ def _labels(windows: Sequence[int] | np.ndarray | None, n_t: int) -> tuple[np.nd
     return label, int(label.max(initial=-1)) + 1 or 1
 
 
+def _segments(segments: Sequence[int] | np.ndarray | None, n_t: int) -> np.ndarray:
+    if segments is None:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.asarray(segments)
+    if starts.ndim != 1 or starts.dtype.kind not in "iu" or not starts.size or starts[0] != 0 \
+            or np.any(np.diff(starts) <= 0) or starts[-1] > max(n_t - 1, 0):
+        raise BatchInputError(f"segments: expected increasing integer start indices from 0, below the trace's "
+                              f"{n_t} steps, got {np.asarray(segments).tolist()[:8]}")
+    return np.ascontiguousarray(starts, dtype=np.int64)
+
+
+def _blocks(starts: np.ndarray, label: np.ndarray, n_t: int, size: int) -> list[tuple[int, int, bool]]:
+    """(first, end, starts a case) of each block: one case and one window label, at most ``size`` steps."""
+    cuts = set(starts.tolist()) | set((np.flatnonzero(np.diff(label)) + 1).tolist())
+    edges = sorted(cuts | {n_t})
+    case_starts = set(starts.tolist())
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        for i0 in range(a, b, size):
+            out.append((i0, min(b, i0 + size), i0 in case_starts))
+    return out
+
+
+class _Signatures:
+    """Per block, the distinct signatures (active instances of a tuple, in layer order), cached by active set."""
+
+    def __init__(self, plan: BatchPlan) -> None:
+        self._plan = plan
+        self._cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = active.tobytes()
+        hit = self._cache.get(key)
+        if hit is None:
+            tup = self._plan.TUP
+            on = np.r_[active, False][tup]              # -1 (past a config's layers) reads False
+            masked = np.where(on, tup, -1)
+            uniq, inverse = np.unique(masked, axis=0, return_inverse=True)
+            order = np.argsort(uniq < 0, axis=1, kind="stable")   # the active ones first, in layer order
+            sig = np.ascontiguousarray(np.take_along_axis(uniq, order, axis=1))
+            hit = (sig, np.ascontiguousarray(inverse.reshape(-1)[self._plan.cfg_tup], dtype=np.int64))
+            if len(self._cache) >= _SIGNATURE_CACHE:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+
 def evaluate_batch(configs: Sequence[ControllerConfig] | BatchPlan, trace: Mapping[str, Sequence[float]],
                    outputs: str = "full", max_time_jump_s: float = k.MAX_TIME_JUMP_S,
-                   windows: Sequence[int] | np.ndarray | None = None, react_below: float = 1.0) -> BatchResult:
+                   windows: Sequence[int] | np.ndarray | None = None, react_below: float = 1.0,
+                   segments: Sequence[int] | np.ndarray | None = None) -> BatchResult:
     """Evaluate every config, each from a fresh controller, over ``trace``.
 
     Parameters:
@@ -180,59 +164,87 @@ def evaluate_batch(configs: Sequence[ControllerConfig] | BatchPlan, trace: Mappi
         max_time_jump_s: as for :class:`SurvivalController` (the same time handling, step for step).
         windows: optional window label per step (-1: none); fills ``window_stats``.
         react_below: r_total below this counts as a reaction (``first_react_t_s``).
+        segments: optional start index of each of several traces concatenated in ``trace`` (the first 0):
+            each is replayed from a fresh controller, as separate calls would, in one pass. Summaries add
+            up over them (``final_r``: the last one's; ``worst_hour_switches``: the most in any of them).
     """
     if outputs not in ("full", "summary"):
         raise BatchInputError(f"outputs: expected 'full' or 'summary', got {outputs!r}")
     plan = configs if isinstance(configs, BatchPlan) else plan_batch(configs)
     t, X = _signal_matrix(trace, plan.signal_names)
-    G, LAY, n_lay, U, L, n_l, lmap = plan.G, plan.LAY, plan.n_lay, plan.U, plan.L, plan.n_l, plan.lmap
-    n_cfg = plan.n_configs
-    max_l = LAY.shape[1]
-    full = outputs == "full"
     n_t = t.shape[0]
     label, n_w = _labels(windows, n_t)
+    starts = _segments(segments, n_t)
     try:
         react = strict.number(react_below, "evaluate_batch", "react_below", 0.0, 1.0)
-    except strict.StrictError as exc:
-        raise BatchInputError(str(exc)) from None
-    WACC = np.zeros((n_cfg, n_w, k.WA_SIZE))
-    WACC[:, :, k.WA_MIN] = np.inf
-    WACC[:, :, [k.WA_REACT, k.WA_HIBERNATE, k.WA_INVARIANT]] = np.nan
-    RING = np.zeros((n_cfg, k.SWITCH_RING))
-    shape = (n_cfg, n_t) if full else (1, 1)
-    r_out = np.zeros(shape)
-    p_out = np.zeros(shape, dtype=np.int8)
-    l_out = np.full(shape + (max_l if full else 1,), np.nan)
-    summary = np.zeros((n_cfg, k.SM_SIZE))
-    summary[:, 1] = 1.0
-    summary[:, 8] = 3.0
-    STATE = np.stack([k.new_state(max_l, 0) for _ in range(n_cfg)])
-    OUT = np.zeros((n_cfg, k.out_size(max_l, 0)))
-    ustate = np.zeros((U.shape[0], 4))
-    try:
         max_jump = strict.number(max_time_jump_s, "evaluate_batch", "max_time_jump_s", 0.0, strict.MAX_SECONDS,
                                  lo_open=True)
     except strict.StrictError as exc:
         raise BatchInputError(str(exc)) from None
-    now, dt, flags = k.batch_times(t, max_jump)
-    block = int(min(8192, max(256, _BLOCK_BYTES // (9 * (U.shape[0] + L.shape[0])))))
-    conf = np.empty((block, U.shape[0]))
-    bad = np.empty((block, U.shape[0]), dtype=np.bool_)
-    raw = np.empty((block, L.shape[0]))
-    invalid = np.empty((block, L.shape[0]), dtype=np.bool_)
-    for i0 in range(0, n_t, block):
-        i1 = min(n_t, i0 + block)
-        k.batch_inputs(U, ustate, X, now, dt, i0, i1, conf, bad)
-        k.batch_layers(L, n_l, conf, bad, i1 - i0, raw, invalid)
-        k.batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
-                full, r_out, p_out, l_out, summary, label, react, WACC, RING)
-    summary[:, 0] /= max(n_t, 1)
+    full = outputs == "full"
+    n_cfg = plan.n_configs
+    max_l = plan.cfg_inst.shape[1]
+    WACC = np.zeros((n_cfg, n_w, k.WA_SIZE))
+    WACC[:, :, k.WA_MIN] = np.inf
+    WACC[:, :, [k.WA_REACT, k.WA_HIBERNATE, k.WA_INVARIANT]] = np.nan
+    summary = np.zeros((n_cfg, k.SM_SIZE))
+    summary[:, k.SM_MIN] = 1.0
+    summary[:, k.SM_POSTURE] = 3.0
+    p_out = np.zeros((n_cfg, n_t) if full else (1, 0), dtype=np.int8)
+    r_out = np.zeros((n_cfg, n_t)) if full else None
+    l_out = np.full((n_cfg, n_t, max_l), np.nan) if full else None
+    if n_t:
+        _run(plan, t, X, label, starts, max_jump, react, summary, WACC, p_out, r_out, l_out)
+    summary[:, k.SM_SUM] /= max(n_t, 1)
     return BatchResult(
         layer_names=plan.layer_names,
-        mean_r=summary[:, 0], min_r=summary[:, 1], final_r=summary[:, 2],
-        switches=summary[:, 3].astype(np.int64), time_in_posture_s=summary[:, 4:8],
-        r_total=r_out if full else None, posture=p_out if full else None, layers=l_out if full else None,
-        n_steps=int(t.shape[0]),
-        window_stats=WACC if windows is not None else None, worst_hour_switches=summary[:, 9].astype(np.int64),
-        invariant_not_hibernate=summary[:, 11].astype(np.int64),
+        mean_r=summary[:, k.SM_SUM], min_r=summary[:, k.SM_MIN], final_r=summary[:, k.SM_FINAL],
+        switches=summary[:, k.SM_SWITCHES].astype(np.int64),
+        time_in_posture_s=summary[:, k.SM_IN_POSTURE:k.SM_IN_POSTURE + 4],
+        r_total=r_out, posture=p_out if full else None, layers=l_out,
+        n_steps=n_t,
+        window_stats=WACC if windows is not None else None,
+        worst_hour_switches=summary[:, k.SM_WORST_HOUR].astype(np.int64),
+        invariant_not_hibernate=summary[:, k.SM_INV_NOT_HIB].astype(np.int64),
     )
+
+
+def _run(plan: BatchPlan, t, X, label, starts, max_jump, react, summary, WACC, p_out, r_out, l_out) -> None:
+    """The block loop: stages 1-5 of the kernel over each block (one case, one window label)."""
+    n_t = t.shape[0]
+    n_tup = plan.TUP.shape[0]
+    n_inst = plan.INST.shape[0]
+    per_step = 8 * (plan.U.shape[0] + plan.L.shape[0]) + (25 if r_out is not None else 17) * n_inst + 9 * n_tup
+    size = int(min(_MAX_BLOCK, max(_MIN_BLOCK, _BLOCK_BYTES // per_step)))
+    now, dt = k.batch_times(t, starts, max_jump)
+    conf = np.empty((plan.U.shape[0], size))
+    raw = np.empty((plan.L.shape[0], size))
+    Y = np.empty((n_inst, size) if r_out is not None else (1, 1))
+    PW = np.empty((n_inst, size))
+    LIM = np.empty((n_inst, size), dtype=np.int8)
+    act_from = np.zeros(n_inst, dtype=np.int64)
+    R = np.empty((n_tup, size))
+    SL = np.empty((n_tup, size), dtype=np.int8)
+    BS = np.empty((n_tup, -(-size // k.CHUNK), k.BS_SIZE))
+    ustate = np.zeros((plan.U.shape[0], 4))
+    istate = np.ones(n_inst)
+    RING = np.zeros((plan.n_configs, k.SWITCH_RING))
+    signatures = _Signatures(plan)
+    for i0, i1, first in _blocks(starts, label, n_t, size):
+        n = i1 - i0
+        if first:
+            ustate[:] = 0.0
+            istate[:] = 1.0
+        k.batch_inputs(plan.U, ustate, X, now, dt, i0, i1, conf)
+        k.batch_layers(plan.L, plan.n_l, conf, n, raw)
+        k.batch_instances(plan.INST, plan.inst_layer, istate, raw, dt, i0, n, r_out is not None, Y, PW, LIM, act_from)
+        sig, cfg_sig = signatures(act_from < n)
+        k.batch_signatures(sig, sig.shape[0], PW, LIM, act_from, now, i0, n, react, R, SL, BS)
+        t_min = np.minimum.reduceat(now[i0:i1], np.arange(0, n, k.CHUNK))
+        k.batch_postures(plan.G, cfg_sig, R, SL, BS, now, t_min, i0, n, int(label[i0]), first, summary, WACC, RING,
+                         p_out)
+        if r_out is not None:
+            r_out[:, i0:i1] = R[cfg_sig, :n]
+            for j in range(plan.cfg_inst.shape[1]):
+                has = plan.cfg_inst[:, j] >= 0
+                l_out[has, i0:i1, j] = Y[plan.cfg_inst[has, j], :n]

@@ -30,9 +30,11 @@ __all__ = [
     "O_R", "O_POSTURE", "O_FLAGS", "O_CAPPED", "O_NO_TAKER", "O_LEVERAGE", "O_HEAD",
     "F_INVARIANT", "F_INVALID", "F_TIME_BACK", "F_DWELL_HOLD", "F_DEGRADED", "F_TIME_JUMP",
     "state_size", "out_size", "new_state", "advance_time", "input_confidence", "layers_raw_into", "decide", "step_into",
-    "batch_times", "batch_inputs", "batch_layers", "batch_decide",
+    "damp_layer", "batch_times", "batch_inputs", "batch_layers", "batch_instances", "batch_signatures",
+    "batch_postures", "BS_SIZE", "CHUNK",
     "WA_SUM", "WA_MIN", "WA_REACT", "WA_HIBERNATE", "WA_SWITCHES", "WA_OUT_OF_APEX_S", "WA_STEPS", "WA_INVARIANT",
-    "WA_SIZE", "SM_SIZE", "SWITCH_RING", "HOUR_S",
+    "WA_SIZE", "SM_SUM", "SM_MIN", "SM_FINAL", "SM_SWITCHES", "SM_IN_POSTURE", "SM_POSTURE", "SM_WORST_HOUR",
+    "SM_RING_N", "SM_INV_NOT_HIB", "SM_T_ENTER", "SM_T_LAST", "SM_SIZE", "SWITCH_RING", "HOUR_S",
 ]
 
 # Transform codes of an input row.
@@ -117,10 +119,21 @@ WA_STEPS = 6
 WA_INVARIANT = 7
 WA_SIZE = 8
 
-# Per-config summary row of the batch: 0 sum r, 1 min r, 2 final r, 3 switches, 4..7 seconds per posture,
-# 8 last posture, 9 most switches within any HOUR_S, 10 switches pushed to the ring, 11 steps with an
-# invariant broken but not in HIBERNATE.
-SM_SIZE = 12
+# Per-config summary row of the batch: sum, min and final r_total, switches, seconds per posture (4),
+# posture, most switches within any HOUR_S, switches pushed to the ring, steps with an invariant broken
+# but not in HIBERNATE, the posture's entry time and the last step's time.
+SM_SUM = 0
+SM_MIN = 1
+SM_FINAL = 2
+SM_SWITCHES = 3
+SM_IN_POSTURE = 4
+SM_POSTURE = 8
+SM_WORST_HOUR = 9
+SM_RING_N = 10
+SM_INV_NOT_HIB = 11
+SM_T_ENTER = 12
+SM_T_LAST = 13
+SM_SIZE = 14
 SWITCH_RING = 64
 """Switch times kept per config for the sliding-hour count (which saturates at this many)."""
 HOUR_S = 3600.0
@@ -280,6 +293,21 @@ def layers_raw_into(n_lay, inp, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def damp_layer(row, raw, prev, dt):
+    """One layer's damping from its raw value; returns (damped y, factor of r_total, broken, capped).
+
+    Fast attack, slow recovery (``LY_RATE`` per second); the factor is ``y ** weight`` (1.0 for weight 0,
+    so multiplying by it is exact). A healthy layer (raw and previous value exactly 1.0) is (1, 1, no, no).
+    """
+    if raw == 1.0 and prev == 1.0:
+        return 1.0, 1.0, False, False
+    y = raw if raw < prev else min(raw, prev + row[LY_RATE] * dt)
+    w = row[LY_WEIGHT]
+    f = y if w == 1.0 else (y ** w if w != 0.0 else 1.0)
+    return y, f, row[LY_INVARIANT] != 0.0 and raw <= 0.0, y < row[LY_CAP_BELOW]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def decide(g, lay, n_lay, state, now, dt, flags, out):
     """Damping, r_total, caps and posture from the raw layer values in ``out``; updates ``state``.
 
@@ -291,27 +319,14 @@ def decide(g, lay, n_lay, state, now, dt, flags, out):
     cap = 3
     no_taker = False
     for j in range(n_lay):
-        raw = out[o_raw + j]
-        prev = state[S_HEAD + j]
-        if raw == 1.0 and prev == 1.0:  # a healthy layer: nothing changes (the common case)
-            out[O_HEAD + j] = 1.0
-            continue
-        if raw < prev:
-            y = raw
-        else:
-            y = min(raw, prev + lay[j, LY_RATE] * dt)
+        y, f, broken_j, capped = damp_layer(lay[j], out[o_raw + j], state[S_HEAD + j], dt)
         state[S_HEAD + j] = y
         out[O_HEAD + j] = y
         if y < 1.0:
             flags |= F_DEGRADED
-        if lay[j, LY_INVARIANT] != 0.0 and raw <= 0.0:
-            broken = True
-        w = lay[j, LY_WEIGHT]
-        if w == 1.0:
-            r *= y
-        elif w != 0.0:
-            r *= y ** w
-        if y < lay[j, LY_CAP_BELOW]:
+        broken |= broken_j
+        r *= f                          # exact when f == 1.0
+        if capped:
             cap = min(cap, int(lay[j, LY_CAP]))
             no_taker = True
     if broken:
@@ -358,77 +373,144 @@ def step_into(g, lay, inp, state, x, now, max_jump, out):
     decide(g, lay, n_lay, state, now, dt, flags, out)
 
 
-# --- Batch stages (used by controller.batch). They live in this file so that numba's cache,
-# which tracks only the defining file, recompiles them whenever the kernel changes.
+# --- Batch stages (used by controller.batch). They live in this file because numba's cache tracks only
+# the defining file: a batch stage compiled elsewhere would keep a stale copy of the kernel it inlines.
 
 
 @njit(cache=True, nogil=True)
-def batch_times(t, max_jump):
-    """The validated time and dt of each step of a fresh controller over ``t``."""
+def batch_times(t, starts, max_jump):
+    """The validated time and dt of each step over ``t``, a fresh controller at each index in ``starts``."""
     n = t.shape[0]
     now = np.empty(n)
     dt = np.empty(n)
-    flags = np.empty(n, dtype=np.int64)
     state = np.zeros(S_HEAD)
-    state[S_T_OFF] = math.nan
+    s = 0
     for i in range(n):
-        now[i], dt[i], flags[i] = advance_time(state, t[i], max_jump)
+        if s < starts.shape[0] and starts[s] == i:
+            state[:] = 0.0
+            state[S_T_OFF] = math.nan
+            s += 1
+        now[i], dt[i], _ = advance_time(state, t[i], max_jump)
         state[S_T_PREV] = now[i]
         state[S_INIT] = 1.0
-    return now, dt, flags
+    return now, dt
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def batch_inputs(U, ustate, X, now, dt, i0, i1, conf, bad):
-    """Stage 1a: confidence of every distinct input row over steps [i0, i1) (time-major)."""
+def batch_inputs(U, ustate, XT, now, dt, i0, i1, conf):
+    """Stage 1: confidence ``conf[u, q]`` of every distinct input row over steps [i0, i1); XT is signal-major."""
     for u in prange(U.shape[0]):
         row = U[u]
-        col = int(row[IN_SIG])
+        x = XT[int(row[IN_SIG])]
+        out = conf[u]
         for i in range(i0, i1):
-            c, b = input_confidence(row, X[i, col], now[i], dt[i], ustate[u], 0)
-            conf[i - i0, u] = c
-            bad[i - i0, u] = b
+            out[i - i0] = input_confidence(row, x[i], now[i], dt[i], ustate[u], 0)[0]
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def batch_layers(L, n_l, conf, bad, n, raw, invalid):
-    """Stage 1b: raw value of every distinct layer (product of its inputs, in input order)."""
-    for i in prange(n):
-        for m in range(L.shape[0]):
-            value = 1.0
-            any_bad = False
-            for q in range(n_l[m]):
-                value *= conf[i, L[m, q]]
-                any_bad |= bad[i, L[m, q]]
-            raw[i, m] = value
-            invalid[i, m] = any_bad
+def batch_layers(L, n_l, conf, n, raw):
+    """Stage 2: raw value ``raw[m, q]`` of every distinct layer (product of its inputs, in input order)."""
+    for m in prange(L.shape[0]):
+        out = raw[m]
+        if n_l[m] == 0:
+            out[:n] = 1.0
+            continue
+        out[:n] = conf[L[m, 0], :n]
+        for j in range(1, n_l[m]):
+            src = conf[L[m, j]]
+            for q in range(n):
+                out[q] *= src[q]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _window_step(a, r, p, previous, now, t_last, react_below, switched, invariant):
-    """Accumulate one step into a window row (see WA_*)."""
-    a[WA_SUM] += r
-    if r < a[WA_MIN]:
-        a[WA_MIN] = r
-    if r < react_below and math.isnan(a[WA_REACT]):
-        a[WA_REACT] = now
-    if p == 0 and math.isnan(a[WA_HIBERNATE]):
-        a[WA_HIBERNATE] = now
-    if switched:
-        a[WA_SWITCHES] += 1.0
-    if previous != 3:
-        a[WA_OUT_OF_APEX_S] += now - t_last
-    a[WA_STEPS] += 1.0
-    if invariant and math.isnan(a[WA_INVARIANT]):
-        a[WA_INVARIANT] = now
+@njit(parallel=True, cache=True, nogil=True)
+def batch_instances(INST, inst_layer, istate, raw, dt, i0, n, full, Y, PW, LIM, act_from):
+    """Stage 3: damping of every distinct layer instance (a raw layer with its layer row) over n steps.
+
+    Writes the factor of r_total ``PW`` and ``LIM`` (-1: invariant broken, else the posture cap, 3: none)
+    from ``act_from[u]``, the first step whose factor or limit is not neutral (n: none; the steps before it
+    are neutral and left unwritten), and the damped value ``Y`` of every step when ``full``.
+    """
+    for u in prange(INST.shape[0]):
+        row = INST[u]
+        src = raw[inst_layer[u]]
+        prev = istate[u]
+        first = n
+        for q in range(n):
+            y, f, broken, capped = damp_layer(row, src[q], prev, dt[i0 + q])
+            prev = y
+            if full:
+                Y[u, q] = y
+            lim = -1 if broken else (int(row[LY_CAP]) if capped else 3)
+            if first == n and (f != 1.0 or lim != 3):
+                first = q
+            if first < n:
+                PW[u, q] = f
+                LIM[u, q] = lim
+        istate[u] = prev
+        act_from[u] = first
+
+
+# Per-signature statistics of each CHUNK steps of a block (BS columns): sum, min and max of r_total, first
+# time r < react_below, first time an invariant was broken, lowest limit.
+BS_SUM = 0
+BS_MIN = 1
+BS_MAX = 2
+BS_REACT = 3
+BS_INVARIANT = 4
+BS_LIM = 5
+BS_SIZE = 6
+CHUNK = 128
+"""Steps per chunk: the grain at which a settled config skips steps."""
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def batch_signatures(SIG, n_sig, PW, LIM, act_from, now, i0, n, react_below, R, SL, BS):
+    """Stage 4: r_total and limit of every distinct signature (the active instances of a config, in layer order).
+
+    The product runs in layer order as in :func:`decide`; inactive instances (factor exactly 1.0) are
+    left out, which is exact. Also fills the statistics ``BS[s, chunk]`` of each CHUNK steps (BS_*).
+    """
+    for s in prange(n_sig):
+        r_row = R[s]
+        l_row = SL[s]
+        r_row[:n] = 1.0
+        l_row[:n] = 3
+        for j in range(SIG.shape[1]):
+            u = SIG[s, j]
+            if u < 0:
+                break
+            for q in range(act_from[u], n):       # before act_from: factor 1.0, limit 3
+                r_row[q] *= PW[u, q]
+                if LIM[u, q] < l_row[q]:
+                    l_row[q] = LIM[u, q]
+        for h in range((n + CHUNK - 1) // CHUNK):
+            bs = BS[s, h]
+            bs[BS_SUM] = 0.0
+            bs[BS_MIN] = math.inf
+            bs[BS_MAX] = -math.inf
+            bs[BS_REACT] = math.nan
+            bs[BS_INVARIANT] = math.nan
+            bs[BS_LIM] = 3
+            for q in range(h * CHUNK, min(n, (h + 1) * CHUNK)):
+                r = 0.0 if l_row[q] < 0 else r_row[q]
+                r = min(max(r, 0.0), 1.0)
+                r_row[q] = r
+                bs[BS_SUM] += r
+                bs[BS_MIN] = min(bs[BS_MIN], r)
+                bs[BS_MAX] = max(bs[BS_MAX], r)
+                if r < react_below and math.isnan(bs[BS_REACT]):
+                    bs[BS_REACT] = now[i0 + q]
+                if l_row[q] < 0 and math.isnan(bs[BS_INVARIANT]):
+                    bs[BS_INVARIANT] = now[i0 + q]
+                bs[BS_LIM] = min(bs[BS_LIM], l_row[q])
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _switch_in_hour(ring, sm, now):
     """Record a switch at ``now``; return the switches within the last HOUR_S (at most SWITCH_RING)."""
-    n = int(sm[10])
+    n = int(sm[SM_RING_N])
     ring[n % SWITCH_RING] = now
-    sm[10] = n + 1
+    sm[SM_RING_N] = n + 1
     count = 0
     for q in range(min(n + 1, SWITCH_RING)):
         if now - ring[(n - q) % SWITCH_RING] < HOUR_S:
@@ -438,69 +520,121 @@ def _switch_in_hour(ring, sm, now):
     return count
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def batch_decide(G, LAY, n_lay, lmap, STATE, OUT, now, dt, flags, i0, i1, raw, invalid,
-            full, r_out, p_out, l_out, summary, label, react_below, WACC, RING):
-    """Stage 2: every config's damping, r_total and posture over steps [i0, i1).
-
-    Also accumulates, for each step with ``label[i] >= 0``, the window row ``WACC[c, label[i]]`` and
-    the sliding-hour switch count (``RING`` holds each config's last switch times), so a sweep keeps
-    per-window results without per-step series.
-    """
-    for c in prange(G.shape[0]):
-        nl = n_lay[c]
-        lay = LAY[c]
-        state = STATE[c]
-        out = OUT[c]
-        g = G[c]
-        sm = summary[c]
-        o_raw = O_HEAD + nl
-        total = sm[0]
-        low = sm[1]
-        switches = sm[3]
-        previous = int(sm[8])
-        r = sm[2]
-        in_posture = np.zeros(4)
-        t_last = now[i0 - 1] if i0 > 0 else now[0]
-        for i in range(i0, i1):
-            f = flags[i]
-            rrow = raw[i - i0]
-            brow = invalid[i - i0]
-            for j in range(nl):
-                m = lmap[c, j]
-                out[o_raw + j] = rrow[m]
-                if brow[m]:
-                    f |= F_INVALID
-            decide(g, lay, nl, state, now[i], dt[i], f, out)
-            r = out[O_R]
-            p = int(out[O_POSTURE])
-            total += r
-            if r < low:
-                low = r
-            switched = p != previous and i > 0
+@njit(cache=True, nogil=True, inline="always")
+def _posture_steps(g, r_row, l_row, now, i0, a, b, first, sm, wacc, ring, p_out):
+    """Postures of one config over steps [a, b) of a block, one by one; updates ``sm`` and the window row."""
+    p = int(sm[SM_POSTURE])
+    t_enter = sm[SM_T_ENTER]
+    t_last = sm[SM_T_LAST]
+    for q in range(a, b):
+        t = now[i0 + q]
+        lim = l_row[q]
+        broken = lim < 0
+        if t_enter > t:                   # the time base moved back: the dwell counts from here
+            t_enter = t
+        nxt, _ = _next_posture(g, p, r_row[q], t, t_enter, broken, 3 if broken else lim)
+        switched = nxt != p and not (first and q == a)
+        if switched:
+            sm[SM_SWITCHES] += 1.0
+            in_hour = _switch_in_hour(ring, sm, t)
+            if in_hour > sm[SM_WORST_HOUR]:
+                sm[SM_WORST_HOUR] = in_hour
+        if broken and nxt != 0:
+            sm[SM_INV_NOT_HIB] += 1.0
+        if wacc.shape[0] > 0:
+            if nxt == 0 and math.isnan(wacc[WA_HIBERNATE]):
+                wacc[WA_HIBERNATE] = t
             if switched:
-                switches += 1
-                in_hour = _switch_in_hour(RING[c], sm, now[i])
-                if in_hour > sm[9]:
-                    sm[9] = in_hour
-            invariant = (int(out[O_FLAGS]) & F_INVARIANT) != 0
-            if invariant and p != 0:
-                sm[11] += 1.0
-            w = label[i]
-            if w >= 0:
-                _window_step(WACC[c, w], r, p, previous, now[i], t_last, react_below, switched, invariant)
-            in_posture[previous] += now[i] - t_last
-            t_last = now[i]
-            previous = p
-            if full:
-                r_out[c, i] = r
-                p_out[c, i] = p
-                for j in range(nl):
-                    l_out[c, i, j] = out[O_HEAD + j]
-        sm[0] = total
-        sm[1] = low
-        sm[2] = r
-        sm[3] = switches
-        sm[8] = previous
-        for q in range(4):
-            sm[4 + q] += in_posture[q]
+                wacc[WA_SWITCHES] += 1.0
+            if p != 3:
+                wacc[WA_OUT_OF_APEX_S] += t - t_last
+        sm[SM_IN_POSTURE + p] += t - t_last
+        t_last = t
+        if nxt != p:
+            t_enter = t
+        p = nxt
+        if p_out.shape[0] > 0:
+            p_out[i0 + q] = p
+    sm[SM_POSTURE] = p
+    sm[SM_T_ENTER] = t_enter
+    sm[SM_T_LAST] = t_last
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _settled(g, p, bs):
+    """True when posture ``p`` holds for every step of a chunk with these statistics (no switch, no hold).
+
+    HIBERNATE holds while r_total stays below TURTLE's enter threshold (a broken invariant reads 0);
+    a higher posture while no limit is below it, r_total stays at or above its leave threshold and
+    below the next posture's enter threshold.
+    """
+    if p == 0:
+        return bs[BS_MAX] < g[G_ENTER + 1]
+    if bs[BS_LIM] < p or bs[BS_MIN] < g[G_LEAVE + p]:
+        return False
+    return p == 3 or bs[BS_MAX] < g[G_ENTER + p + 1]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hold(p, t0, t_end, t_min, sm, wacc):
+    """A chunk from ``t0`` to ``t_end`` in which the posture stays ``p``: only the clocks move."""
+    held = t_end - sm[SM_T_LAST]
+    sm[SM_IN_POSTURE + p] += held
+    if wacc.shape[0] > 0:
+        if p != 3:
+            wacc[WA_OUT_OF_APEX_S] += held
+        if p == 0 and math.isnan(wacc[WA_HIBERNATE]):
+            wacc[WA_HIBERNATE] = t0
+    sm[SM_T_LAST] = t_end
+    sm[SM_T_ENTER] = min(sm[SM_T_ENTER], t_min)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_chunk(sm, wacc, bs, m):
+    """Add a chunk's r_total statistics (shared by every config of its signature)."""
+    sm[SM_SUM] += bs[BS_SUM]
+    sm[SM_MIN] = min(sm[SM_MIN], bs[BS_MIN])
+    if wacc.shape[0] > 0:
+        wacc[WA_SUM] += bs[BS_SUM]
+        wacc[WA_MIN] = min(wacc[WA_MIN], bs[BS_MIN])
+        if math.isnan(wacc[WA_REACT]):
+            wacc[WA_REACT] = bs[BS_REACT]
+        if math.isnan(wacc[WA_INVARIANT]):
+            wacc[WA_INVARIANT] = bs[BS_INVARIANT]
+        wacc[WA_STEPS] += m
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def batch_postures(G, cfg_sig, R, SL, BS, now, t_min, i0, n, label, first, summary, WACC, RING, p_out):
+    """Stage 5: every config's postures over a block of n steps of one window label and one case.
+
+    Chunk by chunk: a config whose posture provably holds through a chunk (see :func:`_settled`)
+    skips it in O(1); otherwise it steps. ``first``: the block starts a case (a fresh controller);
+    ``t_min``: earliest time of each chunk. Accumulates ``summary`` (SM_*) and, for ``label >= 0``,
+    ``WACC[c, label]`` (WA_*); ``p_out`` (C, T) gets postures when it has columns.
+    """
+    empty = np.empty(0)
+    for c in prange(G.shape[0]):
+        g = G[c]
+        s = cfg_sig[c]
+        sm = summary[c]
+        if first:
+            sm[SM_POSTURE] = 3.0
+            sm[SM_T_ENTER] = now[i0]
+            sm[SM_T_LAST] = now[i0]
+            sm[SM_RING_N] = 0.0
+        sm[SM_FINAL] = R[s, n - 1]
+        wacc = WACC[c, label] if label >= 0 else empty
+        pc = p_out[c] if p_out.shape[1] > 0 else p_out[0]
+        for h in range((n + CHUNK - 1) // CHUNK):
+            a = h * CHUNK
+            b = min(n, a + CHUNK)
+            bs = BS[s, h]
+            _add_chunk(sm, wacc, bs, b - a)
+            p = int(sm[SM_POSTURE])
+            if _settled(g, p, bs):
+                _hold(p, now[i0 + a], now[i0 + b - 1], t_min[h], sm, wacc)
+                if pc.shape[0] > 0:
+                    pc[i0 + a:i0 + b] = p
+            else:
+                _posture_steps(g, R[s], SL[s], now, i0, a, b, first and a == 0, sm, wacc, RING[c], pc)

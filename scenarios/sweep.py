@@ -155,33 +155,52 @@ def _case_metrics(case: SweepCase, ws: np.ndarray, hours: float) -> dict[str, np
     return out
 
 
+def _concatenated(cases: Sequence[SweepCase], names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray,
+                                                                              np.ndarray, np.ndarray]:
+    """Every case's signals end to end (the columns the configs read), with case starts and global window labels.
+
+    Returns (columns, start index of each case, label per step, first label of each case).
+    """
+    columns = {}
+    for name in ("t_s", *names):
+        missing = [c.name for c in cases if name not in c.signals]
+        if missing:
+            raise ScenarioFileError(missing[0], "signals_observed", f"a column {name!r} read by the grid's configs")
+        columns[name] = np.concatenate([np.asarray(c.signals[name], dtype=np.float64) for c in cases])
+    sizes = np.array([c.n_steps for c in cases], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum([len(c.starts) + 1 for c in cases])[:-1]].astype(np.int64)
+    labels = np.concatenate([c.labels + off for c, off in zip(cases, offsets)])
+    return columns, np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64), labels, offsets
+
+
 def sweep_cases(configs: Sequence[ControllerConfig], cases: Sequence[SweepCase], metrics: SweepMetrics) -> SweepResult:
-    """Evaluate every config over every case (open loop) and reduce to per-config suite metrics."""
+    """Evaluate every config over every case (open loop, one kernel pass) and reduce to per-config suite metrics."""
     plan = plan_batch(configs)
+    cases = [c for c in cases if c.n_steps]
+    if not cases:
+        raise ScenarioFileError("run directory", "scenarios", "at least one judged case with recorded steps")
+    columns, starts, labels, offsets = _concatenated(cases, plan.signal_names)
+    res = evaluate_batch(plan, columns, outputs="summary", windows=labels, react_below=metrics.react_below,
+                         segments=starts)
     total: dict[str, np.ndarray] = {}
     per_case: dict[str, list[np.ndarray]] = {"case": [], "config": [], "tax": [], "depth": [], "misses": [],
                                              "switches": []}
-    worst_hour = np.zeros(plan.n_configs, dtype=np.int64)
-    not_hib = np.zeros(plan.n_configs, dtype=np.int64)
-    steps = 0
     idx = np.arange(plan.n_configs)
-    for case in cases:
-        res = evaluate_batch(plan, case.signals, outputs="summary", windows=case.labels,
-                             react_below=metrics.react_below)
-        steps += res.steps_evaluated
+    for case, off in zip(cases, offsets):
         t = case.signals["t_s"]
-        hours = max((t[-1] - t[0]) / 3600.0, 1e-9) if t.size else 1e-9
-        m = _case_metrics(case, res.window_stats, hours)
+        hours = max((t[-1] - t[0]) / 3600.0, 1e-9)
+        m = _case_metrics(case, res.window_stats[:, off:off + len(case.starts) + 1], hours)
         for key, v in m.items():
             total[key] = total.get(key, 0.0) + v
-        worst_hour = np.maximum(worst_hour, res.worst_hour_switches)
-        not_hib += res.invariant_not_hibernate
         per_case["case"].append(np.full(plan.n_configs, case.name, dtype=object))
         per_case["config"].append(idx)
         per_case["tax"].append(1.0 - m["nofault_r_sum"] / np.maximum(m["nofault_steps"], 1))
         per_case["depth"].append(m["depth_sum"] / max(len(case.starts), 1))
         per_case["misses"].append(m["misses"])
         per_case["switches"].append(m["switches"])
+    worst_hour = res.worst_hour_switches
+    not_hib = res.invariant_not_hibernate
+    steps = res.steps_evaluated
     nofault_s = sum(c.nofault_s for c in cases)
     columns = {
         "tax_mean": 1.0 - total["nofault_r_sum"] / np.maximum(total["nofault_steps"], 1),

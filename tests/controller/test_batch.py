@@ -148,3 +148,94 @@ def test_bad_window_labels_are_a_clear_error():
     trace = random_trace(1, 10)
     with pytest.raises(ControllerError, match="windows"):
         evaluate_batch([default_config()], trace, windows=np.zeros(9, dtype=np.int64))
+
+
+def episode_trace(seed: int, n: int) -> dict[str, np.ndarray]:
+    """Long settled stretches (APEX, a stale sensor holding a lower posture, a lost quorum holding HIBERNATE,
+    recovery) with noise, so whole chunks are skipped and others stepped; time sometimes goes back."""
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.choice([1.0, 1.0, 1.0, 5.0, 0.5], n))
+    back = rng.random(n) < 0.002
+    t[back] -= rng.uniform(5.0, 50.0, back.sum())
+    trace = {"t_s": t}
+    for name, nominal in NOMINAL_SIGNALS.items():
+        trace[name] = np.full(n, nominal, dtype=float)
+    trace["portfolio.drawdown"] = np.abs(rng.normal(0.0, 0.03, n))
+    for _ in range(6):
+        a = int(rng.integers(0, n - 1))
+        b = min(n, a + int(rng.integers(150, 1500)))
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            trace["mc_forewarner.age_s"][a:b] = np.arange(b - a) * rng.uniform(1.0, 20.0)
+        elif kind == 1:
+            trace["hz.quorum"][a:b] = 0.0
+        elif kind == 2:
+            trace["ob.age_s"][a:b] = rng.uniform(0.0, 30.0, b - a)
+        else:
+            trace["portfolio.drawdown"][a:b] = rng.uniform(0.1, 0.5)
+    return trace
+
+
+@settings(max_examples=2, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_chunks_skipped_while_a_posture_holds_reproduce_the_scalar_controller_exactly(seed):
+    """Settled chunks are skipped in O(1): decisions, time in posture and window statistics still equal the
+    scalar controller's, step for step, over cases concatenated with ``segments`` (each a fresh controller)."""
+    from controller import plan_batch
+
+    sizes = (3000, 900, 1600)
+    parts = [episode_trace(seed + i, m) for i, m in enumerate(sizes)]
+    trace = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    labels = np.zeros(sum(sizes), dtype=np.int64)
+    labels[1000:2500] = 1
+    labels[3500:] = 2
+    cfgs = configs()
+    plan = plan_batch(cfgs)
+    res = evaluate_batch(plan, trace, windows=labels, react_below=0.95, segments=starts)
+    ends = np.r_[starts[1:], sum(sizes)]
+    names = [k for k in trace if k != "t_s"]
+    rows = [dict(zip(names, map(float, values))) for values in zip(*(trace[k] for k in names))]
+    for c, cfg in enumerate(cfgs):
+        r = np.empty(sum(sizes))
+        p = np.empty(sum(sizes), dtype=np.int64)
+        for a, b in zip(starts, ends):
+            ctl = SurvivalController(cfg)
+            for i in range(a, b):
+                d = ctl.step(trace["t_s"][i], rows[i])
+                r[i], p[i] = d.r_total, int(d.posture)
+        np.testing.assert_array_equal(res.r_total[c], r)               # bit for bit
+        np.testing.assert_array_equal(res.posture[c], p)
+        first = np.isin(np.arange(r.size), starts)
+        switched = np.r_[False, p[1:] != p[:-1]] & ~first
+        held = np.where(first, 3, np.r_[3, p[:-1]])
+        gap = np.where(first, 0.0, np.r_[0.0, np.diff(res_now(trace["t_s"], starts))])
+        assert res.switches[c] == switched.sum()
+        now = res_now(trace["t_s"], starts)
+        worst = max((int(((times <= x) & (times > x - 3600.0)).sum()) for a, b in zip(starts, ends)
+                     for times in [now[a:b][switched[a:b]]] for x in times), default=0)
+        assert res.worst_hour_switches[c] == min(worst, 64)            # per case: a sliding hour never spans two
+        for q in range(4):
+            assert res.time_in_posture_s[c, q] == pytest.approx(gap[held == q].sum(), abs=1e-6)
+        for w in range(3):
+            m = labels == w
+            row = res.window_stats[c, w]
+            assert row[0] == pytest.approx(r[m].sum(), abs=1e-9) and row[1] == r[m].min()
+            assert row[4] == switched[m].sum() and row[6] == m.sum()
+            assert row[5] == pytest.approx(gap[m & (held != 3)].sum(), abs=1e-6)
+            hib = np.flatnonzero(m & (p == 0))
+            assert (np.isnan(row[3]) and hib.size == 0) or row[3] == res_now(trace["t_s"], starts)[hib[0]]
+
+
+def res_now(t: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The controller's validated time base per step (held at the last time when a timestamp goes back)."""
+    from controller import kernel
+
+    return kernel.batch_times(np.ascontiguousarray(t), np.asarray(starts, dtype=np.int64), kernel.MAX_TIME_JUMP_S)[0]
+
+
+@pytest.mark.parametrize("segments", [[1, 5], [0, 5, 5], [0, 10], [0.0, 4.0], []])
+def test_bad_segments_are_a_clear_error(segments):
+    trace = random_trace(1, 10)
+    with pytest.raises(ControllerError, match="segments: expected increasing integer start indices from 0"):
+        evaluate_batch([default_config()], trace, segments=np.asarray(segments))
