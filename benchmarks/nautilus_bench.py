@@ -11,14 +11,20 @@ Prints, measured in one run:
 * in a running live ``TradingNode`` (no network): the wall time from an invariant callback
   fired on a foreign thread (as the Hazelcast client's reactor does) to the decision
   published on the node's event loop (quorum alternately lost and restored);
-* the paper loop end to end (``paper_latency.py``): a health record written to the grid →
-  HIBERNATE decision → the posture gate's cancel reaching the sandbox venue (median, p99; bound
-  10 ms), and the DolphinStrategy's cost per quote.
+* the paper loop end to end (``paper_latency.py``): a health record written to the grid of three
+  real Hazelcast members (started here; ``NOR_HZ_MEMBERS`` names another cluster) → HIBERNATE
+  decision → the posture gate's cancel reaching the sandbox venue (median, p99; bound 10 ms), and
+  the DolphinStrategy's cost per quote.
+
+Each figure is printed with its stage's wall time, this process's CPU time (user + sys; the
+members are separate ``java`` processes) and the load average: timings under load are not figures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import statistics
 import threading
 import time
@@ -311,6 +317,15 @@ def main() -> None:
               f"max {max(live_ms) * 1e3:.1f} µs  -> bound {BOUND_MS:.0f} ms: {ok}")
 
 
+@contextlib.contextmanager
+def stage(name: str):
+    """Print the stage's wall and CPU time (this process, user + sys) and the load average."""
+    wall, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+    yield
+    print(f"  [{name}: wall {time.perf_counter() - wall:.1f} s, CPU {time.process_time() - cpu:.1f} s, "
+          f"load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]")
+
+
 def paper_figures() -> None:
     import sys
     from pathlib import Path
@@ -318,18 +333,21 @@ def paper_figures() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from paper_latency import grid_to_cancel_ms, per_quote_cost_us, summary
 
-    latencies, unpaired, where = grid_to_cancel_ms()
+    with stage("paper grid -> cancel"):
+        latencies, unpaired, where = grid_to_cancel_ms()
     if latencies:
         ok = "PASS" if np.percentile(latencies, 99) < BOUND_MS and not unpaired else "FAIL"
         print(f"paper node ({where}): grid write -> HIBERNATE -> cancel at the sandbox venue, {len(latencies)} flips"
               f"{f' ({unpaired} unpaired)' if unpaired else ''}: {summary(latencies)}  -> bound {BOUND_MS:.0f} ms: {ok}")
     else:
         print(f"paper node ({where}): no flip reached the venue ({unpaired} unpaired)")
-    cost_us, quotes = per_quote_cost_us()
+    with stage("per-quote cost"):
+        cost_us, quotes = per_quote_cost_us()
     print(f"DolphinStrategy added cost per quote (BacktestEngine, sample prices, {quotes:,} quotes, a scan per row): "
           f"{cost_us:.1f} µs")
 
 
 if __name__ == "__main__":
-    main()
+    with stage("engine and live-node figures"):
+        main()
     paper_figures()

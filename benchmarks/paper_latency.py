@@ -3,8 +3,9 @@
 * :func:`grid_to_cancel_ms` — end to end in a running paper node: a health record written into
   the grid (``ledger.consistent`` = 0, by another client) → the health service's entry event →
   the survival Actor's immediate HIBERNATE decision → the posture gate's cancel of the resting
-  entry → ``cancel_order`` reaching the sandbox venue's execution client. Against the wire-level
-  test member (``NOR_HZ_MEMBERS`` for a real cluster). The controller's dwell times are 0 and the
+  entry → ``cancel_order`` reaching the sandbox venue's execution client. Against three real
+  Hazelcast 5.7.0 members started for it (``infra.LocalCluster``; ``NOR_HZ_MEMBERS`` names another
+  cluster). The controller's dwell times are 0 and the
   ledger layer recovers at once, so a flip cycle takes ~1 s.
 * :func:`per_quote_cost_us` — the DolphinStrategy's added cost per quote inside a
   ``BacktestEngine`` (the sample prices, with and without the strategy).
@@ -31,6 +32,7 @@ from adapters.hazelcast import HazelcastHealthService, HealthWriter, build_clien
 from adapters.nautilus import DECISION_DATA_TYPE, GuardedStrategy, SurvivalDecisionData
 from adapters.nautilus.dolphin import DolphinStrategy
 from adapters.nautilus.guard import GuardConfig, PostureGuard
+from adapters.nautilus.paper import age_limits_s
 from adapters.nautilus.paper_loop import LoopSettings, build_paper_session
 from adapters.nautilus.prices import load_price_table, quote_at, replay_instruments
 from controller import SurvivalController, apply_overrides, default_config
@@ -66,20 +68,16 @@ def grid_to_cancel_ms(flips: int = 30) -> tuple[list[float], int, str]:
     """Wall ms per flip from the grid write to the cancel at the sandbox venue; unpaired flips."""
     member, cluster_name = None, os.environ.get("NOR_HZ_CLUSTER", "dev")
     members = os.environ.get("NOR_HZ_MEMBERS")
-    if not members:
-        try:   # real members (issue 13's infra/) when present, else the wire-level test member
-            from infra import LocalCluster
-            member = LocalCluster(3).start()
-            members, cluster_name = ",".join(member.client_addresses), member.settings.cluster_name
-        except ImportError:
-            from tests.hzmember.member import WireMember
-            member = WireMember().start()
-            members = member.address
+    if not members:   # three real Hazelcast 5.7.0 members (infra/), unless NOR_HZ_MEMBERS names a cluster
+        from infra import LocalCluster
+        member = LocalCluster(3).start()
+        members, cluster_name = ",".join(member.client_addresses), member.settings.cluster_name
     cfg = load_hz_config(env={}, members=tuple(members.split(",")), cluster_name=cluster_name,
                          map_name=f"NOR_BENCH_PAPER_{os.getpid()}", probe_interval_s=0.1, connect_timeout_s=20.0)
     config = _fast_config()
     ctl = SurvivalController(config)
-    service = HazelcastHealthService(cfg, ctl.signal_names, ctl.invariant_signals).start()
+    service = HazelcastHealthService(cfg, ctl.signal_names, ctl.invariant_signals, heartbeat="record",
+                                     age_limits_s=age_limits_s(config)).start()   # as nor paper reads the grid
     clients = [build_client(cfg, near_cache=False, async_start=False) for _ in range(2)]
     session = build_paper_session(config, service.watchdog, HealthWriter(clients[0], cfg.map_name),
                                   settings=LoopSettings(speed=1.0, stand_ins=("mc_forewarner", "exf", "esof"), assets=2,
@@ -124,7 +122,7 @@ def grid_to_cancel_ms(flips: int = 30) -> tuple[list[float], int, str]:
     if member is not None:
         member.stop()
     latencies = [(cancels[n] - t0) / 1e6 for t0, n in written if len(cancels) > n]
-    where = type(member).__name__ if member is not None else members
+    where = f"{type(member).__name__}(3 real members)" if member is not None else members
     return latencies, flips - len(latencies), where
 
 

@@ -19,7 +19,7 @@ from .cluster import LocalCluster
 from .errors import InfraError
 from .install import cache_dir
 
-__all__ = ["infra_up", "infra_down", "infra_status", "state_path"]
+__all__ = ["infra_up", "infra_down", "infra_status", "state_path", "read_cluster", "kill_member"]
 
 
 def state_path(env: Mapping[str, str] | None = None) -> Path:
@@ -48,6 +48,26 @@ def _read_state(path: Path) -> dict | None:
         return None
     except ValueError as exc:
         raise InfraError(f"{path}: not a cluster description ({exc}); delete it") from exc
+
+
+def read_cluster(env: Mapping[str, str] | None = None) -> dict | None:
+    """The description of the cluster ``nor infra up`` started (addresses, pids), or None."""
+    return _read_state(state_path(env))
+
+
+def kill_member(i: int, desc: dict) -> int:
+    """SIGKILL member ``i`` of the cluster ``desc`` (what ``nor infra up`` recorded, or
+    ``LocalCluster.describe()``): a crash, sockets close at once. Its pid is checked against its
+    command line first (it must still run a member of that cluster), so a recycled pid is never
+    touched. Returns the pid; raises InfraError if that member is not running."""
+    pids = desc.get("pids") or []
+    if not 0 <= i < len(pids):
+        raise InfraError(f"member {i}: the cluster has members 0..{len(pids) - 1}")
+    pid = pids[i]
+    if not _ours(pid, desc["workdir"]):
+        raise InfraError(f"member {i} (pid {pid}) is not running")
+    os.killpg(pid, signal.SIGKILL)
+    return pid
 
 
 def infra_up(members: int, proxied: bool = True, env: Mapping[str, str] | None = None,

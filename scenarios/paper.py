@@ -2,9 +2,10 @@
 
 The gate (:func:`scenarios.promotion.require_promotion`) refuses a config without a record signed by a
 trusted key (:mod:`scenarios.signing`), whose content changed since, or whose bound code differs from the
-code running now (naming the changed files). A promoted config gets a NautilusTrader
-``TradingNode`` with sandbox execution (simulated fills), the survival Actor and the posture
-guard, reading health from Hazelcast (``NOR_HZ_MEMBERS``) — see ``adapters.nautilus.paper``.
+code running now (naming the changed files). A promoted config gets the whole paper loop in a
+NautilusTrader ``TradingNode`` (market data, publishers, survival Actor, DOLPHIN strategy, posture
+gate, sandbox fills, traces), reading and writing health in Hazelcast (``NOR_HZ_MEMBERS``) — see
+``scenarios.paper_run`` and ``adapters.nautilus.paper_loop``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def paper(config_path: str | Path, *, records_dir: str | Path | None = None, ins
 
     ``records_dir`` defaults to ``promotions/`` beside the config file; the trusted keys come from ``environ``
     (see :mod:`scenarios.signing`); ``code`` is the running code (default: this source tree's).
-    ``options`` with a replay feed runs the whole paper loop (``scenarios.paper_run``).
+    ``options`` (default Binance market data, until Ctrl-C) set the feed, duration, stand-ins and faults
+    of the whole paper loop (``scenarios.paper_run``).
     """
     env = os.environ if environ is None else environ
     try:
@@ -50,31 +52,14 @@ def paper(config_path: str | Path, *, records_dir: str | Path | None = None, ins
     except (ConfigError, ScenarioError) as exc:
         say(f"nor: invalid input: {exc}")
         return EXIT_INVALID
-    if options is not None and options.feed != "binance":
-        from .paper_run import run_paper_session
-        return run_paper_session(config, options, build_only=build_only, environ=env, command=command, say=say)
-    from adapters.nautilus import NautilusAdapterError
-    from adapters.nautilus.paper import PaperSettings, build_paper_node
+    from dataclasses import replace
 
-    settings = PaperSettings(instrument_ids=tuple(instruments)) if instruments else PaperSettings()
-    try:
-        node = build_paper_node(config, settings=settings, environ=env, build_only=build_only)
-    except NautilusAdapterError as exc:
-        say(f"nor: invalid input: {exc}")
-        return EXIT_INVALID
+    from .paper_run import PaperOptions, run_paper_session
+
     evidence = record.data["evidence"]
     say(f"config {config.name} ({config.config_id[:12]}) promoted {record.data['promoted_utc']} on run "
-        f"{evidence['run_id']} ({', '.join(record.data['suites'])}; code {record.data['code']['sha256'][:12]}); "
-        f"built TradingNode "
-        f"{node.trader_id} with sandbox execution on {', '.join(settings.instrument_ids)}")
-    if build_only:
-        node.dispose()
-        return EXIT_OK
-    try:
-        node.run()
-    except KeyboardInterrupt:
-        say("nor: paper trading interrupted")
-    finally:
-        node.stop()
-        node.dispose()
-    return EXIT_OK
+        f"{evidence['run_id']} ({', '.join(record.data['suites'])}; code {record.data['code']['sha256'][:12]})")
+    options = options or PaperOptions()
+    options = replace(options, instruments=tuple(instruments)) if instruments else options
+    # the whole loop, on Binance market data or a replay feed (scenarios.paper_run)
+    return run_paper_session(config, options, build_only=build_only, environ=env, command=command, say=say)

@@ -11,6 +11,7 @@ invalid input (exit 2, named).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from twin.config import parse_duration_s
 from .case import _checks_table, trace_sha256, verdict_of, write_table
 from .checks import RunView, SafetyPolicy, run_safety
 from .manifest import FORMAT, code_version, controller_entry, new_run_id, write_manifest
+from .paper_faults import PaperFaultError, is_member_target, member_actions
 
 __all__ = ["PaperOptions", "parse_fault_option", "parse_options", "run_paper_session"]
 
@@ -44,17 +46,21 @@ class PaperOptions:
     faults: tuple[Any, ...] = ()
     out: Path = Path("runs")
     assets: int | None = None
+    instruments: tuple[str, ...] = ()   # the binance feed's (default BTCUSDT.BINANCE)
 
 
 def parse_fault_option(text: str) -> Any:
-    """``TARGET@AT+FOR`` (e.g. ``mc_forewarner@1m+5m``): pause that publisher at AT for FOR."""
+    """``TARGET@AT+FOR`` (e.g. ``mc_forewarner@1m+5m``): pause that publisher at AT for FOR;
+    ``TARGET@AT``: to the end of the session; ``member[<i>]@AT``: SIGKILL a member (``paper_faults``)."""
     from adapters.nautilus.paper_loop import PaperFault
 
     target, _, when = text.partition("@")
-    at, _, span = when.partition("+")
-    at_s, for_s = parse_duration_s(at) if at else None, parse_duration_s(span) if span else None
-    if not target or at_s is None or for_s is None:
-        raise PaperOptionError(f"--fault: expected TARGET@AT+FOR like 'mc_forewarner@1m+5m', got {text!r}")
+    at, plus, span = when.partition("+")
+    at_s = parse_duration_s(at) if at else None
+    for_s = (parse_duration_s(span) if span else None) if plus else math.inf
+    if not target or at_s is None or for_s is None or at_s < 0 or for_s <= 0:
+        raise PaperOptionError(f"--fault: expected TARGET@AT+FOR like 'mc_forewarner@1m+5m' (or TARGET@AT: to the "
+                               f"end), got {text!r}")
     return PaperFault(target, at_s, for_s)
 
 
@@ -91,8 +97,9 @@ def write_paper_run(tables: Mapping[str, Any], config: ControllerConfig, options
     checks = _judge(tables, config, duration_s)
     write_table(case_dir / "checks.arrow", _checks_table(checks))
     verdict = verdict_of(checks)
-    faults = [{"kind": "publisher_stopped", "target": f.target, "at_s": f.at_s, "for_s": f.for_s, "params": {}}
-              for f in options.faults]
+    faults = [{"kind": "member_killed" if is_member_target(f.target) else "publisher_stopped", "target": f.target,
+               "at_s": f.at_s, "for_s": f.for_s if math.isfinite(f.for_s) else max(0.0, duration_s - f.at_s),
+               "heals": math.isfinite(f.for_s), "params": {}} for f in options.faults]
     failures = [{"check": c.check, "kind": c.kind, "t_s": None if c.t_s != c.t_s else c.t_s, "message": c.message}
                 for c in checks if not c.ok]
     run = {"seed": 1, "dir": "paper/1", "verdict": verdict, "wall_s": round(wall_s, 3), "config_id": config.config_id,
@@ -114,27 +121,45 @@ def write_paper_run(tables: Mapping[str, Any], config: ControllerConfig, options
 def _hz(env: Mapping[str, str], controller: Any) -> tuple[Any, Any, Any]:
     """The started health service, a grid writer and its client, for ``NOR_HZ_MEMBERS`` (connects)."""
     from adapters.hazelcast import HazelcastHealthService, HealthWriter, build_client, load_hz_config
+    from adapters.nautilus.paper import age_limits_s
 
     cfg = load_hz_config(env.get("NOR_HZ_CONFIG") or None, env)
-    service = HazelcastHealthService(cfg, controller.signal_names, controller.invariant_signals).start()
+    # heartbeat.age_s is the age of the agent's own keepalive record read back from the grid, as in the twin
+    service = HazelcastHealthService(cfg, controller.signal_names, controller.invariant_signals,
+                                     age_limits_s=age_limits_s(controller.config), heartbeat="record").start()
     client = build_client(cfg, near_cache=False, async_start=False)
     return service, HealthWriter(client, cfg.map_name), client
 
 
 def run_paper_session(config: ControllerConfig, options: PaperOptions, *, build_only: bool = False,
                       environ: Mapping[str, str] | None = None, command: str = "nor paper",
-                      say: Callable[[str], None] = print, hz: Callable[..., tuple[Any, Any, Any]] | None = None) -> int:
-    """Build and (unless ``build_only``) run one replay-feed session; returns the exit code."""
+                      say: Callable[[str], None] = print, hz: Callable[..., tuple[Any, Any, Any]] | None = None,
+                      cluster: Mapping[str, Any] | None = None) -> int:
+    """Build and (unless ``build_only``) run one replay-feed session; returns the exit code.
+
+    ``cluster``: the description of the cluster a ``member`` fault kills in (``LocalCluster.describe()``);
+    default the one ``nor infra up`` recorded (:mod:`scenarios.paper_faults`)."""
     from adapters.hazelcast import HazelcastAdapterError
     from adapters.nautilus import NautilusAdapterError
     from adapters.nautilus.paper_loop import LoopSettings, build_paper_session
 
     env = os.environ if environ is None else environ
     settings = LoopSettings(feed=options.feed, speed=options.speed, stand_ins=options.stand_ins,
-                            faults=options.faults, assets=options.assets)
+                            faults=options.faults, assets=options.assets,
+                            **({"instrument_ids": options.instruments} if options.instruments else {}))
     if not build_only and not env.get("NOR_HZ_MEMBERS"):
         say("nor: invalid input: NOR_HZ_MEMBERS is not set: the paper loop reads and writes health in the "
             "Hazelcast grid (e.g. NOR_HZ_MEMBERS=127.0.0.1:5701)")
+        return EXIT_INVALID
+    missing = _binance_problem(options.feed, settings, env, build_only)
+    if missing:   # before anything connects
+        say(f"nor: invalid input: {missing}")
+        return EXIT_INVALID
+    try:
+        actions = member_actions(options.faults, env, cluster) if not build_only else {
+            f.target: None for f in options.faults if is_member_target(f.target)}
+    except PaperFaultError as exc:
+        say(f"nor: invalid input: {exc}")
         return EXIT_INVALID
     service = writer = client = None
     try:
@@ -142,7 +167,8 @@ def run_paper_session(config: ControllerConfig, options: PaperOptions, *, build_
             from controller import SurvivalController
             service, writer, client = (hz or _hz)(env, SurvivalController(config))
         session = build_paper_session(config, service.watchdog if service else _Offline(), writer or _Offline(),
-                                      settings=settings, say=say)
+                                      settings=settings, say=say, fault_actions=actions, environ=env,
+                                      build_only=build_only)
     except (NautilusAdapterError, HazelcastAdapterError) as exc:
         say(f"nor: invalid input: {exc}")
         _close(service, client)
@@ -155,6 +181,10 @@ def run_paper_session(config: ControllerConfig, options: PaperOptions, *, build_
         f"{'until Ctrl-C' if options.duration_s is None else f'{options.duration_s:g}s'} stand-ins="
         f"{','.join(options.stand_ins) or 'none'} instruments={len(session.instruments)} "
         f"config={config.config_id[:12]}")
+    ids = [str(i if session.live else i.id) for i in session.instruments]
+    say(f"built TradingNode {settings.trader_id} with sandbox execution on {', '.join(ids[:3])}"
+        f"{f' and {len(ids) - 3} more' if len(ids) > 3 else ''}"
+        f"{' (Binance market data)' if session.live else ' (replay feed)'}")
     if build_only:
         session.node.dispose()
         return EXIT_OK
@@ -170,6 +200,23 @@ def run_paper_session(config: ControllerConfig, options: PaperOptions, *, build_
     if session.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if verdict == "PASS" else EXIT_CHECK
+
+
+def _binance_problem(feed: str, settings: Any, env: Mapping[str, str], build_only: bool) -> str | None:
+    """The Binance feed's bad instrument or missing key, named (None if all is there, built only,
+    or another feed)."""
+    if feed != "binance" or build_only:
+        return None
+    from adapters.nautilus import NautilusAdapterError
+    from adapters.nautilus.paper import PaperSettings, binance_credentials
+
+    try:
+        binance_settings = PaperSettings(instrument_ids=settings.instrument_ids)
+        binance_settings.check()
+        binance_credentials(binance_settings, env)
+    except NautilusAdapterError as exc:
+        return str(exc)
+    return None
 
 
 class _Offline:

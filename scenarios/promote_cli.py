@@ -36,10 +36,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ppr.add_argument("--instrument", action="append", default=[], help="instrument id, e.g. BTCUSDT.BINANCE (repeatable)")
     ppr.add_argument("--build-only", action="store_true", help="check the gate and build the node, do not connect")
     ppr.add_argument("--feed", default="binance", help="market data: binance (default), replay:sample or replay:PATH")
-    ppr.add_argument("--duration", help="stop after this long, e.g. 10m (default: until Ctrl-C)")
+    ppr.add_argument("--duration", help="stop after this long of the node's clock (wall time), e.g. 10m "
+                                        "(default: until Ctrl-C)")
     ppr.add_argument("--speed", type=float, default=1.0, help="replay pace factor (20 = 20x real time)")
     ppr.add_argument("--stand-ins", default="", help="publish labelled healthy records for: mc_forewarner,exf,esof")
-    ppr.add_argument("--fault", action="append", default=[], help="pause a publisher: TARGET@AT+FOR (repeatable)")
+    ppr.add_argument("--fault", action="append", default=[],
+                     help="pause a publisher: TARGET@AT+FOR (TARGET@AT: to the end), or SIGKILL a member of the "
+                          "cluster `nor infra up` started: member[<i>]@AT (repeatable)")
     ppr.add_argument("--assets", type=int, help="trade only the first N assets of the price file")
     ppr.add_argument("--out", type=Path, default=Path("runs"), help="where the session's run directory goes")
 

@@ -37,19 +37,22 @@ class HazelcastHealthService:
         clock: wall-clock seconds (injected; default ``time.time``).
         tick_s: period of the probe / refresh / reconnect check (default ``cfg.probe_interval_s``).
         age_limits_s: optional age-invariant limits passed to the watchdog.
+        heartbeat: what ``heartbeat.age_s`` measures, ``"contact"`` (the cluster's answers) or
+            ``"record"`` (the agent's keepalive record in the grid; see :mod:`.watchdog`).
     """
 
     def __init__(self, cfg: HzConfig, signal_names: Iterable[str] = DEFAULT_SIGNALS,
                  invariant_signals: Iterable[str] = DEFAULT_INVARIANTS, *,
                  clock: Callable[[], float] = time.time, tick_s: float | None = None,
-                 age_limits_s: Mapping[str, float] | None = None) -> None:
+                 age_limits_s: Mapping[str, float] | None = None, heartbeat: str = "contact") -> None:
         self.cfg = cfg
         self._clock = clock
         self._tick_s = cfg.probe_interval_s if tick_s is None else tick_s
         self.state = GridState(clock, cfg.min_members)
         self.watchdog = HealthWatchdog(self.state, signal_names, invariant_signals,
-                                       clock=clock, age_limits_s=age_limits_s)
-        self._keys = [n for n in self.watchdog.signal_names if n not in ("hz.quorum", "heartbeat.age_s")]
+                                       clock=clock, age_limits_s=age_limits_s, heartbeat=heartbeat)
+        derived = ("hz.quorum",) if heartbeat == "record" else ("hz.quorum", "heartbeat.age_s")
+        self._keys = [n for n in self.watchdog.signal_names if n not in derived]
         self._generation = 0
         self._client: hazelcast.HazelcastClient | None = None
         self._reader: HealthReader | None = None

@@ -8,8 +8,14 @@ signal source. Rules (``now_s`` from the same clock the writers stamp records wi
   ``member_removed`` never fires on a fault, so the member count alone would stay 1). This is
   what the twin's client reports (``twin/client.py``: connected and quorate). The flip is an
   invariant change, so subscribers step the controller at once.
-* ``heartbeat.age_s``: seconds since the cluster last answered (probe reply or entry event); while
-  DISCONNECTED nothing answers, so it grows from the moment of the disconnect.
+* ``heartbeat.age_s``, by ``heartbeat``:
+
+  - ``"contact"`` (default): seconds since the cluster last answered (probe reply or entry event);
+    while DISCONNECTED nothing answers, so it grows from the moment of the disconnect;
+  - ``"record"``: the age of the agent's own keepalive record (published age plus the time since its
+    source timestamp), as the twin's watchdog and DOLPHIN read it: the agent writes a heartbeat into
+    the grid and reads it back, so it grows when the agent's heartbeat stops *or* when its round trip
+    through the grid fails (no entry event arrives while disconnected); a missing record reads NaN.
 * ``data.checksum_ok``: 0.0 while any grid entry failed its checksum or went backwards in
   sequence in the entry events (see :meth:`GridState.accept`), else the published value if a
   sensor publishes it, else 1.0.
@@ -23,9 +29,10 @@ import math
 import threading
 from typing import Callable, Iterable, Mapping
 
+from .errors import HazelcastAdapterError
 from .state import GridSnapshot, GridState
 
-__all__ = ["HealthWatchdog", "DEFAULT_SIGNALS", "DEFAULT_INVARIANTS"]
+__all__ = ["HealthWatchdog", "DEFAULT_SIGNALS", "DEFAULT_INVARIANTS", "HEARTBEAT_MODES"]
 
 DEFAULT_SIGNALS = (
     "hz.quorum", "ledger.consistent", "data.checksum_ok", "heartbeat.age_s", "mc_forewarner.age_s",
@@ -33,6 +40,7 @@ DEFAULT_SIGNALS = (
     "esof.age_s", "portfolio.drawdown",
 )
 DEFAULT_INVARIANTS = frozenset({"hz.quorum", "ledger.consistent", "data.checksum_ok", "heartbeat.age_s"})
+HEARTBEAT_MODES = ("contact", "record")
 _NAN = float("nan")
 
 
@@ -46,11 +54,16 @@ class HealthWatchdog:
         clock: the wall clock used by :meth:`check` (``signals`` takes ``now_s`` explicitly).
         age_limits_s: optional limits for age invariants (e.g. ``{"heartbeat.age_s": 10.0}``);
             :meth:`check` reports their crossing as an invariant flip.
+        heartbeat: ``"contact"`` or ``"record"`` — what ``heartbeat.age_s`` measures (module docstring).
     """
 
     def __init__(self, state: GridState, signal_names: Iterable[str] = DEFAULT_SIGNALS,
                  invariant_signals: Iterable[str] = DEFAULT_INVARIANTS, *,
-                 clock: Callable[[], float], age_limits_s: Mapping[str, float] | None = None) -> None:
+                 clock: Callable[[], float], age_limits_s: Mapping[str, float] | None = None,
+                 heartbeat: str = "contact") -> None:
+        if heartbeat not in HEARTBEAT_MODES:
+            raise HazelcastAdapterError(f"heartbeat: expected one of {', '.join(HEARTBEAT_MODES)}, got {heartbeat!r}")
+        self.heartbeat = heartbeat
         self._state = state
         self.signal_names = tuple(signal_names)
         self.invariant_signals = frozenset(invariant_signals)
@@ -74,7 +87,7 @@ class HealthWatchdog:
     def _value(self, name: str, snap: GridSnapshot, now_s: float) -> float:
         if name == "hz.quorum":
             return 1.0 if snap.connected and snap.quorum_ok else 0.0
-        if name == "heartbeat.age_s":
+        if name == "heartbeat.age_s" and self.heartbeat == "contact":
             if snap.last_contact_s is None:
                 return _NAN
             since = snap.last_contact_s if snap.connected else min(snap.last_contact_s, snap.disconnected_since_s or now_s)

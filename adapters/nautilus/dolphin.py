@@ -24,12 +24,14 @@ import numpy as np
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected
+from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 
 from controller import Posture
 from trading import EigenScanner, OrderIntent, Scan, TradingParams, bet_size, entry_intents, exit_intent
 
 from .data import SurvivalDecisionData
+from .errors import PaperNodeError
 from .guard import PostureGuard
 from .sizing import minimum_quantity
 from .strategy import GuardedStrategy
@@ -40,15 +42,21 @@ _EXIT_RETRY_S = 5.0
 
 
 class DolphinStrategy(GuardedStrategy):
-    """The DOLPHIN strategy over ``instruments`` (asset ``i`` is ``instruments[i]``)."""
+    """The DOLPHIN strategy over ``instruments`` (asset ``i`` is ``instruments[i]``).
 
-    def __init__(self, instruments: Sequence[Instrument], guard: PostureGuard, params: TradingParams | None = None,
+    ``instruments`` may be ``InstrumentId``s of instruments a data client loads when it connects
+    (a live feed): they are looked up in the cache at start. ``live_quotes``: subscribe to the data
+    client's quotes (a replay feed publishes its quotes itself)."""
+
+    def __init__(self, instruments: Sequence[Instrument | InstrumentId], guard: PostureGuard,
+                 params: TradingParams | None = None,
                  market_time_s: Callable[[], float] | None = None, windows: tuple[int, int] = (50, 750),
                  strategy_id: str = "DOLPHIN-001", on_intent: Callable[[float, OrderIntent], None] | None = None,
-                 act_after_quotes: bool = False) -> None:
+                 act_after_quotes: bool = False, live_quotes: bool = False) -> None:
         super().__init__(StrategyConfig(strategy_id=strategy_id, manage_contingent_orders=False), guard)
         self.instruments = list(instruments)
-        self.asset = {inst.id: i for i, inst in enumerate(self.instruments)}
+        self.live_quotes = live_quotes
+        self.asset = {(i if isinstance(i, InstrumentId) else i.id): n for n, i in enumerate(self.instruments)}
         self.params = params or TradingParams()
         self.scanner = EigenScanner(len(self.instruments), *windows)
         self._market_time = market_time_s
@@ -70,8 +78,18 @@ class DolphinStrategy(GuardedStrategy):
 
     def on_start(self) -> None:
         super().on_start()
-        for inst in self.instruments:  # quotes reach the cache whether or not a data client serves them
-            self.msgbus.subscribe(f"data.quotes.{inst.id.venue}.{inst.id.symbol.topic()}", self.handle_quote_tick)
+        ids = list(self.asset)
+        resolved = [self.cache.instrument(i) for i in ids]
+        missing = [str(i) for i, inst in zip(ids, resolved) if inst is None]
+        if missing:   # a live feed's provider did not load them: no trading on instruments it cannot size
+            raise PaperNodeError(f"DolphinStrategy: instruments {', '.join(missing)} are not in the cache "
+                                 "(not loaded by the data client's instrument provider)")
+        self.instruments = resolved
+        for iid in ids:  # quotes reach the cache whether or not a data client serves them
+            if self.live_quotes:
+                self.subscribe_quote_ticks(iid)
+            else:
+                self.msgbus.subscribe(f"data.quotes.{iid.venue}.{iid.symbol.topic()}", self.handle_quote_tick)
         self.msgbus.subscribe(f"events.order.{self.id}", self._on_own_order_event)
 
     # -- scans and decisions -----------------------------------------------------------------

@@ -26,7 +26,7 @@ from nautilus_trader.model.instruments import Instrument
 from .errors import PaperNodeError
 from .prices import PriceTable, quote_at
 
-__all__ = ["ReplayFeed"]
+__all__ = ["QuoteSampler", "ReplayFeed"]
 
 _TIMER = "nor-replay-feed"
 
@@ -111,3 +111,44 @@ class ReplayFeed(Actor):
             self.rows_published += 1
             if self.on_row is not None:
                 self.on_row(i, t_s, prices)
+
+
+class QuoteSampler(Actor):
+    """The scanner's rows on a live feed: every ``interval_s`` of the node's clock, the mid prices of
+    ``instrument_ids`` from the node's cache (quotes a data client streams) → ``on_row(index, t_s,
+    prices)``, ``t_s`` the node seconds since the sampler started. A row is taken only once every
+    instrument has a quote (until then the scanner's age grows, as a stalled scanner's would)."""
+
+    def __init__(self, instrument_ids: Sequence, interval_s: float = 5.0,
+                 on_row: Callable[[int, float, Sequence[float]], None] | None = None) -> None:
+        super().__init__(ActorConfig(component_id="QuoteSampler"))
+        if not interval_s > 0.0:
+            raise PaperNodeError(f"QuoteSampler.interval_s: expected seconds > 0, got {interval_s!r}")
+        self.instrument_ids, self.interval_s, self.on_row = list(instrument_ids), interval_s, on_row
+        self.rows_published = 0
+        self._start_ns = 0
+
+    def on_start(self) -> None:
+        self._start_ns = self.clock.timestamp_ns()
+        self.clock.set_timer(f"{_TIMER}.sample", pd.Timedelta(timedelta(seconds=self.interval_s)),
+                             callback=self._sample)
+
+    def on_stop(self) -> None:
+        if f"{_TIMER}.sample" in self.clock.timer_names:
+            self.clock.cancel_timer(f"{_TIMER}.sample")
+
+    def prices(self) -> list[float] | None:
+        """Mid prices in instrument order, or None while an instrument has no quote yet."""
+        quotes = [self.cache.quote_tick(i) for i in self.instrument_ids]
+        if any(q is None for q in quotes):
+            return None
+        return [(q.bid_price.as_double() + q.ask_price.as_double()) / 2.0 for q in quotes]
+
+    def _sample(self, event) -> None:
+        prices = self.prices()
+        if prices is None:
+            return
+        t_s = (event.ts_event - self._start_ns) / 1e9
+        if self.on_row is not None:
+            self.on_row(self.rows_published, t_s, prices)
+        self.rows_published += 1

@@ -36,7 +36,8 @@ from .gate import add_posture_gate
 from .guard import GuardConfig, PostureGuard
 from .sources import LiveSignalFeed
 
-__all__ = ["PaperSettings", "StrategyFactory", "build_paper_node"]
+__all__ = ["PaperSettings", "StrategyFactory", "age_limits_s", "binance_credentials", "binance_node_config",
+           "build_paper_node"]
 
 StrategyFactory = Callable[[PostureGuard], Strategy]
 """Builds one DOLPHIN strategy around the guard it must send its orders through."""
@@ -92,7 +93,7 @@ class PaperSettings:
 _BUILD_ONLY_KEY = "build-only-no-credentials"  # the node is built and disposed, never connected
 
 
-def _credentials(settings: PaperSettings, env: Mapping[str, str], build_only: bool = False) -> tuple[str, str]:
+def binance_credentials(settings: PaperSettings, env: Mapping[str, str], build_only: bool = False) -> tuple[str, str]:
     prefix = "BINANCE_TESTNET" if settings.testnet else "BINANCE"
     if settings.testnet and settings.binance_account_type != "SPOT":
         prefix = "BINANCE_FUTURES_TESTNET"
@@ -107,7 +108,7 @@ def _credentials(settings: PaperSettings, env: Mapping[str, str], build_only: bo
     return key, secret
 
 
-def _node_config(settings: PaperSettings, key: str, secret: str) -> TradingNodeConfig:
+def binance_node_config(settings: PaperSettings, key: str, secret: str) -> TradingNodeConfig:
     data = BinanceDataClientConfig(
         api_key=key, api_secret=secret, testnet=settings.testnet,
         account_type=_ACCOUNT_TYPES[settings.binance_account_type],
@@ -136,7 +137,7 @@ class _NoGrid:
         pass
 
 
-def _age_limits_s(config: ControllerConfig) -> dict[str, float]:
+def age_limits_s(config: ControllerConfig) -> dict[str, float]:
     """Limits of the age invariants (``max_age`` inputs of invariant layers), for the watchdog."""
     return {inp.signal: inp.param("max") for layer in config.layers if layer.invariant
             for inp in layer.inputs if inp.transform == "max_age"}
@@ -156,7 +157,7 @@ def _health_service(env: Mapping[str, str], controller: SurvivalController) -> A
     except HazelcastAdapterError as exc:
         raise PaperNodeError(f"Hazelcast settings: {exc}") from None
     return HazelcastHealthService(hz_config, controller.signal_names, controller.invariant_signals,
-                                  age_limits_s=_age_limits_s(controller.config))
+                                  age_limits_s=age_limits_s(controller.config), heartbeat="record")
 
 
 def build_paper_node(
@@ -195,12 +196,12 @@ def build_paper_node(
     settings = settings or PaperSettings()
     settings.check()
     env = os.environ if environ is None else environ
-    key, secret = _credentials(settings, env, build_only)
+    key, secret = binance_credentials(settings, env, build_only)
     controller = SurvivalController(config)
     if source is None and build_only and not env.get("NOR_HZ_MEMBERS"):
         source = _NoGrid()
     health = source if source is not None else _health_service(env, controller)
-    node = TradingNode(config=_node_config(settings, key, secret), loop=loop or asyncio.new_event_loop())
+    node = TradingNode(config=binance_node_config(settings, key, secret), loop=loop or asyncio.new_event_loop())
     node.add_data_client_factory(settings.venue, BinanceLiveDataClientFactory)
     node.add_exec_client_factory(settings.venue, SandboxLiveExecClientFactory)
     add_posture_gate(node, guard_config)  # every order of every component passes the posture rules

@@ -61,8 +61,8 @@ def session(grid, tmp_path_factory):
     out = tmp_path_factory.mktemp("paper")
     lines: list[str] = []
     options = PaperOptions(feed="replay:sample", duration_s=30.0, speed=40.0,
-                           stand_ins=("mc_forewarner", "exf", "esof"), faults=(parse_fault_option("book@5s+20s"),),
-                           out=out)
+                           stand_ins=("mc_forewarner", "exf", "esof"),
+                           faults=(parse_fault_option("book@5s+20s"), parse_fault_option("heartbeat@16s")), out=out)
     env = dict(grid[0])
     code = run_paper_session(default_config(), options, environ=env, say=lines.append)
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
@@ -84,8 +84,11 @@ def test_the_session_trades_in_apex_and_its_fault_moves_the_posture(session) -> 
     assert entries, "no entry placed in APEX"
     assert any(orders["status"][i] == "filled" for i in entries), "no APEX entry filled"
     assert fills["id"], "no fill recorded"
+    hibernate = [x for x, p in zip(t, postures) if p == "HIBERNATE"]
+    assert hibernate and hibernate[0] > 25.0, f"the stopped heartbeat moved nothing: {lines}"
     events = _read(case / "events.arrow")
     assert ("fault", "book") in zip(events["kind"], events["target"])
+    assert ("fault", "heartbeat") in zip(events["kind"], events["target"])
     assert any("posture" in line and "-> STALKER" in line for line in lines), "no decision log line for STALKER"
     assert code == 0, lines[-3:]
 
@@ -95,7 +98,8 @@ def test_the_run_directory_renders_with_nor_report(session) -> None:
     manifest = load_manifest(run_dir)
     (scenario,) = manifest.scenarios
     assert scenario.name == "paper" and scenario.runs[0].verdict == "PASS"
-    assert [f.target for f in scenario.faults] == ["book"]
+    assert [f.target for f in scenario.faults] == ["book", "heartbeat"]
+    assert [f.heals for f in scenario.faults] == [True, False]
     html = render_run(run_dir)
     assert Path(html).is_file() if not isinstance(html, (list, tuple)) else all(Path(p).is_file() for p in html)
     assert (run_dir / "report.html").read_text(encoding="utf-8").count("paper") >= 1
@@ -117,10 +121,88 @@ def test_missing_grid_setting_and_bad_options_are_invalid_input(tmp_path) -> Non
 def test_build_only_needs_no_grid_and_no_credentials(tmp_path) -> None:
     lines: list[str] = []
     for feed, code, text in (("replay:sample", 0, "instruments=50"), ("replay:/no/such.arrow", 2, "not found"),
-                             ("kafka", 2, "--feed")):
+                             ("kafka", 2, "--feed"), ("binance", 0, "BTCUSDT.BINANCE (Binance market data)")):
         options = PaperOptions(feed=feed, stand_ins=("exf",), out=tmp_path)
+        lines.clear()
         assert run_paper_session(default_config(), options, build_only=True, environ={}, say=lines.append) == code
-        assert text in lines[-1], lines[-1]
+        assert text in "\n".join(lines[-2:]), lines
+
+
+def test_binance_feed_builds_the_whole_loop_on_the_data_client_with_the_configured_instruments() -> None:
+    """No network here: built only, the node has Nautilus's Binance data client (its instrument
+    provider loads exactly the configured instruments when it connects), sandbox fills on BINANCE,
+    the DOLPHIN strategy on those instruments, the publishers, the quote sampler (scans), the Actor."""
+    from nautilus_trader.model.identifiers import ClientId, InstrumentId
+
+    from adapters.nautilus.paper_loop import LoopSettings, build_paper_session
+    from scenarios.paper_run import _Offline
+
+    ids = ("BTCUSDT.BINANCE", "ETHUSDT.BINANCE")
+    session = build_paper_session(default_config(), _Offline(), _Offline(), say=lambda _: None, environ={},
+                                  build_only=True, settings=LoopSettings(feed="binance", instrument_ids=ids,
+                                                                         stand_ins=("mc_forewarner",)))
+    try:
+        kernel = session.node.kernel
+        data = kernel.data_engine._clients[ClientId("BINANCE")]
+        assert type(data).__name__ == "BinanceSpotDataClient"
+        assert data._instrument_provider._load_ids_on_start == set(ids)
+        assert type(kernel.exec_engine._clients[ClientId("BINANCE")]).__name__ == "SandboxExecutionClient"
+        assert {type(a).__name__ for a in session.node.trader.actors()} >= {
+            "PostureGate", "PaperRecorder", "HealthPublisher", "QuoteSampler", "SurvivalActor"}
+        (strategy,) = session.node.trader.strategies()
+        assert type(strategy).__name__ == "DolphinStrategy" and strategy.live_quotes
+        assert list(strategy.asset) == [InstrumentId.from_str(i) for i in ids]
+        assert session.live and session.publisher.venue.value == "BINANCE"
+    finally:
+        session.node.dispose()
+
+
+def test_binance_feed_without_keys_or_with_a_bad_instrument_is_invalid_input_before_connecting(tmp_path) -> None:
+    connected: list[bool] = []
+
+    def hz(env, controller):   # never reached: the keys are checked before anything connects
+        connected.append(True)
+        raise AssertionError("connected")
+
+    grid = {"NOR_HZ_MEMBERS": "127.0.0.1:5701"}
+    keys = {"BINANCE_API_KEY": "k", "BINANCE_API_SECRET": "s"}
+    for options, env, text in (
+            (PaperOptions(feed="binance", out=tmp_path), grid, "BINANCE_API_KEY and BINANCE_API_SECRET must be set"),
+            (PaperOptions(feed="binance", out=tmp_path), {**grid, "BINANCE_API_KEY": "k"}, "BINANCE_API_SECRET"),
+            (PaperOptions(feed="binance", out=tmp_path, instruments=("BTCUSDT",)), {**grid, **keys}, "SYMBOL.VENUE")):
+        lines: list[str] = []
+        assert run_paper_session(default_config(), options, environ=env, say=lines.append, hz=hz) == 2, lines
+        assert text in lines[-1] and lines[-1].startswith("nor: invalid input"), lines
+    assert not connected
+
+
+def test_a_member_fault_knows_its_process_from_the_infra_state_file_or_is_invalid_input(tmp_path) -> None:
+    """``member@AT`` kills by the pid ``nor infra up`` recorded; without that file, for a cluster
+    that is not the one traded against, with a +FOR or a member out of range: exit 2, named."""
+    import json
+
+    from scenarios.paper_faults import PaperFaultError, member_actions
+
+    cache = tmp_path / "cache"
+    env = {"NOR_INFRA_CACHE": str(cache), "NOR_HZ_MEMBERS": "127.0.0.1:6001,127.0.0.1:6002"}
+    member = (parse_fault_option("member@2m"),)
+    with pytest.raises(PaperFaultError, match="no cluster started by `nor infra up`"):
+        member_actions(member, env)
+    lines: list[str] = []
+    code = run_paper_session(default_config(), PaperOptions(feed="replay:sample", out=tmp_path, faults=member),
+                             environ=env, say=lines.append, hz=lambda *a: pytest.fail("connected"))
+    assert code == 2 and "cluster.json" in lines[-1], lines
+    (cache / "run").mkdir(parents=True)
+    desc = {"cluster_name": "c", "members": ["127.0.0.1:6001", "127.0.0.1:6002"], "direct_members": [],
+            "pids": [11, 12], "workdir": str(tmp_path)}
+    (cache / "run" / "cluster.json").write_text(json.dumps(desc))
+    actions = member_actions(member + (parse_fault_option("member0@3m"),), env)
+    assert {t: a.index for t, a in actions.items()} == {"member": 1, "member0": 0}
+    for faults, env2, match in (((parse_fault_option("member@2m+1m"),), env, "no \\+FOR"),
+                                ((parse_fault_option("member5@2m"),), env, "members 0..1"),
+                                (member, {**env, "NOR_HZ_MEMBERS": "10.0.0.1:5701"}, "not a member of")):
+        with pytest.raises(PaperFaultError, match=match):
+            member_actions(faults, env2)
 
 
 def _runs_of(postures, times):
@@ -133,10 +215,11 @@ def _runs_of(postures, times):
 
 
 def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
-    """The twin, with the same controller, price file and fault (the book feed's publisher stops
-    at 5 s for 20 s), takes the same posture sequence; transition times differ by less than 2 s
-    (the paper book record is published every 1 s and carries its quote's age, the twin's ob
-    sensor every 0.1 s; the node's timers run in real time)."""
+    """The twin, with the same controller, price file and faults (the book feed's publisher stops
+    at 5 s for 20 s; the agent heartbeat stops at 16 s), takes the same posture sequence
+    (APEX → STALKER → HIBERNATE); transition times differ by less than 2 s (the paper book and
+    heartbeat records are published every 1 s, the book record carrying its quote's age, the
+    twin's ob sensor every 0.1 s; the node's timers run in real time)."""
     from twin import World, WorldConfig
 
     _, run_dir, _ = session
@@ -145,6 +228,7 @@ def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
                   default_config(), seed=1)
     world.at(5.0, world.ports["sensor.ob"].stall)
     world.at(25.0, world.ports["sensor.ob"].resume)
+    world.at(16.0, world.ports["sensor.heartbeat"].stall)
     twin = world.run(max(paper["t_s"]) + 1.0).tables["decisions"].to_pydict()
     start = paper["t_s"][0]   # the paper Actor's first step (after its warm-up)
     keep = [i for i, t in enumerate(twin["t_s"]) if t >= start]
@@ -157,10 +241,9 @@ def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
 
 @pytest.mark.skipif(LocalCluster is None, reason="needs real members: infra/ (issue 13) is not on this branch")
 def test_a_member_lost_moves_posture_as_the_twin_predicts(grid, tmp_path) -> None:
-    """A real member SIGKILLed mid-session (3 → 2 members): the twin with the same cluster fault
-    takes the same posture sequence, transitions within 2 s."""
-    import threading
-
+    """A real member SIGKILLed mid-session by the session's own ``--fault member2@10s`` (3 → 2
+    members): the twin with the same cluster fault takes the same posture sequence, transitions
+    within 2 s."""
     from twin import World, WorldConfig
 
     env, cluster = grid
@@ -168,16 +251,22 @@ def test_a_member_lost_moves_posture_as_the_twin_predicts(grid, tmp_path) -> Non
         pytest.skip("an external cluster (NOR_HZ_MEMBERS) is not ours to kill")
     lines: list[str] = []
     options = PaperOptions(feed="replay:sample", duration_s=40.0, speed=20.0,
-                           stand_ins=("mc_forewarner", "exf", "esof"), out=tmp_path)
-    killer = threading.Timer(10.0, cluster.kill, args=(2,))
-    killer.start()
+                           stand_ins=("mc_forewarner", "exf", "esof"), out=tmp_path,
+                           faults=(parse_fault_option("member2@10s"),))
+    pid = cluster.member(2).pid
     try:
-        assert run_paper_session(default_config(), options, environ=env, say=lines.append) in (0, 1), lines
+        code = run_paper_session(default_config(), options, environ=env, say=lines.append,
+                                 cluster=cluster.describe())
+        assert code in (0, 1), lines
+        assert not cluster.member(2).alive(), "the session's member fault killed nothing"
     finally:
-        killer.cancel()
         cluster.heal()
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     paper = _read(run_dir / "paper" / "1" / "decisions.arrow")
+    events = _read(run_dir / "paper" / "1" / "events.arrow")
+    (detail,) = [d for k, t, d in zip(events["kind"], events["target"], events["detail"])
+                 if (k, t) == ("fault", "member2")]
+    assert f'"pid": {pid}' in detail and "member_killed" in detail, detail
     world = World(WorldConfig.from_mapping({"market": {"replay_path": "sample"}}, source="paper-twin"),
                   default_config(), seed=1)
     world.at(10.0, lambda: world.ports["cluster"].kill_member(2))

@@ -134,3 +134,30 @@ def test_a_read_without_an_entry_makes_the_signal_missing_unless_a_newer_record_
     assert records["scan.age_s"].seq == 2, "a record newer than the read is kept"
     state.accept("ledger.consistent", make_record("ledger.consistent", 1.0, 1002.0, 2, 1))
     assert state.snapshot().records["ledger.consistent"].seq == 2, "republished later: read again"
+
+
+def test_record_heartbeat_is_the_age_of_the_agents_keepalive_record_not_the_clusters_answers():
+    """``heartbeat="record"`` (paper trading, as the twin): the cluster keeps answering (contact) but
+    the agent's keepalive record stops — the age grows from the record and crosses the limit; a
+    fresh record brings it back. The default ``"contact"`` reads the answers only."""
+    clock = Clock()
+    state = GridState(clock)
+    record = HealthWatchdog(state, ("heartbeat.age_s",), ("heartbeat.age_s",), clock=clock,
+                            age_limits_s={"heartbeat.age_s": 10.0}, heartbeat="record")
+    contact = HealthWatchdog(state, ("heartbeat.age_s",), ("heartbeat.age_s",), clock=clock)
+    flips: list[float] = []
+    record.on_invariant_change(lambda: flips.append(clock.t))
+    state.on_lifecycle("CONNECTED")
+    assert math.isnan(record.signals(clock.t)["heartbeat.age_s"]), "no keepalive record yet: worst case"
+    state.accept("heartbeat.age_s", make_record("heartbeat.age_s", 0.0, 1000.0, 1, 1))
+    for _ in range(12):   # the cluster answers every second; the agent's heartbeat has stopped
+        clock.t += 1.0
+        state.contact()
+        record.check()    # the health service's tick
+    assert contact.signals(clock.t)["heartbeat.age_s"] == 0.0
+    assert record.signals(clock.t)["heartbeat.age_s"] == pytest.approx(12.0)
+    assert flips == [1000.0, 1011.0], "the first record, then the crossing of the 10 s limit: invariant flips"
+    state.accept("heartbeat.age_s", make_record("heartbeat.age_s", 0.0, clock.t, 2, 1))
+    assert record.signals(clock.t)["heartbeat.age_s"] == 0.0 and flips == [1000.0, 1011.0, 1012.0]
+    with pytest.raises(HazelcastAdapterError, match="heartbeat"):
+        HealthWatchdog(state, clock=clock, heartbeat="probe")
