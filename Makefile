@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test bench lint clean infra paper-check
+.PHONY: demo test bench lint clean infra paper-check test-cluster
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,16 @@ infra: $(STAMP)
 
 test: $(STAMP) lint infra
 	bash tests/reports/ensure_chromium.sh
-	$(PY) -m pytest -q --ignore=tests/paper_check $(PYTEST_ARGS)
+	$(PY) -m pytest -q --ignore=tests/paper_check --ignore=tests/cluster $(PYTEST_ARGS)
 
 # the paper loop's done-when run: 10 min of node time at 20x against three real members, scripted
 # faults, compared with the twin (~11 min; .ci/run runs it after make test); the session's run
 # directory stays in $(PAPER_CHECK_DIR) (for CI artifacts)
+# nor run/sweep/explore --cluster on a real dask.distributed LocalCluster (2 worker processes): byte
+# identity with the pool, a killed worker, refusals; its workers' cold numba compile takes minutes
+test-cluster: $(STAMP)
+	$(PY) -m pytest -q -rA tests/cluster $(PYTEST_ARGS)
+
 PAPER_CHECK_DIR ?= .cache/paper-check
 paper-check: $(STAMP) infra
 	mkdir -p $(dir $(abspath $(PAPER_CHECK_DIR)))

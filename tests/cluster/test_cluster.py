@@ -2,7 +2,11 @@
 (2 worker processes, started like ``dask worker`` with the determinism environment) give byte-identical case
 directories; a worker killed mid-task is survived (the task is retried, the manifest says so, the bytes
 are unchanged); workers unlike the client are refused before anything runs; a file altered in transit
-makes the case ERROR. One cluster for the module; short cases."""
+makes the case ERROR. One cluster for the module; short cases.
+
+Run by `make test-cluster` (in `.ci/run` after `make test`): the cold numba compile of the workers' generic
+build alone takes minutes, over `make test`'s 10-minute budget. The cheap option checks are in
+tests/scenarios/test_cluster_options.py."""
 
 from __future__ import annotations
 
@@ -148,15 +152,6 @@ def test_workers_unlike_the_client_are_refused_before_anything_runs(cluster, tmp
     assert "nothing was run" in text and text.count("tcp://") == 2
 
 
-def test_bad_cluster_addresses_are_invalid_input(capsys, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["run", "--cluster", "localhost:8786"])
-    assert exc.value.code == 2 and "tcp://HOST:8786" in capsys.readouterr().err
-    assert main(["run", "smoke", "--cluster", "tcp://127.0.0.1:9", "--cluster-shared-dir", str(tmp_path / "no"),
-                 "--out", str(tmp_path)]) == 2
-    assert "--cluster-shared-dir" in capsys.readouterr().err and not list(tmp_path.iterdir())
-
-
 def test_a_file_altered_in_transit_makes_the_case_error(suite, cluster, tmp_path: Path) -> None:
     short = next(s for s in suite if s.name == "cl_short")
     with cluster_session(cluster.scheduler_address, echo=lambda _: None) as session:
@@ -180,21 +175,6 @@ values = [90.0, 600.0, 3600.0]
 path = "postures.apex.enter"
 range = [0.9, 0.92, 2]
 """
-
-
-def test_split_follows_the_slowest_axis_then_the_next() -> None:
-    import itertools
-
-    import numpy as np
-
-    from scenarios.sweep_dask import axis_blocks, split
-
-    points = np.array(list(itertools.product([1, 2, 3], [10, 20], [5, 6])), dtype=float)
-    assert axis_blocks(points) == [4, 2, 1]
-    assert split(points, 2) == [(0, 8), (8, 12)]                 # whole values of the slowest axis
-    assert split(points, 3) == [(0, 4), (4, 8), (8, 12)]
-    assert split(points, 4) == [(0, 4), (4, 8), (8, 10), (10, 12)]   # 3 values < 4 threads: cut along the next axis
-    assert split(points[:1], 8) == [(0, 1)]
 
 
 def test_sweep_on_the_cluster_equals_the_local_sweep(cluster, pool_run, tmp_path: Path, capsys) -> None:
