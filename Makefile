@@ -25,18 +25,22 @@ lint: $(STAMP)
 infra: $(STAMP)
 	$(PY) -m infra
 
+# two pytest-xdist workers: the real-cluster and paper-session tests mostly wait on the network and
+# the members, so they overlap with the CPU-bound twin runs (tests/conftest.py groups tests that share
+# an expensive fixture onto one worker)
+TEST_WORKERS ?= 2
 test: $(STAMP) lint infra
 	bash tests/reports/ensure_chromium.sh
-	$(PY) -m pytest -q --ignore=tests/paper_check --ignore=tests/cluster $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --ignore=tests/paper_check --ignore=tests/cluster $(PYTEST_ARGS)
 
-# the paper loop's done-when run: 10 min of node time at 20x against three real members, scripted
-# faults, compared with the twin (~11 min; .ci/run runs it after make test); the session's run
-# directory stays in $(PAPER_CHECK_DIR) (for CI artifacts)
 # nor run/sweep/explore --cluster on a real dask.distributed LocalCluster (2 worker processes): byte
 # identity with the pool, a killed worker, refusals; its workers' cold numba compile takes minutes
 test-cluster: $(STAMP)
 	$(PY) -m pytest -q -rA tests/cluster $(PYTEST_ARGS)
 
+# the paper loop's done-when run: 10 min of node time at 20x against three real members, scripted
+# faults, compared with the twin (~11 min; .ci/run runs it after make test); the session's run
+# directory stays in $(PAPER_CHECK_DIR) (for CI artifacts)
 PAPER_CHECK_DIR ?= .cache/paper-check
 paper-check: $(STAMP) infra
 	mkdir -p $(dir $(abspath $(PAPER_CHECK_DIR)))
