@@ -239,6 +239,8 @@ def _controller(raw: Any, source: str, base_dir: Path | None, override: str | No
     table.pop("base", None)
     if not isinstance(base, str):
         raise ScenarioFileError(source, "controller.base", "a controller name or TOML path", base)
+    if exact is not None:           # replay: the recorded config as is (its TOML file may be gone: a copied run)
+        return (f"{base}+overrides" if table else base), exact
     if override is not None:        # a command-line option: relative to the working directory, its own errors
         spec, config = resolve_controller(controller_option(override), "command line", None, field="--controller")
     else:
@@ -249,8 +251,6 @@ def _controller(raw: Any, source: str, base_dir: Path | None, override: str | No
         except ConfigError as exc:
             raise ScenarioFileError(source, f"controller.{exc.path}", exc.expected, exc.got) from None
         spec = f"{spec}+overrides"
-    if exact is not None:
-        return spec, exact
     return spec, config
 
 

@@ -25,7 +25,7 @@ from .crash import note_run_dir
 from .workers import bind_to_parent, stop_pool
 from .errors import ScenarioFileError
 from .loader import resolve_controller
-from .manifest import build_manifest, new_run_id, write_manifest
+from .manifest import build_manifest, new_run_id, replay_command, write_manifest
 from .model import DEFAULT_COMPANIONS, Scenario
 from .outputs import write_outputs
 
@@ -161,7 +161,7 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
     manifest = build_manifest(run_id=run_id, created=created, command=options.command, controller=base,
                               controller_spec=base_spec,
                               companions=DEFAULT_COMPANIONS if options.companions else (),
-                              scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
+                              scenarios=scenarios, results=results, wall_s=wall_s,
                               jobs=workers, code=code)
     finished = {(r.scenario, r.seed) for r in results}
     missing = [f"{s.name}/{seed}" for s, seed, _ in jobs if (s.name, seed) not in finished]
@@ -185,7 +185,7 @@ def run_suite(scenarios: Sequence[Scenario], options: RunOptions = RunOptions(),
         _metrics_only(run_dir, echo)
     elif not _render(run_dir, options.junit, echo):
         write_outputs(run_dir, manifest, options.junit)
-    _print_failures(manifest, echo)
+    _print_failures(manifest, run_dir, echo)
     return RunResult(run_dir, manifest, results)
 
 
@@ -221,7 +221,7 @@ def case_json(r: CaseResult, run_dir: Path) -> str:
                        "dir": f"{r.scenario}/{r.seed}", "trace_sha256": r.trace_sha256,
                        "failures": [{"check": c.check, "kind": c.kind, "t_s": c.t_s, "message": c.message}
                                     for c in r.failures],
-                       "replay": f"nor replay {run_dir} {r.scenario} --seed {r.seed}"}, allow_nan=False, default=str)
+                       "replay": replay_command(r.scenario, r.seed, run_dir)}, allow_nan=False, default=str)
 
 
 def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
@@ -282,7 +282,8 @@ def _metrics_only(run_dir: Path, echo: Callable[[str], None]) -> None:
         echo(f"warning: metrics.json not written ({type(exc).__name__}: {exc})")
 
 
-def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:
+def _print_failures(manifest: dict, run_dir: Path, echo: Callable[[str], None]) -> None:
+    """The failing cases, each with its replay command from here (the outputs record it from the run directory)."""
     v = manifest["verdicts"]
     echo("verdicts: " + ", ".join(f"{k} {n}" for k, n in v.items()))
     for s in manifest["scenarios"]:
@@ -292,4 +293,4 @@ def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:
             first = r.get("error") or (f"{r['failures'][0]['check']}: {r['failures'][0]['message']}"
                                        if r["failures"] else "")
             echo(f"{r['verdict']} {s['name']} seed={r['seed']}: {first[:200]}")
-            echo(f"  replay: {r['replay']}")
+            echo(f"  replay: {replay_command(s['name'], r['seed'], run_dir)}")

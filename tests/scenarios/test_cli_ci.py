@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,3 +156,34 @@ def test_junit_and_summary_are_the_same_with_and_without_the_report(tmp_path):
     assert ET.fromstring((dirs[1] / "junit.xml").read_text().split("\n", 1)[1]).find("testsuite").get("timestamp")
     sa, sb = (norm((d / "summary.md").read_text(), d) for d in dirs)
     assert sa == sb and "EXPECTATION" in sa
+
+
+def test_recorded_replay_commands_run_from_a_copied_run_directory(tmp_path, capsys, monkeypatch):
+    """manifest.json, junit.xml and summary.md record `nor replay . NAME --seed S` (from the run directory): a run
+    directory moved elsewhere (a downloaded CI artifact), its scenario files and controller TOML gone, still replays
+    from inside it, byte-identical."""
+    from controller import default_config, dump_config
+
+    suite = _suite(tmp_path, {"f0": FAILING.format(name="f0", d="5m"),
+                              "q1": QUIET.format(name="q1", d="4m") + "controller = 'ctl.toml'\n"})
+    (suite / "ctl.toml").write_text(dump_config(default_config()))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(suite / "f0.toml"), str(suite / "q1.toml"), "--jobs", "1", "--run-dir", str(run_dir),
+                 "--no-report"]) == 1
+    copy = tmp_path / "downloaded" / "artifact"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(run_dir)
+    shutil.rmtree(suite)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    commands = {s["name"]: s["runs"][0]["replay"] for s in manifest["scenarios"]}
+    assert commands == {"f0": "nor replay . f0 --seed 1", "q1": "nor replay . q1 --seed 1"}
+    junit, summary = (copy / "junit.xml").read_text(), (copy / "summary.md").read_text()
+    assert all(f"replay (from the run directory): {c}" in junit for c in commands.values())
+    assert "replay (from the run directory)" in summary and f"`{commands['f0']}`" in summary
+    assert str(tmp_path) not in junit + summary
+    monkeypatch.chdir(copy)
+    capsys.readouterr()
+    assert main(commands["q1"].split()[1:]) == 0
+    assert "trace byte-identical" in capsys.readouterr().out
+    assert main(commands["f0"].split()[1:]) == 1                 # the failure reproduces, byte-identical
+    assert "trace byte-identical" in capsys.readouterr().out
