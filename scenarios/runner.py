@@ -195,19 +195,30 @@ def _cpu_job(*args) -> tuple[CaseResult, float]:
     return result, time.process_time() - start
 
 
-def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path,
-              workers: int) -> tuple[list[CaseResult], float]:
+def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path, workers: int,
+              meanwhile: Callable[[], None] | None = None) -> tuple[list[CaseResult], float]:
     """Run ``(scenario, seed, companions)`` cases into ``out/<scenario>/<seed>`` on ``workers`` processes
-    (no manifest, no report): the replay machinery of ``nor promote``. Returns the results and the CPU
-    seconds the cases took, wherever they ran."""
+    (no manifest, no report): the replay machinery of ``nor promote``. ``meanwhile``, when given, runs in this
+    process while the workers run the cases (if it raises, the workers are stopped). Returns the results and the
+    CPU seconds the cases took, wherever they ran."""
     jobs = sorted(jobs, key=lambda j: -j[0].duration_s * (1 + len(j[2])))
     args = [(s, seed, str(out / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
     workers = max(1, min(workers, len(args)))
     if workers == 1:
+        if meanwhile is not None:
+            meanwhile()
         done = [_cpu_job(*a) for a in args]
     else:
-        with _pool(workers) as pool:
-            done = [f.result() for f in [pool.submit(_cpu_job, *a) for a in args]]
+        pool = _pool(workers)
+        try:
+            futures = [pool.submit(_cpu_job, *a) for a in args]
+            if meanwhile is not None:
+                meanwhile()
+            done = [f.result() for f in futures]
+        except BaseException:      # Ctrl-C, or what ran meanwhile refused: the workers stop now
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     return [r for r, _ in done], sum(cpu for _, cpu in done)
 
 

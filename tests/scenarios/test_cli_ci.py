@@ -187,3 +187,25 @@ def test_recorded_replay_commands_run_from_a_copied_run_directory(tmp_path, caps
     assert "trace byte-identical" in capsys.readouterr().out
     assert main(commands["f0"].split()[1:]) == 1                 # the failure reproduces, byte-identical
     assert "trace byte-identical" in capsys.readouterr().out
+
+
+def test_validate_names_every_problem_of_one_file(tmp_path, capsys):
+    """Several bad fields in one file: each named with the file, the field and what was expected (exit 2), near
+    misses with "did you mean"; the faults are checked in the world without its bad keys."""
+    bad = _suite(tmp_path, {"bad": "name = 'bad one'\nduraton = '5m'\nduration = '1h'\nseeds = 0\n"
+                                   "[cluster]\nmembrs = 4\nmembers = 5\n[market]\nassets = -3\n"
+                                   "[[fault]]\nkind = 'sensor_stal'\ntarget = 'mc_forewarner'\nat = '1m'\nfor = '3m'\n"
+                                   "[[fault]]\nkind = 'node_loss'\ntarget = 'hz4'\nat = '2h'\nfor = '3m'\n"
+                                   "[[expect]]\ncheck = 'posture_nevr'\n"
+                                   "[[expect]]\ncheck = 'posture_never'\nposture = 'APEXX'\n"})
+    assert main(["validate", str(bad)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    where = f"nor: invalid input: {bad / 'bad.toml'}: "
+    fields = [line[len(where):].split(":")[0] for line in lines if line.startswith(where)]
+    assert fields == ["duraton", "name", "market.assets", "cluster.membrs", "fault[0].kind", "fault[1].at",
+                      "expect[0].check", "expect[1].posture", "seeds"], lines
+    assert all(": expected " in line for line in lines[:-1]) and lines[-1] == "nor validate: 1 of 1 files invalid"
+    text = "\n".join(lines)
+    for hint in ("did you mean duration?", "did you mean members?", "did you mean sensor_stale", "did you mean posture_never"):
+        assert hint in text
+    assert "fault[1].target" not in text          # hz4 exists: members = 5 is kept while membrs is dropped
