@@ -48,12 +48,13 @@ def main() -> int:
         except PromotionError as exc:
             print(f"promotion refused: {exc}")
             return 1
-        wall = time.perf_counter() - t0
+        wall, load1 = time.perf_counter() - t0, os.getloadavg()[0]
     t = result.timings
     cpu = t["cpu_s"]
     print(f"nor promote {run_dir}: {result.cases} cases re-judged, {result.replayed} replayed; cores={os.cpu_count()}, "
-          f"load average {load0:.1f} at the start")
-    print(f"wall {wall:.1f} s (hashes {t['hash_s']:.1f} s, checks {t['rejudge_s']:.1f} s, replay {t['replay_s']:.1f} s); "
+          f"load average {load0:.1f} at the start, {load1:.1f} at the end")
+    print(f"wall {wall:.1f} s (hashes {t['hash_s']:.1f} s, replay sample {t['replay_s']:.1f} s while the other cases' "
+          f"checks took {t['rejudge_s']:.1f} s); "
           f"CPU {cpu:.1f} s, this process and the replay workers ({cpu / wall:.2f} cores busy; on {os.cpu_count()} "
           f"otherwise idle cores at least {cpu / (os.cpu_count() or 1):.1f} s)")
     print(f"target <= {TARGET_S:.0f} s on 2 cores: {'met' if wall <= TARGET_S else 'MISSED'} "

@@ -21,7 +21,7 @@ from .posture import Posture
 from .transforms import TRANSFORMS
 
 __all__ = ["InputConfig", "LayerConfig", "PostureBand", "PostureConfig", "ControllerConfig", "DESIGN_MAX_LEVERAGE",
-           "INVARIANT_INPUTS", "check_design_limits"]
+           "DESIGN_MAX_KEEPALIVE_S", "INVARIANT_INPUTS", "check_design_limits"]
 
 _POSTURE_KEYS = ("apex", "stalker", "turtle", "hibernate")
 
@@ -291,8 +291,16 @@ INVARIANT_INPUTS: dict[str, tuple[str, str]] = {
 layer of category ``invariant`` (one layer may hold several, as the static ladder's ``cluster`` does)."""
 
 
+DESIGN_MAX_KEEPALIVE_S = 10.0
+"""The oldest heartbeat (``heartbeat.age_s``, seconds) a keepalive may accept: the spec's keepalive, by which the
+always-on safety check ``invariant_hibernate`` judges every run (``[safety] keepalive_max_age``, default 10 s). An
+invariant is binary with no deadband (design §2.2); a keepalive that waits longer trades on a heartbeat the check
+already calls broken, and ``max = 1e6`` is the layer removed in all but name."""
+
+
 def check_design_limits(config: ControllerConfig, source: str) -> ControllerConfig:
-    """``config`` if it stays within the design's posture ceilings and keeps the four invariant layers.
+    """``config`` if it stays within the design's posture ceilings and keeps the four invariant layers, the
+    keepalive no laxer than :data:`DESIGN_MAX_KEEPALIVE_S`.
 
     Applied to every config loaded from a file (``load_config``: ``nor run --controller``, ``nor promote``,
     ``nor paper``). The built-in baselines are not files: ``uncontrolled`` (no invariants) and
@@ -312,4 +320,10 @@ def check_design_limits(config: ControllerConfig, source: str) -> ControllerConf
             raise ConfigError(source, "layers", f"the invariant layer {name!r}: a layer of category 'invariant' reading "
                               f"{signal} with transform {transform!r} (the four invariant layers hz_quorum, ledger, "
                               f"data_integrity and keepalive are mandatory)")
+    for i, ly in enumerate(config.layers):
+        for j, inp in enumerate(ly.inputs):
+            if ly.invariant and (inp.signal, inp.transform) == INVARIANT_INPUTS["keepalive"] \
+                    and inp.param("max") > DESIGN_MAX_KEEPALIVE_S:
+                raise ConfigError(source, f"layers[{i}].inputs[{j}].max", f"<= {DESIGN_MAX_KEEPALIVE_S:g} (seconds: the "
+                                  f"design's keepalive; an older heartbeat is a broken invariant)", inp.param("max"))
     return config

@@ -25,7 +25,7 @@ def _case_text(report: RunReport, case) -> tuple[str, str]:  # (message, details
     lines = [f"{f.check} ({f.kind}) failed at {fmt_time(f.t_s)}: {f.message}" for f in failures]
     lines += [f"trace problem: {p}" for p in case.problems]
     if case.run.replay:
-        lines.append(f"replay: {case.run.replay}")
+        lines.append(f"replay (from the run directory): {case.run.replay}")
     return message, "\n".join(lines)
 
 
@@ -62,7 +62,7 @@ def junit_xml(report: RunReport) -> str:
             elif case.problems:
                 ET.SubElement(tc, "system-err").text = "\n".join(case.problems)
             if case.run.replay:
-                ET.SubElement(tc, "system-out").text = f"replay: {case.run.replay}"
+                ET.SubElement(tc, "system-out").text = f"replay (from the run directory): {case.run.replay}"
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v

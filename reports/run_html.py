@@ -71,7 +71,8 @@ def _failures(report: RunReport) -> str:
                          f"<code>{esc(f.check)}</code> <span class='muted'>{esc(f.kind)}</span>", fmt_time(f.t_s),
                          esc(f.message), replay if i == 0 else ""])
     return (f"<h2 id='failures'>Failures ({len(failing)} of {len(report.cases)} cases)</h2>"
-            + table(["scenario", "seed", "verdict", "failing check", "failed at", "message", "replay"], rows))
+            + table(["scenario", "seed", "verdict", "failing check", "failed at", "message",
+                    "replay (from the run directory)"], rows))
 
 
 def _problems(report: RunReport) -> str:
@@ -193,7 +194,7 @@ def _case_failures(case: Case) -> str:
         out.append(f"<div class='bad'><code>{esc(f.check)}</code> ({esc(f.kind)}) failed at {fmt_time(f.t_s)}: "
                    f"{esc(f.message)}</div>")
     if case.run.replay and (case.failures or case.run.verdict != "PASS"):
-        out.append(f"<p>Replay: <code>{esc(case.run.replay)}</code></p>")
+        out.append(f"<p>Replay (from the run directory): <code>{esc(case.run.replay)}</code></p>")
     for p in case.problems:
         out.append(f"<div class='warn'>⚠ {esc(p)}</div>")
     return "".join(out)

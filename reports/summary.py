@@ -27,7 +27,7 @@ def _failures(report: RunReport) -> list[str]:
     failing = report.failing()
     if not failing:
         return []
-    lines = ["", "### Failures", "", "| scenario | seed | verdict | failing check | at | replay |",
+    lines = ["", "### Failures", "", "| scenario | seed | verdict | failing check | at | replay (from the run directory) |",
              "|---|---|---|---|---|---|"]
     for case in failing[:_MAX_ROWS]:
         f = case.failures[0] if case.failures else None
@@ -99,7 +99,7 @@ def summary_markdown(report: RunReport) -> str:
         lines += ["", "### Unreadable traces", ""] + [f"- {_md(c.key)}: {_md('; '.join(c.problems))}" for c in problems]
     lines += _metrics(report)
     lines += ["", "Full report with plots and definitions: `report.html` in the run directory "
-                  f"(rebuild with `nor report {m.run_dir}`)."]
+                  "(rebuild with `nor report .` from it)."]
     return "\n".join(lines) + "\n"
 
 

@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nor: cluster: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (ScenarioError, ConfigError, FaultError, TwinError, ReportError, StrictError) as exc:
-        print(f"nor: invalid input: {exc}", file=sys.stderr)
+        _invalid(exc)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("nor: interrupted", file=sys.stderr)
@@ -139,6 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:     # the one catch-all: a bug in nor, not a verdict and not bad input
         print(internal_error(exc, args_list, run_dir_of(args)), file=sys.stderr)
         return EXIT_ERROR
+
+
+def _invalid(exc: Exception) -> None:
+    """``nor: invalid input: ...`` on stderr, once per line (a file with several problems names each)."""
+    for line in str(exc).splitlines() or [""]:
+        print(f"nor: invalid input: {line}", file=sys.stderr)
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -240,7 +246,7 @@ def _infra(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Every file checked (each file's error printed, not only the first file's); exit 2 if any is bad or none found."""
+    """Every file checked, every problem of each named (not only the first); exit 2 if any is bad or none found."""
     from .loader import discover, load_scenario
 
     files = discover(args.paths or [DEFAULT_SUITE])
@@ -253,7 +259,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             s = load_scenario(f, controller=args.controller)
         except (ScenarioError, ConfigError, FaultError, TwinError, StrictError) as exc:
-            print(f"nor: invalid input: {exc}", file=sys.stderr)
+            _invalid(exc)                       # every problem of the file, one a line
             bad += 1
             continue
         if s.name in names:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from controller.strict import shown_got
 
-__all__ = ["ScenarioError", "ScenarioFileError", "RunDirError"]
+__all__ = ["ScenarioError", "ScenarioFileError", "ScenarioFileErrors", "RunDirError"]
 
 
 class ScenarioError(Exception):
@@ -23,6 +25,17 @@ class ScenarioFileError(ScenarioError):
         self.expected = expected
         self.got = got
         super().__init__(f"{source}: {path}: expected {expected}{shown_got(got)}")
+
+
+class ScenarioFileErrors(ScenarioFileError):
+    """Several problems in one scenario file, each a :class:`ScenarioFileError` (``errors``), one per line of the
+    message; ``source``, ``path``, ``expected`` and ``got`` are the first one's."""
+
+    def __init__(self, errors: Sequence[ScenarioFileError]) -> None:
+        first = errors[0]
+        super().__init__(first.source, first.path, first.expected, first.got)
+        self.errors = tuple(errors)
+        self.args = ("\n".join(str(e) for e in self.errors),)
 
 
 class RunDirError(ScenarioError):

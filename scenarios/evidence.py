@@ -12,7 +12,11 @@ What is checked, in order (each refusal is a :class:`EvidenceRefused` naming the
    and the checks are re-run on its traces (the manifest's verdicts are never read): they must all pass and
    give exactly the case's ``checks.arrow``;
 5. the replay sample: at least one case per scenario (drawn with a recorded seed) is re-run and must be
-   byte-identical (see :func:`replay_sample`).
+   byte-identical and pass.
+
+Steps 4 and 5 run at once (:func:`verify_cases`): the sample replays on the worker processes while this process
+re-judges the other cases; a sampled case is judged by its replay, so every trace is parsed and every check
+computed once per case.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import random
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,7 +37,7 @@ from reports import ReportError
 from reports.manifest import Manifest, RunInfo, ScenarioInfo
 from reports.traces import read_table
 
-from .case import _checks_table, judge, trace_sha256, write_table
+from .case import CaseResult, _checks_table, judge, trace_sha256, write_table
 from .codestate import CodeState, code_changes, combined_sha256
 from .errors import ScenarioError
 from .loader import discover, load_scenario
@@ -41,7 +46,7 @@ from .record import PromotionError
 from .runner import run_cases
 
 __all__ = ["EvidenceRefused", "Required", "Case", "resolve_suites", "required_scenarios", "check_code",
-           "match_cases", "redecide", "rejudge", "draw_sample", "replay_sample", "BUILTIN_ROOT"]
+           "match_cases", "redecide", "rejudge", "draw_sample", "verify_cases", "BUILTIN_ROOT"]
 
 BUILTIN_ROOT = Path(__file__).resolve().parent
 
@@ -276,22 +281,77 @@ def _digests(directory: Path, companions: Sequence[str]) -> dict[str, str]:
     return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-def replay_sample(sample: Sequence[Case], workers: int) -> float:
-    """Re-run every sampled case (with the companions its checks read) and require byte-identical files;
-    the CPU seconds the replays took."""
+def _compared(case: Case, companions: Sequence[str]) -> dict[str, str]:
+    """The digests (hashed once, by :func:`match_cases`) of the case's files a replay re-makes: what
+    :func:`_digests` reads, without reading them again."""
+    folders = {"", *(f"companions/{name}/" for name in companions)}
+    return {n: d for n, d in case.files.items()
+            if n.endswith(".arrow") and n[:n.rfind("/") + 1] in folders}
+
+
+def _replay_refusal(case: Case, result: CaseResult, replay_dir: Path, scratch: Path) -> EvidenceRefused | None:
+    """Why the replay of ``case`` does not vouch for it, or None: byte-identical files (``checks.arrow``
+    included) and a passing verdict. Then re-judging its recorded traces would give what the replay's own checks
+    gave on the same bytes, so it is not done; else the case is re-judged to name what is wrong, as then the
+    traces or checks (:func:`rejudge`) and only then the replay itself are blamed."""
+    if result.verdict == "ERROR":
+        return EvidenceRefused(f"{case.label}: the replay crashed: {result.error}")
+    companions = case.required.scenario.companions_needed(False)
+    mine, theirs = _digests(replay_dir, companions), _compared(case, companions)
+    differing = sorted(n for n in set(mine) | set(theirs) if mine.get(n) != theirs.get(n))
+    if not differing and result.verdict == "PASS":
+        return None
+    try:
+        rejudge(case, scratch)
+    except EvidenceRefused as exc:
+        return exc
+    if differing:
+        return EvidenceRefused(f"{case.dir}: {case.label}: the replay is not byte-identical ({', '.join(differing)} "
+                               f"differ): the traces are not what this code and config produce ({case.replay})")
+    f = result.failures[0] if result.failures else None
+    return EvidenceRefused(f"{case.label}: the replay gives verdict {result.verdict}"
+                           f"{f' (check {f.check}: {f.message})' if f else ''} but its traces pass ({case.replay})")
+
+
+def _key(case: Case) -> tuple[str, int]:
+    return case.required.scenario.name, case.run.seed
+
+
+def verify_cases(cases: Sequence[Case], sample: Sequence[Case], workers: int) -> tuple[float, float]:
+    """Re-judge (:func:`rejudge`) every case outside ``sample`` in this process while ``workers`` processes replay
+    the sample, each case with the companions its checks read: every trace is parsed and every check computed
+    once per case (a sampled case is judged by its replay, see :func:`_replay_refusal`). The first refusal in case
+    order is raised. Returns the seconds spent re-judging here (overlapping the replay) and the replays' CPU
+    seconds."""
+    sampled = {_key(c) for c in sample}
+    refused: dict[int, EvidenceRefused] = {}
+    spent_s: list[float] = []
+
+    def rejudge_the_rest() -> None:
+        start = time.perf_counter()
+        for i, c in enumerate(cases):
+            if _key(c) not in sampled:
+                try:
+                    rejudge(c, scratch)
+                except EvidenceRefused as exc:
+                    refused[i] = exc
+                    break
+        spent_s.append(time.perf_counter() - start)
+
     jobs = [(c.required.scenario, c.run.seed, c.required.scenario.companions_needed(False)) for c in sample]
-    with tempfile.TemporaryDirectory(prefix="nor-promote-replay-") as tmp:
-        results, cpu_s = run_cases(jobs, Path(tmp), workers)
+    with tempfile.TemporaryDirectory(prefix="nor-promote-") as tmp:
+        scratch, out = Path(tmp) / "checks", Path(tmp) / "replay"
+        scratch.mkdir()
+        results, cpu_s = run_cases(jobs, out, workers, meanwhile=rejudge_the_rest)
         by_key = {(r.scenario, r.seed): r for r in results}
-        for c, (_s, seed, companions) in zip(sample, jobs):
-            result = by_key[(c.required.scenario.name, seed)]
-            if result.verdict == "ERROR":
-                raise EvidenceRefused(f"{c.label}: the replay crashed: {result.error}")
-            mine = _digests(Path(tmp) / c.required.scenario.name / str(seed), companions)
-            theirs = _digests(c.dir, companions)
-            differing = sorted(n for n in set(mine) | set(theirs) if mine.get(n) != theirs.get(n))
-            if differing:
-                raise EvidenceRefused(f"{c.dir}: {c.label}: the replay is not byte-identical ({', '.join(differing)} "
-                                      f"differ): the traces are not what this code and config produce "
-                                      f"({c.replay})")
-    return cpu_s
+        stop = min(refused, default=len(cases))
+        for i, c in enumerate(cases[:stop]):
+            if _key(c) in sampled:
+                problem = _replay_refusal(c, by_key[_key(c)], out / c.required.scenario.name / str(c.run.seed),
+                                          scratch)
+                if problem is not None:
+                    refused[i] = problem
+                    break
+    if refused:
+        raise refused[min(refused)]
+    return sum(spent_s), cpu_s

@@ -8,6 +8,7 @@ Top-level keys: ``name``, ``description``, ``duration``, ``seeds``, ``companions
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -20,6 +21,7 @@ from twin import TwinConfigError, WorldConfig
 from .checks import COMPANIONS, EXPECTATIONS, LivenessPolicy, ParseContext, SafetyPolicy
 from .errors import ScenarioFileError
 from .model import DEFAULT_COMPANIONS, Expectation, Scenario, SwarmSpec
+from .problems import Problems, every_problem
 
 __all__ = ["load_scenario", "load_scenario_text", "discover", "load_scenarios", "resolve_controller", "controller_option",
            "TOP_KEYS"]
@@ -86,42 +88,64 @@ def load_scenario(path: str | Path, controller: str | None = None) -> Scenario:
 
 def load_scenario_text(text: str, source: str, suite: str = "", base_dir: Path | None = None,
                        controller: str | None = None, exact_config: ControllerConfig | None = None) -> Scenario:
-    """Validate scenario TOML ``text``. ``exact_config`` (replay) is the controller config to use as is."""
+    """Validate scenario TOML ``text``; every problem is named (:class:`ScenarioFileErrors` when there are several).
+    ``exact_config`` (replay) is the controller config to use as is."""
     try:
         data = strict.load_toml(text, source, max_items=MAX_ITEMS)
     except strict.StrictError as exc:
         raise ScenarioFileError(exc.source, exc.path, exc.expected, exc.got) from None
-    for key in data:
-        if key not in TOP_KEYS:
-            raise ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)"
-                                                 f"{strict.did_you_mean(key, TOP_KEYS)}")
+    p = Problems()
+    p.add(*(ScenarioFileError(source, key, f"one of the keys {', '.join(TOP_KEYS)} (unknown key)"
+                                           f"{strict.did_you_mean(key, TOP_KEYS)}") for key in data if key not in TOP_KEYS))
+    name = p.attempt(lambda: _name(data, source), "")
+    duration_s = p.attempt(lambda: _duration(data, source), None)
+    span_s = duration_s if duration_s is not None else MAX_DURATION_S     # what the other parts are checked against
+    world = _world(data, source, p)
+    if duration_s is not None:
+        p.attempt(lambda: _check_replay_span(world, duration_s, source), None)
+    spec, config = p.table(lambda raw: _controller(raw, source, base_dir, controller, exact_config),
+                           data.get("controller"), "controller", ("", None))
+    raw_faults = p.attempt(lambda: _array(data, "fault", source), [])
+    faults = [p.table(lambda raw, i=i: _fault(raw, source, f"fault[{i}]", world, span_s), raw, f"fault[{i}]", None)
+              for i, raw in enumerate(raw_faults)]
+    swarm = p.table(lambda raw: _swarm(raw, source, span_s), data["swarm"], "swarm", None) if "swarm" in data else None
+    known = tuple(faults) if "swarm" not in data and None not in faults else None
+    ctx = ParseContext(source, None if "swarm" in data else len(raw_faults), span_s,
+                       () if controller is not None or config is None else tuple(ly.name for ly in config.layers),
+                       known)
+    liveness = p.table(lambda raw: LivenessPolicy.from_mapping(raw, source), data.get("liveness", {}), "liveness",
+                       LivenessPolicy())
+    if duration_s is not None and None not in faults and ("swarm" not in data or swarm is not None):
+        p.attempt(lambda: _check_liveness(liveness, tuple(faults), swarm, duration_s, source), None)
+    expectations = [p.table(lambda raw, i=i: _expect(raw, ctx, f"expect[{i}]"), raw, f"expect[{i}]", None)
+                    for i, raw in enumerate(p.attempt(lambda: _array(data, "expect", source), []))]
+    fields = {"description": p.attempt(lambda: _text(data, "description", source), ""),
+              "seeds": p.attempt(lambda: _seeds(data.get("seeds", 1), source), (1,)),
+              "safety": p.table(lambda raw: SafetyPolicy.from_mapping(raw, source), data.get("safety", {}), "safety",
+                                SafetyPolicy()),
+              "companions": p.attempt(lambda: _companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), ()),
+              "tags": p.attempt(lambda: _tags(data.get("tags", []), source), ())}
+    p.raise_any()
+    assert config is not None and duration_s is not None
+    return Scenario(name=name, file=source, suite=suite, duration_s=duration_s, world=world, controller_spec=spec,
+                    controller=config, faults=tuple(faults), swarm=swarm, expectations=tuple(expectations),
+                    liveness=liveness, text=text, **fields)
+
+
+def _name(data: Mapping[str, Any], source: str) -> str:
     name = _text(data, "name", source, required=True)
     if not strict.is_identifier(name):
         raise ScenarioFileError(source, "name", f"a scenario name (it names the run's directory): "
                                 f"{strict.IDENTIFIER_RULE}", name)
+    return name
+
+
+def _duration(data: Mapping[str, Any], source: str) -> float:
     duration_s = parse_seconds(data.get("duration"))
     if duration_s is None or not 0 < duration_s <= MAX_DURATION_S:
         raise ScenarioFileError(source, "duration", f'a duration in (0, {MAX_DURATION_S:g} s] (seconds or like '
                                 f'"6h"; at most 7 days)', data.get("duration"))
-    world = _world(data, source)
-    _check_replay_span(world, duration_s, source)
-    spec, config = _controller(data.get("controller"), source, base_dir, controller, exact_config)
-    faults = tuple(_fault(f, source, f"fault[{i}]", world, duration_s)
-                   for i, f in enumerate(_array(data, "fault", source)))
-    swarm = _swarm(data["swarm"], source, duration_s) if "swarm" in data else None
-    ctx = ParseContext(source, None if swarm is not None else len(faults), duration_s,
-                       () if controller is not None else tuple(ly.name for ly in config.layers),
-                       None if swarm is not None else faults)
-    liveness = LivenessPolicy.from_mapping(data.get("liveness", {}), source)
-    _check_liveness(liveness, faults, swarm, duration_s, source)
-    return Scenario(
-        name=name, description=_text(data, "description", source), file=source, suite=suite, duration_s=duration_s,
-        seeds=_seeds(data.get("seeds", 1), source), world=world, controller_spec=spec, controller=config,
-        faults=faults, swarm=swarm, expectations=tuple(_expect(e, ctx, f"expect[{i}]")
-                                                       for i, e in enumerate(_array(data, "expect", source))),
-        liveness=liveness, safety=SafetyPolicy.from_mapping(data.get("safety", {}), source),
-        companions=_companions(data.get("companions", list(DEFAULT_COMPANIONS)), source), text=text,
-        tags=_tags(data.get("tags", []), source))
+    return duration_s
 
 
 def _tags(raw: Any, source: str) -> tuple[str, ...]:
@@ -205,11 +229,24 @@ def _companions(raw: Any, source: str) -> tuple[str, ...]:
     return tuple(c for c in COMPANIONS if c in raw)
 
 
-def _world(data: Mapping[str, Any], source: str) -> WorldConfig:
+def _world_of(sections: Mapping[str, Any], source: str) -> WorldConfig:
     try:
-        return WorldConfig.from_mapping({k: data[k] for k in _WORLD_KEYS if k in data}, source=source)
+        return WorldConfig.from_mapping(sections, source=source)
     except TwinConfigError as exc:
-        raise ScenarioFileError(exc.source, exc.field, exc.expected, exc.got) from None
+        expected = exc.expected
+        section, _, key = exc.field.partition(".")
+        table = getattr(WorldConfig(), section, None)
+        if key and expected.startswith("a known key") and dataclasses.is_dataclass(table):
+            expected += strict.did_you_mean(key, [f.name for f in dataclasses.fields(table)])
+        raise ScenarioFileError(exc.source, exc.field, expected, exc.got) from None
+
+
+def _world(data: Mapping[str, Any], source: str, problems: Problems) -> WorldConfig:
+    """The twin's sections; with problems, the world without the keys they name (the faults are checked in it)."""
+    world, found = every_problem(lambda sections: _world_of(sections, source),
+                                 {k: data[k] for k in _WORLD_KEYS if k in data})
+    problems.add(*found)
+    return world if world is not None else WorldConfig()
 
 
 def resolve_controller(spec: str, source: str, base_dir: Path | None,
@@ -239,6 +276,8 @@ def _controller(raw: Any, source: str, base_dir: Path | None, override: str | No
     table.pop("base", None)
     if not isinstance(base, str):
         raise ScenarioFileError(source, "controller.base", "a controller name or TOML path", base)
+    if exact is not None:           # replay: the recorded config as is (its TOML file may be gone: a copied run)
+        return (f"{base}+overrides" if table else base), exact
     if override is not None:        # a command-line option: relative to the working directory, its own errors
         spec, config = resolve_controller(controller_option(override), "command line", None, field="--controller")
     else:
@@ -249,8 +288,6 @@ def _controller(raw: Any, source: str, base_dir: Path | None, override: str | No
         except ConfigError as exc:
             raise ScenarioFileError(source, f"controller.{exc.path}", exc.expected, exc.got) from None
         spec = f"{spec}+overrides"
-    if exact is not None:
-        return spec, exact
     return spec, config
 
 

@@ -18,7 +18,7 @@ from .mechanism import companion_configs, mechanism_entries
 from .model import Scenario
 
 __all__ = ["FORMAT", "code_version", "new_run_id", "scenario_entry", "run_entry", "build_manifest", "write_manifest",
-           "read_manifest", "replay_command"]
+           "read_manifest", "replay_command", "REPLAY_FROM"]
 
 FORMAT = "dolphin-nor.run/1"
 _ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,13 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def replay_command(run_dir: str, scenario: str, seed: int) -> str:
+REPLAY_FROM = "the run directory"
+"""Where the recorded replay commands run: they name the run directory as ``.``, so a run directory copied or
+downloaded elsewhere (a CI artifact) still replays from inside it."""
+
+
+def replay_command(scenario: str, seed: int, run_dir: str | Path = ".") -> str:
+    """``nor replay RUN_DIR SCENARIO --seed N``; RUN_DIR ``.`` (the default) as recorded in the run's outputs."""
     return f"nor replay {run_dir} {scenario} --seed {seed}"
 
 
@@ -53,13 +59,13 @@ def controller_entry(config: ControllerConfig, spec: str) -> dict[str, Any]:
     return {"name": config.name, "spec": spec, "config_id": config.config_id, "config": config.to_dict()}
 
 
-def run_entry(result: CaseResult, run_dir: str, duration_s: float, scenario: Scenario | None = None) -> dict[str, Any]:
+def run_entry(result: CaseResult, duration_s: float, scenario: Scenario | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "seed": result.seed, "dir": result.dir, "verdict": result.verdict, "wall_s": result.wall_s,
         "config_id": result.config_id,
         "failures": [{"check": c.check, "kind": c.kind, "t_s": None if c.t_s != c.t_s else c.t_s,
                       "message": c.message} for c in result.failures],
-        "replay": replay_command(run_dir, result.scenario, result.seed),
+        "replay": replay_command(result.scenario, result.seed),
         "trace_sha256": result.trace_sha256,
         "faults": [f.to_dict(duration_s) for f in result.faults],
         "companions": list(result.companions),
@@ -72,7 +78,7 @@ def run_entry(result: CaseResult, run_dir: str, duration_s: float, scenario: Sce
     return entry
 
 
-def scenario_entry(s: Scenario, results: Sequence[CaseResult], run_dir: str) -> dict[str, Any]:
+def scenario_entry(s: Scenario, results: Sequence[CaseResult]) -> dict[str, Any]:
     return {
         "name": s.name, "file": s.file, "suite": s.suite, "description": s.description, "duration_s": s.duration_s,
         "faults": [f.to_dict(s.duration_s) for f in s.faults],
@@ -82,13 +88,13 @@ def scenario_entry(s: Scenario, results: Sequence[CaseResult], run_dir: str) -> 
         "liveness": s.liveness.to_dict(), "safety": s.safety.to_dict(),
         "controller": controller_entry(s.controller, s.controller_spec),
         "toml": s.text,
-        "runs": [run_entry(r, run_dir, s.duration_s, s) for r in sorted(results, key=lambda r: r.seed)],
+        "runs": [run_entry(r, s.duration_s, s) for r in sorted(results, key=lambda r: r.seed)],
     }
 
 
 def build_manifest(*, run_id: str, created: datetime, command: str, controller: ControllerConfig,
                    controller_spec: str, companions: Sequence[str], scenarios: Sequence[Scenario],
-                   results: Sequence[CaseResult], run_dir: str, wall_s: float, jobs: int,
+                   results: Sequence[CaseResult], wall_s: float, jobs: int,
                    code: CodeState | None = None) -> dict[str, Any]:
     """The manifest; ``code`` (default: this source tree's) is the bound code's hash and the tree's state."""
     counts = {v: 0 for v in VERDICTS}
@@ -103,7 +109,7 @@ def build_manifest(*, run_id: str, created: datetime, command: str, controller: 
         "controller": controller_entry(controller, controller_spec),
         "companions": list(companions),
         "companion_configs": companion_configs(companions),
-        "scenarios": [scenario_entry(s, by_name.get(s.name, []), run_dir) for s in scenarios],
+        "scenarios": [scenario_entry(s, by_name.get(s.name, [])) for s in scenarios],
         "verdicts": counts, "timings": {"wall_s": round(wall_s, 3), "jobs": jobs},
     }
 

@@ -85,9 +85,10 @@ def promote_cli(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     rec, t = result.record, result.timings
     print(f"promoted {rec.data['config_name']} ({rec.config_id[:12]}): {rec.path}")
-    print(f"{result.cases} cases re-judged from their traces, {result.replayed} replayed byte-identical (sample seed "
-          f"{seed}); {t['total_s']:.1f} s (hashes {t['hash_s']:.1f} s, checks {t['rejudge_s']:.1f} s, "
-          f"replay {t['replay_s']:.1f} s); {t['cpu_s']:.1f} CPU-s including the replay workers")
+    print(f"{result.cases} cases re-judged from their traces, {result.replayed} of them by a byte-identical replay "
+          f"(sample seed {seed}); {t['total_s']:.1f} s (hashes {t['hash_s']:.1f} s, replay sample {t['replay_s']:.1f} s "
+          f"while the other cases' checks took {t['rejudge_s']:.1f} s); {t['cpu_s']:.1f} CPU-s including the replay "
+          f"workers")
     return EXIT_OK
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,8 @@ from reports.manifest import Manifest, load_manifest
 
 from .codestate import CodeState, code_changes
 from .errors import ScenarioError
-from .evidence import (Case, EvidenceRefused, check_code, draw_sample, match_cases, rejudge, replay_sample,
-                       required_scenarios, resolve_suites)
+from .evidence import (Case, EvidenceRefused, check_code, draw_sample, match_cases, required_scenarios,
+                       resolve_suites, verify_cases)
 from .record import (RECORD_FORMAT, PromotionError, RecordInvalid, RecordRefused, read_record, sign_record,
                      verify_record, write_record)
 from .signing import PublicKey, SigningKey
@@ -55,8 +54,9 @@ class PromotionRecord:
 
 @dataclass
 class Promotion:
-    """The outcome of ``promote``: the record and how long each stage took (wall seconds: hash_s, rejudge_s,
-    replay_s, total_s; cpu_s: CPU seconds of this process and of the replay workers)."""
+    """The outcome of ``promote``: the record and how long each stage took (wall seconds: hash_s; replay_s, the
+    replay sample on the workers, during which this process re-judges the other cases for rejudge_s; total_s;
+    cpu_s: CPU seconds of this process and of the replayed cases on the workers)."""
 
     record: PromotionRecord
     cases: int
@@ -139,13 +139,9 @@ def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, c
     required = required_scenarios(resolve_suites([*always, *suites]), config_path, config)
     cases = match_cases(manifest, required, config)
     timings["hash_s"] = time.perf_counter() - t0
-    with tempfile.TemporaryDirectory(prefix="nor-promote-") as scratch:
-        for case in cases:
-            rejudge(case, Path(scratch))
-    timings["rejudge_s"] = time.perf_counter() - t0 - timings["hash_s"]
     sample = draw_sample(cases, sample_seed)
-    replay_cpu_s = replay_sample(sample, jobs or os.cpu_count() or 1)
-    timings["replay_s"] = time.perf_counter() - t0 - timings["hash_s"] - timings["rejudge_s"]
+    timings["rejudge_s"], replay_cpu_s = verify_cases(cases, sample, jobs or os.cpu_count() or 1)
+    timings["replay_s"] = time.perf_counter() - t0 - timings["hash_s"]
     data = _record_data(config_path, config, manifest, manifest_sha256, cases, sample, sample_seed, code, now_utc,
                         code_version)
     out = Path(records_dir) if records_dir is not None else default_records_dir(config_path)

@@ -25,7 +25,7 @@ from .crash import note_run_dir
 from .workers import bind_to_parent, stop_pool
 from .errors import ScenarioFileError
 from .loader import resolve_controller
-from .manifest import build_manifest, new_run_id, write_manifest
+from .manifest import build_manifest, new_run_id, replay_command, write_manifest
 from .model import DEFAULT_COMPANIONS, Scenario
 from .outputs import write_outputs
 
@@ -173,7 +173,7 @@ def _run_suite(scenarios: Sequence[Scenario], options: RunOptions, now: Callable
     manifest = build_manifest(run_id=run_id, created=created, command=options.command, controller=base,
                               controller_spec=base_spec,
                               companions=DEFAULT_COMPANIONS if options.companions else (),
-                              scenarios=scenarios, results=results, run_dir=str(run_dir), wall_s=wall_s,
+                              scenarios=scenarios, results=results, wall_s=wall_s,
                               jobs=workers, code=code)
     if session is not None:
         manifest["cluster"] = session.manifest_entry()
@@ -199,7 +199,7 @@ def _run_suite(scenarios: Sequence[Scenario], options: RunOptions, now: Callable
         _metrics_only(run_dir, echo)
     elif not _render(run_dir, options.junit, echo):
         write_outputs(run_dir, manifest, options.junit)
-    _print_failures(manifest, echo)
+    _print_failures(manifest, run_dir, echo)
     return RunResult(run_dir, manifest, results)
 
 
@@ -209,19 +209,30 @@ def _cpu_job(*args) -> tuple[CaseResult, float]:
     return result, time.process_time() - start
 
 
-def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path,
-              workers: int) -> tuple[list[CaseResult], float]:
+def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path, workers: int,
+              meanwhile: Callable[[], None] | None = None) -> tuple[list[CaseResult], float]:
     """Run ``(scenario, seed, companions)`` cases into ``out/<scenario>/<seed>`` on ``workers`` processes
-    (no manifest, no report): the replay machinery of ``nor promote``. Returns the results and the CPU
-    seconds the cases took, wherever they ran."""
+    (no manifest, no report): the replay machinery of ``nor promote``. ``meanwhile``, when given, runs in this
+    process while the workers run the cases (if it raises, the workers are stopped). Returns the results and the
+    CPU seconds the cases took, wherever they ran."""
     jobs = sorted(jobs, key=lambda j: -j[0].duration_s * (1 + len(j[2])))
     args = [(s, seed, str(out / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
     workers = max(1, min(workers, len(args)))
     if workers == 1:
+        if meanwhile is not None:
+            meanwhile()
         done = [_cpu_job(*a) for a in args]
     else:
-        with _pool(workers) as pool:
-            done = [f.result() for f in [pool.submit(_cpu_job, *a) for a in args]]
+        pool = _pool(workers)
+        try:
+            futures = [pool.submit(_cpu_job, *a) for a in args]
+            if meanwhile is not None:
+                meanwhile()
+            done = [f.result() for f in futures]
+        except BaseException:      # Ctrl-C, or what ran meanwhile refused: the workers stop now
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     return [r for r, _ in done], sum(cpu for _, cpu in done)
 
 
@@ -235,7 +246,7 @@ def case_json(r: CaseResult, run_dir: Path) -> str:
                        "dir": f"{r.scenario}/{r.seed}", "trace_sha256": r.trace_sha256,
                        "failures": [{"check": c.check, "kind": c.kind, "t_s": c.t_s, "message": c.message}
                                     for c in r.failures],
-                       "replay": f"nor replay {run_dir} {r.scenario} --seed {r.seed}"}, allow_nan=False, default=str)
+                       "replay": replay_command(r.scenario, r.seed, run_dir)}, allow_nan=False, default=str)
 
 
 def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
@@ -298,7 +309,8 @@ def _metrics_only(run_dir: Path, echo: Callable[[str], None]) -> None:
         echo(f"warning: metrics.json not written ({type(exc).__name__}: {exc})")
 
 
-def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:
+def _print_failures(manifest: dict, run_dir: Path, echo: Callable[[str], None]) -> None:
+    """The failing cases, each with its replay command from here (the outputs record it from the run directory)."""
     v = manifest["verdicts"]
     echo("verdicts: " + ", ".join(f"{k} {n}" for k, n in v.items()))
     for s in manifest["scenarios"]:
@@ -308,4 +320,4 @@ def _print_failures(manifest: dict, echo: Callable[[str], None]) -> None:
             first = r.get("error") or (f"{r['failures'][0]['check']}: {r['failures'][0]['message']}"
                                        if r["failures"] else "")
             echo(f"{r['verdict']} {s['name']} seed={r['seed']}: {first[:200]}")
-            echo(f"  replay: {r['replay']}")
+            echo(f"  replay: {replay_command(s['name'], r['seed'], run_dir)}")

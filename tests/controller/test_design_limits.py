@@ -64,3 +64,25 @@ def test_the_builtin_baselines_still_load_and_only_the_static_ladder_is_within_t
     for baseline in (seed_template_config(), uncontrolled_config()):
         with pytest.raises(ConfigError, match="layers: expected the invariant layer"):
             check_design_limits(baseline, baseline.name)
+
+
+def test_a_keepalive_laxer_than_the_design_is_named(tmp_path):
+    """A keepalive of 1e6 s is the invariant removed in all but name: bounded by the spec's 10 s, the age the
+    always-on safety check judges by."""
+    from controller.config import DESIGN_MAX_KEEPALIVE_S
+    from scenarios.checks import SafetyPolicy
+
+    assert DESIGN_MAX_KEEPALIVE_S == SafetyPolicy().keepalive_max_age_s == 10.0
+    data = default_config().to_dict()
+    i = next(k for k, ly in enumerate(data["layers"]) if ly["name"] == "keepalive")
+    for value in (1e6, 10.5):
+        data["layers"][i]["inputs"][0]["max"] = value
+        path = tmp_path / "c.toml"
+        path.write_text(dump_config(type(default_config()).from_mapping(data, "test")), encoding="utf-8")
+        with pytest.raises(ConfigError, match=re.escape(f"c.toml: layers[{i}].inputs[0].max: expected <= 10 (seconds: "
+                                                        f"the design's keepalive; an older heartbeat is a broken "
+                                                        f"invariant), got {value}")):
+            load_config(path)
+    data["layers"][i]["inputs"][0]["max"] = 3.0                     # stricter than the design: allowed
+    path.write_text(dump_config(type(default_config()).from_mapping(data, "test")), encoding="utf-8")
+    assert load_config(path).layer("keepalive").inputs[0].param("max") == 3.0

@@ -133,7 +133,7 @@ def test_junit_matches_manifest(rendered: Path) -> None:
         assert failure.get("type") == run["verdict"]
         assert run["failures"][0]["check"] in failure.get("message")
         assert run["failures"][0]["message"] in failure.get("message")
-        assert f"replay: {run['replay']}" in failure.text
+        assert f"replay (from the run directory): {run['replay']}" in failure.text
 
 
 def test_summary_markdown(rendered: Path) -> None:

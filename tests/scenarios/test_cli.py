@@ -54,10 +54,10 @@ def test_a_wrong_expectation_exits_1_with_a_replay_command_that_reproduces_it(wr
     assert main(["run", str(path), "--out", str(out), "--jobs", "1", "--no-report"]) == 1
     err = capsys.readouterr().err
     run_dir = _only_run(out)
-    replay = f"nor replay {run_dir} wrong --seed 1"
+    replay = f"nor replay {run_dir} wrong --seed 1"         # the console: from here; the outputs: from the run dir
     assert "EXPECTATION wrong seed=1: posture_never: posture HIBERNATE at" in err and replay in err
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["scenarios"][0]["runs"][0]["replay"] == replay
+    assert manifest["scenarios"][0]["runs"][0]["replay"] == "nor replay . wrong --seed 1"
     args = replay.split()[1:]
     assert main(args) == 1
     text = capsys.readouterr().out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -155,3 +156,56 @@ def test_junit_and_summary_are_the_same_with_and_without_the_report(tmp_path):
     assert ET.fromstring((dirs[1] / "junit.xml").read_text().split("\n", 1)[1]).find("testsuite").get("timestamp")
     sa, sb = (norm((d / "summary.md").read_text(), d) for d in dirs)
     assert sa == sb and "EXPECTATION" in sa
+
+
+def test_recorded_replay_commands_run_from_a_copied_run_directory(tmp_path, capsys, monkeypatch):
+    """manifest.json, junit.xml and summary.md record `nor replay . NAME --seed S` (from the run directory): a run
+    directory moved elsewhere (a downloaded CI artifact), its scenario files and controller TOML gone, still replays
+    from inside it, byte-identical."""
+    from controller import default_config, dump_config
+
+    suite = _suite(tmp_path, {"f0": FAILING.format(name="f0", d="5m"),
+                              "q1": QUIET.format(name="q1", d="4m") + "controller = 'ctl.toml'\n"})
+    (suite / "ctl.toml").write_text(dump_config(default_config()))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(suite / "f0.toml"), str(suite / "q1.toml"), "--jobs", "1", "--run-dir", str(run_dir),
+                 "--no-report"]) == 1
+    copy = tmp_path / "downloaded" / "artifact"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(run_dir)
+    shutil.rmtree(suite)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    commands = {s["name"]: s["runs"][0]["replay"] for s in manifest["scenarios"]}
+    assert commands == {"f0": "nor replay . f0 --seed 1", "q1": "nor replay . q1 --seed 1"}
+    junit, summary = (copy / "junit.xml").read_text(), (copy / "summary.md").read_text()
+    assert all(f"replay (from the run directory): {c}" in junit for c in commands.values())
+    assert "replay (from the run directory)" in summary and f"`{commands['f0']}`" in summary
+    assert str(tmp_path) not in junit + summary
+    monkeypatch.chdir(copy)
+    capsys.readouterr()
+    assert main(commands["q1"].split()[1:]) == 0
+    assert "trace byte-identical" in capsys.readouterr().out
+    assert main(commands["f0"].split()[1:]) == 1                 # the failure reproduces, byte-identical
+    assert "trace byte-identical" in capsys.readouterr().out
+
+
+def test_validate_names_every_problem_of_one_file(tmp_path, capsys):
+    """Several bad fields in one file: each named with the file, the field and what was expected (exit 2), near
+    misses with "did you mean"; the faults are checked in the world without its bad keys."""
+    bad = _suite(tmp_path, {"bad": "name = 'bad one'\nduraton = '5m'\nduration = '1h'\nseeds = 0\n"
+                                   "[cluster]\nmembrs = 4\nmembers = 5\n[market]\nassets = -3\n"
+                                   "[[fault]]\nkind = 'sensor_stal'\ntarget = 'mc_forewarner'\nat = '1m'\nfor = '3m'\n"
+                                   "[[fault]]\nkind = 'node_loss'\ntarget = 'hz4'\nat = '2h'\nfor = '3m'\n"
+                                   "[[expect]]\ncheck = 'posture_nevr'\n"
+                                   "[[expect]]\ncheck = 'posture_never'\nposture = 'APEXX'\n"})
+    assert main(["validate", str(bad)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    where = f"nor: invalid input: {bad / 'bad.toml'}: "
+    fields = [line[len(where):].split(":")[0] for line in lines if line.startswith(where)]
+    assert fields == ["duraton", "name", "market.assets", "cluster.membrs", "fault[0].kind", "fault[1].at",
+                      "expect[0].check", "expect[1].posture", "seeds"], lines
+    assert all(": expected " in line for line in lines[:-1]) and lines[-1] == "nor validate: 1 of 1 files invalid"
+    text = "\n".join(lines)
+    for hint in ("did you mean duration?", "did you mean members?", "did you mean sensor_stale", "did you mean posture_never"):
+        assert hint in text
+    assert "fault[1].target" not in text          # hz4 exists: members = 5 is kept while membrs is dropped

@@ -13,26 +13,21 @@ from scenarios.explore import explore
 KINDS = ["sensor_stale", "ob_latency", "link_latency", "heartbeat_loss"]
 
 
-def _planted(tmp_path: Path) -> Path:
-    """A controller whose keepalive never breaks: heartbeat loss no longer hibernates."""
-    bad = apply_overrides(default_config(), {"name": "no-keepalive",
-                                             "layers": {"keepalive": {"inputs": {"heartbeat.age_s": {"max": 1e6}}}}},
-                          "test")
-    path = tmp_path / "no_keepalive.toml"
-    path.write_text(dump_config(bad), encoding="utf-8")
-    return path
+PLANTED = "uncontrolled"
+"""A controller whose keepalive never breaks: heartbeat loss no longer hibernates. No config file can be one (the
+design bounds the keepalive, ``check_design_limits``); the built-in ``uncontrolled`` baseline, with no invariant
+layers, is."""
 
 
 def test_explore_finds_and_shrinks_a_planted_violation(tmp_path: Path, capsys) -> None:
-    ctl = _planted(tmp_path)
-    result = explore(str(ctl), budget=20, seed=0, horizon_s=600.0, tail_s=600.0, kinds=KINDS, liveness=False,
+    result = explore(PLANTED, budget=20, seed=0, horizon_s=600.0, tail_s=600.0, kinds=KINDS, liveness=False,
                      out=tmp_path / "found")
     assert result.found and result.failure is not None
     assert result.failure.check == "invariant_hibernate" and result.failure.kind == "safety"
     assert len(result.faults) == 1 and result.faults[0].kind == "heartbeat_loss"
     assert result.faults[0].for_s <= 30.0                     # shrunk: just past the 10 s keepalive
     scenario = load_scenario(result.path)
-    assert scenario.faults == result.faults and scenario.controller.name == "no-keepalive"
+    assert scenario.faults == result.faults and scenario.controller.name == "uncontrolled"
     capsys.readouterr()
     assert main(["run", str(result.path), "--out", str(tmp_path / "runs"), "--jobs", "1", "--no-report"]) == 1
     run_dir = next((tmp_path / "runs").iterdir())
