@@ -9,7 +9,7 @@
   healed partition find each other at the split-brain merge, after ``merge_delay_s``. At each
   detection backups are promoted, partitions with no surviving replica lose their data (a
   partition-lost event invalidates the client's near cache), and backups are re-created after
-  ``migration_s``.
+  ``migration_s``. A restarted member joins after ``restart_join_s``.
 * Split-brain protection: the primary side is the largest reachable group of live members; it is
   quorate with at least ``quorum`` members. Writes are rejected unless the key's owner is live,
   reachable from the writer and on a quorate primary side.
@@ -272,7 +272,7 @@ class Cluster:
         self._later(self.cfg.crash_detection_s, lambda: self._detect(silence=False))
 
     def restart_member(self, i: int) -> None:
-        """The member starts again, empty; it joins after the detection delay."""
+        """The member starts again, empty; it joins after ``restart_join_s`` (its start-up)."""
         i = self.member_index(i)
         if self.alive[i]:
             return
@@ -281,7 +281,7 @@ class Cluster:
             if i in reps:
                 reps.remove(i)
         self._record("node_restart", self.names[i], {})
-        self.schedule_detection()
+        self._later(self.cfg.restart_join_s, self._detect)
 
     def schedule_detection(self) -> None:
         """A change noticed only by missing heartbeats (partition, heal, join): after ``detection_delay_s``."""

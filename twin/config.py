@@ -73,7 +73,8 @@ class ClusterConfig:
 
     Member failure detection: a crashed member (its connections reset) after ``crash_detection_s``,
     a silent one (partitioned or paused: no heartbeats) after ``detection_delay_s``; the sides of a
-    healed partition merge after ``merge_delay_s``.
+    healed partition merge after ``merge_delay_s``; a restarted member (a new process) joins after
+    ``restart_join_s`` (its start-up).
     Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply
     and re-opened ``client_reconnect_s`` after its member answers again; an operation is retried
     every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
@@ -87,6 +88,7 @@ class ClusterConfig:
     detection_delay_s: float = _f(5.0, 0.0, 3600.0)
     crash_detection_s: float = _f(0.35, 0.0, 3600.0)
     merge_delay_s: float = _f(4.0, 0.0, 3600.0)
+    restart_join_s: float = _f(4.5, 0.0, 3600.0)
     migration_s: float = _f(0.011, 0.0, 3600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
     client_reconnect_s: float = _f(0.18, 0.0, 3600.0)
