@@ -26,7 +26,7 @@ if _ROOT not in sys.path:  # tests/ is a rootdir-relative namespace package
     sys.path.insert(0, _ROOT)
 
 from adapters.hazelcast import HealthWriter, HzConfig, build_client, load_hz_config  # noqa: E402
-from infra import LocalCluster, MemberSettings  # noqa: E402
+from infra import LocalCluster  # noqa: E402
 
 NOMINAL = {
     "ledger.consistent": 1.0, "data.checksum_ok": 1.0, "mc_forewarner.age_s": 0.0, "scan.age_s": 0.0,
@@ -81,10 +81,7 @@ def _credentials_env() -> dict[str, str]:
 def local_cluster():
     """Three real members behind the real Toxiproxy server, started once (member start-up printed)."""
     t0 = time.monotonic()
-    # split-brain merge checks every second (default 5 s): a healed split merges in ~1.3 s, not 1.5-14 s
-    settings = MemberSettings(cluster_name=f"nor-{uuid.uuid4().hex[:8]}", merge_first_run_delay_s=1,
-                              merge_next_run_delay_s=1)
-    cluster = LocalCluster(3, settings=settings).start()
+    cluster = LocalCluster(3).start()
     print(f"\nlocal Hazelcast cluster up in {time.monotonic() - t0:.1f} s "
           f"(per member: {', '.join(f'{s:.1f}' for s in cluster.startup_s)} s)")
     try:

@@ -54,7 +54,7 @@ SCRIPTS = (
     # Every member link cut: three singletons. Not ``exact`` (a known fidelity gap): on the real
     # cluster the agent's view flaps while the members notice each other's loss at different times
     # (HIBERNATE 4.6-10 s after the cut in five runs on a loaded machine, once APEX again in
-    # between), and after the heal the singletons merge in one or several 1 s merge rounds (APEX
+    # between), and after the heal the singletons merge in one or several merge rounds (APEX
     # 0.15-11 s after the heal); the twin has one detection and one merge delay.
     Script("quorum_lost", "cut_members", (), 6.0, exact=False),
 )
