@@ -6,7 +6,8 @@ state on the agent's behalf.
 * **Connections.** A smart client holds one connection per member. Every agent tick it
   heartbeats each open connection; a reply comes back only if the ping crosses the link (up,
   not lost) to a live member it can reach. A connection with no reply for
-  ``client_heartbeat_timeout_s`` is closed. A closed one is re-opened once its member has
+  ``client_heartbeat_timeout_s`` is closed; one to a crashed member closes at once (its socket
+  was reset: the reset crosses the link like any message). A closed one is re-opened once its member has
   answered connection attempts for ``client_reconnect_s``. The client is connected while any
   connection is open (its near cache updates only then).
 * **Member view.** The cluster-view listener sits on one connection (the lowest-index open one).
@@ -64,6 +65,12 @@ class Client:
         return (cluster.alive[m] and self.ctx.network.can_reach("agent", cluster.names[m])
                 and self.link.delay_s(self._draw) is not None)
 
+    def _reset(self, m: int) -> bool:
+        """The connection to member ``m`` was reset: its process is gone and the reset reached the agent."""
+        cluster = self.ctx.cluster
+        return (not cluster.alive[m] and self.ctx.network.can_reach("agent", cluster.names[m])
+                and self.link.is_up)
+
     def check(self, now: float) -> bool:
         """Heartbeat every connection once; returns True if the connected state flipped."""
         timeout, reconnect = self.cfg.client_heartbeat_timeout_s, self.cfg.client_reconnect_s
@@ -72,7 +79,7 @@ class Client:
             if self.open[m]:
                 if ok:
                     self.last_reply_s[m] = now
-                elif now - self.last_reply_s[m] >= timeout:
+                elif now - self.last_reply_s[m] >= timeout or self._reset(m):
                     self._close(m, now)
             elif ok:
                 since = self._answering_since[m]

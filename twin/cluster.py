@@ -1,20 +1,28 @@
 """The Hazelcast model: members, partitions, replicas, failure detection, migration, quorum.
 
 * 271 partitions (configurable), each with an owner and ``backup_count`` backups placed on a ring.
-* A member killed loses its replicas at once; the cluster notices after ``detection_delay_s``:
-  backups are promoted, partitions with no surviving replica lose their data (a partition-lost
-  event invalidates the client's near cache), and backups are re-created after ``migration_s``.
+* Crash is not silence. A member killed (SIGKILL) loses its replicas at once and its TCP
+  connections are reset, so its peers notice after ``crash_detection_s`` (connection closed, a
+  few failed reconnects); a member that falls silent — cut off by a partition (or paused) — is
+  noticed only after ``detection_delay_s`` without heartbeats (``max.no.heartbeat``). A crash
+  detection acts on the crashes only: a partition not yet noticed stays unnoticed. Sides of a
+  healed partition find each other at the split-brain merge, after ``merge_delay_s``. At each
+  detection backups are promoted, partitions with no surviving replica lose their data (a
+  partition-lost event invalidates the client's near cache), and backups are re-created after
+  ``migration_s``. A restarted member joins after ``restart_join_s``.
 * Split-brain protection: the primary side is the largest reachable group of live members; it is
   quorate with at least ``quorum`` members. Writes are rejected unless the key's owner is live,
   reachable from the writer and on a quorate primary side.
 * Entry listeners: ``entry_listeners[key]`` fires when any write of ``key`` becomes visible to
   the agent; ``integrity_listeners[key]`` only when a corrupt record, or the first sound record
   after corrupt ones, does.
-* The agent's near cache sees a write ``near_cache_invalidation_s`` plus a fetch over
-  ``cluster<->agent`` after it reached the owner — only if the owner can reach the agent then
-  (nothing crosses a cut: a record written while the path is cut never reaches the near cache,
-  the next one after the heal does), and only while the client is connected. A lost fetch is
-  retried on the client's pause until its invocation timeout, never faster than a delivered one.
+* The agent sees a write when the owner's entry event (which carries the value, as the Hazelcast
+  adapter reads it) crosses ``cluster<->agent`` after the write reached the owner — only if the
+  owner can reach the agent then (nothing crosses a cut: a record written while the path is cut
+  never reaches the agent, the next one after the heal does), and only while the client is
+  connected. A lost event is resent on the client's pause until its invocation timeout, never
+  faster than a delivered one. (The near cache's own invalidation, measured slower than the event
+  by ``benchmarks/fidelity_bench.py``, is not on this path.)
 * Writes that find no owner (dead but not yet detected, unreachable, migrating, link down) are
   retried by the writer's client until its invocation timeout (:mod:`twin.invocation`); a
   write the owner refuses (its side has no quorum) fails at once.
@@ -84,6 +92,7 @@ class Cluster:
         self._view_set = set(self.view)
         self.quorate = n >= self.quorum
         self._member_views: list[tuple[int, ...]] = [self.view] * n
+        self._seen_groups = [network.group_of(name) for name in self.names]
         self._pid: dict[str, int] = {}
         self.pending: dict[str, list[tuple[float, float, float, Any]]] = {}
         self.data: dict[str, tuple[float, Record]] = {}
@@ -161,17 +170,16 @@ class Cluster:
         return True
 
     def _to_agent_s(self, key: str, record: Record | None) -> float | None:
-        """Invalidation event + near-cache fetch time for a change of ``key`` now, None if it cannot reach
-        the agent (link down, or the owner cut from the agent) or the fetch times out."""
+        """Entry-event transit for a change of ``key`` now, None if it cannot reach the agent (link
+        down, or the owner cut from the agent) or it is still lost at the invocation timeout."""
         link = self._agent_link
         if not link.is_up:
             return None
         owner = self.owner[self.partition_id(key)]
         if owner >= 0 and not self._net.can_reach("agent", self.names[owner]):
             return None
-        fetch = link.invoke_s(self._fetch_draw(record), self.cfg.invocation_timeout_s,
-                              self.cfg.invocation_retry_pause_s)
-        return None if fetch is None else self.cfg.near_cache_invalidation_s + fetch
+        return link.invoke_s(self._fetch_draw(record), self.cfg.invocation_timeout_s,
+                             self.cfg.invocation_retry_pause_s)
 
     def store(self, key: str, arrival: float, origin_t: float, record: Record | None) -> None:
         """Apply a write that reaches its owner at ``arrival`` (the agent sees it later, if anything
@@ -268,16 +276,17 @@ class Cluster:
         return i
 
     def kill_member(self, i: int) -> None:
-        """The member process dies now; its replicas are gone. Detected after the detection delay."""
+        """The member process dies now; its replicas are gone and its connections reset: detected
+        after ``crash_detection_s``."""
         i = self.member_index(i)
         if not self.alive[i]:
             return
         self.alive[i] = False
         self._record("node_loss", self.names[i], {})
-        self.schedule_detection()
+        self._later(self.cfg.crash_detection_s, lambda: self._detect(silence=False))
 
     def restart_member(self, i: int) -> None:
-        """The member starts again, empty; it joins after the detection delay."""
+        """The member starts again, empty; it joins after ``restart_join_s`` (its start-up)."""
         i = self.member_index(i)
         if self.alive[i]:
             return
@@ -286,16 +295,25 @@ class Cluster:
             if i in reps:
                 reps.remove(i)
         self._record("node_restart", self.names[i], {})
-        self.schedule_detection()
+        self._later(self.cfg.restart_join_s, self._detect)
 
     def schedule_detection(self) -> None:
+        """A change noticed only by missing heartbeats (partition, heal, join): after ``detection_delay_s``."""
         self._later(self.cfg.detection_delay_s, self._detect)
+
+    def schedule_merge(self) -> None:
+        """A partition healed: the sides find each other at the split-brain merge, after ``merge_delay_s``."""
+        self._later(self.cfg.merge_delay_s, self._detect)
+
+    def _group(self, m: int) -> int:
+        """Member ``m``'s side of a partition as the members last noticed it."""
+        return self._seen_groups[m]
 
     def _primary_side(self) -> tuple[int, ...]:
         groups: dict[int, list[int]] = {}
-        for m, name in enumerate(self.names):
+        for m in range(len(self.names)):
             if self.alive[m]:
-                groups.setdefault(self._net.group_of(name), []).append(m)
+                groups.setdefault(self._group(m), []).append(m)
         if not groups:
             return ()
         return tuple(max(groups.values(), key=lambda g: (len(g), -g[0])))
@@ -304,12 +322,16 @@ class Cluster:
         """Member ``m``'s own member list: the live members on its side at its last detection."""
         return self._member_views[m]
 
-    def _detect(self) -> None:
-        for m, name in enumerate(self.names):
+    def _detect(self, silence: bool = True) -> None:
+        """The members notice what happened: crashes always; partitions and heals only when
+        ``silence`` (a heartbeat-timeout detection)."""
+        if silence:
+            self._seen_groups = [self._net.group_of(name) for name in self.names]
+        for m in range(len(self.names)):
             if self.alive[m]:
-                group = self._net.group_of(name)
-                self._member_views[m] = tuple(x for x, other in enumerate(self.names)
-                                              if self.alive[x] and self._net.group_of(other) == group)
+                group = self._group(m)
+                self._member_views[m] = tuple(x for x in range(len(self.names))
+                                              if self.alive[x] and self._group(x) == group)
         view = self._primary_side()
         changed = view != self.view or self.quorate != (len(view) >= self.quorum)
         self.view, self._view_set = view, set(view)

@@ -71,6 +71,10 @@ class MarketConfig:
 class ClusterConfig:
     """The Hazelcast model. ``quorum_size`` 0 means a majority of ``members``.
 
+    Member failure detection: a crashed member (its connections reset) after ``crash_detection_s``,
+    a silent one (partitioned or paused: no heartbeats) after ``detection_delay_s``; the sides of a
+    healed partition merge after ``merge_delay_s``; a restarted member (a new process) joins after
+    ``restart_join_s`` (its start-up).
     Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply
     and re-opened ``client_reconnect_s`` after its member answers again; an operation is retried
     every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
@@ -82,8 +86,10 @@ class ClusterConfig:
     backup_count: int = _i(1, 0, 6)
     quorum_size: int = _i(0, 0, 15)
     detection_delay_s: float = _f(5.0, 0.0, 3600.0)
+    crash_detection_s: float = _f(0.35, 0.0, 3600.0)
+    merge_delay_s: float = _f(4.0, 0.0, 3600.0)
+    restart_join_s: float = _f(4.5, 0.0, 3600.0)
     migration_s: float = _f(0.011, 0.0, 3600.0)
-    near_cache_invalidation_s: float = _f(0.003, 0.0, 600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
     client_reconnect_s: float = _f(0.18, 0.0, 3600.0)
     invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
@@ -98,8 +104,8 @@ class ClusterConfig:
 class LinkConfig:
     """One link's latency (mean base + exponential jitter) and loss."""
 
-    latency_ms: float = _f(2.0, 0.0, 600000.0)
-    jitter_ms: float = _f(1.0, 0.0, 600000.0)
+    latency_ms: float = _f(0.8, 0.0, 600000.0)
+    jitter_ms: float = _f(0.3, 0.0, 600000.0)
     loss_ratio: float = _f(0.0, 0.0, 1.0)
 
 
@@ -110,8 +116,8 @@ LINK_DEFAULTS: dict[str, LinkConfig] = {"exchange->sensor.ob": LinkConfig(35.0, 
 class NetworkConfig:
     """Defaults for every link, plus per-link overrides (``links``: name -> LinkConfig)."""
 
-    latency_ms: float = _f(2.0, 0.0, 600000.0)
-    jitter_ms: float = _f(1.0, 0.0, 600000.0)
+    latency_ms: float = _f(0.8, 0.0, 600000.0)
+    jitter_ms: float = _f(0.3, 0.0, 600000.0)
     loss_ratio: float = _f(0.0, 0.0, 1.0)
     links: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = field(default=(), metadata={"kind": "links"})
 

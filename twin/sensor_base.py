@@ -244,7 +244,10 @@ class Sensor:
         buffers, marks = self.draw_buffers(), self._marks
         for t in times:
             marks.append((t, [b.mark() for b in buffers]))
-            record = Record(t + skew, self.capture(t), name, corrupting)
+            payload = self.capture(t)
+            if payload is None:             # nothing to publish this round (as in :meth:`emit`)
+                continue
+            record = Record(t + skew, payload, name, corrupting)
             if route == ROUTE_OK:
                 d = link.invoke_s(None, timeout, pause)
                 if d is not None:

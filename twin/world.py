@@ -120,8 +120,10 @@ class World:
                 ctx.cluster.integrity_listeners[sensor.key] = agent.on_invariant_event
 
         def on_change(kind: str) -> None:
-            if kind in ("network_partition", "network_heal"):
+            if kind == "network_partition":
                 ctx.cluster.schedule_detection()
+            elif kind == "network_heal":
+                ctx.cluster.schedule_merge()
 
         ctx.change_hooks.append(on_change)
         ctx.cluster.state_hooks.append(lambda: [replan() for replan in ctx.replanners])

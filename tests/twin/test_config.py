@@ -29,7 +29,7 @@ def test_from_mapping_reads_sections_durations_and_link_overrides() -> None:
     assert cfg.cluster.detection_delay_s == 90.0 and cfg.cluster.effective_quorum == 3
     assert cfg.network.link("cluster<->agent").latency_ms == 50.0
     assert cfg.network.link("cluster<->agent").loss_ratio == 0.1
-    assert cfg.network.link("cluster<->agent").jitter_ms == 1.0          # not overridden: network default
+    assert cfg.network.link("cluster<->agent").jitter_ms == 0.3          # not overridden: network default
     assert cfg.network.link("agent<->exchange").latency_ms == 3.0
     feed = WorldConfig.from_mapping({"network": {"links": {"exchange->sensor.ob": {"loss_ratio": 0.5}}}})
     assert feed.network.link("exchange->sensor.ob").latency_ms == 35.0   # the feed's own default kept

@@ -32,7 +32,7 @@ def test_losing_one_of_three_members_loses_no_entry_and_keeps_quorum(make_world,
     w.at(900.0, lambda: w.ports["cluster"].kill_member(1))
     trace = w.run(1300.0)
     obs = cols(trace.tables["signals_observed"])
-    delay = w.config.cluster.detection_delay_s
+    delay = w.config.cluster.crash_detection_s
     after = _rows(obs, 900.0 + delay + 1.0, 1299.0)
     assert all(obs["hz.quorum"][i] == 1.0 for i in after)
     assert all(obs["data.checksum_ok"][i] == 1.0 for i in after)
@@ -57,7 +57,7 @@ def test_losing_two_members_loses_their_entries_and_breaks_an_invariant(make_wor
     trace = w.run(1400.0)
     assert doomed <= set(cluster.lost_keys)
     obs = cols(trace.tables["signals_observed"])
-    after = _rows(obs, 1200.0 + w.config.cluster.detection_delay_s + 1.0, 1399.0)
+    after = _rows(obs, 1200.0 + w.config.cluster.crash_detection_s + 1.0, 1399.0)
     assert all(obs["hz.quorum"][i] == 0.0 or obs["data.checksum_ok"][i] == 0.0 for i in after)
     dec = cols(trace.tables["decisions"])
     assert all(dec["posture"][i] == "HIBERNATE" and dec["r_total"][i] == 0.0 for i in after)

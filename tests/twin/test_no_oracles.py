@@ -88,13 +88,14 @@ def test_entries_lost_with_their_partition_read_nan_and_the_controller_leaves_ap
 
 
 def test_a_write_to_a_dead_owner_is_retried_until_the_death_is_detected() -> None:
-    # health.mc_forewarner is owned by hz1 (backup hz2); it publishes at 120 s, after hz1 died, before detection
-    w = World(WorldConfig(), "survival", 9)
+    # health.mc_forewarner is owned by hz1 (backup hz2); it publishes at 120 s, after hz1 died, before
+    # the crash is detected (a slow crash detection, so that the window spans agent steps)
+    w = World(WorldConfig.from_mapping({"cluster": {"crash_detection_s": 4.0}}), "survival", 9)
     cluster = w.ctx.cluster
     assert cluster.replicas[cluster.partition_id("health.mc_forewarner")] == [1, 2]
     w.at(118.0, lambda: cluster.kill_member(1))
     obs = w.run(140.0).tables["signals_observed"].to_pydict()
-    detected = 118.0 + w.config.cluster.detection_delay_s
+    detected = 118.0 + w.config.cluster.crash_detection_s
     i = _at(obs, detected + 2.0)
     assert obs["mc_forewarner.age_s"][i] < 10.0     # the 120 s record arrived once hz2 took the partition over
     assert obs["mc_forewarner.age_s"][_at(obs, detected - 1.0)] > 60.0   # ... and not before
@@ -114,12 +115,13 @@ def test_journal_writes_on_a_lossy_link_are_retried_not_dropped() -> None:
 def test_a_second_death_inside_the_migration_window_loses_the_partitions_left_on_it() -> None:
     w = World(WorldConfig.from_mapping({"cluster": {"members": 5, "migration_s": 30.0}}), "survival", 10)
     cluster = w.ctx.cluster
-    w.at(100.0, lambda: cluster.kill_member(0))     # detected 105 s, backups re-created at 135 s
-    w.at(133.0, lambda: cluster.kill_member(1))     # hz1 holds the only copy of hz0's old partitions
+    crash = w.config.cluster.crash_detection_s
+    w.at(100.0, lambda: cluster.kill_member(0))     # detected 100.35 s, backups re-created at 130.35 s
+    w.at(130.0, lambda: cluster.kill_member(1))     # hz1 holds the only copy of hz0's old partitions
     trace = w.run(200.0)
     events = trace.tables["events"].to_pydict()
     lost = [i for i, k in enumerate(events["kind"]) if k == "partition_lost"]
-    assert len(lost) == 1 and events["t_s"][lost[0]] == pytest.approx(138.0)
+    assert len(lost) == 1 and events["t_s"][lost[0]] == pytest.approx(130.0 + crash)
     assert '"partitions": 55' in events["detail"][lost[0]]      # p % 5 == 0: replicas [hz0, hz1]
     owned, backed = cluster.replica_count()
     assert owned == 271                                          # re-owned (empty) by the survivors

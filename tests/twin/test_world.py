@@ -62,7 +62,7 @@ def test_trace_schema_and_one_signal_row_per_decision(tmp_path: Path) -> None:
     triggers = decisions.column("trigger").to_pylist()
     t = decisions.column("t_s").to_pylist()
     immediate = [x for x, tr in zip(t, triggers) if tr == "invariant"]
-    detected = 300.0 + w.config.cluster.detection_delay_s      # own row, when the membership event arrives
+    detected = 300.0 + w.config.cluster.crash_detection_s      # own row, when the membership event arrives
     assert immediate and detected < immediate[0] < detected + 0.1 and int(immediate[0]) != immediate[0]
     assert decisions.column("step").to_pylist() == list(range(decisions.num_rows))
     assert trace.tables["orders"].schema.names[:10] == ["id", "t_s", "asset", "side", "kind", "intent", "qty",
