@@ -78,14 +78,21 @@ def test_the_derived_map_covers_what_really_moves_in_the_twin() -> None:
     seed without it; every observed signal that differs is in the fault's derived map. The drawdown is
     left out: it follows the agent's own trading (a reaction changes it), which is the plant, not a sensing
     path (the market's moves are in the map: an ExF shock moves it). A member loss moves the entries it
-    owned (their writes wait for the failover), which a hand-kept table had missed."""
+    owned (their writes wait for the failover), which a hand-kept table had missed — when the failover is
+    slower than a step: a crashed member is detected in ``crash_detection_s`` (0.35 s), so with the default
+    timings its loss may move nothing observed at all (sound either way; every other fault must move something,
+    or the comparison proves nothing)."""
     base = _observed([])
+    silent = []
     for kind, target, params in _SOUNDNESS:
         full = {p.name: p.default for p in KINDS[kind].params} | params
         fault = Fault(kind, target, 200.0, 300.0, tuple(sorted(full.items())))
         moved = _moved(base, _observed([fault])) - {"portfolio.drawdown"}
         derived = set(fault_signals(fault, WorldConfig()))
-        assert moved and moved <= derived, (kind, target, sorted(moved - derived))
+        assert moved <= derived, (kind, target, sorted(moved - derived))
+        if not moved:
+            silent.append(kind)
+    assert set(silent) <= {"node_loss"}, silent
 
 
 def test_removing_a_layer_from_the_config_changes_the_map() -> None:
