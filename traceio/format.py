@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from .units import units_of
 
 __all__ = ["SUFFIX", "LEGACY_SUFFIX", "TraceMeta", "TraceFileError", "case_dir_name", "trace_path", "write_table",
-           "read_table", "read_meta", "table_files", "is_trace_file"]
+           "read_table", "read_meta", "table_files"]
 
 SUFFIX = ".parquet"
 LEGACY_SUFFIX = ".arrow"
@@ -69,16 +69,12 @@ def trace_path(directory: Path, table: str) -> Path:
     return Path(directory) / f"{table}{SUFFIX}"
 
 
-def is_trace_file(path: Path) -> bool:
-    return path.suffix == SUFFIX
-
-
 def write_table(path: Path, table: pa.Table, meta: TraceMeta) -> None:
     """Write ``table`` to ``path`` (parents made) with ``meta`` and the columns' units as schema metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"nor.scenario": meta.scenario, "nor.seed": str(meta.seed),
-                "nor.table": path.name[:-len(SUFFIX)] if path.name.endswith(SUFFIX) else path.stem,
+                "nor.table": path.stem,
                 "units": json.dumps(units_of(table.schema), separators=(",", ":"))}
     text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
