@@ -21,11 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.ipc as ipc
-
 from controller import make_controller
 from reports import render_compare, render_run
+from traceio import TraceMeta, case_dir_name, table_files, trace_path, write_table
 from twin import World, WorldConfig
 
 DURATION_S = 6 * 3600.0
@@ -42,10 +40,8 @@ def _twin(controller: str, with_faults: bool, out: Path, tables: tuple[str, ...]
             world.at(at_s, getattr(world.ports[port], start))
             world.at(at_s + for_s, getattr(world.ports[port], stop))
     trace = world.run(DURATION_S)
-    out.mkdir(parents=True, exist_ok=True)
     for name in tables or tuple(trace.tables):
-        with pa.OSFile(str(out / f"{name}.arrow"), "wb") as sink, ipc.new_file(sink, trace[name].schema) as w:
-            w.write_table(trace[name])
+        write_table(trace_path(out, name), trace[name], TraceMeta("bench", 1))
 
 
 def generate(root: Path) -> Path:
@@ -57,6 +53,10 @@ def generate(root: Path) -> Path:
     for comp in ("static_ladder", "seed_template"):
         _twin(comp, True, case / "companions" / comp, COMPANION_TABLES)
     print(f"twin: one 6 h case with 3 companions in {time.perf_counter() - t0:.1f} s")
+    own = sum(p.stat().st_size for p in table_files(case))
+    every = sum(p.stat().st_size for p in case.rglob("*") if p.is_file())
+    print(f"trace files of the case: {own / 1e6:.2f} MB own ({len(table_files(case))} tables), "
+          f"{every / 1e6:.2f} MB with companions")
     run_dir = root / "bench-run"
     cfg = make_controller("survival").config
     scenarios = []
@@ -64,8 +64,8 @@ def generate(root: Path) -> Path:
         name = f"scenario_{i:02d}"
         runs = []
         for seed in range(1, SEEDS + 1):
-            shutil.copytree(case, run_dir / name / str(seed), copy_function=os.link)
-            runs.append({"seed": seed, "dir": f"{name}/{seed}", "verdict": "PASS" if i % 5 else "EXPECTATION",
+            shutil.copytree(case, run_dir / case_dir_name(name, seed), copy_function=os.link)
+            runs.append({"seed": seed, "dir": case_dir_name(name, seed), "verdict": "PASS" if i % 5 else "EXPECTATION",
                          "wall_s": 30.0, "replay": f"nor replay runs/bench-run {name} --seed {seed}",
                          "failures": [] if i % 5 else [{"check": "r_total_within", "kind": "expectation",
                                                         "t_s": 3660.0, "message": "r_total 0.62 below min 0.99"}]})
@@ -73,7 +73,7 @@ def generate(root: Path) -> Path:
                           "description": "generated", "duration_s": DURATION_S, "expectations": [], "runs": runs,
                           "faults": [{"kind": k, "target": t, "at_s": a, "for_s": f, "params": {}}
                                      for k, t, a, f, *_ in FAULTS]})
-    manifest = {"format": "dolphin-nor.run/1", "run_id": "bench-run", "created_utc": "2026-11-25T00:00:00Z",
+    manifest = {"format": "dolphin-nor.run/2", "run_id": "bench-run", "created_utc": "2026-11-25T00:00:00Z",
                 "code_version": "bench", "command": "benchmarks/report_bench.py",
                 "controller": {"name": cfg.name, "spec": "survival", "config_id": cfg.config_id,
                                "config": cfg.to_dict()},

@@ -24,14 +24,15 @@ from scenarios.runner import RunOptions, run_suite
 TARGET_S = 300.0
 
 
-def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, int, dict[str, int]]:
+def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, int, dict[str, int], int]:
     scenarios = load_scenarios([DEFAULT_SUITE])
     with tempfile.TemporaryDirectory(prefix="suite-bench-") as tmp:
         t0 = time.perf_counter()
         result = run_suite(scenarios, RunOptions(out=Path(tmp), jobs=jobs, seeds=seeds, companions=companions,
                                                  progress=False, report=False), echo=lambda _line: None)
         wall = time.perf_counter() - t0
-    return wall, len(result.results), result.manifest["verdicts"]
+        traces = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
+    return wall, len(result.results), result.manifest["verdicts"], traces
 
 
 def main() -> int:
@@ -43,12 +44,13 @@ def main() -> int:
     cores = os.cpu_count() or 1
     print(f"default suite: {DEFAULT_SUITE}; cores={cores}; {'quick (seed 1, no companions)' if args.quick else 'default seeds, companions on'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    par, cases, verdicts = _time(cores, seeds, companions)
+    par, cases, verdicts, traces = _time(cores, seeds, companions)
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"jobs={cores}: {par:8.1f} s wall for {cases} cases ({par / cases:.2f} s/case); verdicts {verdicts}")
     print(f"target <= {TARGET_S:.0f} s on 2 cores: {'met' if par <= TARGET_S else 'MISSED'}")
+    print(f"trace files (Parquet, companions included): {traces / 1e6:.1f} MB ({traces / cases / 1e6:.2f} MB/case)")
     if not args.skip_serial and cores > 1:
-        ser, _, _ = _time(1, seeds, companions)
+        ser, _, _, _ = _time(1, seeds, companions)
         print(f"jobs=1: {ser:8.1f} s wall")
         print(f"speed-up at {cores} workers: {ser / par:.2f}x (ideal {cores}x)")
     return 0

@@ -25,7 +25,7 @@ class ManifestError(ReportError):
 
 
 class TraceError(ReportError):
-    """One trace file (``<table>.arrow``) cannot be read or lacks a column the report needs."""
+    """One trace file (``<table>.parquet``) cannot be read or lacks a column the report needs."""
 
     def __init__(self, path: object, problem: str) -> None:
         self.path, self.problem = str(path), problem

@@ -1,6 +1,6 @@
 """Invariant breaks as the controller observed them, and how fast each controller answered them.
 
-A break is read from ``signals_observed.arrow``, not from the controller's own ``invariant_broken``
+A break is read from ``signals_observed.parquet``, not from the controller's own ``invariant_broken``
 flag: a controller that ignores a lost quorum must show it. At a step the invariants are broken
 when ``hz.quorum``, ``ledger.consistent`` or ``data.checksum_ok`` is below 0.5, or
 ``heartbeat.age_s`` is above the keepalive limit (a missing or NaN value counts as broken, as the

@@ -74,7 +74,7 @@ def junit_xml(report: RunReport) -> str:
 
 
 def write_junit(run_dir: str | Path, path: str | Path | None = None, report: RunReport | None = None) -> Path:
-    """Write ``junit.xml`` (default ``<run_dir>/junit.xml``) from the manifest and ``checks.arrow``.
+    """Write ``junit.xml`` (default ``<run_dir>/junit.xml``) from the manifest and ``checks.parquet``.
 
     Reads no other trace, so the runner can call it right after a run; returns the path written.
     """

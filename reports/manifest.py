@@ -1,4 +1,4 @@
-"""Typed view of a run directory's ``manifest.json`` (format ``dolphin-nor.run/1``).
+"""Typed view of a run directory's ``manifest.json`` (format ``dolphin-nor.run/2``).
 
 ``load_manifest(run_dir)`` validates every field the reports read and raises :class:`ManifestError`
 naming the file, the field path and what was expected. Unknown keys are ignored, so a newer runner
@@ -20,7 +20,7 @@ from .invariants import DEFAULT_KEEPALIVE_MAX_S, HEARTBEAT
 __all__ = ["FORMAT", "VERDICTS", "CodeInfo", "Failure", "Fault", "Expectation", "RunInfo", "ScenarioInfo", "Manifest",
            "load_manifest", "parse_manifest", "read_manifest", "verdict_rank"]
 
-FORMAT = "dolphin-nor.run/1"
+FORMAT = "dolphin-nor.run/2"
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 MAX_MAGNITUDE = 1e15
 """Largest magnitude of a number in a manifest (seconds, counts)."""
@@ -192,10 +192,13 @@ class _Reader:
         return value
 
     def case_dir(self, data: Mapping[str, Any], key: str, field: str) -> str:
-        """A case directory relative to the run: identifier components only (never ``..`` or absolute)."""
+        """A case directory relative to the run: ``scenario=<name>/seed=<n>`` with identifier values (never ``..``
+        or absolute)."""
         value = self.text(data, key, field)
-        if not all(strict.is_identifier(part) for part in value.split("/")):
-            raise self.fail(f"{field}.{key}", "a path inside the run directory (<scenario>/<seed>)", value)
+        parts = [part.partition("=") for part in value.split("/")]
+        if len(parts) != 2 or [k for k, _, _ in parts] != ["scenario", "seed"] or \
+                not all(strict.is_identifier(v) for _, _, v in parts):
+            raise self.fail(f"{field}.{key}", "a path inside the run directory (scenario=<name>/seed=<n>)", value)
         return value
 
 
@@ -353,7 +356,9 @@ def parse_manifest(data: Any, path: str | Path) -> Manifest:
     d = r.obj(data, "")
     fmt = d.get("format")
     if fmt != FORMAT:
-        raise r.fail("format", repr(FORMAT), fmt)
+        old = " (run/1 directories hold Arrow IPC traces; this version reads Parquet ones: re-run the suite)" \
+            if fmt == "dolphin-nor.run/1" else ""
+        raise r.fail("format", repr(FORMAT) + old, fmt)
     ctl = r.obj(d.get("controller", {}), "controller")
     keepalive_max_s = _keepalive_max_s(r, ctl, "controller")
     reads = (layer_reads(r, r.obj(ctl["config"], "controller.config"), "controller.config")

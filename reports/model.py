@@ -104,7 +104,7 @@ def _case_metrics(manifest: Manifest, case: Case) -> tuple[dict[str, dict[str, f
 
 
 def load_report(run_dir: str | Path, with_traces: bool = True) -> RunReport:
-    """Load a run directory. ``with_traces=False`` reads the manifest and ``checks.arrow`` only."""
+    """Load a run directory. ``with_traces=False`` reads the manifest and ``checks.parquet`` only."""
     manifest = load_manifest(run_dir)
     root = manifest.run_dir
     cases = []

@@ -1,6 +1,6 @@
-"""Read a run's Arrow trace files into the arrays the reports need.
+"""Read a run's trace files (Parquet, through :mod:`traceio`) into the arrays the reports need.
 
-Every read problem (missing file, truncated or corrupt IPC file, missing column, unknown posture)
+Every read problem (missing file, truncated or corrupt file, missing column, unknown posture)
 raises :class:`TraceError` naming the file; :func:`load_case` catches them per file, so one broken
 trace marks its case and the rest of the report still renders.
 """
@@ -14,7 +14,9 @@ from typing import Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc as ipc
+
+from traceio import LEGACY_SUFFIX, TraceFileError, table_files, trace_path
+from traceio import read_table as _read
 
 from .errors import TraceError
 from .files import digest_regular
@@ -35,30 +37,16 @@ _ORDER_COLUMNS = ("t_s", "intent", "status", "t_done_s", "t_arrive_s", "kind")
 _FILL_COLUMNS = ("t_s", "fee", "liquidity")
 _CHECK_COLUMNS = ("check", "kind", "ok", "t_s", "message")
 _KIND_RANK = {"safety": 0, "liveness": 1, "expectation": 2}
-UNREAD_FILES = ("events.arrow", "signals_true.arrow")
-"""Trace files every judged case has but the report does not read: only checked to exist."""
+UNREAD_FILES = ("events", "signals_true")
+"""Trace tables every judged case has but the report does not read: only checked to exist."""
 
 
 def read_table(path: Path, columns: tuple[str, ...] = ()) -> pa.Table:
-    """Read one Arrow IPC file (file or stream format); check that ``columns`` exist."""
-    if not path.is_file():
-        raise TraceError(path, "missing trace file")
+    """Read one trace file; check that ``columns`` exist. Every problem is a :class:`TraceError` naming the file."""
     try:
-        with pa.OSFile(str(path), "rb") as source:
-            try:
-                table = ipc.open_file(source).read_all()
-            except pa.ArrowInvalid:
-                source.seek(0)
-                table = ipc.open_stream(source).read_all()
-        table.validate(full=True)
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        size = path.stat().st_size
-        raise TraceError(path, f"not a readable Arrow IPC file ({size} bytes; truncated or corrupt?): "
-                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    missing = [c for c in columns if c not in table.column_names]
-    if missing:
-        raise TraceError(path, f"missing column(s) {', '.join(missing)}; has {', '.join(table.column_names)}")
-    return table
+        return _read(path, columns)
+    except TraceFileError as exc:
+        raise TraceError(exc.path, exc.problem) from None
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -96,7 +84,7 @@ class ControllerTrace:
 
 def load_controller(name: str, directory: Path) -> ControllerTrace:
     """Load ``decisions``, ``equity``, ``orders`` and ``fills`` from ``directory``."""
-    path = directory / "decisions.arrow"
+    path = trace_path(directory, "decisions")
     dec = read_table(path, _DECISION_COLUMNS)
     t_s = _floats(dec, "t_s")
     if t_s.size == 0:
@@ -104,22 +92,22 @@ def load_controller(name: str, directory: Path) -> ControllerTrace:
     if np.any(np.diff(t_s) < 0):
         raise TraceError(path, "t_s is not in time order")
     layers = {c[len("layer."):]: _floats(dec, c) for c in dec.column_names if c.startswith("layer.")}
-    eq_path = directory / "equity.arrow"
+    eq_path = trace_path(directory, "equity")
     eq = read_table(eq_path, _EQUITY_COLUMNS)
     if eq.num_rows == 0:
         raise TraceError(eq_path, "no equity rows")
     return ControllerTrace(
         name=name, t_s=t_s, r_total=_floats(dec, "r_total"), posture=_postures(dec, path), layers=layers,
         equity_t_s=_floats(eq, "t_s"), equity=_floats(eq, "equity"),
-        drawdown=_floats(eq, "drawdown"), orders=read_table(directory / "orders.arrow", _ORDER_COLUMNS),
-        fills=read_table(directory / "fills.arrow", _FILL_COLUMNS))
+        drawdown=_floats(eq, "drawdown"), orders=read_table(trace_path(directory, "orders"), _ORDER_COLUMNS),
+        fills=read_table(trace_path(directory, "fills"), _FILL_COLUMNS))
 
 
 def load_checks(directory: Path) -> tuple[Failure, ...] | None:
-    """The failed checks of ``checks.arrow`` (safety, then liveness, then expectation; each in time
+    """The failed checks of ``checks.parquet`` (safety, then liveness, then expectation; each in time
     order), or None when the file does not exist."""
-    path = directory / "checks.arrow"
-    if not path.exists():
+    path = trace_path(directory, "checks")
+    if not path.exists() and not path.with_suffix(LEGACY_SUFFIX).exists():
         return None
     table = read_table(path, _CHECK_COLUMNS)
     rows = table.select(list(_CHECK_COLUMNS)).to_pylist()
@@ -129,11 +117,11 @@ def load_checks(directory: Path) -> tuple[Failure, ...] | None:
     return tuple(sorted(failed, key=lambda f: (_KIND_RANK.get(f.kind, 3), math.isnan(f.t_s), f.t_s)))
 
 
-def load_breaks(directory: Path, keepalive_max_s: float, table: str = "signals_observed.arrow"
+def load_breaks(directory: Path, keepalive_max_s: float, table: str = "signals_observed"
                 ) -> tuple[InvariantBreak, ...]:
-    """The invariant breaks the controller observed, from ``signals_observed.arrow`` (or the true ones,
-    from ``signals_true.arrow``)."""
-    path = directory / table
+    """The invariant breaks the controller observed, from ``signals_observed.parquet`` (or the true ones,
+    from ``signals_true.parquet``)."""
+    path = trace_path(directory, table)
     table = read_table(path, OBSERVED_COLUMNS)
     columns = {c: _floats(table, c) for c in OBSERVED_COLUMNS}
     if np.any(np.diff(columns["t_s"]) < 0):
@@ -142,8 +130,8 @@ def load_breaks(directory: Path, keepalive_max_s: float, table: str = "signals_o
 
 
 def load_truth(directory: Path) -> dict[str, np.ndarray]:
-    """Every float column of ``signals_true.arrow`` (what the twin knew, before any detection)."""
-    path = directory / "signals_true.arrow"
+    """Every float column of ``signals_true.parquet`` (what the twin knew, before any detection)."""
+    path = trace_path(directory, "signals_true")
     table = read_table(path, OBSERVED_COLUMNS)
     cols = {c: _floats(table, c) for c in table.column_names if pa.types.is_floating(table.schema.field(c).type)
             or c == "t_s"}
@@ -153,9 +141,12 @@ def load_truth(directory: Path) -> dict[str, np.ndarray]:
 
 
 def trace_digest(case_dir: Path) -> str:
-    """The manifest's ``trace_sha256``: SHA-256 over the case's top-level ``*.arrow`` files (not the
+    """The manifest's ``trace_sha256``: SHA-256 over the case's top-level trace files (not the
     companions), contents concatenated in name order."""
-    return digest_regular(sorted(case_dir.glob("*.arrow"), key=lambda q: q.name))
+    try:
+        return digest_regular(table_files(case_dir))
+    except TraceFileError as exc:
+        raise TraceError(exc.path, exc.problem) from None
 
 
 @dataclass
@@ -193,21 +184,24 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
     case = Case(scenario, run, failures=run.failures)
     directory = run_dir / run.dir
     if directory.is_dir() and run.verdict != "ERROR":
-        case.problems.extend(f"{directory / name}: missing trace file" for name in UNREAD_FILES
-                             if not (directory / name).is_file())
-    if run.trace_sha256 and directory.is_dir() and trace_digest(directory) != run.trace_sha256:
-        case.problems.append(f"{directory}: trace files differ from those the manifest recorded (trace_sha256 "
-                             "mismatch): changed or damaged after the run")
+        case.problems.extend(f"{trace_path(directory, name)}: missing trace file" for name in UNREAD_FILES
+                             if not trace_path(directory, name).is_file())
+    try:
+        if run.trace_sha256 and directory.is_dir() and trace_digest(directory) != run.trace_sha256:
+            case.problems.append(f"{directory}: trace files differ from those the manifest recorded (trace_sha256 "
+                                 "mismatch): changed or damaged after the run")
+    except TraceError as exc:
+        case.problems.append(str(exc))
     try:
         checks = load_checks(directory)
         if checks is not None:
             case.failures = checks
         elif run.verdict != "ERROR":
-            case.problems.append(f"{directory / 'checks.arrow'}: missing trace file (failures shown are the "
+            case.problems.append(f"{trace_path(directory, 'checks')}: missing trace file (failures shown are the "
                                  "manifest's)")
     except TraceError as exc:
         case.problems.append(str(exc))
-    if not traces or (run.verdict == "ERROR" and not (directory / "decisions.arrow").exists()):
+    if not traces or (run.verdict == "ERROR" and not trace_path(directory, "decisions").exists()):
         return case
     if run.companions is not None:
         companions = tuple(c for c in companions if c in run.companions) + tuple(
@@ -216,7 +210,7 @@ def load_case(run_dir: Path, scenario: ScenarioInfo, run: RunInfo, companions: t
         case.breaks = load_breaks(directory, scenario.keepalive_max_s)
     except TraceError as exc:
         case.problems.append(str(exc))
-    if (directory / "signals_true.arrow").is_file():
+    if trace_path(directory, "signals_true").is_file():
         try:
             case.truth = load_truth(directory)
             case.true_breaks = invariant_breaks(case.truth, scenario.keepalive_max_s)

@@ -1,7 +1,8 @@
 """One case: a scenario at one seed — run the twin (and its companions), judge it, write its directory.
 
-``<case dir>/<table>.arrow`` (the twin's trace), ``checks.arrow`` (one row per check result) and
-``companions/<name>/{decisions,equity,orders,fills}.arrow``; ``error.txt`` if the case crashed.
+``<case dir>/<table>.parquet`` (the twin's trace), ``checks.parquet`` (one row per check result) and
+``companions/<name>/{decisions,equity,orders,fills}.parquet``; ``error.txt`` if the case crashed. The case
+directory is ``<run>/scenario=<name>/seed=<n>`` and the file format is :mod:`traceio`'s.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import pyarrow as pa
 from controller import SurvivalController, make_controller
 from faults import Fault, inject
 from twin import World
-from twin.trace import write_arrow
+from traceio import TraceMeta, table_files, trace_path, write_table
 
 from .checks import EXPECTATIONS, CheckResult, RunView, run_liveness, run_safety
 from .model import Scenario
 
 __all__ = ["Verdict", "VERDICTS", "CaseResult", "run_case", "simulate", "judge", "verdict_of", "trace_sha256",
-           "COMPANION_TABLES", "write_table"]
+           "COMPANION_TABLES"]
 
 VERDICTS = ("PASS", "SAFETY", "LIVENESS", "EXPECTATION", "ERROR")
 _PRECEDENCE = {"ERROR": 4, "SAFETY": 3, "LIVENESS": 2, "EXPECTATION": 1, "PASS": 0}
@@ -100,11 +101,6 @@ def judge(scenario: Scenario, faults: tuple[Fault, ...], tables: Mapping[str, pa
     return results
 
 
-def write_table(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_arrow(path, table)
-
-
 def _checks_table(results: list[CheckResult]) -> pa.Table:
     cols = list(zip(*[(r.check, r.kind, r.ok, r.t_s, r.message, r.params_json()) for r in results])) or \
         [() for _ in range(6)]
@@ -112,9 +108,9 @@ def _checks_table(results: list[CheckResult]) -> pa.Table:
 
 
 def trace_sha256(case_dir: Path) -> str:
-    """SHA-256 over the case's ``.arrow`` files (not companions), concatenated in name order."""
+    """SHA-256 over the case's trace files (not companions), concatenated in name order."""
     h = hashlib.sha256()
-    for p in sorted(case_dir.glob("*.arrow"), key=lambda q: q.name):
+    for p in table_files(case_dir):
         h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -128,6 +124,7 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
     the world (see :func:`simulate`); both default to the real ones and apply to the ``nofault`` companion too
     (the same system without faults). The judge always reads the scenario's declared config.
     """
+    meta = TraceMeta(scenario.name, seed)
     start = clock()
     faults: tuple[Fault, ...] = ()
     result = CaseResult(scenario.name, seed, rel_dir, "ERROR", 0.0, scenario.controller.config_id, faults)
@@ -137,7 +134,7 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
         tables = simulate(scenario, seed, controller(scenario.controller), faults, world_factory)
         case_dir.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
-            write_table(case_dir / f"{name}.arrow", table)
+            write_table(trace_path(case_dir, name), table, meta)
         comp: dict[str, Mapping[str, pa.Table]] = {}
         for name in companions:
             ctl = controller(scenario.controller) if name == "nofault" else make_controller(name)
@@ -145,10 +142,10 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
                                world_factory if name == "nofault" else World)
             comp[name] = ctables
             for t in COMPANION_TABLES:
-                write_table(case_dir / "companions" / name / f"{t}.arrow", ctables[t])
+                write_table(trace_path(case_dir / "companions" / name, t), ctables[t], meta)
         result.companions = tuple(comp)
         result.checks = judge(scenario, faults, tables, comp)
-        write_table(case_dir / "checks.arrow", _checks_table(result.checks))
+        write_table(trace_path(case_dir, "checks"), _checks_table(result.checks), meta)
         result.verdict = verdict_of(result.checks)
         result.trace_sha256 = trace_sha256(case_dir)
     except Exception as exc:  # a crash of the twin, a fault or a check is the ERROR verdict

@@ -169,14 +169,15 @@ class ClusterSession:
         futures = {}
         for a in args:
             layout = (run_dir.name, Path(a[2]).relative_to(run_dir).as_posix())
-            fut = self.submit(run_remote, a, layout, self.expected, staging, key=f"nor-case-{token}-{a[3]}")
+            case = f"{a[0].name}/{a[1]}"             # SCENARIO/SEED, as in the manifest's not_run
+            fut = self.submit(run_remote, a, layout, self.expected, staging, key=f"nor-case-{token}-{case}")
             futures[fut.key] = (fut, a)
         try:
             for fut in as_completed([f for f, _ in futures.values()], loop=self.client.loop):
                 payload = self.result(fut)
                 n = self.attempts([fut.key])[fut.key]
                 a = futures[fut.key][1]
-                self._note(a[3], payload, n)
+                self._note(f"{a[0].name}/{a[1]}", payload, n)
                 fut.release()
                 done(land_case(payload, Path(a[2])))
         except BaseException:            # Ctrl-C, SIGTERM, --fail-fast or a refused worker: nothing more runs

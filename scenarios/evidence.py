@@ -6,11 +6,11 @@ What is checked, in order (each refusal is a :class:`EvidenceRefused` naming the
    hash as the code running now (else the changed files are named);
 2. the suites: every scenario of every required suite ran, from the suite's own file, at every seed the
    file declares, with exactly the promoted config;
-3. the traces: each case's ``*.arrow`` hash to what the manifest recorded, and every file of the case is
+3. the traces: each case's trace files hash to what the manifest recorded, and every file of the case is
    hashed into the record;
 4. the decisions and verdicts: each case's decisions must be what the config decides on its observed signals,
    and the checks are re-run on its traces (the manifest's verdicts are never read): they must all pass and
-   give exactly the case's ``checks.arrow``;
+   give exactly the case's ``checks.parquet``;
 5. the replay sample: at least one case per scenario (drawn with a recorded seed) is re-run and must be
    byte-identical and pass.
 
@@ -36,8 +36,9 @@ from controller import ControllerConfig, Posture, evaluate_batch
 from reports import ReportError
 from reports.manifest import Manifest, RunInfo, ScenarioInfo
 from reports.traces import read_table
+from traceio import SUFFIX, TraceFileError, TraceMeta, case_dir_name, table_files, trace_path, write_table
 
-from .case import CaseResult, _checks_table, judge, trace_sha256, write_table
+from .case import CaseResult, _checks_table, judge, trace_sha256
 from .codestate import CodeState, code_changes, combined_sha256
 from .errors import ScenarioError
 from .loader import discover, load_scenario
@@ -193,7 +194,11 @@ def _case(req: Required, run: RunInfo, run_dir: Path, config: ControllerConfig) 
     if not run.trace_sha256:
         raise EvidenceRefused(f"{case_dir}: the manifest records no traces for {label} (a crashed case?"
                               f"{' ' + run.error[:200] if run.error else ''})")
-    if trace_sha256(case_dir) != run.trace_sha256:
+    try:
+        digest = trace_sha256(case_dir)
+    except TraceFileError as exc:
+        raise EvidenceRefused(f"{label}: {exc}") from None
+    if digest != run.trace_sha256:
         raise EvidenceRefused(f"{case_dir}: the traces of {label} differ from those the manifest recorded")
     files = {p.relative_to(case_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted(case_dir.rglob("*")) if p.is_file()}
@@ -202,11 +207,11 @@ def _case(req: Required, run: RunInfo, run_dir: Path, config: ControllerConfig) 
 
 def _tables(case: Case) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The case's trace tables and the companion tables its expectations read."""
-    tables = {p.stem: read_table(p) for p in sorted(case.dir.glob("*.arrow")) if p.name != "checks.arrow"}
+    tables = {p.stem: read_table(p) for p in table_files(case.dir) if p.stem != "checks"}
     companions = {}
     for name in case.required.scenario.companions_needed(False):
         where = case.dir / "companions" / name
-        companions[name] = {t: read_table(where / f"{t}.arrow") for t in ("decisions", "equity")}
+        companions[name] = {t: read_table(trace_path(where, t)) for t in ("decisions", "equity")}
     return tables, companions
 
 
@@ -222,7 +227,7 @@ def redecide(case: Case, tables: Mapping[str, pa.Table]) -> None:
     postures = np.array([Posture[p] for p in decisions.column("posture").to_pylist()], dtype=np.int8)
     leverage = decisions.column("max_leverage").to_numpy(zero_copy_only=False)
     caps = np.array([config.postures.band(p).max_leverage for p in Posture])[postures]
-    where = f"{case.dir / 'decisions.arrow'}: {case.label}: the decisions are not what config {config.config_id[:12]} " \
+    where = f"{trace_path(case.dir, 'decisions')}: {case.label}: the decisions are not what config {config.config_id[:12]} " \
             f"decides on the observed signals"
     if r.shape != result.r_total[0].shape:
         raise EvidenceRefused(f"{where} ({len(r)} decisions for {result.r_total.shape[1]} observed steps)")
@@ -236,7 +241,7 @@ def redecide(case: Case, tables: Mapping[str, pa.Table]) -> None:
 
 def rejudge(case: Case, scratch: Path) -> None:
     """Re-derive the case's decisions (:func:`redecide`) and re-run the checks on its traces: every check must
-    pass and give exactly its ``checks.arrow``."""
+    pass and give exactly its ``checks.parquet``."""
     scenario, seed = case.required.scenario, case.run.seed
     try:
         tables, companions = _tables(case)
@@ -253,11 +258,11 @@ def rejudge(case: Case, scratch: Path) -> None:
         if not r.ok:
             raise EvidenceRefused(f"{case.label}: check {r.check} ({r.kind}) fails on its traces at t={r.t_s:g} s: "
                                   f"{r.message} ({case.replay})")
-    mine = scratch / f"{scenario.name}-{seed}-checks.arrow"
-    write_table(mine, _checks_table(results))
-    recorded = case.dir / "checks.arrow"
+    mine = trace_path(scratch / f"{scenario.name}-{seed}", "checks")
+    write_table(mine, _checks_table(results), TraceMeta(scenario.name, seed))
+    recorded = trace_path(case.dir, "checks")
     if not recorded.is_file() or mine.read_bytes() != recorded.read_bytes():
-        raise EvidenceRefused(f"{recorded}: {case.label}: checks.arrow is not what the checks give on its traces "
+        raise EvidenceRefused(f"{recorded}: {case.label}: {recorded.name} is not what the checks give on its traces "
                               f"(rewritten?)")
 
 
@@ -275,9 +280,9 @@ def draw_sample(cases: Sequence[Case], seed: int, per_scenario: int = 1) -> list
 
 
 def _digests(directory: Path, companions: Sequence[str]) -> dict[str, str]:
-    files = sorted(directory.glob("*.arrow"))
+    files = table_files(directory)
     for name in companions:
-        files += sorted((directory / "companions" / name).glob("*.arrow"))
+        files += table_files(directory / "companions" / name)
     return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
@@ -286,11 +291,11 @@ def _compared(case: Case, companions: Sequence[str]) -> dict[str, str]:
     :func:`_digests` reads, without reading them again."""
     folders = {"", *(f"companions/{name}/" for name in companions)}
     return {n: d for n, d in case.files.items()
-            if n.endswith(".arrow") and n[:n.rfind("/") + 1] in folders}
+            if n.endswith(SUFFIX) and n[:n.rfind("/") + 1] in folders}
 
 
 def _replay_refusal(case: Case, result: CaseResult, replay_dir: Path, scratch: Path) -> EvidenceRefused | None:
-    """Why the replay of ``case`` does not vouch for it, or None: byte-identical files (``checks.arrow``
+    """Why the replay of ``case`` does not vouch for it, or None: byte-identical files (``checks.parquet``
     included) and a passing verdict. Then re-judging its recorded traces would give what the replay's own checks
     gave on the same bytes, so it is not done; else the case is re-judged to name what is wrong, as then the
     traces or checks (:func:`rejudge`) and only then the replay itself are blamed."""
@@ -347,7 +352,7 @@ def verify_cases(cases: Sequence[Case], sample: Sequence[Case], workers: int) ->
         stop = min(refused, default=len(cases))
         for i, c in enumerate(cases[:stop]):
             if _key(c) in sampled:
-                problem = _replay_refusal(c, by_key[_key(c)], out / c.required.scenario.name / str(c.run.seed),
+                problem = _replay_refusal(c, by_key[_key(c)], out / case_dir_name(c.required.scenario.name, c.run.seed),
                                           scratch)
                 if problem is not None:
                     refused[i] = problem

@@ -1,4 +1,4 @@
-"""The run directory's ``manifest.json`` (format ``dolphin-nor.run/1``), code version and run ids."""
+"""The run directory's ``manifest.json`` (format ``dolphin-nor.run/2``), code version and run ids."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .model import Scenario
 __all__ = ["FORMAT", "code_version", "new_run_id", "scenario_entry", "run_entry", "build_manifest", "write_manifest",
            "read_manifest", "replay_command", "REPLAY_FROM"]
 
-FORMAT = "dolphin-nor.run/1"
+FORMAT = "dolphin-nor.run/2"
 _ROOT = Path(__file__).resolve().parents[1]
 
 

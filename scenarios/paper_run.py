@@ -3,7 +3,7 @@ directory that ``nor report`` renders like a twin run.
 
 The session (``adapters.nautilus.paper_loop``) trades the replay feed in a ``TradingNode``; its
 traces are judged by the twin's always-on safety checks (there is no liveness bound and no
-expectation in a paper session) and written as ``<out>/<run-id>/paper/1/*.arrow`` with a
+expectation in a paper session) and written as ``<out>/<run-id>/scenario=paper/seed=1/*.parquet`` with a
 ``manifest.json`` (scenario ``paper``, seed 1). Settings come from the command line and the
 environment: ``NOR_HZ_MEMBERS`` (and the other ``NOR_HZ_*``) name the grid; a missing one is
 invalid input (exit 2, named).
@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from controller import ControllerConfig
+from traceio import TraceMeta, case_dir_name, trace_path, write_table
 from twin import WorldConfig
 from twin.config import parse_duration_s
 
-from .case import _checks_table, trace_sha256, verdict_of, write_table
+from .case import _checks_table, trace_sha256, verdict_of
 from .checks import RunView, SafetyPolicy, run_safety
 from .manifest import FORMAT, code_version, controller_entry, new_run_id, write_manifest
 from .paper_faults import PaperFaultError, is_member_target, member_actions
@@ -89,20 +90,22 @@ def write_paper_run(tables: Mapping[str, Any], config: ControllerConfig, options
     """Judge and write the session's run directory; returns (run directory, verdict)."""
     run_id = new_run_id(created)
     run_dir = options.out / run_id
-    case_dir = run_dir / "paper" / "1"
+    rel = case_dir_name("paper", 1)
+    case_dir = run_dir / rel
+    meta = TraceMeta("paper", 1)
     for name, table in tables.items():
-        write_table(case_dir / f"{name}.arrow", table)
+        write_table(trace_path(case_dir, name), table, meta)
     duration_s = max(float(tables["decisions"].column("t_s").to_numpy()[-1]) if tables["decisions"].num_rows else 0.0,
                      1.0)
     checks = _judge(tables, config, duration_s)
-    write_table(case_dir / "checks.arrow", _checks_table(checks))
+    write_table(trace_path(case_dir, "checks"), _checks_table(checks), meta)
     verdict = verdict_of(checks)
     faults = [{"kind": "member_killed" if is_member_target(f.target) else "publisher_stopped", "target": f.target,
                "at_s": f.at_s, "for_s": f.for_s if math.isfinite(f.for_s) else max(0.0, duration_s - f.at_s),
                "heals": math.isfinite(f.for_s), "params": {}} for f in options.faults]
     failures = [{"check": c.check, "kind": c.kind, "t_s": None if c.t_s != c.t_s else c.t_s, "message": c.message}
                 for c in checks if not c.ok]
-    run = {"seed": 1, "dir": "paper/1", "verdict": verdict, "wall_s": round(wall_s, 3), "config_id": config.config_id,
+    run = {"seed": 1, "dir": rel, "verdict": verdict, "wall_s": round(wall_s, 3), "config_id": config.config_id,
            "failures": failures, "replay": "", "trace_sha256": trace_sha256(case_dir), "faults": faults,
            "companions": []}
     scenario = {"name": "paper", "file": "", "suite": "paper",

@@ -17,6 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from traceio import case_dir_name
+
 from .case import CaseResult, run_case
 from .errors import ScenarioError
 from .loader import controller_option, load_scenario
@@ -91,8 +93,9 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         base = self.config._tmp_path_factory.mktemp("nor")  # noqa: SLF001 - pytest's own tmp factory
         companions = self.scenario.companions_needed(not self.config.option.nor_no_companions)
-        case_dir = base / self.scenario.name / str(self.seed)
-        result = run_case(self.scenario, self.seed, case_dir, f"{self.scenario.name}/{self.seed}", companions)
+        rel = case_dir_name(self.scenario.name, self.seed)
+        case_dir = base / rel
+        result = run_case(self.scenario, self.seed, case_dir, rel, companions)
         self.user_properties.append(("verdict", result.verdict))
         self.user_properties.append(("case_dir", str(case_dir)))
         if result.verdict != "PASS":

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from controller import ConfigError, ControllerConfig
 from reports.files import OutputError, digest_regular
+from traceio import TraceFileError, case_dir_name, table_files
 
 from .case import CaseResult, run_case
 from .checks import COMPANIONS
@@ -59,8 +60,8 @@ def scenario_from_manifest(entry: dict[str, Any], where: Path = Path("manifest.j
 
 def _file_digests(case_dir: Path) -> dict[str, str]:
     try:
-        return {p.name: digest_regular([p]) for p in sorted(case_dir.glob("*.arrow"))}
-    except OutputError as exc:
+        return {p.name: digest_regular([p]) for p in table_files(case_dir)}
+    except (OutputError, TraceFileError) as exc:
         raise RunDirError(str(exc)) from None
 
 
@@ -110,13 +111,13 @@ def replay_case(run_dir: Path, scenario: str, seed: int, out: Path | None = None
     echo(f"replay {scenario} seed={seed} controller={sc.controller.name} ({sc.controller.config_id[:12]}) "
          f"duration={sc.duration_s:g}s faults={len(sc.faults_for(seed))}")
     with tempfile.TemporaryDirectory(prefix="nor-replay-") as tmp:
-        case_dir = (out or Path(tmp)) / scenario / str(seed)
-        result = run_case(sc, seed, case_dir, f"{scenario}/{seed}", tuple(recorded.get("companions", ())))
+        case_dir = (out or Path(tmp)) / case_dir_name(scenario, seed)
+        result = run_case(sc, seed, case_dir, case_dir_name(scenario, seed), tuple(recorded.get("companions", ())))
         original = run_dir / recorded["dir"]
         differing, on_disk = [], ""
         if original.is_dir():
             mine, theirs = _file_digests(case_dir), _file_digests(original)
             differing = sorted(n for n in set(mine) | set(theirs) if mine.get(n) != theirs.get(n))
-            on_disk = digest_regular(sorted(original.glob("*.arrow"), key=lambda q: q.name))
+            on_disk = digest_regular(list(table_files(original)))
         identical = result.trace_sha256 == recorded.get("trace_sha256") and not differing
     return ReplayResult(recorded, result, identical, differing, on_disk)

@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Sequence
 from tqdm import tqdm
 
 from controller import ControllerConfig, default_config
+from traceio import case_dir_name
 
 from .case import CaseResult, Verdict, run_case
 from .codestate import CodeState, code_state
@@ -211,12 +212,13 @@ def _cpu_job(*args) -> tuple[CaseResult, float]:
 
 def run_cases(jobs: Sequence[tuple[Scenario, int, tuple[str, ...]]], out: Path, workers: int,
               meanwhile: Callable[[], None] | None = None) -> tuple[list[CaseResult], float]:
-    """Run ``(scenario, seed, companions)`` cases into ``out/<scenario>/<seed>`` on ``workers`` processes
+    """Run ``(scenario, seed, companions)`` cases into ``out/scenario=<name>/seed=<n>`` on ``workers`` processes
     (no manifest, no report): the replay machinery of ``nor promote``. ``meanwhile``, when given, runs in this
     process while the workers run the cases (if it raises, the workers are stopped). Returns the results and the
     CPU seconds the cases took, wherever they ran."""
     jobs = sorted(jobs, key=lambda j: -j[0].duration_s * (1 + len(j[2])))
-    args = [(s, seed, str(out / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
+    args = [(s, seed, str(out / case_dir_name(s.name, seed)), case_dir_name(s.name, seed), comp)
+            for s, seed, comp in jobs]
     workers = max(1, min(workers, len(args)))
     if workers == 1:
         if meanwhile is not None:
@@ -243,7 +245,7 @@ class _Stop(Exception):
 def case_json(r: CaseResult, run_dir: Path) -> str:
     """One finished case as a JSON line (``nor run --json``)."""
     return json.dumps({"scenario": r.scenario, "seed": r.seed, "verdict": r.verdict, "wall_s": round(r.wall_s, 3),
-                       "dir": f"{r.scenario}/{r.seed}", "trace_sha256": r.trace_sha256,
+                       "dir": r.dir, "trace_sha256": r.trace_sha256,
                        "failures": [{"check": c.check, "kind": c.kind, "t_s": c.t_s, "message": c.message}
                                     for c in r.failures],
                        "replay": replay_command(r.scenario, r.seed, run_dir)}, allow_nan=False, default=str)
@@ -263,7 +265,8 @@ def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
         if options.fail_fast and r.verdict != "PASS":
             raise _Stop
 
-    args = [(s, seed, str(run_dir / s.name / str(seed)), f"{s.name}/{seed}", comp) for s, seed, comp in jobs]
+    args = [(s, seed, str(run_dir / case_dir_name(s.name, seed)), case_dir_name(s.name, seed), comp)
+            for s, seed, comp in jobs]
     try:
         if session is not None:
             session.run_cases(args, run_dir, done)

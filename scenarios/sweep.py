@@ -1,6 +1,6 @@
 """``nor sweep``: many controller configs over a run's recorded signals, open loop, with the batch kernel.
 
-Inputs, per case of the run: ``signals_observed.arrow`` (what the agent's controller saw) and the
+Inputs, per case of the run: ``signals_observed.parquet`` (what the agent's controller saw) and the
 case's fault schedule (the manifest's per-seed faults, else the scenario's). Each case is cut into
 windows: one per group of overlapping faults, from the first start to the last heal plus ``grace_s``
 (an instantaneous fault lasts ``instant_window_s``), and label 0 for every other step. **No-fault
@@ -35,6 +35,7 @@ from controller import ControllerConfig, evaluate_batch, plan_batch
 from controller import kernel as k
 from reports.manifest import Fault, read_manifest
 from reports.traces import read_table
+from traceio import trace_path
 
 from .errors import ScenarioFileError
 from .sweep_grid import Grid, SweepMetrics
@@ -110,7 +111,7 @@ def load_cases(run_dir: Path, metrics: SweepMetrics) -> tuple[list[SweepCase], C
         for run in s.runs:
             if run.verdict == "ERROR" or not run.dir:
                 continue
-            table = read_table(run_dir / run.dir / "signals_observed.arrow", ("t_s",))
+            table = read_table(trace_path(run_dir / run.dir, "signals_observed"), ("t_s",))
             signals = {n: np.asarray(table.column(n).to_numpy(zero_copy_only=False), dtype=np.float64)
                        for n in table.column_names if n != "step"}
             faults = run.faults if run.faults is not None else s.faults

@@ -15,6 +15,7 @@ import numpy as np
 
 from reports.manifest import load_manifest
 from reports.traces import read_table
+from traceio import trace_path
 
 from .errors import ScenarioFileError
 from .sweep import load_cases
@@ -30,10 +31,10 @@ def closed_loop_metrics(run_dir: Path, run: SweepRun) -> tuple[float, float]:
     dirs = [run_dir / r.dir for s in manifest.scenarios for r in s.runs if r.verdict != "ERROR" and r.dir]
     r_sum = n0 = depth = windows = 0.0
     for case, case_dir in zip(cases, dirs):
-        r = np.asarray(read_table(case_dir / "decisions.arrow", ("r_total",)).column("r_total").to_numpy())
+        r = np.asarray(read_table(trace_path(case_dir, "decisions"), ("r_total",)).column("r_total").to_numpy())
         labels = case.labels
         if r.shape != labels.shape:          # decisions and observed signals are written per step
-            raise ScenarioFileError(str(case_dir), "decisions.arrow", "one decision per observed signal row")
+            raise ScenarioFileError(str(case_dir), "decisions.parquet", "one decision per observed signal row")
         r_sum += float(r[labels == 0].sum())
         n0 += float((labels == 0).sum())
         for w in range(1, int(labels.max(initial=0)) + 1):

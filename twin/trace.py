@@ -1,6 +1,6 @@
-"""The trace recorder: row buffers during the run, Arrow tables and IPC files at the end.
+"""The trace recorder: row buffers during the run, Arrow tables and trace files at the end.
 
-Tables (one ``<table>.arrow`` Arrow IPC file each):
+Tables (one ``<table>.parquet`` file each, written by :mod:`traceio`):
 
 * ``decisions``: t_s, step, trigger (tick|invariant), r_total, posture, ``layer.<name>`` per layer,
   entries_allowed, taker_allowed, max_leverage, invariant_broken, reasons ("; "-joined), orders_before
@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pyarrow as pa
-import pyarrow.ipc as ipc
+
+from traceio import TraceMeta, trace_path, write_table
 
 from .orders import Fill, Order
 
-__all__ = ["Recorder", "Trace", "TABLES", "write_arrow"]
+__all__ = ["Recorder", "Trace", "TABLES"]
 
 TABLES = ("decisions", "signals_observed", "signals_true", "orders", "fills", "equity", "events")
 _F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
@@ -121,7 +122,7 @@ def _fills_table(fills: list[Fill]) -> pa.Table:
 
 
 class Trace:
-    """The tables of one run (``tables``: name -> pyarrow.Table), writable as Arrow IPC files."""
+    """The tables of one run (``tables``: name -> pyarrow.Table), writable as trace files."""
 
     def __init__(self, tables: dict[str, pa.Table]) -> None:
         self.tables = tables
@@ -129,25 +130,12 @@ class Trace:
     def __getitem__(self, name: str) -> pa.Table:
         return self.tables[name]
 
-    def write(self, directory: str | Path) -> list[Path]:
-        """Write ``<directory>/<table>.arrow`` for every table; returns the paths."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+    def write(self, directory: str | Path, meta: TraceMeta = TraceMeta("", 0)) -> list[Path]:
+        """Write ``<directory>/<table>.parquet`` for every table (``meta``: the scenario and seed they
+        belong to, recorded in each file); returns the paths."""
         paths = []
         for name in TABLES:
-            path = out / f"{name}.arrow"
-            write_arrow(path, self.tables[name])
+            path = trace_path(Path(directory), name)
+            write_table(path, self.tables[name], meta)
             paths.append(path)
         return paths
-
-
-_WRITE_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
-
-
-def write_arrow(path: str | Path, table: pa.Table) -> None:
-    """One Arrow IPC file, zstd-compressed buffers (pyarrow, polars and DuckDB read it; ~5x smaller).
-
-    Deterministic: the same table gives the same bytes.
-    """
-    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=_WRITE_OPTIONS) as writer:
-        writer.write_table(table)

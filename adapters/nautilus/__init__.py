@@ -6,7 +6,7 @@
   every order of every component passes through it (order types, entry size, account exposure;
   exits always pass). :class:`PostureGuard` / :class:`GuardedStrategy` — the same rules as a
   strategy's own early check and sizing.
-* :class:`ReplaySignalSource` (a twin trace's ``signals_observed.arrow``) and
+* :class:`ReplaySignalSource` (a twin trace's ``signals_observed.parquet``) and
   :class:`LiveSignalFeed` (an ``adapters.source.SignalSource``, e.g. Hazelcast).
 * :func:`replay_in_backtest` — a trace through the Actor inside a ``BacktestEngine``.
 * :func:`build_paper_node` (in ``adapters.nautilus.paper``) — a sandbox ``TradingNode``.

@@ -18,7 +18,7 @@ class NautilusAdapterError(Exception):
 
 
 class TraceError(NautilusAdapterError):
-    """A signals trace (Arrow IPC) is missing, unreadable or malformed.
+    """A signals trace (a Parquet trace file) is missing, unreadable or malformed.
 
     The message names the file, the column or row, and what was expected.
     """

@@ -3,7 +3,7 @@
 Used by the parity test and the benchmark, and by anyone who wants to see what the
 Nautilus path decides on a recorded twin trace::
 
-    result = replay_in_backtest(load_signal_trace("run/.../signals_observed.arrow"),
+    result = replay_in_backtest(load_signal_trace("run/.../signals_observed.parquet"),
                                 SurvivalController(default_config()))
     result.decisions  # SurvivalDecisionData, in publication order
 """
@@ -72,7 +72,7 @@ def replay_in_backtest(
     row's time. ``controller`` is stepped in place (pass a fresh one). ``event_rows`` selects
     the rows that trigger immediate steps (see :class:`ReplaySignalSource`); when omitted for
     a twin trace (it has the ``step`` column: one row per agent step) the rows off the timer
-    grid are the events (:func:`off_grid_rows`); pass ``load_event_rows(decisions.arrow, trace)``
+    grid are the events (:func:`off_grid_rows`); pass ``load_event_rows(decisions.parquet, trace)``
     to use the twin's own record instead.
     """
     engine = BacktestEngine(BacktestEngineConfig(

@@ -22,12 +22,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.ipc as ipc
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.enums import LiquiditySide, OrderSide, OrderStatus
 from nautilus_trader.model.events import OrderAccepted, OrderDenied, OrderFilled, OrderRejected
 from nautilus_trader.model.identifiers import Venue
+
+from traceio import TraceMeta, trace_path, write_table
 
 from .data import DECISION_DATA_TYPE, SurvivalDecisionData
 
@@ -61,16 +62,13 @@ def _table(names: Sequence[str], types: Sequence[pa.DataType], rows: list[tuple]
     return pa.table({n: pa.array(list(c), type=t) for n, t, c in zip(names, types, cols)})
 
 
-def write_tables(tables: Mapping[str, pa.Table], directory: str | Path) -> list[Path]:
-    """``<directory>/<name>.arrow`` per table (Arrow IPC file, zstd buffers, like the twin's)."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+def write_tables(tables: Mapping[str, pa.Table], directory: str | Path,
+                 meta: TraceMeta = TraceMeta("paper", 1)) -> list[Path]:
+    """``<directory>/<name>.parquet`` per table (the twin's trace format, :mod:`traceio`)."""
     paths = []
-    options = ipc.IpcWriteOptions(compression="zstd")
     for name, table in tables.items():
-        path = out / f"{name}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
-            writer.write_table(table)
+        path = trace_path(Path(directory), name)
+        write_table(path, table, meta)
         paths.append(path)
     return paths
 

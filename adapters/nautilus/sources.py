@@ -194,7 +194,7 @@ class ReplaySignalSource:
 def off_grid_rows(trace: SignalTrace, interval_s: float = 1.0) -> np.ndarray:
     """Rows that are not the last row at a tick ``t_s[0] + k·interval_s`` (exact to the ns).
 
-    For a twin trace without its ``decisions.arrow`` (one row per agent step, ticks every
+    For a twin trace without its ``decisions.parquet`` (one row per agent step, ticks every
     ``interval_s``) these are the agent's immediate steps on invariant events; at a tick
     instant the event step comes first. Prefer :func:`~adapters.nautilus.trace.load_event_rows`
     when the decisions file is at hand: it is exact.

@@ -1,6 +1,6 @@
-"""Reading a twin trace's observed signals (``signals_observed.arrow``) for replay.
+"""Reading a twin trace's observed signals (``signals_observed.parquet``) for replay.
 
-The file is Arrow IPC (file or stream format): a ``t_s`` float64 column (seconds since
+The file is a trace file (:mod:`traceio`'s Parquet format): a ``t_s`` float64 column (seconds since
 the start of the run, non-decreasing) and one float64 column per signal, named like
 ``mc_forewarner.age_s``. NaN values are kept: the controller reads them as worst case.
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
+from traceio import TraceFileError, read_table
 
 from .errors import TraceError
 
@@ -49,18 +51,10 @@ class SignalTrace:
 
 
 def _read_table(path: Path) -> pa.Table:
-    if not path.is_file():
-        raise TraceError(f"{path}: signals trace not found (expected an Arrow IPC file)")
     try:
-        with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_file(source).read_all()
-    except (pa.ArrowInvalid, OSError):
-        pass
-    try:
-        with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_stream(source).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise TraceError(f"{path}: not a readable Arrow IPC file or stream ({exc})") from None
+        return read_table(path)
+    except TraceFileError as exc:
+        raise TraceError(str(exc)) from None
 
 
 def _column(where: str, table: pa.Table, name: str) -> np.ndarray:
@@ -111,7 +105,7 @@ def signal_trace_from_columns(where: str, columns: dict[str, np.ndarray]) -> Sig
 
 
 def load_signal_trace(path: str | Path) -> SignalTrace:
-    """Load and validate ``signals_observed.arrow`` (or any file of the same schema).
+    """Load and validate ``signals_observed.parquet`` (or any file of the same schema).
 
     Raises :class:`TraceError` naming the file, the column/row and what was expected.
     """
@@ -128,7 +122,7 @@ def load_signal_trace(path: str | Path) -> SignalTrace:
 
 
 def load_event_rows(decisions_path: str | Path, trace: SignalTrace) -> np.ndarray:
-    """Which rows of ``trace`` the twin stepped on an invariant event, from its ``decisions.arrow``.
+    """Which rows of ``trace`` the twin stepped on an invariant event, from its ``decisions.parquet``.
 
     Rows are matched by the ``step`` column when both files have it, else by position.
     Raises :class:`TraceError` when the files do not describe the same steps.

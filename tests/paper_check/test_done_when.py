@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 
 from controller import default_config
@@ -43,8 +43,7 @@ posture sequence must equal the plain twin's as well."""
 
 
 def _read(path: Path) -> dict:
-    with open(path, "rb") as f:
-        return ipc.open_file(f).read_all().to_pydict()
+    return pq.read_table(path).to_pydict()
 
 
 def _runs_of(postures, times):
@@ -95,24 +94,24 @@ def _twin_tables(until_s: float) -> dict:
 
 def test_orders_are_placed_and_filled_in_apex_and_the_session_passes(session) -> None:
     code, run_dir, lines, _, _ = session
-    case = run_dir / "paper" / "1"
-    orders = _read(case / "orders.arrow")
+    case = run_dir / "scenario=paper" / "seed=1"
+    orders = _read(case / "orders.parquet")
     apex_entries = [i for i, (intent, posture) in enumerate(zip(orders["intent"], orders["posture"]))
                     if intent == "entry" and posture == "APEX"]
     assert apex_entries, "no entry placed in APEX"
     assert any(orders["status"][i] == "filled" for i in apex_entries), "no APEX entry filled"
-    assert _read(case / "fills.arrow")["id"], "no fill"
+    assert _read(case / "fills.parquet")["id"], "no fill"
     assert code == 0, lines[-5:]
 
 
 def test_the_scripted_faults_ran_and_every_posture_change_is_logged(session) -> None:
     _, run_dir, lines, victim, member_dead = session
-    events = _read(run_dir / "paper" / "1" / "events.arrow")
+    events = _read(run_dir / "scenario=paper" / "seed=1" / "events.parquet")
     faults = {t: d for k, t, d in zip(events["kind"], events["target"], events["detail"]) if k == "fault"}
     assert set(faults) == {"mc_forewarner", "heartbeat", "member"}, faults
     assert f'"pid": {victim}' in faults["member"] and member_dead, faults["member"]
     assert ("fault_end", "heartbeat") in zip(events["kind"], events["target"])
-    decisions = _read(run_dir / "paper" / "1" / "decisions.arrow")
+    decisions = _read(run_dir / "scenario=paper" / "seed=1" / "decisions.parquet")
     changes = len(_runs_of(decisions["posture"], decisions["t_s"])) - 1
     assert sum(1 for line in lines if " posture " in line) == changes + 1, lines   # + the first posture
 
@@ -148,15 +147,15 @@ def _with_paper_capital(twin_signals: dict, paper_signals: dict) -> tuple[list[s
 
 def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
     _, run_dir, _, _, _ = session
-    case = run_dir / "paper" / "1"
-    paper = _read(case / "decisions.arrow")
+    case = run_dir / "scenario=paper" / "seed=1"
+    paper = _read(case / "decisions.parquet")
     twin_tables = _twin_tables(max(paper["t_s"]) + 1.0)
     twin = twin_tables["decisions"].to_pydict()
     start = paper["t_s"][0]   # the paper Actor's first step (after its warm-up)
     keep = [i for i, t in enumerate(twin["t_s"]) if t >= start]
     twin_runs = _runs_of([twin["posture"][i] for i in keep], [twin["t_s"][i] for i in keep])
     paper_runs = _runs_of(paper["posture"], paper["t_s"])
-    postures, _ = _with_paper_capital(twin_tables["signals_observed"].to_pydict(), _read(case / "signals_observed.arrow"))
+    postures, _ = _with_paper_capital(twin_tables["signals_observed"].to_pydict(), _read(case / "signals_observed.parquet"))
     capital_runs = _runs_of([postures[i] for i in keep], [twin["t_s"][i] for i in keep])
     print(f"paper                       {paper_runs}\ntwin                        {twin_runs}\n"
           f"twin with the paper's capital {capital_runs}")

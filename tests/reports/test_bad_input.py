@@ -7,9 +7,11 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from reports import ManifestError, load_manifest, render_run
+from traceio import TraceMeta, read_meta, read_table, write_table
 
 
 @pytest.fixture()
@@ -25,10 +27,10 @@ def _truncate(path: Path, keep: float = 0.4) -> None:
 
 
 def test_truncated_decisions_marks_the_case_and_the_rest_renders(damaged: Path) -> None:
-    bad = damaged / "mc_forewarner_stale_20m" / "2" / "decisions.arrow"
+    bad = damaged / "scenario=mc_forewarner_stale_20m" / "seed=2" / "decisions.parquet"
     _truncate(bad)
     html = render_run(damaged).read_text()
-    assert f"{bad}: not a readable Arrow IPC file" in html
+    assert f"{bad}: not a readable Parquet trace file" in html
     assert "Unreadable traces (1 cases)" in html
     # the broken case is marked in the matrix and has no figure; every other case has one
     assert html.count("title='unreadable trace'>⚠") == 1
@@ -42,37 +44,33 @@ def test_truncated_decisions_marks_the_case_and_the_rest_renders(damaged: Path) 
 
 
 def test_garbage_companion_and_checks_files(damaged: Path) -> None:
-    case = damaged / "ledger_desync_2m" / "1"
-    (case / "companions" / "static_ladder" / "equity.arrow").write_bytes(b"ARROW1\x00\x00 not really arrow")
-    (case / "checks.arrow").write_bytes(b"")
+    case = damaged / "scenario=ledger_desync_2m" / "seed=1"
+    (case / "companions" / "static_ladder" / "equity.parquet").write_bytes(b"PAR1\x00\x00 not really parquet PAR1")
+    (case / "checks.parquet").write_bytes(b"")
     html = render_run(damaged).read_text()
-    assert f"{case / 'companions' / 'static_ladder' / 'equity.arrow'}: not a readable Arrow IPC file" in html
-    assert f"{case / 'checks.arrow'}: not a readable Arrow IPC file (0 bytes" in html
+    assert f"{case / 'companions' / 'static_ladder' / 'equity.parquet'}: not a readable Parquet trace file" in html
+    assert f"{case / 'checks.parquet'}: not a readable Parquet trace file (0 bytes" in html
     # the case still has its own figure (the other companions are drawn) and its manifest failures
     assert html.count("<svg") == 6 + 1     # and the scorecard scatter
     manifest = json.loads((damaged / "manifest.json").read_text())
-    run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "ledger_desync_2m/1")
-    assert run["failures"][0]["message"] in html  # from the manifest, since checks.arrow is unreadable
+    run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "scenario=ledger_desync_2m/seed=1")
+    assert run["failures"][0]["message"] in html  # from the manifest, since checks.parquet is unreadable
 
 
 def test_missing_trace_and_missing_column(damaged: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.ipc as ipc
-
-    case = damaged / "ob_down_then_stale" / "1"
-    (case / "fills.arrow").unlink()
-    table = ipc.open_file(str(case / "companions" / "nofault" / "decisions.arrow")).read_all().drop_columns(["posture"])
-    with pa.OSFile(str(case / "companions" / "nofault" / "decisions.arrow"), "wb") as sink, \
-            ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    case = damaged / "scenario=ob_down_then_stale" / "seed=1"
+    (case / "fills.parquet").unlink()
+    path = case / "companions" / "nofault" / "decisions.parquet"
+    write_table(path, read_table(path).drop_columns(["posture"]), TraceMeta("ob_down_then_stale", 1))
     html = render_run(damaged).read_text()
-    assert f"{case / 'fills.arrow'}: missing trace file" in html
-    assert f"{case / 'companions' / 'nofault' / 'decisions.arrow'}: missing column(s) posture" in html
+    assert f"{case / 'fills.parquet'}: missing trace file" in html
+    assert f"{case / 'companions' / 'nofault' / 'decisions.parquet'}: missing column(s) posture" in html
 
 
-@pytest.mark.parametrize("name", ["events.arrow", "signals_true.arrow", "checks.arrow", "signals_observed.arrow"])
+@pytest.mark.parametrize("name", ["events.parquet", "signals_true.parquet", "checks.parquet",
+                                  "signals_observed.parquet"])
 def test_every_missing_trace_file_is_named(damaged: Path, name: str) -> None:
-    case = damaged / "ledger_desync_2m" / "1"
+    case = damaged / "scenario=ledger_desync_2m" / "seed=1"
     (case / name).unlink()
     html = render_run(damaged).read_text()
     assert f"{case / name}: missing trace file" in html
@@ -82,7 +80,7 @@ def test_every_missing_trace_file_is_named(damaged: Path, name: str) -> None:
 
 
 def test_missing_companion_directory(damaged: Path) -> None:
-    case = damaged / "ledger_desync_2m" / "2"
+    case = damaged / "scenario=ledger_desync_2m" / "seed=2"
     shutil.rmtree(case / "companions" / "seed_template")
     html = render_run(damaged).read_text()
     assert f"{case / 'companions' / 'seed_template'}: missing companion directory" in html
@@ -90,11 +88,11 @@ def test_missing_companion_directory(damaged: Path) -> None:
 
 def test_worst_verdict_listed_first(damaged: Path) -> None:
     manifest = json.loads((damaged / "manifest.json").read_text())
-    run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "mc_forewarner_stale_20m/2")
+    run = next(r for sc in manifest["scenarios"] for r in sc["runs"] if r["dir"] == "scenario=mc_forewarner_stale_20m/seed=2")
     run.update(verdict="SAFETY", failures=[{"check": "exits_never_blocked", "kind": "safety", "t_s": 1234.0,
                                             "message": "exit order 17 blocked in TURTLE"}])
     (damaged / "manifest.json").write_text(json.dumps(manifest))
-    (damaged / "mc_forewarner_stale_20m" / "2" / "checks.arrow").unlink()  # failures then come from the manifest
+    (damaged / "scenario=mc_forewarner_stale_20m" / "seed=2" / "checks.parquet").unlink()  # failures then come from the manifest
     html = render_run(damaged).read_text()
     table = html[html.index("id='failures'"):html.index("id='matrix'")]
     assert "Failures (5 of 6 cases)" in table
@@ -121,7 +119,11 @@ def _write_manifest(tmp_path: Path, data: object) -> Path:
 
 
 @pytest.mark.parametrize(("edit", "field", "expected"), [
-    (lambda m: m.update(format="dolphin-nor.run/9"), "format", "'dolphin-nor.run/1'"),
+    (lambda m: m.update(format="dolphin-nor.run/9"), "format", "'dolphin-nor.run/2'"),
+    (lambda m: m.update(format="dolphin-nor.run/1"), "format",
+     "'dolphin-nor.run/2' (run/1 directories hold Arrow IPC traces; this version reads Parquet ones: re-run"),
+    (lambda m: m["scenarios"][0]["runs"][0].update(dir="ledger_desync_2m/1"), "scenarios[0].runs[0].dir",
+     "a path inside the run directory (scenario=<name>/seed=<n>)"),
     (lambda m: m["scenarios"][1]["runs"][0].update(seed="one"), "scenarios[1].runs[0].seed", "an integer"),
     (lambda m: m["scenarios"][0]["runs"][1].update(verdict="OK"), "scenarios[0].runs[1].verdict", "one of ERROR"),
     (lambda m: m["scenarios"][2].update(duration_s=None), "scenarios[2].duration_s", "a finite number"),
@@ -162,10 +164,11 @@ def test_json_errors_read_cleanly(tmp_path: Path, text: str, says: str) -> None:
 
 
 def test_silently_altered_trace_is_flagged_by_its_digest(damaged: Path) -> None:
-    path = damaged / "ledger_desync_2m" / "2" / "equity.arrow"
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01  # one bit of a float: still a valid Arrow file
-    path.write_bytes(bytes(data))
+    path = damaged / "scenario=ledger_desync_2m" / "seed=2" / "equity.parquet"
+    table = read_table(path).to_pydict()
+    table["equity"][len(table["equity"]) // 2] += 1.0   # one value changed: still a valid trace file
+    meta = read_meta(path)
+    write_table(path, pa.table(table, schema=read_table(path).schema), TraceMeta(meta["scenario"], meta["seed"]))
     html = render_run(damaged).read_text()
     assert f"{path.parent}: trace files differ from those the manifest recorded (trace_sha256 mismatch)" in html
     assert html.count("<svg") == 6 + 1  # still drawn, but marked (+ the scorecard scatter)

@@ -83,9 +83,9 @@ def test_unreadable_observed_signals_are_named(run_dir: Path, tmp_path: Path) ->
 
     copy_dir = tmp_path / run_dir.name
     shutil.copytree(run_dir, copy_dir)
-    path = copy_dir / "ledger_desync_2m" / "1" / "signals_observed.arrow"
+    path = copy_dir / "scenario=ledger_desync_2m" / "seed=1" / "signals_observed.parquet"
     path.write_bytes(path.read_bytes()[:500])
     report = load_report(copy_dir)
     case = next(c for c in report.cases if c.key == "ledger_desync_2m/1")
-    assert case.breaks is None and any(p.startswith(f"{path}: not a readable Arrow IPC file") for p in case.problems)
+    assert case.breaks is None and any(p.startswith(f"{path}: not a readable Parquet trace file") for p in case.problems)
     assert report.metrics[case.key]["run"]["invariant_hibernate_s"] != 0.0  # NaN, not a made-up 0

@@ -207,12 +207,12 @@ def test_nor_report_rebuilds_without_rerunning(run_dir: Path, tmp_path: Path) ->
 
     copy = tmp_path / run_dir.name
     shutil.copytree(run_dir, copy)
-    traces = {p: p.stat().st_mtime_ns for p in copy.rglob("*.arrow")}
+    traces = {p: p.stat().st_mtime_ns for p in copy.rglob("*.parquet")}
     proc = subprocess.run([sys.executable, "-c", "import sys; from scenarios.cli import main; sys.exit(main())",
                            "report", str(copy)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(copy / "report.html")
-    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*.arrow")} == traces  # nothing re-run or rewritten
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*.parquet")} == traces  # nothing re-run or rewritten
     assert parse(copy / "report.html").svgs == 6 + 1      # the cases' figures and the scorecard scatter
 
 

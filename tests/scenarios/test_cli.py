@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 
 from scenarios.cli import main
@@ -74,7 +74,7 @@ def test_the_run_directory_follows_the_contract(write_scenario, tmp_path) -> Non
                  "--junit", str(junit), "--no-report"]) == 0
     run_dir = _only_run(out)
     m = json.loads((run_dir / "manifest.json").read_text())
-    assert m["format"] == "dolphin-nor.run/1" and m["run_id"] == run_dir.name
+    assert m["format"] == "dolphin-nor.run/2" and m["run_id"] == run_dir.name
     assert m["code_version"].startswith(("git:", "package:")) and m["command"].startswith("nor run ")
     assert set(m["controller"]) >= {"name", "spec", "config_id", "config"} and len(m["controller"]["config_id"]) == 64
     assert m["verdicts"] == {"PASS": 4, "SAFETY": 0, "LIVENESS": 0, "EXPECTATION": 0, "ERROR": 0}
@@ -86,16 +86,17 @@ def test_the_run_directory_follows_the_contract(write_scenario, tmp_path) -> Non
     assert s["expectations"] == [{"check": "hibernate_within", "params": {"within": "20s"}}]
     for r in s["runs"]:
         case = run_dir / r["dir"]
+        assert r["dir"] == f"scenario={s['name']}/seed={r['seed']}"
         assert r["verdict"] == "PASS" and r["failures"] == [] and len(r["trace_sha256"]) == 64
-        names = {p.name for p in case.glob("*.arrow")}
-        assert names == {"decisions.arrow", "signals_observed.arrow", "signals_true.arrow", "orders.arrow",
-                         "fills.arrow", "equity.arrow", "events.arrow", "checks.arrow"}
+        names = {p.name for p in case.iterdir() if p.is_file()}
+        assert names == {"decisions.parquet", "signals_observed.parquet", "signals_true.parquet", "orders.parquet",
+                         "fills.parquet", "equity.parquet", "events.parquet", "checks.parquet"}
         assert {p.name for p in (case / "companions" / "nofault").iterdir()} == {
-            "decisions.arrow", "equity.arrow", "orders.arrow", "fills.arrow"}
-        checks = ipc.open_file(str(case / "checks.arrow")).read_all()
+            "decisions.parquet", "equity.parquet", "orders.parquet", "fills.parquet"}
+        checks = pq.read_table(case / "checks.parquet")
         assert checks.column_names == ["check", "kind", "ok", "t_s", "message", "params"]
         assert set(checks.column("kind").to_pylist()) == {"safety", "liveness", "expectation"}
-        events = ipc.open_file(str(case / "events.arrow")).read_all().column("kind").to_pylist()
+        events = pq.read_table(case / "events.parquet").column("kind").to_pylist()
         assert events.count("fault_start") == 2 and events.count("fault_end") == 2
     assert (run_dir / "summary.md").exists() and "testsuite" in junit.read_text()
     assert (run_dir / "junit.xml").read_text() == junit.read_text()

@@ -127,6 +127,7 @@ def test_resume_runs_only_the_missing_cases_and_completes_the_manifest(tmp_path,
     assert "complete" not in merged and "not_run" not in merged
     assert merged["verdicts"]["PASS"] == 2 and merged["verdicts"]["EXPECTATION"] == 1
     assert [len(s["runs"]) for s in merged["scenarios"]] == [1, 1, 1]
+    assert main(["replay", str(run), "q1", "--seed", "1"]) == 0  # a resumed case replays byte-identical
     assert main(["run", "--resume", str(run)]) == 2              # nothing left to resume
     assert main(["report", str(run)]) == 0
 

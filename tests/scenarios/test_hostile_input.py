@@ -130,8 +130,8 @@ def _commands(run: Path, other: Path, tmp_path: Path) -> list[list[str]]:
 
 
 DAMAGE = {
-    "arrow_is_a_directory": (lambda run: (run / "tiny/1/decisions.arrow").unlink()
-                             or (run / "tiny/1/decisions.arrow").mkdir(), "decisions.arrow"),
+    "trace_is_a_directory": (lambda run: (run / "scenario=tiny/seed=1/decisions.parquet").unlink()
+                             or (run / "scenario=tiny/seed=1/decisions.parquet").mkdir(), "decisions.parquet"),
     "manifest_deeply_nested": (lambda run: (run / "manifest.json").write_text("[" * 100_000 + "]" * 100_000),
                                "manifest.json"),
     "scenarios_x": (lambda run: _manifest(run, lambda d: d.update(scenarios="x")), "scenarios"),
@@ -213,11 +213,11 @@ def test_a_replay_shorter_than_the_run_is_rejected_at_validation(tmp_path, capsy
 
 def test_replay_mismatch_names_each_distinct_hash_once(a_run, tmp_path, capsys) -> None:
     run = _copy(a_run, tmp_path)
-    damaged = run / "tiny" / "1" / "equity.arrow"
+    damaged = run / "scenario=tiny" / "seed=1" / "equity.parquet"
     damaged.write_bytes(damaged.read_bytes() + b"tampered")
     assert main(["replay", str(run), "tiny", "--seed", "1"]) == 4
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("NOT byte-identical")][0]
     recorded = json.loads((run / "manifest.json").read_text())["scenarios"][0]["runs"][0]["trace_sha256"]
     hashes = [w.strip(",;()") for w in line.split() if len(w.strip(",;()")) == 64]
     assert hashes.count(recorded) == 1 and len(set(hashes)) == 2, line
-    assert "equity.arrow" in line
+    assert "equity.parquet" in line

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 
 from controller import default_config
@@ -52,8 +52,7 @@ def grid():
 
 
 def _read(path: Path):
-    with open(path, "rb") as f:
-        return ipc.open_file(f).read_all().to_pydict()
+    return pq.read_table(path).to_pydict()
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +70,14 @@ def session(grid, tmp_path_factory):
 
 def test_the_session_trades_in_apex_and_its_fault_moves_the_posture(session) -> None:
     code, run_dir, lines = session
-    case = run_dir / "paper" / "1"
-    decisions = _read(case / "decisions.arrow")
+    case = run_dir / "scenario=paper" / "seed=1"
+    decisions = _read(case / "decisions.parquet")
     postures = decisions["posture"]
     assert postures[0] == "APEX", lines[:5]
     t = decisions["t_s"]
     stalker = [x for x, p in zip(t, postures) if p == "STALKER"]
     assert stalker and 5.0 < stalker[0] < 28.0, f"the stopped book publisher moved nothing: {lines}"
-    orders, fills = _read(case / "orders.arrow"), _read(case / "fills.arrow")
+    orders, fills = _read(case / "orders.parquet"), _read(case / "fills.parquet")
     entries = [i for i, (intent, posture) in enumerate(zip(orders["intent"], orders["posture"]))
                if intent == "entry" and posture == "APEX"]
     assert entries, "no entry placed in APEX"
@@ -86,7 +85,7 @@ def test_the_session_trades_in_apex_and_its_fault_moves_the_posture(session) -> 
     assert fills["id"], "no fill recorded"
     hibernate = [x for x, p in zip(t, postures) if p == "HIBERNATE"]
     assert hibernate and hibernate[0] > 25.0, f"the stopped heartbeat moved nothing: {lines}"
-    events = _read(case / "events.arrow")
+    events = _read(case / "events.parquet")
     assert ("fault", "book") in zip(events["kind"], events["target"])
     assert ("fault", "heartbeat") in zip(events["kind"], events["target"])
     assert any("posture" in line and "-> STALKER" in line for line in lines), "no decision log line for STALKER"
@@ -223,7 +222,7 @@ def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
     from twin import World, WorldConfig
 
     _, run_dir, _ = session
-    paper = _read(run_dir / "paper" / "1" / "decisions.arrow")
+    paper = _read(run_dir / "scenario=paper" / "seed=1" / "decisions.parquet")
     world = World(WorldConfig.from_mapping({"market": {"replay_path": "sample"}}, source="paper-twin"),
                   default_config(), seed=1)
     world.at(5.0, world.ports["sensor.ob"].stall)
@@ -262,8 +261,8 @@ def test_a_member_lost_moves_posture_as_the_twin_predicts(grid, tmp_path) -> Non
     finally:
         cluster.heal()
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    paper = _read(run_dir / "paper" / "1" / "decisions.arrow")
-    events = _read(run_dir / "paper" / "1" / "events.arrow")
+    paper = _read(run_dir / "scenario=paper" / "seed=1" / "decisions.parquet")
+    events = _read(run_dir / "scenario=paper" / "seed=1" / "events.parquet")
     (detail,) = [d for k, t, d in zip(events["kind"], events["target"], events["detail"])
                  if (k, t) == ("fault", "member2")]
     assert f'"pid": {pid}' in detail and "member_killed" in detail, detail
@@ -283,6 +282,6 @@ def test_maker_entries_are_priced_on_the_scanned_row_not_a_stale_quote(session) 
     """A post-only entry priced from a quote the venue has already moved past would be rejected as
     a taker: the strategy acts once the scanned row's quotes are in the cache."""
     _, run_dir, _ = session
-    orders = _read(run_dir / "paper" / "1" / "orders.arrow")
+    orders = _read(run_dir / "scenario=paper" / "seed=1" / "orders.parquet")
     crossing = [r for r in orders["reason"] if "would have been a TAKER" in r]
     assert not crossing, crossing

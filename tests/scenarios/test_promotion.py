@@ -9,7 +9,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from scenarios.case import trace_sha256, write_table
+from scenarios.case import trace_sha256
+from traceio import TraceMeta, read_meta, read_table, write_table
 from scenarios.codestate import code_state
 from scenarios.promotion import PromotionError, require_promotion
 from scenarios.record import RECORD_FORMAT
@@ -41,9 +42,10 @@ def test_honest_evidence_is_promoted_and_the_record_binds_it(world, tmp_path):
     manifest_sha = hashlib.sha256((world["passing"] / "manifest.json").read_bytes()).hexdigest()
     assert data["format"] == RECORD_FORMAT and data["evidence"]["manifest_sha256"] == manifest_sha
     assert data["suites"]["tiny"]["scenarios"]["promo_tiny"]["seeds"] == [1, 2]
-    digest = hashlib.sha256((world["passing"] / "promo_tiny" / "1" / "decisions.arrow").read_bytes()).hexdigest()
-    assert data["evidence"]["traces"]["promo_tiny/1/decisions.arrow"] == digest
-    assert data["evidence"]["traces"]["promo_tiny/2/checks.arrow"]
+    case = world["passing"] / "scenario=promo_tiny" / "seed=1" / "decisions.parquet"
+    digest = hashlib.sha256(case.read_bytes()).hexdigest()
+    assert data["evidence"]["traces"]["scenario=promo_tiny/seed=1/decisions.parquet"] == digest
+    assert data["evidence"]["traces"]["scenario=promo_tiny/seed=2/checks.parquet"]
     assert data["replay"]["seed"] == 7 and len(data["replay"]["cases"]) == 1 and result.replayed == 1
     assert data["code"]["sha256"] == world["code"].sha256 and "controller/survival.py" in data["code"]["files"]
     assert data["code"]["files"][".ci/constraints.txt"]
@@ -76,15 +78,16 @@ def test_a_flipped_manifest_verdict_is_not_read(world, tmp_path):
 
 
 def _rewrite_checks(case_dir, change) -> None:
-    path = case_dir / "checks.arrow"
-    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all().to_pydict()
+    path = case_dir / "checks.parquet"
+    original, meta = read_table(path), read_meta(path)      # rewritten with the same schema and metadata
+    table = original.to_pydict()
     change(table)
-    write_table(path, pa.table(table, schema=pa.ipc.open_file(pa.memory_map(str(path))).schema))
+    write_table(path, pa.table(table, schema=original.schema), TraceMeta(meta["scenario"], meta["seed"]))
 
 
 def test_rewritten_checks_with_recomputed_hashes_are_re_derived(world, tmp_path):
     evidence = copy_run(world["failing"], tmp_path / "run")
-    case = evidence / "promo_wrong_expectation" / "1"
+    case = evidence / "scenario=promo_wrong_expectation" / "seed=1"
     _rewrite_checks(case, lambda t: t.update(ok=[True] * len(t["ok"])))
 
     def recompute(m: dict) -> None:
@@ -97,16 +100,16 @@ def test_rewritten_checks_with_recomputed_hashes_are_re_derived(world, tmp_path)
 
 def test_a_passing_checks_file_that_is_not_the_checks_output_is_refused(world, tmp_path):
     evidence = copy_run(world["passing"], tmp_path / "run")
-    case = evidence / "promo_tiny" / "2"
+    case = evidence / "scenario=promo_tiny" / "seed=2"
     _rewrite_checks(case, lambda t: t.update(message=["fine"] * len(t["message"])))
     edit_manifest(evidence, lambda m: m["scenarios"][0]["runs"][1].update(trace_sha256=trace_sha256(case)))
-    with pytest.raises(PromotionError, match=r"promo_tiny seed 2: checks.arrow is not what the checks give"):
+    with pytest.raises(PromotionError, match=r"promo_tiny seed 2: checks.parquet is not what the checks give"):
         _promote(world, evidence, tmp_path)
 
 
 def test_edited_traces_are_refused(world, tmp_path):
     evidence = copy_run(world["passing"], tmp_path / "run")
-    decisions = evidence / "promo_tiny" / "1" / "decisions.arrow"
+    decisions = evidence / "scenario=promo_tiny" / "seed=1" / "decisions.parquet"
     decisions.write_bytes(decisions.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(PromotionError, match="the traces of promo_tiny seed 1 differ from those the manifest recorded"):
         _promote(world, evidence, tmp_path)
@@ -137,7 +140,7 @@ def test_traces_of_another_world_are_caught_by_the_replay(world, tmp_path):
     other = suite(tmp_path / "tiny", promo_tiny=TINY + "\n[market]\nassets = 20\n")
     evidence = run([other], world["cfg"], tmp_path / "runs", world["code"])
     with pytest.raises(PromotionError, match=r"promo_tiny seed \d: the replay is not byte-identical "
-                                             r"\(.*decisions.arrow.*\).*not what this code and config produce"):
+                                             r"\(.*decisions.parquet.*\).*not what this code and config produce"):
         _promote(world, evidence, tmp_path)
 
 

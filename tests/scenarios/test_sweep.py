@@ -96,7 +96,7 @@ def test_open_loop_replay_of_the_run_config_reproduces_the_recorded_decisions(ru
     cases, base = load_cases(run_dir, SweepMetrics())
     assert sweep.configs[0].config_id == base.config_id
     (case_dir,) = [p for p in run_dir.iterdir() if p.is_dir()]
-    decisions = read_table(next(case_dir.iterdir()) / "decisions.arrow")
+    decisions = read_table(next(case_dir.iterdir()) / "decisions.parquet")
     r = np.asarray(decisions.column("r_total").to_numpy())
     labels = cases[0].labels
     nofault = labels == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 
 from controller import default_config, make_controller
@@ -16,7 +17,7 @@ from twin import (FAULT_PORTS, SIGNALS, TABLES, ClockPort, ClusterPort, Exchange
 
 
 def _hashes(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.glob("*.arrow"))}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.glob("*.parquet"))}
 
 
 def _faulty_run(seed: int, out: Path) -> None:
@@ -34,9 +35,9 @@ def test_same_seed_gives_byte_identical_files_and_other_seeds_differ(tmp_path: P
     _faulty_run(21, tmp_path / "b")
     _faulty_run(22, tmp_path / "c")
     a, b, c = _hashes(tmp_path / "a"), _hashes(tmp_path / "b"), _hashes(tmp_path / "c")
-    assert set(a) == {f"{t}.arrow" for t in TABLES}
+    assert set(a) == {f"{t}.parquet" for t in TABLES}
     assert a == b
-    assert a["equity.arrow"] != c["equity.arrow"] and a["signals_observed.arrow"] != c["signals_observed.arrow"]
+    assert a["equity.parquet"] != c["equity.parquet"] and a["signals_observed.parquet"] != c["signals_observed.parquet"]
 
 
 def test_trace_schema_and_one_signal_row_per_decision(tmp_path: Path) -> None:
@@ -44,9 +45,8 @@ def test_trace_schema_and_one_signal_row_per_decision(tmp_path: Path) -> None:
     w.at(300.0, lambda: (w.ports["cluster"].kill_member(1), w.ports["cluster"].kill_member(2)))
     trace = w.run(400.0)
     paths = trace.write(tmp_path)
-    assert [p.name for p in paths] == [f"{t}.arrow" for t in TABLES]
-    with ipc.open_file(tmp_path / "decisions.arrow") as reader:
-        decisions = reader.read_all()
+    assert [p.name for p in paths] == [f"{t}.parquet" for t in TABLES]
+    decisions = pq.read_table(tmp_path / "decisions.parquet")
     assert decisions.equals(trace.tables["decisions"])
     layer_cols = [c for c in decisions.column_names if c.startswith("layer.")]
     assert "layer.mc_forewarner" in layer_cols and "layer.hz_quorum" in layer_cols
@@ -208,7 +208,8 @@ def test_files_are_identical_across_processes_with_different_hash_seeds(tmp_path
     for name, hash_seed in (("a", "1"), ("b", "4242")):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         subprocess.run([sys.executable, str(script), str(tmp_path / name)], check=True, env=env, timeout=120)
-    assert _hashes(tmp_path / "a") == _hashes(tmp_path / "b")
+    a = _hashes(tmp_path / "a")
+    assert set(a) == {f"{t}.parquet" for t in TABLES} and a == _hashes(tmp_path / "b")
 
 
 _BAD_PORT_CALLS = [

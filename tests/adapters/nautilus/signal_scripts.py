@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from traceio import TraceMeta, write_table
+
 from controller import NOMINAL_SIGNALS
 
-__all__ = ["Phase", "scripted_columns", "write_arrow"]
+__all__ = ["Phase", "scripted_columns", "write_trace"]
 
 Phase = tuple[float, float, Mapping[str, float]]
 """(start_s, end_s, signal overrides) — applied on [start_s, end_s)."""
@@ -30,9 +32,8 @@ def scripted_columns(duration_s: float, step_s: float, phases: list[Phase],
     return columns
 
 
-def write_arrow(path: Path, columns: Mapping[str, np.ndarray]) -> Path:
-    """Write columns as an Arrow IPC file (the twin's trace format)."""
+def write_trace(path: Path, columns: Mapping[str, np.ndarray]) -> Path:
+    """Write columns as a trace file (the twin's format, :mod:`traceio`)."""
     table = pa.table({k: pa.array(v, type=pa.float64()) for k, v in columns.items()})
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    write_table(path, table, TraceMeta("scripted", 0))
     return path

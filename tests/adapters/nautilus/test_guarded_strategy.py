@@ -34,7 +34,7 @@ from adapters.nautilus import (
     load_signal_trace,
 )
 from controller import Posture, SurvivalController, default_config
-from tests.adapters.nautilus.signal_scripts import scripted_columns, write_arrow
+from tests.adapters.nautilus.signal_scripts import scripted_columns, write_trace
 
 ORIGIN_NS = 1_704_067_200_000_000_000
 BAD_BOOK = {"ob.latency_ms": 2000.0, "ob.depth_ratio": 0.3}
@@ -127,7 +127,7 @@ def _run(trace_path, duration_s: int, guard_config: GuardConfig | None = None):
 
 @pytest.fixture(scope="module")
 def outage_run(tmp_path_factory):
-    path = write_arrow(tmp_path_factory.mktemp("guard") / "signals_observed.arrow",
+    path = write_trace(tmp_path_factory.mktemp("guard") / "signals_observed.parquet",
                        scripted_columns(600.0, 1.0, OUTAGE))
     engine, strategy, decisions, states = _run(path, 600)
     orders = engine.trader.generate_orders_report()
@@ -246,7 +246,7 @@ def test_risk_engine_is_reducing_in_turtle_and_hibernate_never_halted(outage_run
 
 
 def test_flatten_on_hibernate_closes_the_position_at_once(tmp_path) -> None:
-    path = write_arrow(tmp_path / "signals_observed.arrow", scripted_columns(330.0, 1.0, OUTAGE))
+    path = write_trace(tmp_path / "signals_observed.parquet", scripted_columns(330.0, 1.0, OUTAGE))
     engine, strategy, decisions, _ = _run(path, 330, GuardConfig(flatten_on_hibernate=True))
     try:
         t_h = _hibernate_starts(decisions)[0]
@@ -260,7 +260,7 @@ def test_flatten_on_hibernate_closes_the_position_at_once(tmp_path) -> None:
 
 
 def test_working_entries_are_cancelled_when_turtle_starts(tmp_path) -> None:
-    path = write_arrow(tmp_path / "signals_observed.arrow",
+    path = write_trace(tmp_path / "signals_observed.parquet",
                        scripted_columns(200.0, 1.0, [(120.0, 1e9, {"portfolio.drawdown": 0.2})]))
     engine, strategy, decisions, states = _run(path, 200)
     try:

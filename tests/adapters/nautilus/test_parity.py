@@ -1,6 +1,6 @@
 """Parity: the Nautilus path decides exactly what the controller decides on the same trace.
 
-A signals trace (the twin's ``signals_observed.arrow`` format) is replayed through the
+A signals trace (the twin's ``signals_observed.parquet`` format) is replayed through the
 survival Actor inside a ``BacktestEngine``. The reference is the same controller class,
 stepped directly the way the twin's agent steps it: every 1 s on the latest observation,
 and at once when an invariant signal changes. Every decision must match exactly —
@@ -14,7 +14,7 @@ import pytest
 
 from adapters.nautilus import DEFAULT_ORIGIN_NS, TraceError, load_signal_trace, replay_in_backtest
 from controller import SurvivalController, default_config
-from tests.adapters.nautilus.signal_scripts import scripted_columns, write_arrow
+from tests.adapters.nautilus.signal_scripts import scripted_columns, write_trace
 
 FLIPS = (300.37, 451.123456789, 452.5)  # off the 1 s grid, one finer than a nanosecond
 OUTAGE = [
@@ -46,8 +46,8 @@ def reference_steps(trace, controller) -> list[tuple[float, object]]:
 
 @pytest.fixture(scope="module")
 def trace(tmp_path_factory):
-    path = tmp_path_factory.mktemp("parity") / "signals_observed.arrow"
-    return load_signal_trace(write_arrow(path, scripted_columns(900.0, 1.0, OUTAGE, FLIPS)))
+    path = tmp_path_factory.mktemp("parity") / "signals_observed.parquet"
+    return load_signal_trace(write_trace(path, scripted_columns(900.0, 1.0, OUTAGE, FLIPS)))
 
 
 def test_nautilus_decisions_equal_the_controllers_exactly(trace) -> None:
@@ -91,28 +91,28 @@ def test_a_baseline_controller_runs_through_the_same_actor(trace) -> None:
     ({"t_s": np.zeros(0), "hz.quorum": np.zeros(0)}, "no rows"),
 ])
 def test_malformed_traces_are_refused_with_file_and_field(tmp_path, columns, message) -> None:
-    path = write_arrow(tmp_path / "bad.arrow", {k: np.asarray(v, float) for k, v in columns.items()})
+    path = write_trace(tmp_path / "bad.parquet", {k: np.asarray(v, float) for k, v in columns.items()})
     with pytest.raises(TraceError, match=message) as info:
         load_signal_trace(path)
     assert str(path) in str(info.value)
 
 
 def test_unreadable_or_missing_files_are_named(tmp_path) -> None:
-    with pytest.raises(TraceError, match="not found"):
-        load_signal_trace(tmp_path / "absent.arrow")
-    junk = tmp_path / "junk.arrow"
-    junk.write_bytes(b"definitely not arrow")
-    with pytest.raises(TraceError, match="not a readable Arrow IPC"):
+    with pytest.raises(TraceError, match="absent.parquet: missing trace file"):
+        load_signal_trace(tmp_path / "absent.parquet")
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"definitely not parquet")
+    with pytest.raises(TraceError, match="junk.parquet: not a readable Parquet trace file"):
         load_signal_trace(junk)
 
 
 def test_text_signal_columns_are_refused(tmp_path) -> None:
     import pyarrow as pa
 
-    path = tmp_path / "text.arrow"
-    table = pa.table({"t_s": [0.0], "hz.quorum": ["yes"]})
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    from traceio import TraceMeta, write_table
+
+    path = tmp_path / "text.parquet"
+    write_table(path, pa.table({"t_s": [0.0], "hz.quorum": ["yes"]}), TraceMeta("", 0))
     with pytest.raises(TraceError, match="column 'hz.quorum' has type string; expected float64"):
         load_signal_trace(path)
 

@@ -2,7 +2,7 @@
 
 The twin (``twin.World``) runs the survival controller through a scripted outage — a stalled
 MC-Forewarner, a slow order-book link, two Hazelcast members lost and restarted, a ledger
-desync — and writes ``signals_observed.arrow`` and ``decisions.arrow``. The observed signals
+desync — and writes ``signals_observed.parquet`` and ``decisions.parquet``. The observed signals
 are replayed through the survival Actor inside a ``BacktestEngine`` (1 s clock timer; the
 rows the twin stepped on an invariant event are delivered as events). Every decision the
 Actor publishes must equal the twin's row for row: time, r_total, posture, every layer,
@@ -11,7 +11,7 @@ limits and reasons — bit for bit.
 
 from __future__ import annotations
 
-import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.nautilus import (
@@ -47,8 +47,8 @@ def twin_run(tmp_path_factory):
     _outage(world)
     directory = tmp_path_factory.mktemp("twin")
     world.run(DURATION_S).write(directory)
-    signals = load_signal_trace(directory / "signals_observed.arrow")
-    decisions = ipc.open_file(str(directory / "decisions.arrow")).read_all().to_pylist()
+    signals = load_signal_trace(directory / "signals_observed.parquet")
+    decisions = pq.read_table(directory / "decisions.parquet").to_pylist()
     return directory, signals, decisions
 
 
@@ -60,7 +60,7 @@ def test_the_twin_trace_exercises_invariant_events_and_postures(twin_run) -> Non
 
 def test_nautilus_path_makes_the_twins_decisions_exactly(twin_run) -> None:
     directory, signals, recorded = twin_run
-    events = load_event_rows(directory / "decisions.arrow", signals)
+    events = load_event_rows(directory / "decisions.parquet", signals)
     published = replay_in_backtest(signals, SurvivalController(default_config()), event_rows=events).decisions
     assert len(published) == len(recorded)
     layer_columns = [k for k in recorded[0] if k.startswith("layer.")]
@@ -80,7 +80,7 @@ def test_nautilus_path_makes_the_twins_decisions_exactly(twin_run) -> None:
 
 def test_without_the_decisions_file_the_grid_rule_finds_the_same_events(twin_run) -> None:
     directory, signals, recorded = twin_run
-    assert (off_grid_rows(signals) == load_event_rows(directory / "decisions.arrow", signals)).all()
+    assert (off_grid_rows(signals) == load_event_rows(directory / "decisions.parquet", signals)).all()
     published = replay_in_backtest(signals, SurvivalController(default_config())).decisions  # grid rule
     assert [(d.t_s, d.r_total, d.posture) for d in published] == [
         (w["t_s"], w["r_total"], w["posture"]) for w in recorded]
