@@ -48,10 +48,14 @@ class Record:
     def __init__(self, ts: float, payload: tuple, source: str, corrupt: bool = False) -> None:
         self.ts = ts
         self.source = source
-        self.corrupted = bool(corrupt)
         self.crc = hash(payload)
-        self.payload = tuple(-v if isinstance(v, float) else v for v in payload) if corrupt else payload
-        if corrupt and self.payload == payload:
+        if not corrupt:
+            self.corrupted = False
+            self.payload = payload
+            return
+        self.corrupted = True
+        self.payload = tuple(-v if isinstance(v, float) else v for v in payload)
+        if self.payload == payload:
             self.payload = payload + (0.0,)
 
     @property
@@ -165,12 +169,18 @@ class Cluster:
         link = self._agent_link
         if not link.is_up:
             return None
-        owner = self.owner[self.partition_id(key)]
-        if owner >= 0 and not self._net.can_reach("agent", self.names[owner]):
-            return None
-        fetch = link.invoke_s(self._fetch_draw(record), self.cfg.invocation_timeout_s,
-                              self.cfg.invocation_retry_pause_s)
-        return None if fetch is None else self.cfg.near_cache_invalidation_s + fetch
+        net = self._net
+        if net.partitioned:
+            owner = self.owner[self.partition_id(key)]
+            if owner >= 0 and not net.can_reach("agent", self.names[owner]):
+                return None
+        source = record.source if record is not None else "<lost>"
+        draw = self._fetch_draws.get(source)
+        if draw is None:
+            draw = self.fetch_draw(source)
+        cfg = self.cfg
+        fetch = link.invoke_s(draw, cfg.invocation_timeout_s, cfg.invocation_retry_pause_s)
+        return None if fetch is None else cfg.near_cache_invalidation_s + fetch
 
     def store(self, key: str, arrival: float, origin_t: float, record: Record | None) -> None:
         """Apply a write that reaches its owner at ``arrival`` (the agent sees it later, if anything

@@ -73,6 +73,8 @@ class Market:
         self._rc_step, self._rc_code = -1, 0
         self._edge_settled = np.zeros(n)             # log offsets of finished edge drifts
         self._edge_active: list[tuple[int, int, float, np.ndarray]] = []   # (start, end step, amount, mask)
+        self._settled_of: list[float] = [0.0] * n    # _edge_settled per asset, and each asset's active drifts
+        self._edge_of: list[list[tuple[int, int, float]]] = [[] for _ in range(n)]   # (one price reads only these)
         self._edge_busy_until = np.full(n, -1, dtype=np.int64)
         self.edge_episodes = 0
         self._init_regimes()
@@ -163,6 +165,8 @@ class Market:
         mask[idx] = 1.0
         self._edge_busy_until[idx] = s1
         self._edge_active.append((s0, s1, cfg.edge_drift_bps * 1e-4, mask))
+        for a in np.flatnonzero(mask).tolist():
+            self._edge_of[a].append((s0, s1, cfg.edge_drift_bps * 1e-4))
         self.edge_episodes += 1
 
     def _edge_offset(self, step: int) -> np.ndarray | None:
@@ -175,9 +179,9 @@ class Market:
         return off
 
     def _edge_offset_one(self, asset: int, step: int) -> float:
-        off = float(self._edge_settled[asset])
-        for s0, s1, amount, mask in self._edge_active:
-            if step > s0 and mask[asset]:
+        off = self._settled_of[asset]
+        for s0, s1, amount in self._edge_of[asset]:
+            if step > s0:
                 off += amount * min(1.0, (step - s0) / (s1 - s0))
         return off
 
@@ -190,6 +194,11 @@ class Market:
             else:
                 keep.append(ep)
         self._edge_active = keep
+        self._settled_of = self._edge_settled.tolist()
+        self._edge_of = [[] for _ in range(self.n_assets)]
+        for s0, s1, amount, mask in keep:
+            for a in np.flatnonzero(mask).tolist():
+                self._edge_of[a].append((s0, s1, amount))
 
     def step_of(self, t_s: float) -> int:
         return int(t_s / self.step_s + 1e-9)

@@ -84,6 +84,8 @@ class Link:
         if not self.is_up:
             return None
         rng = self._draw if draw is None else draw
+        if self.loss_ratio <= 0.0:          # nothing is lost: one transit (the loop below would give the same)
+            return self._base_s + self._jitter_s * rng.exponential() if self._jitter_s > 0.0 else self._base_s
         waited = 0.0
         while True:
             lost = self.loss_ratio > 0.0 and rng.uniform() < self.loss_ratio

@@ -226,17 +226,19 @@ class Sensor:
         skew = self.ctx.clocks.offset(self.name)
         ccfg = cluster.cfg
         timeout, pause = ccfg.invocation_timeout_s, ccfg.invocation_retry_pause_s
-        buffers, marks = self.draw_buffers(), self._marks
+        markers, marks = [b.mark for b in self.draw_buffers()], self._marks
+        capture, invoke, store, sent = self.capture, link.invoke_s, cluster.store, 0
         for t in times:
-            marks.append((t, [b.mark() for b in buffers]))
-            record = Record(t + skew, self.capture(t), name, corrupting)
+            marks.append((t, [m() for m in markers]))
+            record = Record(t + skew, capture(t), name, corrupting)
             if route == ROUTE_OK:
-                d = link.invoke_s(None, timeout, pause)
+                d = invoke(None, timeout, pause)
                 if d is not None:
-                    cluster.store(key, t + delay_s + d, t, record)
-                    self.sent += 1
+                    store(key, t + delay_s + d, t, record)
+                    sent += 1
             elif route == ROUTE_RETRY:      # no owner answers yet: the client retries it
                 cluster.retries.add(key, self.node, link, record, t + delay_s, t, None, None)
+        self.sent += sent
         self.last_capture_t = times[-1]
 
     def replan(self) -> None:
