@@ -25,7 +25,7 @@ def _describe_invalid(value: float) -> str:
 class _Plan:
     """What :func:`explain` reads of one compiled config, resolved once (the twin explains every step)."""
 
-    __slots__ = ("inputs", "layers")
+    __slots__ = ("inputs", "invariant_inputs", "layers", "caps")
 
     def __init__(self, compiled: CompiledConfig) -> None:
         column = {s: i for i, s in enumerate(compiled.signal_names)}
@@ -33,10 +33,11 @@ class _Plan:
         # per input: (signal, its column in x, its layer's name, the layer is an invariant)
         self.inputs = tuple((signal, column[signal], layers[j].name, bool(layers[j].invariant))
                             for signal, j in zip(compiled.input_signals, compiled.input_layers))
-        # per layer: (name, cap_below, posture-cap text or None, invariant, recovery_per_min)
-        self.layers = tuple((ly.name, ly.cap_below,
-                             None if ly.cap_below is None or ly.posture_cap is None else ly.posture_cap.name,
-                             bool(ly.invariant), ly.recovery_per_min) for ly in layers)
+        self.invariant_inputs = tuple(i for i, inp in enumerate(self.inputs) if inp[3])
+        # per layer: (name, invariant, recovery_per_min); per capping layer: (index, name, cap_below, cap text)
+        self.layers = tuple((ly.name, bool(ly.invariant), ly.recovery_per_min) for ly in layers)
+        self.caps = tuple((j, ly.name, ly.cap_below, ly.posture_cap.name) for j, ly in enumerate(layers)
+                          if ly.cap_below is not None and ly.posture_cap is not None)
 
 
 _PLANS: "weakref.WeakKeyDictionary[CompiledConfig, _Plan]" = weakref.WeakKeyDictionary()
@@ -53,25 +54,29 @@ def explain(compiled: CompiledConfig, out: np.ndarray, x: np.ndarray,
             missing: tuple[str, ...], unreadable: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     """Reasons, most severe first: invariant breaks, invalid inputs, caps, degraded layers, holds."""
     plan = _plan(compiled)
-    n_lay = len(plan.layers)
+    n_lay, n_inp = len(plan.layers), len(plan.inputs)
     o_raw, o_conf = k.O_HEAD + n_lay, k.O_HEAD + 2 * n_lay
-    o_bad = o_conf + len(plan.inputs)
+    o_bad = o_conf + n_inp
     vals = out.tolist()
     invariants, invalid, caps, degraded = [], [], [], []
-    for i, (signal, col, layer_name, invariant) in enumerate(plan.inputs):
-        if vals[o_bad + i]:
-            value = float(x[col])
-            bad_text = dict(unreadable)
-            what = ("missing" if signal in missing else
-                    f"unreadable {bad_text[signal]}" if signal in bad_text else _describe_invalid(value))
-            invalid.append(f"{signal} {what}: worst case for {layer_name}")
-        if invariant and vals[o_conf + i] <= 0.0:
-            invariants.append(f"invariant {layer_name} broken ({signal}={float(x[col]):g}): r_total 0, HIBERNATE")
-    for j, (name, cap_below, cap_name, invariant, recovery) in enumerate(plan.layers):
-        y = vals[k.O_HEAD + j]
-        if cap_name is not None and y < cap_below:
-            caps.append(f"{name} {y:.2f} < {cap_below:.2f}: posture capped at {cap_name}, taker off")
+    if any(vals[o_bad:o_bad + n_inp]) or any(vals[o_conf + i] <= 0.0 for i in plan.invariant_inputs):
+        bad_text = dict(unreadable)
+        for i, (signal, col, layer_name, invariant) in enumerate(plan.inputs):
+            if vals[o_bad + i]:
+                value = float(x[col])
+                what = ("missing" if signal in missing else
+                        f"unreadable {bad_text[signal]}" if signal in bad_text else _describe_invalid(value))
+                invalid.append(f"{signal} {what}: worst case for {layer_name}")
+            if invariant and vals[o_conf + i] <= 0.0:
+                invariants.append(f"invariant {layer_name} broken ({signal}={float(x[col]):g}): "
+                                  "r_total 0, HIBERNATE")
+    ys = vals[k.O_HEAD:k.O_HEAD + n_lay]
+    for j, name, cap_below, cap_name in plan.caps:
+        if ys[j] < cap_below:
+            caps.append(f"{name} {ys[j]:.2f} < {cap_below:.2f}: posture capped at {cap_name}, taker off")
+    for j, y in enumerate(ys):
         if y < 1.0:
+            name, invariant, recovery = plan.layers[j]
             raw = vals[o_raw + j]
             if not (invariant and raw <= 0.0):
                 trend = f" (recovering to {raw:.2f} at {recovery:g}/min)" if raw > y else ""

@@ -215,10 +215,12 @@ class Market:
         return row.copy() if edge is None else row + edge
 
     def price(self, asset: int, t_s: float) -> float:
-        step = self.step_of(t_s)
-        value = self._row(step)[asset]
-        if self._jump_steps and step >= self._jump_steps[0]:
-            value += self._jumps[bisect.bisect_right(self._jump_steps, step) - 1][asset]
+        step = int(t_s / self.step_s + 1e-9)
+        i = step - self._block0
+        value = float(self._logp[i, asset] if 0 <= i <= self._block_steps else self._row(step)[asset])
+        jump_steps = self._jump_steps
+        if jump_steps and step >= jump_steps[0]:
+            value += float(self._jumps[bisect.bisect_right(jump_steps, step) - 1][asset])
         if self.edge_episodes:
             value += self._edge_offset_one(asset, step)
         return math.exp(value)

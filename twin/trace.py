@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
@@ -35,9 +36,13 @@ _F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 
 def _table(names: Iterable[str], types: Iterable[pa.DataType], rows: list[tuple]) -> pa.Table:
     names, types = list(names), list(types)
+    schema = pa.schema([pa.field(n, t) for n, t in zip(names, types)])
+    if rows and all(t in (_F, _I) for t in types):      # all numbers: one float64 matrix (ints < 2**53 exact)
+        m = np.array(rows, dtype=np.float64)
+        return pa.table([pa.array(m[:, j].astype(np.int64) if t == _I else np.ascontiguousarray(m[:, j]), type=t)
+                         for j, t in enumerate(types)], schema=schema)
     cols = list(zip(*rows)) if rows else [() for _ in names]
-    return pa.table([pa.array(list(c), type=t) for c, t in zip(cols, types)],
-                    schema=pa.schema([pa.field(n, t) for n, t in zip(names, types)]))
+    return pa.table([pa.array(list(c), type=t) for c, t in zip(cols, types)], schema=schema)
 
 
 class Recorder:
