@@ -205,6 +205,38 @@ class Cluster:
         if listener is not None:
             self._later(visible - self._now(), listener)
 
+    def near_path(self, key: str, source: str) -> "tuple[Link, DrawBuffer | None] | None | bool":
+        """How sound writes of ``key`` by ``source`` sent now reach the agent, for :meth:`store_batch`:
+        ``(link, fetch stream)`` if every one does (a lossless link, the owner reachable), None if none
+        does (link down, owner cut off), False if they must be stored one by one (:meth:`store`: a lossy
+        link, or a listener that may fire)."""
+        if self.entry_listeners.get(key) is not None or self._key_corrupt.get(key, False):
+            return False
+        link = self._agent_link
+        if not link.is_up:
+            return None
+        net = self._net
+        if net.partitioned:
+            owner = self.owner[self.partition_id(key)]
+            if owner >= 0 and not net.can_reach("agent", self.names[owner]):
+                return None
+        if link.loss_ratio > 0.0:
+            return False
+        return link, self.fetch_draw(source)
+
+    def store_batch(self, key: str, arrivals: list[float], origins: list[float], records: list[Record],
+                    fetches: list[float] | None) -> None:
+        """:meth:`store` of sound records of ``key`` sent at one instant, on the :meth:`near_path` found for
+        them: ``fetches`` are the near-cache fetch times drawn on it (None: nothing reaches the agent)."""
+        self.data[key] = (arrivals[-1], records[-1])
+        if fetches is None:
+            return
+        inval = self.cfg.near_cache_invalidation_s
+        lst = self.pending.get(key)
+        if lst is None:
+            lst = self.pending[key] = []
+        lst.extend([(a + (inval + f), a, o, r) for a, o, r, f in zip(arrivals, origins, records, fetches)])
+
     def _fetch_draw(self, record: Record | None) -> "DrawBuffer | None":
         return self.fetch_draw(record.source if record is not None else "<lost>")
 

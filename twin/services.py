@@ -89,6 +89,29 @@ class OrderBookStreamer(Sensor):
         books[t] = book
         return (book[0] + ctx.clocks.offset(self.name), book[1], book[2])
 
+    def capture_batch(self, times: list[float]) -> tuple[list[tuple], list[list[tuple]]] | None:
+        ctx = self.ctx
+        ex, feed, n = ctx.exchange, self.feed, len(times)
+        delays, marks = None, [feed.draw.mark()] * n
+        if not ex.is_out and ctx.network.can_reach("exchange", self.node) and feed.is_up:
+            drawn = feed.transits(None, n)
+            if drawn is None:                 # a lossy feed: capture one by one
+                return None
+            delays, marks = drawn
+        skew = ctx.clocks.offset(self.name)
+        book, books, payloads = self.book, self._books, []
+        for i, t in enumerate(times):
+            if delays is not None:
+                d = delays[i]
+                if t - d > book[0]:
+                    book = (t - d, d * 1000.0, ex.depth_ratio(t))
+            if len(books) > 64:
+                books = {k: v for k, v in books.items() if k >= t - 2.0}
+            books[t] = book
+            payloads.append((book[0] + skew, book[1], book[2]))
+        self.book, self._books = book, books
+        return payloads, [[m] for m in marks]
+
     def draw_buffers(self) -> list:
         return super().draw_buffers() + [self.feed.draw]
 
