@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -50,6 +51,8 @@ class Recorder:
 
     def __init__(self, signals: tuple[str, ...]) -> None:
         self.signals = signals
+        self._pick = (operator.itemgetter(*signals) if len(signals) > 1 else
+                      lambda m: tuple(m[n] for n in signals))          # (itemgetter of one name gives no tuple)
         self.layer_names: tuple[str, ...] | None = None
         self.decisions: list[tuple] = []
         self.observed: list[tuple] = []
@@ -71,8 +74,9 @@ class Recorder:
                                bool(d.entries_allowed), bool(d.taker_allowed), d.max_leverage,
                                bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons),
                                len(self._orders)))
-        self.observed.append((now, step, *[float(signals[n]) for n in self.signals]))
-        self.true.append((now, step, *[float(truth[n]) for n in self.signals]))
+        pick = self._pick
+        self.observed.append((now, step) + pick(signals))     # numbers: the tables are built as float64
+        self.true.append((now, step) + pick(truth))
 
     def equity(self, now: float, *values: float) -> None:
         self.equity_rows.append((now, *values))
