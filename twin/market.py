@@ -76,6 +76,7 @@ class Market:
         self._settled_of: list[float] = [0.0] * n    # _edge_settled per asset, and each asset's active drifts
         self._edge_of: list[list[tuple[int, int, float]]] = [[] for _ in range(n)]   # (one price reads only these)
         self._edge_busy_until = np.full(n, -1, dtype=np.int64)
+        self._fold_off, self._fold_idx, self._fold_step = self._edge_settled, 0, 0    # see _edge_offset
         self.edge_episodes = 0
         self._init_regimes()
         self._block0 = 0
@@ -172,8 +173,19 @@ class Market:
     def _edge_offset(self, step: int) -> np.ndarray | None:
         if not self.edge_episodes:
             return None
-        off = self._edge_settled.copy()
-        for s0, s1, amount, mask in self._edge_active:
+        active = self._edge_active
+        if step >= self._fold_step:
+            # Drifts finish in the order they started (one horizon each), so the finished ones are a prefix of
+            # the active list: keep them added up, in that order (each asset's sum is the same float as below).
+            i, fold = self._fold_idx, self._fold_off
+            while i < len(active) and active[i][1] <= step:
+                fold = fold + active[i][2] * active[i][3]
+                i += 1
+            self._fold_idx, self._fold_off, self._fold_step = i, fold, step
+            off = fold.copy()
+        else:                                   # an earlier step than already folded: from the settled offsets
+            i, off = 0, self._edge_settled.copy()
+        for s0, s1, amount, mask in active[i:]:
             if step > s0:
                 off += (amount * min(1.0, (step - s0) / (s1 - s0))) * mask
         return off
@@ -194,6 +206,7 @@ class Market:
             else:
                 keep.append(ep)
         self._edge_active = keep
+        self._fold_off, self._fold_idx, self._fold_step = self._edge_settled, 0, self._block0
         self._settled_of = self._edge_settled.tolist()
         self._edge_of = [[] for _ in range(self.n_assets)]
         for s0, s1, amount, mask in keep:
