@@ -43,7 +43,7 @@ __all__ = ["Cluster", "Record"]
 class Record:
     """One value written to the grid by a service: its timestamp (service clock) and payload."""
 
-    __slots__ = ("ts", "payload", "crc", "source", "corrupted")
+    __slots__ = ("ts", "payload", "crc", "source", "corrupted", "valid")
 
     def __init__(self, ts: float, payload: tuple, source: str, corrupt: bool = False) -> None:
         self.ts = ts
@@ -52,15 +52,13 @@ class Record:
         if not corrupt:
             self.corrupted = False
             self.payload = payload
+            self.valid = True           # the payload is the one its checksum was taken of
             return
         self.corrupted = True
         self.payload = tuple(-v if isinstance(v, float) else v for v in payload)
         if self.payload == payload:
             self.payload = payload + (0.0,)
-
-    @property
-    def valid(self) -> bool:
-        return hash(self.payload) == self.crc
+        self.valid = hash(self.payload) == self.crc     # (payloads are tuples of numbers: immutable)
 
 
 class Cluster:

@@ -191,11 +191,11 @@ class LedgerChecksum(Sensor):
     def capture(self, t: float) -> tuple | None:
         """None (no publish this round) if some entry's partition cannot be read right now."""
         cluster = self.ctx.cluster
-        data, pid, node = cluster.data, cluster.partition_id, self.node
+        get, pid, node = cluster.data.get, cluster.partition_id, self.node
         readable: dict[int, bool] = {}      # per partition: its owner takes a read from here now
         count = max_seq = digest = 0
-        for seq, key, h in self.journal:
-            item = data.get(key)
+        for seq, key, h in self.journal:    # in seq order (the journal is appended to)
+            item = get(key)
             if item is None or item[0] > t:
                 continue
             p = pid(key)
@@ -205,7 +205,7 @@ class LedgerChecksum(Sensor):
             if not ok:
                 return None
             count += 1
-            max_seq = max(max_seq, seq)
+            max_seq = seq
             digest ^= h
         return (count, max_seq, digest)
 
