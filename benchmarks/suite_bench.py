@@ -24,22 +24,14 @@ from scenarios.runner import RunOptions, run_suite
 TARGET_S = 300.0
 
 
-def _cpu_s() -> float:
-    """User+sys CPU seconds of this process and its finished worker processes."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, int, dict[str, int], float]:
+def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, int, dict[str, int]]:
     scenarios = load_scenarios([DEFAULT_SUITE])
     with tempfile.TemporaryDirectory(prefix="suite-bench-") as tmp:
-        cpu0 = _cpu_s()
         t0 = time.perf_counter()
         result = run_suite(scenarios, RunOptions(out=Path(tmp), jobs=jobs, seeds=seeds, companions=companions,
                                                  progress=False, report=False), echo=lambda _line: None)
         wall = time.perf_counter() - t0
-        cpu = _cpu_s() - cpu0
-    return wall, len(result.results), result.manifest["verdicts"], cpu
+    return wall, len(result.results), result.manifest["verdicts"]
 
 
 def main() -> int:
@@ -51,13 +43,12 @@ def main() -> int:
     cores = os.cpu_count() or 1
     print(f"default suite: {DEFAULT_SUITE}; cores={cores}; {'quick (seed 1, no companions)' if args.quick else 'default seeds, companions on'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    par, cases, verdicts, cpu = _time(cores, seeds, companions)
+    par, cases, verdicts = _time(cores, seeds, companions)
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"jobs={cores}: {par:8.1f} s wall for {cases} cases ({par / cases:.2f} s/case); verdicts {verdicts}")
-    print(f"CPU (user+sys, this process and its workers): {cpu:.1f} s = {cpu / cores:.1f} s per core")
     print(f"target <= {TARGET_S:.0f} s on 2 cores: {'met' if par <= TARGET_S else 'MISSED'}")
     if not args.skip_serial and cores > 1:
-        ser, _, _, _ = _time(1, seeds, companions)
+        ser, _, _ = _time(1, seeds, companions)
         print(f"jobs=1: {ser:8.1f} s wall")
         print(f"speed-up at {cores} workers: {ser / par:.2f}x (ideal {cores}x)")
     return 0
