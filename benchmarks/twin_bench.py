@@ -3,7 +3,8 @@ per-scan cost next to a plain numpy full-recompute baseline measured in the same
 
 Targets (issue 3): 50 assets >= 5,000x real time; 400 assets >= 1,000x. The speed judged against
 the target is end to end: building the world (market, scanner warm-up, cluster) plus running it.
-The machine's load average is printed before and after: figures from a loaded box are lower.
+The machine's load average is printed before and after: wall figures from a loaded box are lower; the speed per
+CPU second (user+sys) is printed beside them.
 Usage: python benchmarks/twin_bench.py [--hours H]   (default: 24 h per world)
 """
 
@@ -21,17 +22,24 @@ from twin.eigen import RollingLambda, full_lambda_max
 TARGETS = {50: 5000.0, 400: 1000.0}
 
 
-def world_speed(assets: int, hours: float, seed: int = 1) -> tuple[float, float, float, int]:
-    """(end-to-end speed incl. build, run-only speed, build seconds, controller steps)."""
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def world_speed(assets: int, hours: float, seed: int = 1) -> tuple[float, float, float, int, float]:
+    """(end-to-end speed incl. build, run-only speed, build seconds, controller steps, end-to-end CPU speed)."""
     cfg = WorldConfig.from_mapping({"market": {"assets": assets, "regime": "mixed", "shock_rate_per_day": 4.0}})
+    cpu0 = _cpu_s()
     t0 = time.perf_counter()
     world = World(cfg, "survival", seed)
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     trace = world.run(hours * 3600.0)
     run_s = time.perf_counter() - t0
+    cpu_s = _cpu_s() - cpu0
     sim_s = hours * 3600.0
-    return sim_s / (build_s + run_s), sim_s / run_s, build_s, trace.tables["decisions"].num_rows
+    return sim_s / (build_s + run_s), sim_s / run_s, build_s, trace.tables["decisions"].num_rows, sim_s / cpu_s
 
 
 def load() -> str:
@@ -80,10 +88,11 @@ def main() -> None:
                   f"  speed-up {full / inc:6.1f}x  max rel. error {err:.1e}")
     print(f"world, {args.hours:g} simulated hours, mixed regimes, all sensors, survival controller:")
     for assets, target in TARGETS.items():
-        speed, run_speed, build_s, steps = world_speed(assets, args.hours)
+        speed, run_speed, build_s, steps, cpu_speed = world_speed(assets, args.hours)
         verdict = "ok" if speed >= target else "BELOW TARGET"
         print(f"  {assets:>3} assets: {speed:9.0f}x real time incl. build (target >= {target:,.0f}x: {verdict}); "
-              f"run only {run_speed:.0f}x; build {build_s:.2f} s; {steps} controller steps")
+              f"run only {run_speed:.0f}x; build {build_s:.2f} s; {steps} controller steps; "
+              f"per CPU second (user+sys, incl. build) {cpu_speed:.0f}x")
     print(f"machine: {load()}")
 
 

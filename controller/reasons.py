@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -21,37 +22,69 @@ def _describe_invalid(value: float) -> str:
     return f"{value:g} (negative)"
 
 
+class _Plan:
+    """What :func:`explain` reads of one compiled config, resolved once (the twin explains every step)."""
+
+    __slots__ = ("inputs", "invariant_inputs", "layers", "caps")
+
+    def __init__(self, compiled: CompiledConfig) -> None:
+        column = {s: i for i, s in enumerate(compiled.signal_names)}
+        layers = compiled.config.layers
+        # per input: (signal, its column in x, its layer's name, the layer is an invariant)
+        self.inputs = tuple((signal, column[signal], layers[j].name, bool(layers[j].invariant))
+                            for signal, j in zip(compiled.input_signals, compiled.input_layers))
+        self.invariant_inputs = tuple(i for i, inp in enumerate(self.inputs) if inp[3])
+        # per layer: (name, invariant, recovery_per_min); per capping layer: (index, name, cap_below, cap text)
+        self.layers = tuple((ly.name, bool(ly.invariant), ly.recovery_per_min) for ly in layers)
+        self.caps = tuple((j, ly.name, ly.cap_below, ly.posture_cap.name) for j, ly in enumerate(layers)
+                          if ly.cap_below is not None and ly.posture_cap is not None)
+
+
+_PLANS: "weakref.WeakKeyDictionary[CompiledConfig, _Plan]" = weakref.WeakKeyDictionary()
+
+
+def _plan(compiled: CompiledConfig) -> _Plan:
+    plan = _PLANS.get(compiled)
+    if plan is None:
+        plan = _PLANS[compiled] = _Plan(compiled)
+    return plan
+
+
 def explain(compiled: CompiledConfig, out: np.ndarray, x: np.ndarray,
             missing: tuple[str, ...], unreadable: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     """Reasons, most severe first: invariant breaks, invalid inputs, caps, degraded layers, holds."""
-    n_lay, n_inp = compiled.n_layers, compiled.n_inputs
+    plan = _plan(compiled)
+    n_lay, n_inp = len(plan.layers), len(plan.inputs)
     o_raw, o_conf = k.O_HEAD + n_lay, k.O_HEAD + 2 * n_lay
     o_bad = o_conf + n_inp
-    column = {s: i for i, s in enumerate(compiled.signal_names)}
-    bad_text = dict(unreadable)
+    vals = out.tolist()
     invariants, invalid, caps, degraded = [], [], [], []
-    for i in range(n_inp):
-        signal, j = compiled.input_signals[i], compiled.input_layers[i]
-        layer = compiled.config.layers[j]
-        value = float(x[column[signal]])
-        if out[o_bad + i]:
-            what = ("missing" if signal in missing else
-                    f"unreadable {bad_text[signal]}" if signal in bad_text else _describe_invalid(value))
-            invalid.append(f"{signal} {what}: worst case for {layer.name}")
-        if layer.invariant and out[o_conf + i] <= 0.0:
-            invariants.append(f"invariant {layer.name} broken ({signal}={value:g}): r_total 0, HIBERNATE")
-    for j, layer in enumerate(compiled.config.layers):
-        y, raw = float(out[k.O_HEAD + j]), float(out[o_raw + j])
-        if layer.cap_below is not None and layer.posture_cap is not None and y < layer.cap_below:
-            caps.append(f"{layer.name} {y:.2f} < {layer.cap_below:.2f}: posture capped at "
-                        f"{layer.posture_cap.name}, taker off")
-        if y < 1.0 and not (layer.invariant and raw <= 0.0):
-            trend = f" (recovering to {raw:.2f} at {layer.recovery_per_min:g}/min)" if raw > y else ""
-            degraded.append(f"{layer.name} {y:.3f}{trend}")
-    flags = int(out[k.O_FLAGS])
+    if any(vals[o_bad:o_bad + n_inp]) or any(vals[o_conf + i] <= 0.0 for i in plan.invariant_inputs):
+        bad_text = dict(unreadable)
+        for i, (signal, col, layer_name, invariant) in enumerate(plan.inputs):
+            if vals[o_bad + i]:
+                value = float(x[col])
+                what = ("missing" if signal in missing else
+                        f"unreadable {bad_text[signal]}" if signal in bad_text else _describe_invalid(value))
+                invalid.append(f"{signal} {what}: worst case for {layer_name}")
+            if invariant and vals[o_conf + i] <= 0.0:
+                invariants.append(f"invariant {layer_name} broken ({signal}={float(x[col]):g}): "
+                                  "r_total 0, HIBERNATE")
+    ys = vals[k.O_HEAD:k.O_HEAD + n_lay]
+    for j, name, cap_below, cap_name in plan.caps:
+        if ys[j] < cap_below:
+            caps.append(f"{name} {ys[j]:.2f} < {cap_below:.2f}: posture capped at {cap_name}, taker off")
+    for j, y in enumerate(ys):
+        if y < 1.0:
+            name, invariant, recovery = plan.layers[j]
+            raw = vals[o_raw + j]
+            if not (invariant and raw <= 0.0):
+                trend = f" (recovering to {raw:.2f} at {recovery:g}/min)" if raw > y else ""
+                degraded.append(f"{name} {y:.3f}{trend}")
+    flags = int(vals[k.O_FLAGS])
     holds = []
     if flags & k.F_DWELL_HOLD:
-        holds.append(f"holding {Posture(int(out[k.O_POSTURE])).name}: minimum dwell not yet served")
+        holds.append(f"holding {Posture(int(vals[k.O_POSTURE])).name}: minimum dwell not yet served")
     if flags & k.F_TIME_BACK:
         holds.append("time went backwards or was not finite: no recovery this step")
     if flags & k.F_TIME_JUMP:

@@ -52,20 +52,22 @@ __all__ = ["Cluster", "Record"]
 class Record:
     """One value written to the grid by a service: its timestamp (service clock) and payload."""
 
-    __slots__ = ("ts", "payload", "crc", "source", "corrupted")
+    __slots__ = ("ts", "payload", "crc", "source", "corrupted", "valid")
 
     def __init__(self, ts: float, payload: tuple, source: str, corrupt: bool = False) -> None:
         self.ts = ts
         self.source = source
-        self.corrupted = bool(corrupt)
         self.crc = hash(payload)
-        self.payload = tuple(-v if isinstance(v, float) else v for v in payload) if corrupt else payload
-        if corrupt and self.payload == payload:
+        if not corrupt:
+            self.corrupted = False
+            self.payload = payload
+            self.valid = True           # the payload is the one its checksum was taken of
+            return
+        self.corrupted = True
+        self.payload = tuple(-v if isinstance(v, float) else v for v in payload)
+        if self.payload == payload:
             self.payload = payload + (0.0,)
-
-    @property
-    def valid(self) -> bool:
-        return hash(self.payload) == self.crc
+        self.valid = hash(self.payload) == self.crc     # (payloads are tuples of numbers: immutable)
 
 
 class Cluster:
@@ -175,11 +177,17 @@ class Cluster:
         link = self._agent_link
         if not link.is_up:
             return None
-        owner = self.owner[self.partition_id(key)]
-        if owner >= 0 and not self._net.can_reach("agent", self.names[owner]):
-            return None
-        return link.invoke_s(self._fetch_draw(record), self.cfg.invocation_timeout_s,
-                             self.cfg.invocation_retry_pause_s)
+        net = self._net
+        if net.partitioned:
+            owner = self.owner[self.partition_id(key)]
+            if owner >= 0 and not net.can_reach("agent", self.names[owner]):
+                return None
+        source = record.source if record is not None else "<lost>"
+        draw = self._fetch_draws.get(source)
+        if draw is None:
+            draw = self.fetch_draw(source)
+        cfg = self.cfg
+        return link.invoke_s(draw, cfg.invocation_timeout_s, cfg.invocation_retry_pause_s)
 
     def store(self, key: str, arrival: float, origin_t: float, record: Record | None) -> None:
         """Apply a write that reaches its owner at ``arrival`` (the agent sees it later, if anything
@@ -203,6 +211,37 @@ class Cluster:
                 listener = self.integrity_listeners[key]
         if listener is not None:
             self._later(visible - self._now(), listener)
+
+    def near_path(self, key: str, source: str) -> "tuple[Link, DrawBuffer | None] | None | bool":
+        """How sound writes of ``key`` by ``source`` sent now reach the agent, for :meth:`store_batch`:
+        ``(link, fetch stream)`` if every one does (a lossless link, the owner reachable), None if none
+        does (link down, owner cut off), False if they must be stored one by one (:meth:`store`: a lossy
+        link, or a listener that may fire)."""
+        if self.entry_listeners.get(key) is not None or self._key_corrupt.get(key, False):
+            return False
+        link = self._agent_link
+        if not link.is_up:
+            return None
+        net = self._net
+        if net.partitioned:
+            owner = self.owner[self.partition_id(key)]
+            if owner >= 0 and not net.can_reach("agent", self.names[owner]):
+                return None
+        if link.loss_ratio > 0.0:
+            return False
+        return link, self.fetch_draw(source)
+
+    def store_batch(self, key: str, arrivals: list[float], origins: list[float], records: list[Record],
+                    fetches: list[float] | None) -> None:
+        """:meth:`store` of sound records of ``key`` sent at one instant, on the :meth:`near_path` found for
+        them: ``fetches`` are the near-cache fetch times drawn on it (None: nothing reaches the agent)."""
+        self.data[key] = (arrivals[-1], records[-1])
+        if fetches is None:
+            return
+        lst = self.pending.get(key)
+        if lst is None:
+            lst = self.pending[key] = []
+        lst.extend([(a + f, a, o, r) for a, o, r, f in zip(arrivals, origins, records, fetches)])
 
     def _fetch_draw(self, record: Record | None) -> "DrawBuffer | None":
         return self.fetch_draw(record.source if record is not None else "<lost>")

@@ -73,7 +73,10 @@ class Market:
         self._rc_step, self._rc_code = -1, 0
         self._edge_settled = np.zeros(n)             # log offsets of finished edge drifts
         self._edge_active: list[tuple[int, int, float, np.ndarray]] = []   # (start, end step, amount, mask)
+        self._settled_of: list[float] = [0.0] * n    # _edge_settled per asset, and each asset's active drifts
+        self._edge_of: list[list[tuple[int, int, float]]] = [[] for _ in range(n)]   # (one price reads only these)
         self._edge_busy_until = np.full(n, -1, dtype=np.int64)
+        self._fold_off, self._fold_idx, self._fold_step = self._edge_settled, 0, 0    # see _edge_offset
         self.edge_episodes = 0
         self._init_regimes()
         self._block0 = 0
@@ -163,21 +166,34 @@ class Market:
         mask[idx] = 1.0
         self._edge_busy_until[idx] = s1
         self._edge_active.append((s0, s1, cfg.edge_drift_bps * 1e-4, mask))
+        for a in np.flatnonzero(mask).tolist():
+            self._edge_of[a].append((s0, s1, cfg.edge_drift_bps * 1e-4))
         self.edge_episodes += 1
 
     def _edge_offset(self, step: int) -> np.ndarray | None:
         if not self.edge_episodes:
             return None
-        off = self._edge_settled.copy()
-        for s0, s1, amount, mask in self._edge_active:
+        active = self._edge_active
+        if step >= self._fold_step:
+            # Drifts finish in the order they started (one horizon each), so the finished ones are a prefix of
+            # the active list: keep them added up, in that order (each asset's sum is the same float as below).
+            i, fold = self._fold_idx, self._fold_off
+            while i < len(active) and active[i][1] <= step:
+                fold = fold + active[i][2] * active[i][3]
+                i += 1
+            self._fold_idx, self._fold_off, self._fold_step = i, fold, step
+            off = fold.copy()
+        else:                                   # an earlier step than already folded: from the settled offsets
+            i, off = 0, self._edge_settled.copy()
+        for s0, s1, amount, mask in active[i:]:
             if step > s0:
                 off += (amount * min(1.0, (step - s0) / (s1 - s0))) * mask
         return off
 
     def _edge_offset_one(self, asset: int, step: int) -> float:
-        off = float(self._edge_settled[asset])
-        for s0, s1, amount, mask in self._edge_active:
-            if step > s0 and mask[asset]:
+        off = self._settled_of[asset]
+        for s0, s1, amount in self._edge_of[asset]:
+            if step > s0:
                 off += amount * min(1.0, (step - s0) / (s1 - s0))
         return off
 
@@ -190,6 +206,12 @@ class Market:
             else:
                 keep.append(ep)
         self._edge_active = keep
+        self._fold_off, self._fold_idx, self._fold_step = self._edge_settled, 0, self._block0
+        self._settled_of = self._edge_settled.tolist()
+        self._edge_of = [[] for _ in range(self.n_assets)]
+        for s0, s1, amount, mask in keep:
+            for a in np.flatnonzero(mask).tolist():
+                self._edge_of[a].append((s0, s1, amount))
 
     def step_of(self, t_s: float) -> int:
         return int(t_s / self.step_s + 1e-9)
@@ -206,10 +228,12 @@ class Market:
         return row.copy() if edge is None else row + edge
 
     def price(self, asset: int, t_s: float) -> float:
-        step = self.step_of(t_s)
-        value = self._row(step)[asset]
-        if self._jump_steps and step >= self._jump_steps[0]:
-            value += self._jumps[bisect.bisect_right(self._jump_steps, step) - 1][asset]
+        step = int(t_s / self.step_s + 1e-9)
+        i = step - self._block0
+        value = float(self._logp[i, asset] if 0 <= i <= self._block_steps else self._row(step)[asset])
+        jump_steps = self._jump_steps
+        if jump_steps and step >= jump_steps[0]:
+            value += float(self._jumps[bisect.bisect_right(jump_steps, step) - 1][asset])
         if self.edge_episodes:
             value += self._edge_offset_one(asset, step)
         return math.exp(value)

@@ -84,6 +84,8 @@ class Link:
         if not self.is_up:
             return None
         rng = self._draw if draw is None else draw
+        if self.loss_ratio <= 0.0:          # nothing is lost: one transit (the loop below would give the same)
+            return self._base_s + self._jitter_s * rng.exponential() if self._jitter_s > 0.0 else self._base_s
         waited = 0.0
         while True:
             lost = self.loss_ratio > 0.0 and rng.uniform() < self.loss_ratio
@@ -93,6 +95,19 @@ class Link:
             waited += d + pause_s
             if waited >= timeout_s:
                 return None
+
+    def transits(self, draw: DrawBuffer | None, n: int) -> tuple[list[float], list[tuple]] | None:
+        """Transit times of ``n`` messages sent now on a link that is up and loses nothing, with the draw
+        stream's mark before each: what ``n`` calls of :meth:`delay_s` (or :meth:`invoke_s`) would give.
+        None if the link is down or lossy (the caller sends one by one)."""
+        if not self.is_up or self.loss_ratio > 0.0:
+            return None
+        rng = self._draw if draw is None else draw
+        if self._jitter_s > 0.0:
+            exps, marks = rng.exponentials(n)
+            base, jitter = self._base_s, self._jitter_s
+            return [base + jitter * e for e in exps], marks
+        return [self._base_s] * n, [rng.mark()] * n
 
     @property
     def draw(self) -> DrawBuffer:

@@ -7,6 +7,7 @@ a journal entry, whose checksum the ledger-checksum service publishes.
 
 from __future__ import annotations
 
+import bisect
 from typing import Callable
 
 from .orders import Fill
@@ -102,10 +103,5 @@ class Portfolio:
         return max(0.0, 1.0 - equity / self.peak_equity) if self.peak_equity > 0 else 1.0
 
     def entries_before(self, t: float) -> int:
-        """Journal entries written at or before ``t``."""
-        n = 0
-        for wt in self.journal_t:
-            if wt > t:
-                break
-            n += 1
-        return n
+        """Journal entries written at or before ``t`` (entries are written in time order)."""
+        return bisect.bisect_right(self.journal_t, t)

@@ -94,6 +94,23 @@ class DrawBuffer:
         self._in = i
         return self._n[i]
 
+    def exponentials(self, n: int) -> tuple[list[float], list[tuple]]:
+        """``n`` draws from Exp(1) and the :meth:`mark` before each: exactly what ``n`` calls of
+        :meth:`exponential`, each preceded by :meth:`mark`, would give (a batched publisher's sends)."""
+        u, iu, nb, inb = self._u, self._iu, self._n, self._in
+        e, i = self._e, self._ie
+        values: list[float] = []
+        marks: list[tuple] = []
+        for _ in range(n):
+            marks.append((u, iu, e, i, nb, inb))
+            if i == 0:
+                self._e = e = self._next_block(1)
+                i = len(e)
+            i -= 1
+            values.append(e[i])
+        self._ie = i
+        return values, marks
+
     def mark(self) -> tuple:
         """The stream's position now (for :meth:`rewind`)."""
         return (self._u, self._iu, self._e, self._ie, self._n, self._in)

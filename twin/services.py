@@ -84,16 +84,41 @@ class OrderBookStreamer(Sensor):
         return ("exchange.book", f"link.{self.feed.name}", "node.exchange")
 
     def capture(self, t: float) -> tuple:
-        ex = self.ctx.exchange
-        if not ex.is_out and self.ctx.network.can_reach("exchange", self.node):
+        ctx = self.ctx
+        ex = ctx.exchange
+        book = self.book
+        if not ex.is_out and ctx.network.can_reach("exchange", self.node):
             d = self.feed.delay_s()
-            if d is not None and t - d > self.book[0]:
-                self.book = (t - d, d * 1000.0, ex.depth_ratio(t))
-        if len(self._books) > 64:
-            self._books = {k: v for k, v in self._books.items() if k >= t - 2.0}
-        self._books[t] = self.book
-        book_ts, latency_ms, depth = self.book
-        return (book_ts + self.ctx.clocks.offset(self.name), latency_ms, depth)
+            if d is not None and t - d > book[0]:
+                book = self.book = (t - d, d * 1000.0, ex.depth_ratio(t))
+        books = self._books
+        if len(books) > 64:
+            books = self._books = {k: v for k, v in books.items() if k >= t - 2.0}
+        books[t] = book
+        return (book[0] + ctx.clocks.offset(self.name), book[1], book[2])
+
+    def capture_batch(self, times: list[float]) -> tuple[list[tuple], list[list[tuple]]] | None:
+        ctx = self.ctx
+        ex, feed, n = ctx.exchange, self.feed, len(times)
+        delays, marks = None, [feed.draw.mark()] * n
+        if not ex.is_out and ctx.network.can_reach("exchange", self.node) and feed.is_up:
+            drawn = feed.transits(None, n)
+            if drawn is None:                 # a lossy feed: capture one by one
+                return None
+            delays, marks = drawn
+        skew = ctx.clocks.offset(self.name)
+        book, books, payloads = self.book, self._books, []
+        for i, t in enumerate(times):
+            if delays is not None:
+                d = delays[i]
+                if t - d > book[0]:
+                    book = (t - d, d * 1000.0, ex.depth_ratio(t))
+            if len(books) > 64:
+                books = {k: v for k, v in books.items() if k >= t - 2.0}
+            books[t] = book
+            payloads.append((book[0] + skew, book[1], book[2]))
+        self.book, self._books = book, books
+        return payloads, [[m] for m in marks]
 
     def draw_buffers(self) -> list:
         return super().draw_buffers() + [self.feed.draw]
@@ -184,15 +209,21 @@ class LedgerChecksum(Sensor):
     def capture(self, t: float) -> tuple | None:
         """None (no publish this round) if some entry's partition cannot be read right now."""
         cluster = self.ctx.cluster
+        get, pid, node = cluster.data.get, cluster.partition_id, self.node
+        readable: dict[int, bool] = {}      # per partition: its owner takes a read from here now
         count = max_seq = digest = 0
-        for seq, key, h in self.journal:
-            item = cluster.data.get(key)
+        for seq, key, h in self.journal:    # in seq order (the journal is appended to)
+            item = get(key)
             if item is None or item[0] > t:
                 continue
-            if cluster.writable_owner(key, self.node) is None:
+            p = pid(key)
+            ok = readable.get(p)
+            if ok is None:
+                ok = readable[p] = cluster.writable_owner(key, node) is not None
+            if not ok:
                 return None
             count += 1
-            max_seq = max(max_seq, seq)
+            max_seq = seq
             digest ^= h
         return (count, max_seq, digest)
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pyarrow as pa
 
 from traceio import TraceMeta, trace_path, write_table
@@ -36,9 +38,13 @@ _F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 
 def _table(names: Iterable[str], types: Iterable[pa.DataType], rows: list[tuple]) -> pa.Table:
     names, types = list(names), list(types)
+    schema = pa.schema([pa.field(n, t) for n, t in zip(names, types)])
+    if rows and all(t in (_F, _I) for t in types):      # all numbers: one float64 matrix (ints < 2**53 exact)
+        m = np.array(rows, dtype=np.float64)
+        return pa.table([pa.array(m[:, j].astype(np.int64) if t == _I else np.ascontiguousarray(m[:, j]), type=t)
+                         for j, t in enumerate(types)], schema=schema)
     cols = list(zip(*rows)) if rows else [() for _ in names]
-    return pa.table([pa.array(list(c), type=t) for c, t in zip(cols, types)],
-                    schema=pa.schema([pa.field(n, t) for n, t in zip(names, types)]))
+    return pa.table([pa.array(list(c), type=t) for c, t in zip(cols, types)], schema=schema)
 
 
 class Recorder:
@@ -46,6 +52,8 @@ class Recorder:
 
     def __init__(self, signals: tuple[str, ...]) -> None:
         self.signals = signals
+        self._pick = (operator.itemgetter(*signals) if len(signals) > 1 else
+                      lambda m: tuple(m[n] for n in signals))          # (itemgetter of one name gives no tuple)
         self.layer_names: tuple[str, ...] | None = None
         self.decisions: list[tuple] = []
         self.observed: list[tuple] = []
@@ -67,8 +75,9 @@ class Recorder:
                                bool(d.entries_allowed), bool(d.taker_allowed), d.max_leverage,
                                bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons),
                                len(self._orders)))
-        self.observed.append((now, step, *[float(signals[n]) for n in self.signals]))
-        self.true.append((now, step, *[float(truth[n]) for n in self.signals]))
+        pick = self._pick
+        self.observed.append((now, step) + pick(signals))     # numbers: the tables are built as float64
+        self.true.append((now, step) + pick(truth))
 
     def equity(self, now: float, *values: float) -> None:
         self.equity_rows.append((now, *values))
