@@ -159,7 +159,7 @@ def test_replay_of_the_sample_file_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(TwinConfigError) as info:
         World(WorldConfig.from_mapping({"market": {"replay_path": str(bad)}}), "survival", 0)
     assert str(bad) in str(info.value) and "t_s" in str(info.value)
-    with pytest.raises(TwinConfigError, match="Arrow IPC or Parquet price file \(it does not exist\)"):
+    with pytest.raises(TwinConfigError, match=r"Arrow IPC or Parquet price file \(it does not exist\)"):
         World(WorldConfig.from_mapping({"market": {"replay_path": str(tmp_path / "none.arrow")}}), "survival", 0)
 
 
