@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from controller import ConfigError, load_config
 
@@ -32,13 +32,15 @@ EXIT_OK, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
 def paper(config_path: str | Path, *, records_dir: str | Path | None = None, instruments: Sequence[str] = (),
           build_only: bool = False, environ: Mapping[str, str] | None = None,
           say: Callable[[str], None] = print, code: CodeState | None = None,
-          options: "PaperOptions | None" = None, command: str = "nor paper") -> int:
+          options: "PaperOptions | None" = None, command: str = "nor paper",
+          cluster: Mapping[str, Any] | None = None) -> int:
     """Gate, build and (unless ``build_only``) run the paper node; returns an exit code.
 
     ``records_dir`` defaults to ``promotions/`` beside the config file; the trusted keys come from ``environ``
     (see :mod:`scenarios.signing`); ``code`` is the running code (default: this source tree's).
     ``options`` (default Binance market data, until Ctrl-C) set the feed, duration, stand-ins and faults
-    of the whole paper loop (``scenarios.paper_run``).
+    of the whole paper loop (``scenarios.paper_run``); ``cluster`` describes the local cluster a ``member``
+    fault kills in (default: the one ``nor infra up`` recorded).
     """
     env = os.environ if environ is None else environ
     try:
@@ -62,4 +64,5 @@ def paper(config_path: str | Path, *, records_dir: str | Path | None = None, ins
     options = options or PaperOptions()
     options = replace(options, instruments=tuple(instruments)) if instruments else options
     # the whole loop, on Binance market data or a replay feed (scenarios.paper_run)
-    return run_paper_session(config, options, build_only=build_only, environ=env, command=command, say=say)
+    return run_paper_session(config, options, build_only=build_only, environ=env, command=command, say=say,
+                             cluster=cluster)

@@ -2,8 +2,11 @@
 
 What ``nor paper --config C --feed replay:sample --duration 10m --speed 20 --stand-ins
 mc_forewarner,exf,esof --fault mc_forewarner@30s --fault heartbeat@2m+30s --fault member@4m`` runs
-once its promotion gate has passed (``scenarios.paper_run.run_paper_session``, with the options the
-CLI parses): ten minutes of the node's clock (the controller's and the health publishers' time) with
+through its promotion gate, by the honest path of the README: the default config is written to a file,
+its default-suite evidence made with ``nor run --controller C``, a key made with ``nor promote
+--init-key`` (in a temporary config directory) and the config promoted with ``nor promote C --evidence
+RUN``; the session is then started by ``scenarios.paper.paper`` (what ``nor paper`` calls: the gate
+first, with the options the CLI parses), ten minutes of the node's clock (the controller's and the health publishers' time) with
 the sample prices played at 20× (200 min of market time), against three real Hazelcast 5.7.0 members
 (``infra.LocalCluster``). Scripted faults: the stand-in MC-Forewarner stops at 30 s (for good), the
 agent heartbeat stops at 2 min for 30 s, member 2 is SIGKILLed at 4 min (its pid from the cluster's
@@ -17,13 +20,19 @@ takes the same posture sequence with every transition within the bound below.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from controller import default_config
-from scenarios.paper_run import parse_options, run_paper_session
+from controller import default_config, dump_config
+from scenarios.paper import paper
+from scenarios.paper_run import parse_options
+
+NOR = Path(sys.executable).with_name("nor")
 
 FAULTS = ["mc_forewarner@30s", "heartbeat@2m+30s", "member@4m"]
 TRANSITION_BOUND_S = 2.0
@@ -66,18 +75,46 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def session(cluster, tmp_path_factory):
+def promoted(tmp_path_factory):
+    """(config path, environment): the default config promoted on its own default-suite evidence by the
+    README's commands, its key and trusted key in a temporary config directory (never the user's)."""
+    home = tmp_path_factory.mktemp("promoted")
+    config = home / "dolphin.toml"
+    config.write_text(dump_config(default_config()), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOR_PROMOTION_KEY_FILE", "NOR_PROMOTION_TRUSTED_KEYS")}
+    env["XDG_CONFIG_HOME"] = str(home / "xdg")
+    evidence = home / "evidence"
+    for args in (["run", "--controller", str(config), "--run-dir", str(evidence)], ["promote", "--init-key"],
+                 ["promote", str(config), "--evidence", str(evidence)]):
+        proc = subprocess.run([str(NOR), *args], env=env, capture_output=True, text=True, timeout=3600)
+        assert proc.returncode == 0, (f"nor {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}\n"
+                                      f"{proc.stderr[-4000:]}")
+        print(f"nor {' '.join(args)}: {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ''}")
+    return config, env
+
+
+@pytest.fixture(scope="module")
+def session(promoted, cluster, tmp_path_factory):
+    config, env = promoted
     out = tmp_path_factory.mktemp("paper-check")
     options = parse_options("replay:sample", "10m", 20.0, "mc_forewarner,exf,esof", FAULTS, out)
-    env = {"NOR_HZ_MEMBERS": ",".join(cluster.client_addresses), "NOR_HZ_CLUSTER": cluster.settings.cluster_name}
+    env = {**env, "NOR_HZ_MEMBERS": ",".join(cluster.client_addresses),
+           "NOR_HZ_CLUSTER": cluster.settings.cluster_name}
     lines: list[str] = []
     victim = cluster.member(2).pid
-    code = run_paper_session(default_config(), options, environ=env, say=lines.append, cluster=cluster.describe(),
-                             command="nor paper --config C --feed replay:sample --duration 10m --speed 20 "
-                                     "--stand-ins mc_forewarner,exf,esof " + " ".join(f"--fault {f}" for f in FAULTS))
-    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    code = paper(config, options=options, environ=env, say=lines.append, cluster=cluster.describe(),
+                 command=f"nor paper --config {config} --feed replay:sample --duration 10m --speed 20 "
+                         "--stand-ins mc_forewarner,exf,esof " + " ".join(f"--fault {f}" for f in FAULTS))
+    runs = [p for p in out.iterdir() if p.is_dir()]
     print("\n".join(lines))
-    return code, run_dir, lines, victim, not cluster.member(2).alive()
+    assert len(runs) == 1, (code, lines[-20:])
+    return code, runs[0], lines, victim, not cluster.member(2).alive()
+
+
+def test_the_session_went_through_the_promotion_gate(session) -> None:
+    code, _, lines, _, _ = session
+    assert lines and lines[0].startswith("config ") and " promoted " in lines[0], lines[:3]
+    assert not any("refused" in line for line in lines)
 
 
 def _twin_tables(until_s: float) -> dict:
