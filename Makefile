@@ -39,7 +39,8 @@ test-cluster: $(STAMP)
 	$(PY) -m pytest -q -rA tests/cluster $(PYTEST_ARGS)
 
 # the paper loop's done-when run: 10 min of node time at 20x against three real members, scripted
-# faults, compared with the twin (~11 min; .ci/run runs it after make test); the session's run
+# faults, compared with the twin, after promoting the default config on a default-suite run (~20 min;
+# .ci/run runs it after make test); the session's run
 # directory stays in $(PAPER_CHECK_DIR) (for CI artifacts)
 PAPER_CHECK_DIR ?= .cache/paper-check
 paper-check: $(STAMP) infra
