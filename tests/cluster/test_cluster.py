@@ -38,7 +38,7 @@ at = "3m"
 for = "4m"
 """
 LONG = """name = "cl_long"
-duration = "30m"
+duration = "6h"             # long enough (~4 s) to be killed mid-task on a quiet machine
 seeds = [1]
 companions = []
 [liveness]
