@@ -98,7 +98,7 @@ class ClusterConfig:
     migration_s: float = _f(0.004, 0.0, 3600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
     client_reconnect_s: float = _f(0.005, 0.0, 3600.0)
-    client_retry_initial_backoff_s: float = _f(0.1, 0.0, 3600.0)
+    client_retry_initial_backoff_s: float = _f(0.1, 0.001, 3600.0)
     client_retry_max_backoff_s: float = _f(1.0, 0.001, 3600.0)
     client_retry_multiplier: float = _f(1.05, 1.0, 100.0)
     invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
