@@ -7,11 +7,12 @@ defaults claim to model (silent-member detection = ``detection_delay_s`` through
 
 * member-failure detection after SIGKILL (twin: ``crash_detection_s``) and after SIGSTOP (twin:
   ``detection_delay_s``) (fault -> a surviving member's view shrinks)
-* migration: detection -> the cluster reports itself safe again (backups re-created)
+* migration: detection -> the cluster reports itself safe again (backups re-created; 2 ms polls)
 * split-brain merge: every member link cut until each member is alone, then healed -> member 0
   sees another member again, and all of them (twin: ``merge_delay_s``)
 * client cut off (Toxiproxy ``timeout`` toxic on every client proxy) -> DISCONNECTED
-* reconnect after heal (client proxies disabled, then enabled -> CONNECTED)
+* reconnect after heal (client proxies disabled, then enabled -> CONNECTED; the twin: its next retry
+  after a heal that comes as long after the disconnect, plus ``client_reconnect_s``)
 * near-cache invalidation latency (write sent -> the reader's near cache invalidated; printed for
   reference: the twin's agent, like the Hazelcast adapter, reads a write from its entry event)
 * write sent -> entry event in another client (the twin: the writer's hop to the owner plus the
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hazelcast import build_client, load_hz_config  # noqa: E402
 from infra import LocalCluster, MemberSettings  # noqa: E402
+from twin.client import retry_backoffs  # noqa: E402
 from twin.config import ClusterConfig, NetworkConfig  # noqa: E402
 from twin.network import Link  # noqa: E402
 from twin.rng import Streams  # noqa: E402
@@ -67,7 +69,7 @@ def member_faults(cluster, n: int) -> dict[str, list[float]]:
             out[f"detect_{kind}"].append(t_det - t0)
             if kind == "sigkill":
                 t_safe = _wait(lambda: _size(cluster, 0) == (2, True) and _size(cluster, 1) == (2, True),
-                               120.0, "safe", 0.02)
+                               120.0, "safe", 0.002)
                 out["migration"].append(t_safe - t_det)
     cluster.heal()
     return out
@@ -101,7 +103,7 @@ def _client(cluster, twin: ClusterConfig, near_cache: bool, listeners=()):
 
 
 def client_faults(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]]:
-    out = {"disconnect": [], "reconnect": []}
+    out = {"disconnect": [], "reconnect": [], "refused": []}
     events: list[tuple[float, str]] = []
     client, _ = _client(cluster, twin, False, [lambda s: events.append((time.monotonic(), s))])
     proxies = [cluster.proxy(f"c{i}") for i in range(cluster.size)]
@@ -112,13 +114,15 @@ def client_faults(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]
                 p.add_toxic(type="timeout", name="cut_up", stream="upstream", attributes={"timeout": 0})
             t0 = time.monotonic()
             _wait(lambda: any(s == "DISCONNECTED" and t >= t0 for t, s in events), 120.0, "DISCONNECTED", 0.01)
-            out["disconnect"].append(next(t for t, s in events if s == "DISCONNECTED" and t >= t0) - t0)
+            t_down = next(t for t, s in events if s == "DISCONNECTED" and t >= t0)
+            out["disconnect"].append(t_down - t0)
             for p in proxies:  # from a swallowed cut to a clean refusal: the client retries, then heal
                 p.disable()
                 p.destroy_toxic("cut")
                 p.destroy_toxic("cut_up")
             time.sleep(1.0)
             t1 = time.monotonic()
+            out["refused"].append(t1 - t_down)   # the client has been retrying this long at the heal
             for p in proxies:
                 p.enable()
             _wait(lambda: any(s == "CONNECTED" and t >= t1 for t, s in events), 120.0, "CONNECTED", 0.01)
@@ -163,6 +167,18 @@ def data_paths(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]]:
     return out
 
 
+def twin_reconnect_s(twin: ClusterConfig, retrying_s: float) -> float:
+    """The twin's reconnect after a heal that comes ``retrying_s`` after the disconnect: the wait for
+    the next attempt of :func:`twin.client.retry_backoffs` (the first at the disconnect) plus
+    ``client_reconnect_s`` (the model in :meth:`twin.client.Client._attempt`)."""
+    attempt = 0.0
+    for wait in retry_backoffs(twin):
+        if attempt >= retrying_s:
+            break
+        attempt += wait
+    return attempt - retrying_s + twin.client_reconnect_s
+
+
 def twin_entry_event_s(net: NetworkConfig, n: int = 20001) -> float:
     """The twin's write -> entry event with ``net``: the writer's hop to the owner
     (``sensor.<name>->cluster``) plus the owner's event to the agent (``cluster<->agent``), median of
@@ -197,7 +213,9 @@ def main() -> int:
         ("partition healed -> first merge", "merge_first", "merge_delay_s", twin.merge_delay_s),
         ("partition healed -> all merged", "merge_all", "merge_delay_s", twin.merge_delay_s),
         ("client cut off -> DISCONNECTED", "disconnect", "client_heartbeat_timeout_s", twin.client_heartbeat_timeout_s),
-        ("reconnect after heal", "reconnect", "client_reconnect_s", twin.client_reconnect_s),
+        ("reconnect after heal", "reconnect", f"next retry ({twin.client_retry_initial_backoff_s:g} s x "
+         f"{twin.client_retry_multiplier:g}^k <= {twin.client_retry_max_backoff_s:g} s) + client_reconnect_s "
+         f"{twin.client_reconnect_s:g}", statistics.median(twin_reconnect_s(twin, r) for r in real["refused"])),
         ("write -> entry event", "entry_event", hops, twin_entry_event_s(net)),
     ]
     print(f"{'figure':36s} {'real median':>12s} {'real max':>10s}  {'twin':>9s}  {'twin/real':>9s}  twin setting")
@@ -206,6 +224,11 @@ def main() -> int:
         ratio = twin_s / med if med > 0 else float("inf")
         flag = "" if 0.8 <= ratio <= 1.2 else "  (outside 20 %)"
         print(f"{label:36s} {med:10.4f} s {top:8.4f} s  {twin_s:7.4f} s  {ratio:9.2f}  {setting}{flag}")
+    waits = [twin_reconnect_s(twin, r) - twin.client_reconnect_s for r in real["refused"]]
+    handshake = statistics.median(r - w for r, w in zip(real["reconnect"], waits))
+    print(f"{'reconnect: real - twin wait for retry':36s} {handshake:10.4f} s"
+          f"  (the real handshake the twin's client_reconnect_s models; retrying at the heal "
+          f"{statistics.median(real['refused']):.3f} s, twin wait {statistics.median(waits):.4f} s)")
     inv = real["invalidation"]
     print(f"{'near-cache invalidation':36s} {statistics.median(inv):10.4f} s {max(inv):8.4f} s  (not on the twin's "
           "path: the agent reads a write from its entry event, which carries the value)")

@@ -7,9 +7,15 @@ state on the agent's behalf.
   heartbeats each open connection; a reply comes back only if the ping crosses the link (up,
   not lost) to a live member it can reach. A connection with no reply for
   ``client_heartbeat_timeout_s`` is closed; one to a crashed member closes at once (its socket
-  was reset: the reset crosses the link like any message). A closed one is re-opened once its member has
-  answered connection attempts for ``client_reconnect_s``. The client is connected while any
+  was reset: the reset crosses the link like any message). The client is connected while any
   connection is open (its near cache updates only then).
+* **Reconnect.** A client left with no connection tries every member at once, then again after
+  each backoff of :func:`retry_backoffs` (the hazelcast-python-client's wait strategy: initial,
+  times the multiplier per attempt, capped), on its own timeline, not the agent's ticks. The
+  first attempt that reaches an answering member opens its connection ``client_reconnect_s``
+  later (connect and authentication); so a heal is noticed at the next attempt after it. While
+  connected, a lost member's connection is re-opened at a check (every agent tick, as the
+  client's 1 s connect-all-members timer) once the member has answered for ``client_reconnect_s``.
 * **Member view.** The cluster-view listener sits on one connection (the lowest-index open one).
   When members detect a membership change, the listener's member sends its own member list (the
   live members on its side of any partition) over the link; the client's view changes when that
@@ -23,14 +29,24 @@ state on the agent's behalf.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .wiring import Flow
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .config import ClusterConfig
     from .context import Context
 
-__all__ = ["Client"]
+__all__ = ["Client", "retry_backoffs"]
+
+
+def retry_backoffs(cfg: "ClusterConfig") -> Iterator[float]:
+    """The waits between a disconnected client's connection attempts: ``client_retry_initial_backoff_s``,
+    then times ``client_retry_multiplier`` each, capped at ``client_retry_max_backoff_s``."""
+    backoff = min(cfg.client_retry_initial_backoff_s, cfg.client_retry_max_backoff_s)
+    while True:
+        yield backoff
+        backoff = min(backoff * cfg.client_retry_multiplier, cfg.client_retry_max_backoff_s)
 
 
 class Client:
@@ -52,6 +68,8 @@ class Client:
         self.on_change: Callable[[], None] = lambda: None
         self._draw = ctx.streams.buffer("client.heartbeat")
         self._event_draw = ctx.streams.buffer("client.membership")
+        self._retry_draw = ctx.streams.buffer("client.retry")
+        self._retry_epoch = 0
 
     def flows(self) -> list[Flow]:
         """For :mod:`twin.wiring`: the connections cross the agent's link from the agent's node (the
@@ -59,11 +77,11 @@ class Client:
         return [Flow(f"link.{self.link.name}", "client"), Flow("node.agent", "client")]
 
     # -- heartbeats and connections -----------------------------------------------------------
-    def _answers(self, m: int) -> bool:
+    def _answers(self, m: int, draw=None) -> bool:
         """One ping to member ``m`` now: True if its reply comes back (the ping itself decides)."""
         cluster = self.ctx.cluster
         return (cluster.alive[m] and self.ctx.network.can_reach("agent", cluster.names[m])
-                and self.link.delay_s(self._draw) is not None)
+                and self.link.delay_s(self._draw if draw is None else draw) is not None)
 
     def _reset(self, m: int) -> bool:
         """The connection to member ``m`` was reset: its process is gone and the reset reached the agent."""
@@ -81,7 +99,7 @@ class Client:
                     self.last_reply_s[m] = now
                 elif now - self.last_reply_s[m] >= timeout or self._reset(m):
                     self._close(m, now)
-            elif ok:
+            elif ok and self.connected:
                 since = self._answering_since[m]
                 if since is None:
                     since = self._answering_since[m] = now
@@ -89,13 +107,45 @@ class Client:
                     self._open(m, now)
             else:
                 self._answering_since[m] = None
-        connected = any(self.open)
+        return self._set_connected(any(self.open))
+
+    def _set_connected(self, connected: bool) -> bool:
+        """Record a flip of the connected state (a lost one starts the retry loop); True if it flipped."""
         if connected == self.connected:
             return False
         self.connected = connected
         self.ctx.cluster.client_connected = connected
         self.ctx.record("client_connected" if connected else "client_disconnected", "agent", {})
+        if not connected:
+            self._retry_epoch += 1
+            epoch, waits = self._retry_epoch, retry_backoffs(self.cfg)
+            self.ctx.call_later(0.0, lambda: self._attempt(epoch, waits))
         return True
+
+    # -- reconnect --------------------------------------------------------------------------------
+    def _attempt(self, epoch: int, waits: Iterator[float]) -> None:
+        """One connection attempt of a disconnected client: every member is tried; the first that
+        answers is connected ``client_reconnect_s`` later, else the next attempt after the backoff."""
+        if epoch != self._retry_epoch or self.connected:
+            return
+        for m in range(len(self.open)):
+            if self._answers(m, self._retry_draw):
+                self.ctx.call_later(self.cfg.client_reconnect_s, lambda: self._reconnected(epoch, m, waits))
+                return
+        self.ctx.call_later(next(waits), lambda: self._attempt(epoch, waits))
+
+    def _reconnected(self, epoch: int, m: int, waits: Iterator[float]) -> None:
+        """The handshake with member ``m`` is over: connected if it still answers, else retry."""
+        if epoch != self._retry_epoch or self.connected:
+            return
+        if not self._answers(m, self._retry_draw):
+            self.ctx.call_later(next(waits), lambda: self._attempt(epoch, waits))
+            return
+        before = self.quorum_ok()
+        self._open(m, self.ctx.now())
+        self._set_connected(True)
+        if self.quorum_ok() != before:
+            self.on_change()
 
     def _close(self, m: int, now: float) -> None:
         self.open[m] = False

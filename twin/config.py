@@ -75,8 +75,14 @@ class ClusterConfig:
     a silent one (partitioned or paused: no heartbeats) after ``detection_delay_s``; the sides of a
     healed partition merge after ``merge_delay_s``; a restarted member (a new process) joins after
     ``restart_join_s`` (its start-up).
-    Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply
-    and re-opened ``client_reconnect_s`` after its member answers again; an operation is retried
+    Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply.
+    A client left with no connection retries the members at once, then after a backoff of
+    ``client_retry_initial_backoff_s`` growing by ``client_retry_multiplier`` per attempt up to
+    ``client_retry_max_backoff_s`` (the Hazelcast adapter's 0.1 s / 1.05 / 1 s); an attempt that
+    reaches an answering member opens the connection ``client_reconnect_s`` later (connect and
+    authentication). A connected client re-opens a lost member's connection at its next check
+    (every agent tick, as the client's 1 s connect-all-members timer) once the member has answered
+    for ``client_reconnect_s``. An operation is retried
     every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
     defaults: 1 s and 120 s).
     """
@@ -89,9 +95,12 @@ class ClusterConfig:
     crash_detection_s: float = _f(0.35, 0.0, 3600.0)
     merge_delay_s: float = _f(4.0, 0.0, 3600.0)
     restart_join_s: float = _f(4.5, 0.0, 3600.0)
-    migration_s: float = _f(0.011, 0.0, 3600.0)
+    migration_s: float = _f(0.004, 0.0, 3600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
-    client_reconnect_s: float = _f(0.18, 0.0, 3600.0)
+    client_reconnect_s: float = _f(0.005, 0.0, 3600.0)
+    client_retry_initial_backoff_s: float = _f(0.1, 0.001, 3600.0)
+    client_retry_max_backoff_s: float = _f(1.0, 0.001, 3600.0)
+    client_retry_multiplier: float = _f(1.05, 1.0, 100.0)
     invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
     invocation_retry_pause_s: float = _f(1.0, 0.01, 3600.0)
 

@@ -46,6 +46,8 @@ def test_from_mapping_reads_sections_durations_and_link_overrides() -> None:
     ({"markets": {}}, "markets", "one of the sections"),
     ({"cluster": {"detection_delay_s": "soon"}}, "cluster.detection_delay_s", "duration"),
     ({"cluster": {"migration_s": float("nan")}}, "cluster.migration_s", "a number"),
+    # a zero backoff would retry a disconnected client forever at one instant
+    ({"cluster": {"client_retry_initial_backoff_s": 0}}, "cluster.client_retry_initial_backoff_s", "[0.001, 3600]"),
     ({"cluster": {"members": 3, "quorum_size": 4}}, "cluster.quorum_size", "at most cluster.members"),
     ({"sensors": {"scan_short_window": 100, "scan_long_window": 60}}, "sensors.scan_long_window", ">="),
     ({"network": {"links": {"nowhere": {}}}}, "network.links.nowhere", "a link name"),
