@@ -8,6 +8,7 @@ directory is ``<run>/scenario=<name>/seed=<n>`` and the file format is :mod:`tra
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class CaseResult:
     error: str = ""
     trace_sha256: str = ""
     companions: tuple[str, ...] = ()
+    cpu_s: float = 0.0          # CPU seconds of the process that ran the case (not in the manifest: a figure)
+    worker: int = 0             # the id of that process (benchmarks/suite_bench.py: CPU per worker)
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -77,13 +80,16 @@ WorldFactory = Callable[[Any, Any, int], World]
 
 
 def simulate(scenario: Scenario, seed: int, controller: Any, faults: tuple[Fault, ...],
-             world_factory: WorldFactory = World) -> dict[str, pa.Table]:
+             world_factory: WorldFactory = World, signals: bool = True) -> dict[str, pa.Table]:
     """Run the twin for the scenario's duration with ``faults``; the trace tables.
 
     ``world_factory(world_config, controller, seed)`` builds the world: :class:`twin.World` itself, or a
     subclass running a variant agent, exchange or ledger (the planted-defect catalogue in ``tests/planted``).
+    ``signals=False`` (companion runs, which keep only :data:`COMPANION_TABLES`) records no signal rows and
+    computes no ground truth; every other table is the same, byte for byte.
     """
     world = world_factory(scenario.world, controller, seed)
+    world.recorder.keep_signals = signals
     inject(world, faults)
     return world.run(scenario.duration_s).tables
 
@@ -125,7 +131,7 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
     (the same system without faults). The judge always reads the scenario's declared config.
     """
     meta = TraceMeta(scenario.name, seed)
-    start = clock()
+    start, cpu_start = clock(), time.process_time()
     faults: tuple[Fault, ...] = ()
     result = CaseResult(scenario.name, seed, rel_dir, "ERROR", 0.0, scenario.controller.config_id, faults)
     try:
@@ -139,7 +145,7 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
         for name in companions:
             ctl = controller(scenario.controller) if name == "nofault" else make_controller(name)
             ctables = simulate(scenario, seed, ctl, () if name == "nofault" else faults,
-                               world_factory if name == "nofault" else World)
+                               world_factory if name == "nofault" else World, signals=False)
             comp[name] = ctables
             for t in COMPANION_TABLES:
                 write_table(trace_path(case_dir / "companions" / name, t), ctables[t], meta)
@@ -154,4 +160,5 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
         result.verdict = "ERROR"
         result.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
     result.wall_s = round(clock() - start, 3)
+    result.cpu_s, result.worker = time.process_time() - cpu_start, os.getpid()
     return result
