@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -26,7 +26,7 @@ from .checks import EXPECTATIONS, CheckResult, RunView, run_liveness, run_safety
 from .model import Scenario
 
 __all__ = ["Verdict", "VERDICTS", "CaseResult", "run_case", "simulate", "judge", "verdict_of", "trace_sha256",
-           "COMPANION_TABLES"]
+           "COMPANION_TABLES", "nofault_key", "nofault_tables"]
 
 VERDICTS = ("PASS", "SAFETY", "LIVENESS", "EXPECTATION", "ERROR")
 _PRECEDENCE = {"ERROR": 4, "SAFETY": 3, "LIVENESS": 2, "EXPECTATION": 1, "PASS": 0}
@@ -94,6 +94,25 @@ def simulate(scenario: Scenario, seed: int, controller: Any, faults: tuple[Fault
     return world.run(scenario.duration_s).tables
 
 
+def nofault_key(scenario: Scenario, seed: int) -> tuple:
+    """What the ``nofault`` companion (the scenario's world and controller, no faults) depends on besides the
+    duration: cases with equal keys share one world, run once to the longest duration (:func:`nofault_tables`)."""
+    return (scenario.world, scenario.controller.config_id, seed)
+
+
+def nofault_tables(scenario: Scenario, seed: int, durations_s: Sequence[float]) -> dict[float, dict[str, pa.Table]]:
+    """The ``nofault`` companion's tables at each of ``durations_s``, as :func:`run_case` computes them (default
+    controller and world) for a scenario of that duration: one world runs on from one duration to the next, and
+    a world run to ``d`` then on is the world run to ``d`` (no draw or event depends on where a run stops)."""
+    world = World(scenario.world, SurvivalController(scenario.controller), seed)
+    world.recorder.keep_signals = False
+    out = {}
+    for d in sorted(set(durations_s)):
+        tables = world.run(d).tables
+        out[d] = {t: tables[t] for t in COMPANION_TABLES}
+    return out
+
+
 def judge(scenario: Scenario, faults: tuple[Fault, ...], tables: Mapping[str, pa.Table],
           companions: Mapping[str, Mapping[str, pa.Table]]) -> list[CheckResult]:
     """Safety, liveness, then the scenario's expectations."""
@@ -123,12 +142,14 @@ def trace_sha256(case_dir: Path) -> str:
 
 def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, companions: tuple[str, ...] = (),
              clock: Callable[[], float] = time.perf_counter, controller: Callable[[Any], Any] = SurvivalController,
-             world_factory: WorldFactory = World) -> CaseResult:
+             world_factory: WorldFactory = World,
+             given: Mapping[str, Mapping[str, pa.Table]] | None = None) -> CaseResult:
     """Run, judge and write one case; a crash gives verdict ERROR (with ``error.txt``), never an exception.
 
     ``controller(config)`` builds the controller under test from the scenario's config, and ``world_factory``
     the world (see :func:`simulate`); both default to the real ones and apply to the ``nofault`` companion too
-    (the same system without faults). The judge always reads the scenario's declared config.
+    (the same system without faults). The judge always reads the scenario's declared config. ``given``: companion
+    tables already simulated elsewhere (the suite's shared ``nofault`` runs, :func:`nofault_tables`), used as they are.
     """
     meta = TraceMeta(scenario.name, seed)
     start, cpu_start = clock(), time.process_time()
@@ -144,8 +165,9 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
         comp: dict[str, Mapping[str, pa.Table]] = {}
         for name in companions:
             ctl = controller(scenario.controller) if name == "nofault" else make_controller(name)
-            ctables = simulate(scenario, seed, ctl, () if name == "nofault" else faults,
-                               world_factory if name == "nofault" else World, signals=False)
+            ctables = given[name] if given and name in given else \
+                simulate(scenario, seed, ctl, () if name == "nofault" else faults,
+                         world_factory if name == "nofault" else World, signals=False)
             comp[name] = ctables
             for t in COMPANION_TABLES:
                 write_table(trace_path(case_dir / "companions" / name, t), ctables[t], meta)
