@@ -24,7 +24,7 @@ from scenarios.runner import RunOptions, run_suite
 TARGET_S = 300.0
 
 
-def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, int, dict[str, int], int]:
+def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, list, dict[str, int], int]:
     scenarios = load_scenarios([DEFAULT_SUITE])
     with tempfile.TemporaryDirectory(prefix="suite-bench-") as tmp:
         t0 = time.perf_counter()
@@ -32,7 +32,23 @@ def _time(jobs: int, seeds: int | None, companions: bool) -> tuple[float, int, d
                                                  progress=False, report=False), echo=lambda _line: None)
         wall = time.perf_counter() - t0
         traces = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
-    return wall, len(result.results), result.manifest["verdicts"], traces
+    return wall, result.results, result.manifest["verdicts"], traces
+
+
+def _cpu_lines(results: list, wall: float) -> list[str]:
+    """CPU seconds per worker process (each case measures its own process's CPU) and the costliest scenarios."""
+    per_worker: dict[int, float] = {}
+    per_scenario: dict[str, float] = {}
+    for r in results:
+        per_worker[r.worker] = per_worker.get(r.worker, 0.0) + r.cpu_s
+        per_scenario[r.scenario] = per_scenario.get(r.scenario, 0.0) + r.cpu_s
+    total = sum(per_worker.values())
+    lines = [f"CPU of the cases: {total:.1f} s in all; per worker "
+             + ", ".join(f"{cpu:.1f} s ({cpu / wall:.0%} of wall)" for cpu in sorted(per_worker.values(), reverse=True))]
+    top = sorted(per_scenario.items(), key=lambda kv: -kv[1])[:8]
+    lines.append("costliest scenarios (CPU s, all seeds and companions): "
+                 + ", ".join(f"{name} {cpu:.1f}" for name, cpu in top))
+    return lines
 
 
 def main() -> int:
@@ -44,9 +60,12 @@ def main() -> int:
     cores = os.cpu_count() or 1
     print(f"default suite: {DEFAULT_SUITE}; cores={cores}; {'quick (seed 1, no companions)' if args.quick else 'default seeds, companions on'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    par, cases, verdicts, traces = _time(cores, seeds, companions)
+    par, results, verdicts, traces = _time(cores, seeds, companions)
+    cases = len(results)
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"jobs={cores}: {par:8.1f} s wall for {cases} cases ({par / cases:.2f} s/case); verdicts {verdicts}")
+    for line in _cpu_lines(results, par):
+        print(line)
     print(f"target <= {TARGET_S:.0f} s on 2 cores: {'met' if par <= TARGET_S else 'MISSED'}")
     print(f"trace files (Parquet, companions included): {traces / 1e6:.1f} MB ({traces / cases / 1e6:.2f} MB/case)")
     if not args.skip_serial and cores > 1:

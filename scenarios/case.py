@@ -8,11 +8,12 @@ directory is ``<run>/scenario=<name>/seed=<n>`` and the file format is :mod:`tra
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -25,7 +26,7 @@ from .checks import EXPECTATIONS, CheckResult, RunView, run_liveness, run_safety
 from .model import Scenario
 
 __all__ = ["Verdict", "VERDICTS", "CaseResult", "run_case", "simulate", "judge", "verdict_of", "trace_sha256",
-           "COMPANION_TABLES"]
+           "COMPANION_TABLES", "nofault_key", "nofault_tables"]
 
 VERDICTS = ("PASS", "SAFETY", "LIVENESS", "EXPECTATION", "ERROR")
 _PRECEDENCE = {"ERROR": 4, "SAFETY": 3, "LIVENESS": 2, "EXPECTATION": 1, "PASS": 0}
@@ -59,6 +60,8 @@ class CaseResult:
     error: str = ""
     trace_sha256: str = ""
     companions: tuple[str, ...] = ()
+    cpu_s: float = 0.0          # CPU seconds of the process that ran the case (not in the manifest: a figure)
+    worker: int = 0             # the id of that process (benchmarks/suite_bench.py: CPU per worker)
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -77,15 +80,37 @@ WorldFactory = Callable[[Any, Any, int], World]
 
 
 def simulate(scenario: Scenario, seed: int, controller: Any, faults: tuple[Fault, ...],
-             world_factory: WorldFactory = World) -> dict[str, pa.Table]:
+             world_factory: WorldFactory = World, signals: bool = True) -> dict[str, pa.Table]:
     """Run the twin for the scenario's duration with ``faults``; the trace tables.
 
     ``world_factory(world_config, controller, seed)`` builds the world: :class:`twin.World` itself, or a
     subclass running a variant agent, exchange or ledger (the planted-defect catalogue in ``tests/planted``).
+    ``signals=False`` (companion runs, which keep only :data:`COMPANION_TABLES`) records no signal rows and
+    computes no ground truth; every other table is the same, byte for byte.
     """
     world = world_factory(scenario.world, controller, seed)
+    world.recorder.keep_signals = signals
     inject(world, faults)
     return world.run(scenario.duration_s).tables
+
+
+def nofault_key(scenario: Scenario, seed: int) -> tuple:
+    """What the ``nofault`` companion (the scenario's world and controller, no faults) depends on besides the
+    duration: cases with equal keys share one world, run once to the longest duration (:func:`nofault_tables`)."""
+    return (scenario.world, scenario.controller.config_id, seed)
+
+
+def nofault_tables(scenario: Scenario, seed: int, durations_s: Sequence[float]) -> dict[float, dict[str, pa.Table]]:
+    """The ``nofault`` companion's tables at each of ``durations_s``, as :func:`run_case` computes them (default
+    controller and world) for a scenario of that duration: one world runs on from one duration to the next, and
+    a world run to ``d`` then on is the world run to ``d`` (no draw or event depends on where a run stops)."""
+    world = World(scenario.world, SurvivalController(scenario.controller), seed)
+    world.recorder.keep_signals = False
+    out = {}
+    for d in sorted(set(durations_s)):
+        tables = world.run(d).tables
+        out[d] = {t: tables[t] for t in COMPANION_TABLES}
+    return out
 
 
 def judge(scenario: Scenario, faults: tuple[Fault, ...], tables: Mapping[str, pa.Table],
@@ -117,15 +142,17 @@ def trace_sha256(case_dir: Path) -> str:
 
 def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, companions: tuple[str, ...] = (),
              clock: Callable[[], float] = time.perf_counter, controller: Callable[[Any], Any] = SurvivalController,
-             world_factory: WorldFactory = World) -> CaseResult:
+             world_factory: WorldFactory = World,
+             given: Mapping[str, Mapping[str, pa.Table]] | None = None) -> CaseResult:
     """Run, judge and write one case; a crash gives verdict ERROR (with ``error.txt``), never an exception.
 
     ``controller(config)`` builds the controller under test from the scenario's config, and ``world_factory``
     the world (see :func:`simulate`); both default to the real ones and apply to the ``nofault`` companion too
-    (the same system without faults). The judge always reads the scenario's declared config.
+    (the same system without faults). The judge always reads the scenario's declared config. ``given``: companion
+    tables already simulated elsewhere (the suite's shared ``nofault`` runs, :func:`nofault_tables`), used as they are.
     """
     meta = TraceMeta(scenario.name, seed)
-    start = clock()
+    start, cpu_start = clock(), time.process_time()
     faults: tuple[Fault, ...] = ()
     result = CaseResult(scenario.name, seed, rel_dir, "ERROR", 0.0, scenario.controller.config_id, faults)
     try:
@@ -138,8 +165,9 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
         comp: dict[str, Mapping[str, pa.Table]] = {}
         for name in companions:
             ctl = controller(scenario.controller) if name == "nofault" else make_controller(name)
-            ctables = simulate(scenario, seed, ctl, () if name == "nofault" else faults,
-                               world_factory if name == "nofault" else World)
+            ctables = given[name] if given and name in given else \
+                simulate(scenario, seed, ctl, () if name == "nofault" else faults,
+                         world_factory if name == "nofault" else World, signals=False)
             comp[name] = ctables
             for t in COMPANION_TABLES:
                 write_table(trace_path(case_dir / "companions" / name, t), ctables[t], meta)
@@ -154,4 +182,5 @@ def run_case(scenario: Scenario, seed: int, case_dir: Path, rel_dir: str, compan
         result.verdict = "ERROR"
         result.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:400]
     result.wall_s = round(clock() - start, 3)
+    result.cpu_s, result.worker = time.process_time() - cpu_start, os.getpid()
     return result

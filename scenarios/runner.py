@@ -8,7 +8,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import forkserver
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -20,7 +20,7 @@ from tqdm import tqdm
 from controller import ControllerConfig, default_config
 from traceio import case_dir_name
 
-from .case import CaseResult, Verdict, run_case
+from .case import CaseResult, Verdict, nofault_key, nofault_tables, run_case
 from .codestate import CodeState, code_state
 from .crash import note_run_dir
 from .workers import bind_to_parent, stop_pool
@@ -84,8 +84,9 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _job(scenario: Scenario, seed: int, case_dir: str, rel: str, companions: tuple[str, ...]) -> CaseResult:
-    return run_case(scenario, seed, Path(case_dir), rel, companions)
+def _job(scenario: Scenario, seed: int, case_dir: str, rel: str, companions: tuple[str, ...],
+         given: dict | None = None) -> CaseResult:
+    return run_case(scenario, seed, Path(case_dir), rel, companions, given=given)
 
 
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1"}
@@ -276,8 +277,7 @@ def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
         else:
             pool = _pool(workers)
             try:
-                for fut in as_completed([pool.submit(_job, *a) for a in args]):
-                    done(fut.result())
+                _run_pooled(pool, args, workers, done)
             except BaseException:      # Ctrl-C, SIGTERM, --fail-fast or a failed job: the workers stop now
                 stop_pool(pool)
                 raise
@@ -287,6 +287,52 @@ def _execute(jobs: list, run_dir: Path, workers: int, options: RunOptions,
     finally:
         bar.close()
     return results
+
+
+def _run_pooled(pool: ProcessPoolExecutor, args: list[tuple], workers: int,
+                done: Callable[[CaseResult], None]) -> None:
+    """Run the cases ``args`` (longest first) on ``pool``, ``workers + 1`` jobs in flight. Cases whose ``nofault``
+    companion comes from the same world (:func:`~scenarios.case.nofault_key`) share it: one job runs that world
+    to each of their durations in turn (:func:`~scenarios.case.nofault_tables`) and each case gets its own (if
+    that job crashes, each case runs its own nofault world, so a crash is that case's ERROR as before). The next
+    job is always for the longest case not yet started: the case itself, or its shared run if that has not
+    started (a case waiting for a shared run in flight lets the next one go)."""
+    keys: dict[tuple, list[int]] = {}
+    for i, a in enumerate(args):
+        if "nofault" in a[4]:
+            keys.setdefault(nofault_key(a[0], a[1]), []).append(i)
+    shared = {i: key for key, idx in keys.items() if len(idx) > 1 for i in idx}
+    durations = {key: [args[i][0].duration_s for i in idx] for key, idx in keys.items()}
+    tables: dict[tuple, dict | None] = {}          # key -> None while its run is in flight, then its tables
+    todo = list(range(len(args)))
+    pending: dict = {}
+
+    def feed() -> None:
+        while len(pending) <= workers and todo:
+            for n, i in enumerate(todo):
+                key = shared.get(i)
+                if key is None or tables.get(key) is not None:
+                    del todo[n]
+                    own = None if key is None else tables[key].get(args[i][0].duration_s)
+                    pending[pool.submit(_job, *args[i], None if own is None else {"nofault": own})] = None
+                    break
+                if key not in tables:
+                    tables[key] = None
+                    pending[pool.submit(nofault_tables, args[i][0], args[i][1], durations[key])] = key
+                    break
+            else:
+                return                             # every case left waits for a shared run in flight
+
+    feed()
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            key = pending.pop(fut)
+            if key is None:
+                done(fut.result())
+            else:
+                tables[key] = {} if fut.exception() is not None else fut.result()
+        feed()
 
 
 def _render(run_dir: Path, junit: Path | None, echo: Callable[[str], None]) -> bool:

@@ -118,7 +118,7 @@ class Agent:
         if trigger == "tick":
             self.client.check(now)
         signals = self.watchdog.observe(now)
-        truth = self.watchdog.truth(now)
+        truth = self.watchdog.truth(now) if self.recorder.keep_signals else None
         d = self.controller.step(now, signals)
         self.decision = d
         self.steps += 1

@@ -52,6 +52,7 @@ class Recorder:
 
     def __init__(self, signals: tuple[str, ...]) -> None:
         self.signals = signals
+        self.keep_signals = True      # False: no signals_observed/signals_true rows (and no ground truth computed)
         self._pick = (operator.itemgetter(*signals) if len(signals) > 1 else
                       lambda m: tuple(m[n] for n in signals))          # (itemgetter of one name gives no tuple)
         self.layer_names: tuple[str, ...] | None = None
@@ -66,7 +67,8 @@ class Recorder:
         """The agent's list of sent orders (in send order), so each decision row records how many preceded it."""
         self._orders = orders
 
-    def step(self, now: float, trigger: str, d: Any, signals: Mapping[str, float], truth: Mapping[str, float]) -> None:
+    def step(self, now: float, trigger: str, d: Any, signals: Mapping[str, float],
+             truth: Mapping[str, float] | None) -> None:
         layers = d.layers
         if self.layer_names is None:
             self.layer_names = tuple(layers)
@@ -75,6 +77,8 @@ class Recorder:
                                bool(d.entries_allowed), bool(d.taker_allowed), d.max_leverage,
                                bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons),
                                len(self._orders)))
+        if not self.keep_signals:
+            return
         pick = self._pick
         self.observed.append((now, step) + pick(signals))     # numbers: the tables are built as float64
         self.true.append((now, step) + pick(truth))
