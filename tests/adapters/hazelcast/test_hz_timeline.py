@@ -106,8 +106,10 @@ def test_real_and_twin_decision_timelines_agree(script, chaos, services, make_wr
                                                 nominal):
     real = real_timeline(chaos, script, services, make_writer, start_service, eventually, nominal)
     # the twin heals when the real stack was healed (the fault starts at 0 on both)
+    # the twin runs at least 30 s past the heal: when the real cluster came back at once (a fast merge), the
+    # real timeline ends seconds after the heal, before the twin's own merge delay has passed
     twin = twin_timeline(dataclasses.replace(script, hold_s=real.heal_s), twin_config(chaos.settings),
-                         real.points[-1][0] + 1.0)
+                         max(real.points[-1][0] + 1.0, real.heal_s + 30.0))
     report = (f"{script.name}: real {real.sequence()} hibernate {real.to_hibernate_s()} apex {real.to_apex_s()} "
               f"(heal at {real.heal_s:.2f} s); twin {twin.sequence()} hibernate {twin.to_hibernate_s()} "
               f"apex {twin.to_apex_s()}")
