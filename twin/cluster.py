@@ -175,13 +175,8 @@ class Cluster:
         """Entry-event transit for a change of ``key`` now, None if it cannot reach the agent (link
         down, or the owner cut from the agent) or it is still lost at the invocation timeout."""
         link = self._agent_link
-        if not link.is_up:
+        if not link.is_up or self._owner_cut_off(key):
             return None
-        net = self._net
-        if net.partitioned:
-            owner = self.owner[self.partition_id(key)]
-            if owner >= 0 and not net.can_reach("agent", self.names[owner]):
-                return None
         source = record.source if record is not None else "<lost>"
         draw = self._fetch_draws.get(source)
         if draw is None:
@@ -220,13 +215,8 @@ class Cluster:
         if self.entry_listeners.get(key) is not None or self._key_corrupt.get(key, False):
             return False
         link = self._agent_link
-        if not link.is_up:
+        if not link.is_up or self._owner_cut_off(key):
             return None
-        net = self._net
-        if net.partitioned:
-            owner = self.owner[self.partition_id(key)]
-            if owner >= 0 and not net.can_reach("agent", self.names[owner]):
-                return None
         if link.loss_ratio > 0.0:
             return False
         return link, self.fetch_draw(source)
@@ -242,6 +232,14 @@ class Cluster:
         if lst is None:
             lst = self.pending[key] = []
         lst.extend([(a + f, a, o, r) for a, o, r, f in zip(arrivals, origins, records, fetches)])
+
+    def _owner_cut_off(self, key: str) -> bool:
+        """The owner of ``key``'s partition is on the far side of a partition from the agent."""
+        net = self._net
+        if not net.partitioned:
+            return False
+        owner = self.owner[self.partition_id(key)]
+        return owner >= 0 and not net.can_reach("agent", self.names[owner])
 
     def _fetch_draw(self, record: Record | None) -> "DrawBuffer | None":
         return self.fetch_draw(record.source if record is not None else "<lost>")
