@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", type=options.seed_count, help="run seeds 1..N of every scenario (default: each file's seeds)")
     seeds.add_argument("--seed", type=_seed, action="append", dest="seed_list", metavar="S",
                        help="run exactly seed S of every scenario (repeatable)")
-    run.add_argument("--jobs", type=options.jobs, help="worker processes, 1..{options.MAX_JOBS} (default: all cores)")
+    run.add_argument("--jobs", type=options.jobs, help=f"worker processes, 1..{options.MAX_JOBS} (default: all cores)")
     run.add_argument("--controller", help="survival, static_ladder, seed_template, uncontrolled or a controller TOML path")
     run.add_argument("--out", type=Path, default=Path("runs"), help="parent of the run directory (default: runs)")
     run.add_argument("--junit", type=Path, help="also write the JUnit XML here")

@@ -1,8 +1,7 @@
 """The whole paper loop, offline: ``nor paper --feed replay:sample`` against a Hazelcast member.
 
-The grid is a real local cluster (three Hazelcast 5.7.0 members, ``infra.LocalCluster``) when the
-real-infrastructure package is present, an external one with ``NOR_HZ_MEMBERS``, and otherwise the
-wire-level test member (``tests/hzmember``). One session of ~30 s at 40× the sample's pace: the health publishers
+The grid is a real local cluster (three Hazelcast 5.7.0 members, ``infra.LocalCluster``), or an
+external one with ``NOR_HZ_MEMBERS``. One session of ~30 s at 40× the sample's pace: the health publishers
 and stand-ins fill the grid, the Actor reaches APEX from the grid, the DolphinStrategy's orders
 are placed and filled in APEX through the posture gate, a scripted fault (the book publisher
 stopped) moves the posture to STALKER, and the run directory renders with ``nor report``.
@@ -21,10 +20,7 @@ from reports import render_run
 from reports.manifest import load_manifest
 from scenarios.paper_run import PaperOptions, parse_fault_option, parse_options, run_paper_session
 
-try:  # the real local cluster (issue 13's infra/), when present
-    from infra import LocalCluster
-except ImportError:  # pragma: no cover - depends on the branch
-    LocalCluster = None
+from infra import LocalCluster
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +30,12 @@ def grid():
         yield {"NOR_HZ_MEMBERS": os.environ["NOR_HZ_MEMBERS"],
                "NOR_HZ_CLUSTER": os.environ.get("NOR_HZ_CLUSTER", "dev")}, None
         return
-    if LocalCluster is not None:
-        cluster = LocalCluster(3).start()
-        try:
-            yield {"NOR_HZ_MEMBERS": ",".join(cluster.client_addresses),
-                   "NOR_HZ_CLUSTER": cluster.settings.cluster_name}, cluster
-        finally:
-            cluster.stop()
-        return
-    from tests.hzmember.member import WireMember
-
-    member = WireMember().start()
+    cluster = LocalCluster(3).start()
     try:
-        yield {"NOR_HZ_MEMBERS": member.address, "NOR_HZ_CLUSTER": "dev"}, None
+        yield {"NOR_HZ_MEMBERS": ",".join(cluster.client_addresses),
+               "NOR_HZ_CLUSTER": cluster.settings.cluster_name}, cluster
     finally:
-        member.stop()
+        cluster.stop()
 
 
 def _read(path: Path):
@@ -238,7 +225,6 @@ def test_the_session_moves_posture_as_the_twin_predicts(session) -> None:
         assert abs(t_paper - t_twin) < 2.0, (paper_runs, twin_runs)
 
 
-@pytest.mark.skipif(LocalCluster is None, reason="needs real members: infra/ (issue 13) is not on this branch")
 def test_a_member_lost_moves_posture_as_the_twin_predicts(grid, tmp_path) -> None:
     """A real member SIGKILLed mid-session by the session's own ``--fault member2@10s`` (3 → 2
     members): the twin with the same cluster fault takes the same posture sequence, transitions
