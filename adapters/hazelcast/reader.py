@@ -44,10 +44,42 @@ class HealthReader:
             member_removed=self._on_member_removed,
             fire_for_existing=True,
         )
-        self._registration = self._map.add_entry_listener(
-            include_value=True, added_func=self._on_entry, updated_func=self._on_entry,
-            removed_func=self._on_removed,
+        self._listen_gen = 0
+        self._registration = self._register()
+
+    def _register(self):
+        """Add the entry listener; events of any earlier registration of this reader are dropped
+        from here on (two live registrations would deliver a key's events out of order)."""
+        self._listen_gen += 1
+        gen = self._listen_gen
+        current = lambda: self._listen_gen == gen  # noqa: E731
+        return self._map.add_entry_listener(
+            include_value=True, added_func=lambda e: current() and self._on_entry(e),
+            updated_func=lambda e: current() and self._on_entry(e),
+            removed_func=lambda e: current() and self._on_removed(e),
         )
+
+    @property
+    def registration_id(self) -> str | None:
+        """The client's id of the current entry-listener registration (None until it succeeded)."""
+        reg = self._registration
+        return reg.result() if reg.done() and reg.is_success() else None
+
+    def relisten(self) -> None:
+        """Register the entry listener afresh and drop the old registration.
+
+        The pinned client registers a listener on each connection once: a registration that fails
+        (say, on a connection that dies while the cluster heals) fails the whole listener, and one
+        that fails on a live connection is logged and never retried, so that member's events would
+        stay unseen for the client's lifetime. The service calls this when :attr:`listening` has
+        stayed false past its bound; the near-cache refresh covers the events in between."""
+        old = self._registration
+        self._registration = self._register()
+        if old.done() and old.is_success():
+            try:
+                self._map.remove_entry_listener(old.result())
+            except Exception:  # client offline: the server drops it with the connection
+                pass
 
     @property
     def listening(self) -> bool:
@@ -56,17 +88,27 @@ class HealthReader:
         their partitions — are not seen. The pinned client registers on connections opened after
         the listener was added in the background and exposes no public view of that, so this reads
         its listener registry (hazelcast-python-client 5.7.0)."""
-        if not (self._registration.done() and self._registration.is_success()):
-            return False
+        return self.deaf_to() == ""
+
+    def deaf_to(self) -> str:
+        """Why the listener is not (yet) registered everywhere, or "" when it is."""
+        registration = self._registration
+        if not registration.done():
+            return "the registration is pending"
+        if not registration.is_success():
+            return f"the registration failed: {registration.exception()}"
         registry = getattr(self._client, "_listener_service", None)
-        reg = getattr(registry, "_active_registrations", {}).get(self._registration.result())
+        reg = getattr(registry, "_active_registrations", {}).get(registration.result())
         if reg is None:
-            return False
+            return "the client holds no such registration"
         registered = {getattr(c, "remote_uuid", None) for c in list(reg.connection_registrations)}
         if not self._smart:
-            return bool(registered)
+            return "" if registered else "not registered on the connection"
         members = {m.uuid for m in self._client.cluster_service.get_members()}
-        return bool(members) and members <= registered
+        if not members:
+            return "no member in view"
+        missing = members - registered
+        return f"not registered on member(s) {sorted(map(str, missing))}" if missing else ""
 
     def _on_member_removed(self, member) -> None:
         """A member left: entries it owned may be lost (owner and backups gone). The pinned client's

@@ -63,6 +63,8 @@ class HazelcastHealthService:
         self._alive: Callable[[], bool] = lambda: False
         self._swap_lock = threading.Lock()
         self.recreations = 0
+        self.relistens = 0
+        self._deaf_since: float | None = None
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> "HazelcastHealthService":
@@ -106,8 +108,12 @@ class HazelcastHealthService:
     @property
     def listening(self) -> bool:
         """The current client's entry listener is registered (see ``HealthReader.listening``)."""
+        return self.deaf_to() == ""
+
+    def deaf_to(self) -> str:
+        """Why the entry listener is not registered everywhere yet, or "" when it is."""
         reader = self._reader
-        return reader is not None and reader.listening
+        return "no reader attached yet" if reader is None else reader.deaf_to()
 
     # ------------------------------------------------------------ SignalSource
     def signals(self, now_s: float) -> Mapping[str, float]:
@@ -131,6 +137,7 @@ class HazelcastHealthService:
             self._reader = None
             self._attaching = False
             self._alive = alive
+            self._deaf_since = None
 
     def _attach_reader(self) -> None:
         """Attach a reader once connected, off the tick thread: proxy creation blocks unboundedly."""
@@ -193,7 +200,24 @@ class HazelcastHealthService:
         if reader is not None and connected:
             reader.probe()
             reader.refresh_async(self._keys)
+            self._keep_listening(reader)
         self.watchdog.check()
+
+    def _keep_listening(self, reader: HealthReader) -> None:
+        """Re-register the entry listener once it has been off for ``reconnect_bound_s`` while
+        connected (the pinned client never retries a failed registration; see ``relisten``)."""
+        why = reader.deaf_to()
+        if not why or why == "the registration is pending":  # a pending one ends by the invocation timeout
+            self._deaf_since = None
+            return
+        now = self._clock()
+        if self._deaf_since is None:
+            self._deaf_since = now
+        elif now - self._deaf_since > self.cfg.reconnect_bound_s:
+            _log.warning("re-registering the entry listener: %s for %.1f s", why, now - self._deaf_since)
+            reader.relisten()
+            self._deaf_since = None
+            self.relistens += 1
 
 
 def health_source_from_env(env: Mapping[str, str] | None = None, **kwargs) -> HazelcastHealthService:

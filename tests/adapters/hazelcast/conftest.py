@@ -158,7 +158,10 @@ def start_service(services, eventually):
         svc = HazelcastHealthService(cfg, **extra, **kwargs).start()
         services.append(svc)
         eventually(lambda: svc.wait_connected(0.01), 20.0, "the health service connects")
-        eventually(lambda: svc.listening, 60.0, "the entry listener is registered")
+        try:
+            eventually(lambda: svc.listening, 60.0, "the entry listener is registered")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} ({svc.deaf_to()}; re-registered {svc.relistens}×)") from None
         eventually(lambda: all(k in svc.state.snapshot().records for k in expect), 10.0,
                    f"the service reads {expect}")
         return svc

@@ -127,3 +127,22 @@ def test_test_maps_are_destroyed_so_a_real_cluster_is_left_clean(hz_target, make
         assert client.get_map(cfg.map_name).blocking().size() == 0, "the destroyed map's data is gone"
     finally:
         client.shutdown()  # (that access re-created the map empty; the fixture destroys it again)
+
+
+def test_a_lost_listener_registration_is_made_again(hz_target, make_writer, start_service, eventually):
+    """The pinned client never retries a listener registration that failed: the service re-registers
+    once its listener has been off for ``reconnect_bound_s`` while connected. The registration is
+    taken away through the real client's own API."""
+    cfg = hz_target.config()
+    make_writer(cfg).publish("exf.shock", 0.0)
+    svc = start_service(cfg, expect=("exf.shock",))
+    reader = svc._reader
+    first = reader.registration_id
+    time.sleep(5 * cfg.probe_interval_s)  # a few service ticks see it listening (start-up deafness forgotten)
+    removed_at = time.monotonic()
+    svc.client.get_map(cfg.map_name).remove_entry_listener(first).result()
+    assert not svc.listening and "no such registration" in svc.deaf_to()
+    eventually(lambda: svc.listening, cfg.reconnect_bound_s + 10.0, "the listener registered again")
+    took = time.monotonic() - removed_at
+    assert took >= cfg.reconnect_bound_s, f"re-registered {took:.2f} s after the loss, before the bound"
+    assert svc.relistens == 1 and reader.registration_id not in (None, first)
