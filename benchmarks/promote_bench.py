@@ -55,7 +55,8 @@ def main() -> int:
           f"load average {load0:.1f} at the start, {load1:.1f} at the end")
     print(f"wall {wall:.1f} s (hashes {t['hash_s']:.1f} s, replay sample {t['replay_s']:.1f} s while the other cases' "
           f"checks took {t['rejudge_s']:.1f} s); "
-          f"CPU {cpu:.1f} s, this process and the replay workers ({cpu / wall:.2f} cores busy; on {os.cpu_count()} "
+          f"CPU {cpu:.1f} s, this process {t['own_cpu_s']:.1f} s and the replayed cases {cpu - t['own_cpu_s']:.1f} s "
+          f"({cpu / wall:.2f} cores busy; on {os.cpu_count()} "
           f"otherwise idle cores at least {cpu / (os.cpu_count() or 1):.1f} s)")
     print(f"target <= {TARGET_S:.0f} s on 2 cores: {'met' if wall <= TARGET_S else 'MISSED'} "
           f"({wall / TARGET_S:.2f} of the target)")

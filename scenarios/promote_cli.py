@@ -88,7 +88,7 @@ def promote_cli(args: argparse.Namespace) -> int:
     print(f"{result.cases} cases re-judged from their traces, {result.replayed} of them by a byte-identical replay "
           f"(sample seed {seed}); {t['total_s']:.1f} s (hashes {t['hash_s']:.1f} s, replay sample {t['replay_s']:.1f} s "
           f"while the other cases' checks took {t['rejudge_s']:.1f} s); {t['cpu_s']:.1f} CPU-s including the replay "
-          f"workers")
+          f"workers, at load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return EXIT_OK
 
 

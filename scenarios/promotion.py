@@ -56,7 +56,7 @@ class PromotionRecord:
 class Promotion:
     """The outcome of ``promote``: the record and how long each stage took (wall seconds: hash_s; replay_s, the
     replay sample on the workers, during which this process re-judges the other cases for rejudge_s; total_s;
-    cpu_s: CPU seconds of this process and of the replayed cases on the workers)."""
+    cpu_s: CPU seconds of this process and of the replayed cases on the workers; own_cpu_s: this process's)."""
 
     record: PromotionRecord
     cases: int
@@ -153,7 +153,8 @@ def promote(config_path: str | Path, evidence: str | Path, *, key: SigningKey, c
     except OSError as exc:
         raise ScenarioError(f"{out}: cannot write the promotion record there ({type(exc).__name__}: {exc})") from None
     timings["total_s"] = time.perf_counter() - t0
-    timings["cpu_s"] = time.process_time() - cpu0 + replay_cpu_s
+    timings["own_cpu_s"] = time.process_time() - cpu0
+    timings["cpu_s"] = timings["own_cpu_s"] + replay_cpu_s
     return Promotion(PromotionRecord(path, data), len(cases), len(sample), timings)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numba
 import pyarrow as pa
 import pytest
 
@@ -37,7 +38,9 @@ def _promote(world, evidence, tmp_path, suites=None, config=None, **kw):
 
 def test_honest_evidence_is_promoted_and_the_record_binds_it(world, tmp_path):
     said: list[str] = []
+    threads = numba.get_num_threads()
     result = _promote(world, world["passing"], tmp_path, say=said.append)
+    assert numba.get_num_threads() == threads      # the re-judging ran on one thread, then gave the pool back
     data = json.loads(result.record.path.read_text())
     manifest_sha = hashlib.sha256((world["passing"] / "manifest.json").read_bytes()).hexdigest()
     assert data["format"] == RECORD_FORMAT and data["evidence"]["manifest_sha256"] == manifest_sha
