@@ -85,11 +85,6 @@ def controller_config():
     return apply_overrides(default_config(), {"layers": layers, "postures": postures}, "timeline tests")
 
 
-MERGE_DELAY_S = {1: 1.3, 5: 4.0}
-"""Median heal -> first merge (s) by the members' merge period (s), measured with
-``benchmarks/fidelity_bench.py``'s ``merges`` (5 s: the twin's default ``merge_delay_s``)."""
-
-
 def twin_config(members, client: dict = CLIENT) -> WorldConfig:
     """The twin with the real stack's settings (``members``: the cluster's ``infra.MemberSettings``):
     member detection, merge, client timeouts, quorum, periods."""
@@ -97,7 +92,8 @@ def twin_config(members, client: dict = CLIENT) -> WorldConfig:
     return WorldConfig.from_mapping({
         "cluster": {"members": 3, "quorum_size": client["min_members"], "backup_count": members.backup_count,
                     "detection_delay_s": members.max_no_heartbeat_s,
-                    "merge_delay_s": MERGE_DELAY_S[members.merge_next_run_delay_s],
+                    "merge_first_run_delay_s": members.merge_first_run_delay_s,
+                    "merge_next_run_delay_s": members.merge_next_run_delay_s,
                     "client_heartbeat_timeout_s": client["heartbeat_timeout_s"],
                     "invocation_timeout_s": client["invocation_timeout_s"]},
         "sensors": {"scan_interval_s": p, "mc_interval_s": p, "exf_interval_s": p, "esof_interval_s": p,
