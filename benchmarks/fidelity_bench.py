@@ -107,7 +107,7 @@ def merges(cluster, n: int, rng: random.Random) -> dict[str, list[float]]:
     return out
 
 
-_LIFECYCLE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3})\|.*\] is (MERGING|MERGED)\s*$")
+_LIFECYCLE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3})\|.* is (MERGING|MERGED)\s*$")
 
 
 def merge_join_times(workdir: Path) -> list[float]:
@@ -342,7 +342,7 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
         print(f"{label:34s} {med:9.4f} s {tmed:9.4f} s {ratio:9.2f}  {setting}{flag}")
     print("spread: median [quartiles] (range), s")
     for label, key, _, twin_s in rows:
-        print(f"  {key:14s} real {_spread(real[key])}")
+        print(f"  {key:14s} real {_spread(real[key])}: " + " ".join(f"{v:.3f}" for v in sorted(real[key])))
         if len(twin_s) > 1:
             print(f"  {'':14s} twin {_spread(twin_s)}")
     if "reconnect" in real:

@@ -6,16 +6,21 @@ grid (``hazelcast.merge.first.run.delay.seconds`` after it started, then every
 while its previous check still runs is skipped. A check goes through the other members' addresses
 one at a time (its own side's excepted): a dead member refuses at once; one it cannot reach holds
 the check for the connection wait (``merge_connect_timeout_s``: Hazelcast's fixed 5 s); one it
-reaches answers for its side. If that side is larger (equal: its master sorts first, here the lower
-index), the check's side merges into it: its members leave their side and join the other,
+reaches answers for its side. If that side is larger (equal: its master's address sorts first), the
+check's side merges into it: its members leave their side and join the other,
 ``merge_join_s`` later. So while the network is cut, a side's master spends its checks waiting on
 unreachable addresses, and after a heal the merge comes when the check in progress gets past the
 address it is waiting on — or at the next tick — not at a fixed delay after the heal.
 
-The twin holds each member's grid: a member of the cluster the world starts with has been running
-for an unknown time, so its first tick is drawn from the seed (uniform over one period, stream
-``cluster.merge_rounds``); a restarted member's ticks start ``merge_first_run_delay_s`` after its
-restart. Checks run only while the members see more than one side, so a world without a split
+The twin holds each member's grid. The members the world starts with were started one at a time,
+each once the previous one had joined (``restart_join_s`` apart), some unknown time before the world
+starts: member ``i``'s grid is member 0's shifted by ``i * restart_join_s``, and member 0's phase is
+drawn from the seed (uniform over one period, stream ``cluster.merge_rounds``). A restarted member's
+ticks start ``merge_first_run_delay_s`` after its restart. A merge joins ``merge_join_s`` after the
+decision, or ``merge_join_wait_s`` later if another side began joining the same side less than
+``merge_join_wait_s`` before (the master waits ``hazelcast.wait.seconds.before.join`` for more
+joiners). The members' addresses are ports picked at start, so their order (which of two equal sides
+merges) is drawn from the same stream too. Checks run only while the members see more than one side, so a world without a split
 holds no merge events.
 """
 
@@ -47,9 +52,14 @@ class MergeRounds:
         period = cfg.merge_next_run_delay_s
         if streams is not None:
             gen = streams.generator("cluster.merge_rounds")
-            self._first = [float(gen.uniform(0.0, period)) for _ in range(n)]
+            start = float(gen.uniform(0.0, period))
+            self._rank = [int(r) for r in gen.permutation(n)]
         else:
-            self._first = [0.0] * n
+            start = 0.0
+            self._rank = list(range(n))
+        # the members were started one at a time, each once the previous had joined
+        self._first = [start + i * cfg.restart_join_s for i in range(n)]
+        self._join_target_t: dict[int, float] = {}
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
 
@@ -128,16 +138,22 @@ class MergeRounds:
         self._later(self.next_tick_s(m, now, strict=True) - now, lambda: self._tick(m))
 
     def _merges_into(self, m: int, x: int) -> bool:
-        """``m``'s side merges into ``x``'s: it is larger, or as large with a master of lower index."""
+        """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
         mine, theirs = self._side(m), self._side(x)
-        return len(theirs) > len(mine) or (len(theirs) == len(mine) and theirs[0] < mine[0])
+        return len(theirs) > len(mine) or (len(theirs) == len(mine) and self._rank[theirs[0]] < self._rank[mine[0]])
 
     def _merge(self, m: int, x: int) -> None:
         c = self._cluster
         members = self._side(m)
         self._merging.update(members)
-        self._record("merge_round", c.names[m], {"into": c.names[self._side(x)[0]]})
-        self._later(self.cfg.merge_join_s, lambda: self._joined(members, x))
+        into = self._side(x)[0]
+        now = self._now()
+        join_s = self.cfg.merge_join_s
+        if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
+            join_s += self.cfg.merge_join_wait_s
+        self._join_target_t[into] = now
+        self._record("merge_round", c.names[m], {"into": c.names[into]})
+        self._later(join_s, lambda: self._joined(members, x))
 
     def _joined(self, members: list[int], target: int) -> None:
         """The merging members have joined the side ``target`` is on now (those that still reach it)."""

@@ -64,14 +64,22 @@ def test_the_phase_of_the_checks_comes_from_the_seed_and_a_restart() -> None:
     assert a.ctx.cluster.merges.next_tick_s(1, first, strict=True) == first + period
 
 
-def test_three_singletons_need_two_merges() -> None:
-    w = World(WorldConfig(), "survival", 4)
-    w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
-    w.at(47.0, w.ports["network"].heal)
-    w.run(90.0)
-    rounds = _events(w, "merge_round")
-    assert len(rounds) == 2 and all(t > 47.0 for t, _, _ in rounds), rounds
-    assert abs(_merged_at(w) - (rounds[-1][0] + w.config.cluster.merge_join_s)) < 1e-9
+def test_three_singletons_need_two_merges_and_a_join_close_behind_another_waits() -> None:
+    waited = 0
+    for seed in range(4, 12):
+        w = World(WorldConfig(), "survival", seed)
+        w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+        w.at(47.0, w.ports["network"].heal)
+        w.run(100.0)
+        cfg = w.config.cluster
+        (t1, _, d1), (t2, _, d2) = rounds = _events(w, "merge_round")
+        assert 47.0 < t1 <= t2, rounds
+        # the second joins the side the first joined less than merge_join_wait_s before: the master waits
+        close = d1 == d2 and t2 - t1 < cfg.merge_join_wait_s
+        waited += close
+        join = cfg.merge_join_s + (cfg.merge_join_wait_s if close else 0.0)
+        assert abs(_merged_at(w) - (t2 + join)) < 1e-9, (seed, rounds)
+    assert waited      # the seeds above include such a case
 
 
 def test_a_cut_that_splits_no_members_leaves_no_merge_and_no_membership_change() -> None:
