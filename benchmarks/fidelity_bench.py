@@ -294,7 +294,10 @@ def main() -> int:
               flush=True)
         real = _measure(cluster, twin, n, rng, only)
         if "merge_first" in real:
-            real["merge_join"] = merge_join_times(cluster.workdir)
+            joins = merge_join_times(cluster.workdir)
+            wait = twin.merge_join_wait_s
+            real["merge_join"] = [j for j in joins if j < wait]
+            real["merge_join_waited"] = [j for j in joins if j >= wait]
     _report(real, world, net)
     cpu = os.times()
     print(f"cpu (this process) user+sys {cpu.user + cpu.system:.1f} s; load average "
@@ -321,7 +324,9 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
                   f"connect wait {twin.merge_connect_timeout_s:g} s, merge_join_s {twin.merge_join_s:g}")
         rows += [("partition healed -> first merge", "merge_first", rounds, sim["merge_first"]),
                  ("partition healed -> all merged", "merge_all", rounds, sim["merge_all"]),
-                 ("merge decision -> merged (logs)", "merge_join", "merge_join_s", [twin.merge_join_s])]
+                 ("merge decision -> merged (logs)", "merge_join", "merge_join_s", [twin.merge_join_s]),
+                 ("  ... close behind another join", "merge_join_waited", "merge_join_s + merge_join_wait_s",
+                  [twin.merge_join_s + twin.merge_join_wait_s])]
     if "reconnect" in real:
         rows.append(("reconnect after heal", "reconnect",
                      f"next address tried ({twin.client_connect_attempt_s:g} s per failed address, then "

@@ -101,7 +101,7 @@ class ClusterConfig:
     merge_first_run_delay_s: float = _f(5.0, 0.0, 86400.0)
     merge_next_run_delay_s: float = _f(5.0, 0.001, 86400.0)
     merge_connect_timeout_s: float = _f(5.0, 0.0, 3600.0)
-    merge_join_s: float = _f(0.03, 0.0, 3600.0)
+    merge_join_s: float = _f(0.04, 0.0, 3600.0)
     merge_join_wait_s: float = _f(1.0, 0.0, 3600.0)
     restart_join_s: float = _f(4.5, 0.0, 3600.0)
     migration_s: float = _f(0.004, 0.0, 3600.0)
