@@ -8,23 +8,31 @@ defaults claim to model (silent-member detection = ``detection_delay_s`` through
 * member-failure detection after SIGKILL (twin: ``crash_detection_s``) and after SIGSTOP (twin:
   ``detection_delay_s``) (fault -> a surviving member's view shrinks)
 * migration: detection -> the cluster reports itself safe again (backups re-created; 2 ms polls)
-* split-brain merge: every member link cut until each member is alone, then healed -> member 0
-  sees another member again, and all of them (twin: ``merge_delay_s``)
+* split-brain merge: every member link cut until each member is alone, then healed at a random
+  instant (uniform over one merge period after the split, so that the heal's phase against the
+  members' merge ticks is not systematic) -> member 0 sees another member again, and all of them;
+  the twin plays the same (partition, detection, heal at the same offsets, several seeds: the
+  members' tick phases are drawn from the seed) with :mod:`twin.merge`. Also printed: the real
+  merge decision -> merged (the members' MERGING -> MERGED log lines; twin: ``merge_join_s``)
 * client cut off (Toxiproxy ``timeout`` toxic on every client proxy) -> DISCONNECTED
-* reconnect after heal (client proxies disabled, then enabled -> CONNECTED; the twin: its next retry
-  after a heal that comes as long after the disconnect, plus ``client_reconnect_s``)
+* reconnect after heal (client proxies disabled, then enabled at a random instant 0.5-1.5 s later ->
+  CONNECTED; the twin: its next try after a heal that comes as long after the disconnect, see
+  :func:`twin.client.connection_tries`, plus ``client_reconnect_s``)
 * near-cache invalidation latency (write sent -> the reader's near cache invalidated; printed for
   reference: the twin's agent, like the Hazelcast adapter, reads a write from its entry event)
 * write sent -> entry event in another client (the twin: the writer's hop to the owner plus the
   owner's event to the agent, drawn from the twin's own links)
 
 Each is printed beside the twin's value for the same setting with the ratio twin/real.
-``NOR_FIDELITY_N`` samples per figure (default 3). Takes a few minutes.
+``NOR_FIDELITY_N`` samples per figure (default 3), printed as median, quartiles and range; the random
+heal instants come from ``NOR_FIDELITY_SEED`` (default 13). Takes a few minutes.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import re
 import statistics
 import sys
 import threading
@@ -35,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.hazelcast import build_client, load_hz_config  # noqa: E402
 from infra import LocalCluster, MemberSettings  # noqa: E402
-from twin.client import retry_backoffs  # noqa: E402
+from twin import World, WorldConfig  # noqa: E402
+from twin.client import connection_tries  # noqa: E402
 from twin.config import ClusterConfig, NetworkConfig  # noqa: E402
 from twin.network import Link  # noqa: E402
 from twin.rng import Streams  # noqa: E402
@@ -75,22 +84,76 @@ def member_faults(cluster, n: int) -> dict[str, list[float]]:
     return out
 
 
-def merges(cluster, n: int) -> dict[str, list[float]]:
-    """Every member link cut (each member alone once detected), then healed: heal -> member 0 sees a
-    merged cluster again (first another member, then all)."""
-    out = {"merge_first": [], "merge_all": []}
+def merges(cluster, n: int, rng: random.Random) -> dict[str, list[float]]:
+    """Every member link cut (each member alone once detected), then healed a random time later:
+    heal -> member 0 sees a merged cluster again (first another member, then all)."""
+    out = {"merge_first": [], "merge_all": [], "merge_offset": []}
+    period = cluster.settings.merge_next_run_delay_s
     for _ in range(n):
         cluster.heal()
         for i in range(cluster.size):
             for stream in ("downstream", "upstream"):
                 cluster.proxy(f"m{i}").add_toxic(type="timeout", stream=stream, name=f"cut_{stream}",
                                                  attributes={"timeout": 0})
-        _wait(lambda: (_size(cluster, 0) or (0,))[0] == 1, 60.0, "split", 0.05)
+        _wait(lambda: all((_size(cluster, i) or (0,))[0] == 1 for i in range(cluster.size)), 60.0, "split", 0.05)
+        offset = rng.uniform(0.0, period)
+        time.sleep(offset)
         t0 = time.monotonic()
         cluster.toxiproxy.api().reset()
         out["merge_first"].append(_wait(lambda: (_size(cluster, 0) or (0,))[0] >= 2, 120.0, "merge", 0.02) - t0)
         out["merge_all"].append(_wait(lambda: (_size(cluster, 0) or (0,))[0] == 3, 120.0, "merge", 0.02) - t0)
+        out["merge_offset"].append(offset)
     cluster.heal()
+    return out
+
+
+_LIFECYCLE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3})\|.* is (MERGING|MERGED)\s*$")
+
+
+def merge_join_times(workdir: Path) -> list[float]:
+    """Each member's MERGING -> MERGED (s) from the member logs (millisecond timestamps: see ``main``)."""
+    out = []
+    for log in sorted(workdir.glob("m*.log")):
+        start = None
+        for line in log.read_text(errors="replace").splitlines():
+            m = _LIFECYCLE.match(line)
+            if not m:
+                continue
+            t = int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]) + int(m[4]) / 1000.0
+            if m[5] == "MERGING":
+                start = t
+            elif start is not None:
+                out.append((t - start) % 86400.0)
+                start = None
+    return out
+
+
+def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[str, list[float]]:
+    """The same script in the twin: every member alone (partitioned at 40 s, detected
+    ``detection_delay_s`` later), healed each real sample's offset after that, ``seeds`` worlds per
+    offset (their merge-tick phases differ); heal -> member 0's own member list grows, then is whole."""
+    out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
+    n = cfg.cluster.members
+    for k, offset in enumerate(offsets):
+        for seed in range(seeds):
+            w = World(cfg, "survival", 1000 * k + seed)
+            cluster = w.ctx.cluster
+            heal = 40.0 + cfg.cluster.detection_delay_s + offset
+            seen: dict[str, float] = {}
+
+            def hook(w=w, cluster=cluster, seen=seen, heal=heal) -> None:
+                size = len(cluster.member_view(0))
+                if w.ctx.now() >= heal and size >= 2:
+                    seen.setdefault("merge_first", w.ctx.now() - heal)
+                if w.ctx.now() >= heal and size == n:
+                    seen.setdefault("merge_all", w.ctx.now() - heal)
+
+            cluster.membership_hooks.append(hook)
+            w.at(40.0, lambda w=w: w.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
+            w.at(heal, w.ports["network"].heal)
+            w.run(heal + 120.0)
+            for key in out:
+                out[key].append(seen[key])
     return out
 
 
@@ -102,7 +165,7 @@ def _client(cluster, twin: ClusterConfig, near_cache: bool, listeners=()):
     return build_client(cfg, near_cache=near_cache, async_start=False, lifecycle_listeners=listeners), cfg
 
 
-def client_faults(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]]:
+def client_faults(cluster, twin: ClusterConfig, n: int, rng: random.Random) -> dict[str, list[float]]:
     out = {"disconnect": [], "reconnect": [], "refused": []}
     events: list[tuple[float, str]] = []
     client, _ = _client(cluster, twin, False, [lambda s: events.append((time.monotonic(), s))])
@@ -120,7 +183,7 @@ def client_faults(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]
                 p.disable()
                 p.destroy_toxic("cut")
                 p.destroy_toxic("cut_up")
-            time.sleep(1.0)
+            time.sleep(rng.uniform(0.5, 1.5))
             t1 = time.monotonic()
             out["refused"].append(t1 - t_down)   # the client has been retrying this long at the heal
             for p in proxies:
@@ -167,15 +230,15 @@ def data_paths(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]]:
     return out
 
 
-def twin_reconnect_s(twin: ClusterConfig, retrying_s: float) -> float:
+def twin_reconnect_s(twin: ClusterConfig, retrying_s: float, members: int = 3) -> float:
     """The twin's reconnect after a heal that comes ``retrying_s`` after the disconnect: the wait for
-    the next attempt of :func:`twin.client.retry_backoffs` (the first at the disconnect) plus
+    the next address tried (:func:`twin.client.connection_tries`, the first at the disconnect) plus
     ``client_reconnect_s`` (the model in :meth:`twin.client.Client._attempt`)."""
     attempt = 0.0
-    for wait in retry_backoffs(twin):
+    for wait, _ in connection_tries(twin, members):
+        attempt += wait
         if attempt >= retrying_s:
             break
-        attempt += wait
     return attempt - retrying_s + twin.client_reconnect_s
 
 
@@ -189,55 +252,114 @@ def twin_entry_event_s(net: NetworkConfig, n: int = 20001) -> float:
     return statistics.median(sum(h.delay_s() for h in hops) for _ in range(n))
 
 
+def _spread(xs: list[float]) -> str:
+    """median [quartiles] (range) of ``xs``."""
+    if len(xs) < 2:
+        return f"{xs[0]:.4f}" if xs else "-"
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return f"{statistics.median(xs):.4f} [{q[0]:.4f}-{q[2]:.4f}] ({min(xs):.4f}-{max(xs):.4f})"
+
+
+def _measure(cluster, twin: ClusterConfig, n: int, rng: random.Random, only: set[str]) -> dict[str, list[float]]:
+    real: dict[str, list[float]] = {}
+    parts = (("members", lambda: member_faults(cluster, n)), ("merges", lambda: merges(cluster, n, rng)),
+             ("client", lambda: client_faults(cluster, twin, n, rng)), ("data", lambda: data_paths(cluster, twin, n)))
+    for name, fn in parts:
+        if not only or name in only:
+            real.update(fn())
+    return real
+
+
 def main() -> int:
     n = int(os.environ.get("NOR_FIDELITY_N", "3"))
-    twin, net = ClusterConfig(), NetworkConfig()
+    rng = random.Random(int(os.environ.get("NOR_FIDELITY_SEED", "13")))
+    only = {x for x in os.environ.get("NOR_FIDELITY_ONLY", "").split(",") if x}   # members,merges,client,data
+    world = WorldConfig()
+    twin, net = world.cluster, NetworkConfig()
     settings = MemberSettings(cluster_name=f"nor-fidelity-{os.getpid()}", heartbeat_interval_s=1,
                               max_no_heartbeat_s=max(1, round(twin.detection_delay_s)),
+                              merge_first_run_delay_s=max(1, round(twin.merge_first_run_delay_s)),
+                              merge_next_run_delay_s=max(1, round(twin.merge_next_run_delay_s)),
                               backup_count=twin.backup_count,
                               client_max_no_heartbeat_s=max(1, round(twin.client_heartbeat_timeout_s)))
+    # millisecond timestamps in the members' logs, for the merge decision -> merged figure
+    os.environ["JAVA_TOOL_OPTIONS"] = "-Djava.util.logging.SimpleFormatter.format=%1$tT.%1$tL|%4$s|%3$s|%5$s%6$s%n"
     t0 = time.monotonic()
     with LocalCluster(twin.members, settings=settings) as cluster:
         print(f"fidelity_bench: {twin.members} real members up in {time.monotonic() - t0:.1f} s "
               f"(start-up {', '.join(f'{s:.1f}' for s in cluster.startup_s)} s); member settings: heartbeat "
-              f"{settings.heartbeat_interval_s} s, max.no.heartbeat {settings.max_no_heartbeat_s} s, backups "
-              f"{settings.backup_count}; client heartbeat timeout {twin.client_heartbeat_timeout_s:g} s; n={n}")
-        real = {**member_faults(cluster, n), **merges(cluster, n), **client_faults(cluster, twin, n),
-                **data_paths(cluster, twin, n)}
-    link = net.link("cluster<->agent")
-    hops = f"network latency {link.latency_ms:g} ms + jitter {link.jitter_ms:g} ms per hop, 2 hops"
-    rows = [
-        ("member failure detection, SIGKILL", "detect_sigkill", "crash_detection_s", twin.crash_detection_s),
-        ("member failure detection, SIGSTOP", "detect_sigstop", "detection_delay_s", twin.detection_delay_s),
-        ("migration: backups re-created", "migration", "migration_s", twin.migration_s),
-        ("partition healed -> first merge", "merge_first", "merge_delay_s", twin.merge_delay_s),
-        ("partition healed -> all merged", "merge_all", "merge_delay_s", twin.merge_delay_s),
-        ("client cut off -> DISCONNECTED", "disconnect", "client_heartbeat_timeout_s", twin.client_heartbeat_timeout_s),
-        ("reconnect after heal", "reconnect", f"next retry ({twin.client_retry_initial_backoff_s:g} s x "
-         f"{twin.client_retry_multiplier:g}^k <= {twin.client_retry_max_backoff_s:g} s) + client_reconnect_s "
-         f"{twin.client_reconnect_s:g}", statistics.median(twin_reconnect_s(twin, r) for r in real["refused"])),
-        ("write -> entry event", "entry_event", hops, twin_entry_event_s(net)),
-    ]
-    print(f"{'figure':36s} {'real median':>12s} {'real max':>10s}  {'twin':>9s}  {'twin/real':>9s}  twin setting")
-    for label, key, setting, twin_s in rows:
-        med, top = statistics.median(real[key]), max(real[key])
-        ratio = twin_s / med if med > 0 else float("inf")
-        flag = "" if 0.8 <= ratio <= 1.2 else "  (outside 20 %)"
-        print(f"{label:36s} {med:10.4f} s {top:8.4f} s  {twin_s:7.4f} s  {ratio:9.2f}  {setting}{flag}")
-    waits = [twin_reconnect_s(twin, r) - twin.client_reconnect_s for r in real["refused"]]
-    handshake = statistics.median(r - w for r, w in zip(real["reconnect"], waits))
-    print(f"{'reconnect: real - twin wait for retry':36s} {handshake:10.4f} s"
-          f"  (the real handshake the twin's client_reconnect_s models; retrying at the heal "
-          f"{statistics.median(real['refused']):.3f} s, twin wait {statistics.median(waits):.4f} s)")
-    inv = real["invalidation"]
-    print(f"{'near-cache invalidation':36s} {statistics.median(inv):10.4f} s {max(inv):8.4f} s  (not on the twin's "
-          "path: the agent reads a write from its entry event, which carries the value)")
-    for key in [r[1] for r in rows] + ["invalidation"]:
-        print(f"  {key}: " + " ".join(f"{v:.4f}" for v in sorted(real[key])))
+              f"{settings.heartbeat_interval_s} s, max.no.heartbeat {settings.max_no_heartbeat_s} s, merge runs "
+              f"{settings.merge_first_run_delay_s} s / every {settings.merge_next_run_delay_s} s, backups "
+              f"{settings.backup_count}; client heartbeat timeout {twin.client_heartbeat_timeout_s:g} s; n={n}",
+              flush=True)
+        real = _measure(cluster, twin, n, rng, only)
+        if "merge_first" in real:
+            joins = merge_join_times(cluster.workdir)
+            wait = twin.merge_join_wait_s
+            real["merge_join"] = [j for j in joins if j < wait]
+            real["merge_join_waited"] = [j for j in joins if j >= wait]
+    _report(real, world, net)
     cpu = os.times()
     print(f"cpu (this process) user+sys {cpu.user + cpu.system:.1f} s; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
+
+
+def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) -> list[tuple]:
+    """(label, real key, twin setting, twin samples) for every figure measured."""
+    twin = world.cluster
+    link = net.link("cluster<->agent")
+    hops = f"network latency {link.latency_ms:g} ms + jitter {link.jitter_ms:g} ms per hop, 2 hops"
+    rows = [
+        ("member failure detection, SIGKILL", "detect_sigkill", "crash_detection_s", [twin.crash_detection_s]),
+        ("member failure detection, SIGSTOP", "detect_sigstop", "detection_delay_s", [twin.detection_delay_s]),
+        ("migration: backups re-created", "migration", "migration_s", [twin.migration_s]),
+        ("client cut off -> DISCONNECTED", "disconnect", "client_heartbeat_timeout_s",
+         [twin.client_heartbeat_timeout_s]),
+        ("write -> entry event", "entry_event", hops, [twin_entry_event_s(net)] if "entry_event" in real else []),
+    ]
+    if "merge_first" in real:
+        sim = twin_merges(world, real["merge_offset"])
+        rounds = (f"merge ticks every {twin.merge_next_run_delay_s:g} s (phase from the seed), "
+                  f"connect wait {twin.merge_connect_timeout_s:g} s, merge_join_s {twin.merge_join_s:g}")
+        rows += [("partition healed -> first merge", "merge_first", rounds, sim["merge_first"]),
+                 ("partition healed -> all merged", "merge_all", rounds, sim["merge_all"]),
+                 ("merge decision -> merged (logs)", "merge_join", "merge_join_s", [twin.merge_join_s]),
+                 ("  ... close behind another join", "merge_join_waited", "merge_join_s + merge_join_wait_s",
+                  [twin.merge_join_s + twin.merge_join_wait_s])]
+    if "reconnect" in real:
+        rows.append(("reconnect after heal", "reconnect",
+                     f"next address tried ({twin.client_connect_attempt_s:g} s per failed address, then "
+                     f"{twin.client_retry_initial_backoff_s:g} s x {twin.client_retry_multiplier:g}^k <= "
+                     f"{twin.client_retry_max_backoff_s:g} s) + client_reconnect_s {twin.client_reconnect_s:g}",
+                     [twin_reconnect_s(twin, r, twin.members) for r in real["refused"]]))
+    return [r for r in rows if r[1] in real and real[r[1]] and r[3]]
+
+
+def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) -> None:
+    twin = world.cluster
+    rows = _rows(real, world, net)
+    print(f"{'figure':34s} {'real median':>11s} {'twin median':>11s} {'twin/real':>9s}  twin setting")
+    for label, key, setting, twin_s in rows:
+        med, tmed = statistics.median(real[key]), statistics.median(twin_s)
+        ratio = tmed / med if med > 0 else float("inf")
+        flag = "" if 0.8 <= ratio <= 1.2 else "  (outside 20 %)"
+        print(f"{label:34s} {med:9.4f} s {tmed:9.4f} s {ratio:9.2f}  {setting}{flag}")
+    print("spread: median [quartiles] (range), s")
+    for label, key, _, twin_s in rows:
+        print(f"  {key:14s} real {_spread(real[key])}: " + " ".join(f"{v:.3f}" for v in sorted(real[key])))
+        if len(twin_s) > 1:
+            print(f"  {'':14s} twin {_spread(twin_s)}")
+    if "reconnect" in real:
+        waits = [twin_reconnect_s(twin, r, twin.members) - twin.client_reconnect_s for r in real["refused"]]
+        handshake = statistics.median(r - w for r, w in zip(real["reconnect"], waits))
+        print(f"reconnect: real - twin wait for the next try {handshake:.4f} s (the real handshake the twin's "
+              f"client_reconnect_s models; retrying at the heal {_spread(real['refused'])} s)")
+    if "invalidation" in real:
+        print(f"near-cache invalidation {_spread(real['invalidation'])} s (not on the twin's path: the agent "
+              "reads a write from its entry event, which carries the value)")
+    if "merge_offset" in real:
+        print("merge: heal offsets after the split " + " ".join(f"{v:.2f}" for v in real["merge_offset"]))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ state on the agent's behalf.
   ``client_heartbeat_timeout_s`` is closed; one to a crashed member closes at once (its socket
   was reset: the reset crosses the link like any message). The client is connected while any
   connection is open (its near cache updates only then).
-* **Reconnect.** A client left with no connection tries every member at once, then again after
-  each backoff of :func:`retry_backoffs` (the hazelcast-python-client's wait strategy: initial,
-  times the multiplier per attempt, capped), on its own timeline, not the agent's ticks. The
-  first attempt that reaches an answering member opens its connection ``client_reconnect_s``
-  later (connect and authentication); so a heal is noticed at the next attempt after it. While
+* **Reconnect.** A client left with no connection tries the members' addresses one at a time
+  (:func:`connection_tries`, as the hazelcast-python-client does): an address that does not answer
+  costs ``client_connect_attempt_s`` before the next is tried, and after a pass over every member
+  the client sleeps the next backoff of :func:`retry_backoffs` (its wait strategy: initial, times the
+  multiplier per pass, capped) — on its own timeline, not the agent's ticks. The first try that
+  reaches an answering member opens its connection ``client_reconnect_s`` later (connect and
+  authentication); so a heal is noticed at the next address tried after it. While
   connected, a lost member's connection is re-opened at a check (every agent tick, as the
   client's 1 s connect-all-members timer) once the member has answered for ``client_reconnect_s``.
 * **Member view.** The cluster-view listener sits on one connection (the lowest-index open one).
@@ -37,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import ClusterConfig
     from .context import Context
 
-__all__ = ["Client", "retry_backoffs"]
+__all__ = ["Client", "connection_tries", "retry_backoffs"]
 
 
 def retry_backoffs(cfg: "ClusterConfig") -> Iterator[float]:
@@ -47,6 +49,18 @@ def retry_backoffs(cfg: "ClusterConfig") -> Iterator[float]:
     while True:
         yield backoff
         backoff = min(backoff * cfg.client_retry_multiplier, cfg.client_retry_max_backoff_s)
+
+
+def connection_tries(cfg: "ClusterConfig", members: int) -> Iterator[tuple[float, int]]:
+    """The tries of a disconnected client whose tries all fail: (wait since the previous try, member
+    index). The first try (member 0) is at the disconnect; each failed address costs
+    ``client_connect_attempt_s``; after a pass over all ``members`` the next backoff is slept too."""
+    backoffs = retry_backoffs(cfg)
+    yield 0.0, 0
+    while True:
+        for m in range(1, members):
+            yield cfg.client_connect_attempt_s, m
+        yield cfg.client_connect_attempt_s + next(backoffs), 0
 
 
 class Client:
@@ -118,28 +132,31 @@ class Client:
         self.ctx.record("client_connected" if connected else "client_disconnected", "agent", {})
         if not connected:
             self._retry_epoch += 1
-            epoch, waits = self._retry_epoch, retry_backoffs(self.cfg)
-            self.ctx.call_later(0.0, lambda: self._attempt(epoch, waits))
+            epoch, tries = self._retry_epoch, connection_tries(self.cfg, len(self.open))
+            self.ctx.call_later(next(tries)[0], lambda: self._attempt(epoch, tries, 0))
         return True
 
     # -- reconnect --------------------------------------------------------------------------------
-    def _attempt(self, epoch: int, waits: Iterator[float]) -> None:
-        """One connection attempt of a disconnected client: every member is tried; the first that
-        answers is connected ``client_reconnect_s`` later, else the next attempt after the backoff."""
+    def _attempt(self, epoch: int, tries: Iterator[tuple[float, int]], m: int) -> None:
+        """A disconnected client tries member ``m``'s address: if it answers, it is connected
+        ``client_reconnect_s`` later, else the next address is tried (:func:`connection_tries`)."""
         if epoch != self._retry_epoch or self.connected:
             return
-        for m in range(len(self.open)):
-            if self._answers(m, self._retry_draw):
-                self.ctx.call_later(self.cfg.client_reconnect_s, lambda: self._reconnected(epoch, m, waits))
-                return
-        self.ctx.call_later(next(waits), lambda: self._attempt(epoch, waits))
+        if self._answers(m, self._retry_draw):
+            self.ctx.call_later(self.cfg.client_reconnect_s, lambda: self._reconnected(epoch, m, tries))
+            return
+        self._next_try(epoch, tries)
 
-    def _reconnected(self, epoch: int, m: int, waits: Iterator[float]) -> None:
+    def _next_try(self, epoch: int, tries: Iterator[tuple[float, int]]) -> None:
+        wait, nxt = next(tries)
+        self.ctx.call_later(wait, lambda: self._attempt(epoch, tries, nxt))
+
+    def _reconnected(self, epoch: int, m: int, tries: Iterator[tuple[float, int]]) -> None:
         """The handshake with member ``m`` is over: connected if it still answers, else retry."""
         if epoch != self._retry_epoch or self.connected:
             return
         if not self._answers(m, self._retry_draw):
-            self.ctx.call_later(next(waits), lambda: self._attempt(epoch, waits))
+            self._next_try(epoch, tries)
             return
         before = self.quorum_ok()
         self._open(m, self.ctx.now())

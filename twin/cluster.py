@@ -5,8 +5,9 @@
   connections are reset, so its peers notice after ``crash_detection_s`` (connection closed, a
   few failed reconnects); a member that falls silent — cut off by a partition (or paused) — is
   noticed only after ``detection_delay_s`` without heartbeats (``max.no.heartbeat``). A crash
-  detection acts on the crashes only: a partition not yet noticed stays unnoticed. Sides of a
-  healed partition find each other at the split-brain merge, after ``merge_delay_s``. At each
+  detection acts on the crashes only: a partition not yet noticed stays unnoticed. A detection
+  only splits sides; the sides of a healed partition find each other at the split-brain merge
+  rounds of :mod:`twin.merge` (a side's master merges it into a larger side at its next round). At each
   detection backups are promoted, partitions with no surviving replica lose their data (a
   partition-lost event invalidates the client's near cache), and backups are re-created after
   ``migration_s``. A restarted member joins after ``restart_join_s``.
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .config import ClusterConfig
 from .errors import TwinError
 from .invocation import ROUTE_OK, ROUTE_REFUSED, ROUTE_RETRY, Retries
+from .merge import MergeRounds
 from .network import Link, Network
 from .wiring import Flow
 
@@ -94,7 +96,7 @@ class Cluster:
         self._view_set = set(self.view)
         self.quorate = n >= self.quorum
         self._member_views: list[tuple[int, ...]] = [self.view] * n
-        self._seen_groups = [network.group_of(name) for name in self.names]
+        self._seen_groups = [0] * n     # each member's side, as the members have noticed it
         self._pid: dict[str, int] = {}
         self.pending: dict[str, list[tuple[float, float, float, Any]]] = {}
         self.data: dict[str, tuple[float, Record]] = {}
@@ -110,6 +112,7 @@ class Cluster:
         self.client_connected = True
         self._epoch = 0
         self.retries = Retries(self, now, call_later)
+        self.merges = MergeRounds(cfg, self, now, call_later, record, streams)
 
     def _ring(self, p: int, members: list[int]) -> list[int]:
         if not members:
@@ -332,19 +335,54 @@ class Cluster:
             if i in reps:
                 reps.remove(i)
         self._record("node_restart", self.names[i], {})
-        self._later(self.cfg.restart_join_s, self._detect)
+        self.merges.restarted(i)
+        self._later(self.cfg.restart_join_s, lambda: self._join_restarted(i))
+
+    def _join_restarted(self, i: int) -> None:
+        """Restarted member ``i`` has started: it joins the side of the first live member it reaches."""
+        if not self.alive[i]:
+            return
+        found = next((m for m in range(len(self.names)) if m != i and self.alive[m] and self.reaches(i, m)), None)
+        self._seen_groups[i] = self._seen_groups[found] if found is not None else max(self._seen_groups) + 1
+        self._detect()
 
     def schedule_detection(self) -> None:
-        """A change noticed only by missing heartbeats (partition, heal, join): after ``detection_delay_s``."""
+        """The network was partitioned (a change noticed only by missing heartbeats): the members split
+        after ``detection_delay_s``; sides split earlier may reach each other now (merge rounds)."""
         self._later(self.cfg.detection_delay_s, self._detect)
+        self.merges.plan()
 
     def schedule_merge(self) -> None:
-        """A partition healed: the sides find each other at the split-brain merge, after ``merge_delay_s``."""
-        self._later(self.cfg.merge_delay_s, self._detect)
+        """The network healed: sides that can reach each other again merge at their merge rounds."""
+        self.merges.plan()
 
     def _group(self, m: int) -> int:
         """Member ``m``'s side of a partition as the members last noticed it."""
         return self._seen_groups[m]
+
+    side_id = _group
+
+    def reaches(self, a: int, b: int) -> bool:
+        """Member ``a`` can reach member ``b`` over the network now."""
+        return self._net.can_reach(self.names[a], self.names[b])
+
+    def join_side(self, members: list[int], target: int) -> None:
+        """A merge: ``members`` have joined ``target``'s side (:mod:`twin.merge`); the members notice it now."""
+        for m in members:
+            self._seen_groups[m] = self._seen_groups[target]
+        self._detect(silence=False)
+
+    def _split_by_silence(self) -> None:
+        """A heartbeat-timeout detection: members that can no longer reach each other drop out of each
+        other's side (a side never grows here: only a merge joins sides)."""
+        fresh: dict[tuple[int, int], int] = {}
+        out = []
+        for m, name in enumerate(self.names):
+            key = (self._seen_groups[m], self._net.group_of(name))
+            if key not in fresh:
+                fresh[key] = len(fresh)
+            out.append(fresh[key])
+        self._seen_groups = out
 
     def _primary_side(self) -> tuple[int, ...]:
         groups: dict[int, list[int]] = {}
@@ -363,7 +401,7 @@ class Cluster:
         """The members notice what happened: crashes always; partitions and heals only when
         ``silence`` (a heartbeat-timeout detection)."""
         if silence:
-            self._seen_groups = [self._net.group_of(name) for name in self.names]
+            self._split_by_silence()
         for m in range(len(self.names)):
             if self.alive[m]:
                 group = self._group(m)
@@ -396,6 +434,7 @@ class Cluster:
             fn()
         for fn in self.membership_hooks:
             fn()
+        self.merges.plan()
 
     def _lose(self, partitions: list[int]) -> None:
         lost = set(partitions)

@@ -73,14 +73,19 @@ class ClusterConfig:
 
     Member failure detection: a crashed member (its connections reset) after ``crash_detection_s``,
     a silent one (partitioned or paused: no heartbeats) after ``detection_delay_s``; the sides of a
-    healed partition merge after ``merge_delay_s``; a restarted member (a new process) joins after
-    ``restart_join_s`` (its start-up).
+    healed partition merge at the members' split-brain merge rounds (every
+    ``merge_next_run_delay_s``, a restarted member's first ``merge_first_run_delay_s`` after its
+    start; a master's check waits ``merge_connect_timeout_s`` on each address it cannot reach; a
+    side merges into a larger one at its master's check, joining it ``merge_join_s`` later:
+    :mod:`twin.merge`); a restarted member (a new process) joins after ``restart_join_s``
+    (its start-up).
     Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply.
-    A client left with no connection retries the members at once, then after a backoff of
-    ``client_retry_initial_backoff_s`` growing by ``client_retry_multiplier`` per attempt up to
-    ``client_retry_max_backoff_s`` (the Hazelcast adapter's 0.1 s / 1.05 / 1 s); an attempt that
-    reaches an answering member opens the connection ``client_reconnect_s`` later (connect and
-    authentication). A connected client re-opens a lost member's connection at its next check
+    A client left with no connection tries the members' addresses one at a time, each that fails
+    costing ``client_connect_attempt_s`` (measured: 0.1 s per refused address), and sleeps a backoff
+    of ``client_retry_initial_backoff_s`` growing by ``client_retry_multiplier`` per pass up to
+    ``client_retry_max_backoff_s`` (the Hazelcast adapter's 0.1 s / 1.05 / 1 s) after each pass; a
+    try that reaches an answering member opens the connection ``client_reconnect_s`` later (connect
+    and authentication). A connected client re-opens a lost member's connection at its next check
     (every agent tick, as the client's 1 s connect-all-members timer) once the member has answered
     for ``client_reconnect_s``. An operation is retried
     every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
@@ -93,11 +98,16 @@ class ClusterConfig:
     quorum_size: int = _i(0, 0, 15)
     detection_delay_s: float = _f(5.0, 0.0, 3600.0)
     crash_detection_s: float = _f(0.35, 0.0, 3600.0)
-    merge_delay_s: float = _f(4.0, 0.0, 3600.0)
+    merge_first_run_delay_s: float = _f(5.0, 0.0, 86400.0)
+    merge_next_run_delay_s: float = _f(5.0, 0.001, 86400.0)
+    merge_connect_timeout_s: float = _f(5.0, 0.0, 3600.0)
+    merge_join_s: float = _f(0.04, 0.0, 3600.0)
+    merge_join_wait_s: float = _f(1.0, 0.0, 3600.0)
     restart_join_s: float = _f(4.5, 0.0, 3600.0)
     migration_s: float = _f(0.004, 0.0, 3600.0)
     client_heartbeat_timeout_s: float = _f(10.0, 0.5, 3600.0)
     client_reconnect_s: float = _f(0.005, 0.0, 3600.0)
+    client_connect_attempt_s: float = _f(0.1, 0.0, 3600.0)
     client_retry_initial_backoff_s: float = _f(0.1, 0.001, 3600.0)
     client_retry_max_backoff_s: float = _f(1.0, 0.001, 3600.0)
     client_retry_multiplier: float = _f(1.05, 1.0, 100.0)

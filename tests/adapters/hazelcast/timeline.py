@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from controller import Posture, apply_overrides, default_config
 from twin import World, WorldConfig
 
-__all__ = ["CLIENT", "Script", "SCRIPTS", "Timeline", "controller_config", "twin_config", "twin_timeline", "compare"]
+__all__ = ["CLIENT", "Script", "SCRIPTS", "Timeline", "controller_config", "twin_config", "twin_timeline", "compare", "windows"]
 
 STEP_S = 0.25
 """The controller's timer period on both sides (the twin agent's ``step_interval_s``)."""
@@ -43,20 +43,23 @@ class Script:
     hold_s: float = 4.0
     hibernates: bool = True
     exact: bool = True
-    """False: both sides must start in APEX, reach HIBERNATE and end in APEX; no timing is compared
-    (see ``quorum_lost``)."""
+    """False: both sides must start in APEX, reach HIBERNATE and end in APEX, each inside the windows
+    the settings imply (:func:`windows`) rather than within 20 % or 2 s of each other (see
+    ``quorum_lost``)."""
 
 
 SCRIPTS = (
     Script("one_member_lost", "kill", (2,), 3.0, hibernates=False),
     Script("two_members_lost", "kill", (1, 2), 3.0),
     Script("agent_partitioned", "cut_agent", (), 5.0),
-    # Every member link cut: three singletons. Not ``exact`` (a known fidelity gap): on the real
-    # cluster the agent's view flaps while the members notice each other's loss at different times
-    # (HIBERNATE 4.6-10 s after the cut in five runs on a loaded machine, once APEX again in
-    # between), and after the heal the singletons merge in one or several merge rounds (APEX
-    # 0.15-12.3 s after the heal; fidelity_bench: all three merged 3.0-19.5 s after it); the twin has
-    # one detection and one merge delay.
+    # Every member link cut: three singletons. Not ``exact``: the real spread is inherent, so both
+    # sides are held to the windows the settings imply (:func:`windows`). On the real cluster the
+    # agent's view flaps while the members notice each other's loss at different times (HIBERNATE
+    # 4.6-10 s after the cut in five runs on a loaded machine, once APEX again in between: a
+    # non-master drops the master first, the other member a timeout later; the twin's members all
+    # notice at once), and after the heal the singletons merge at their masters' merge checks, whose
+    # phase against the heal is the cluster's own (APEX 0.15-12.3 s after the heal): the twin plays
+    # the same checks (:mod:`twin.merge`) with phases of its own.
     Script("quorum_lost", "cut_members", (), 6.0, exact=False),
 )
 
@@ -85,11 +88,6 @@ def controller_config():
     return apply_overrides(default_config(), {"layers": layers, "postures": postures}, "timeline tests")
 
 
-MERGE_DELAY_S = {1: 1.3, 5: 4.0}
-"""Median heal -> first merge (s) by the members' merge period (s), measured with
-``benchmarks/fidelity_bench.py``'s ``merges`` (5 s: the twin's default ``merge_delay_s``)."""
-
-
 def twin_config(members, client: dict = CLIENT) -> WorldConfig:
     """The twin with the real stack's settings (``members``: the cluster's ``infra.MemberSettings``):
     member detection, merge, client timeouts, quorum, periods."""
@@ -97,7 +95,8 @@ def twin_config(members, client: dict = CLIENT) -> WorldConfig:
     return WorldConfig.from_mapping({
         "cluster": {"members": 3, "quorum_size": client["min_members"], "backup_count": members.backup_count,
                     "detection_delay_s": members.max_no_heartbeat_s,
-                    "merge_delay_s": MERGE_DELAY_S[members.merge_next_run_delay_s],
+                    "merge_first_run_delay_s": members.merge_first_run_delay_s,
+                    "merge_next_run_delay_s": members.merge_next_run_delay_s,
                     "client_heartbeat_timeout_s": client["heartbeat_timeout_s"],
                     "invocation_timeout_s": client["invocation_timeout_s"]},
         "sensors": {"scan_interval_s": p, "mc_interval_s": p, "exf_interval_s": p, "esof_interval_s": p,
@@ -151,23 +150,52 @@ def twin_timeline(script: Script, cfg: WorldConfig, end_s: float, seed: int = 1)
     return Timeline(points, script.hold_s)
 
 
+def windows(members, twin: WorldConfig) -> dict[str, tuple[float, float]]:
+    """The time to HIBERNATE after every member link is cut, and to APEX after the heal, that the
+    settings imply (``members``: the cluster's ``infra.MemberSettings``; ``twin``: its twin config):
+
+    * HIBERNATE: the member holding the client's membership listener drops its silent peers after
+      ``max.no.heartbeat`` (less a heartbeat interval of slack); a non-master needs a second timeout
+      (it first drops the master, then, its mastership claim unanswered, the other member). Plus the
+      controller's step and ``TOLERANCE_S`` of machine slack.
+    * APEX: the listener's side grows at the first merge that involves it. A master's check may be
+      waiting on each of the other ``n - 1`` addresses for the connection wait when the heal comes,
+      then the next tick comes within a merge period, and the merge joins in ``merge_join_s``; two
+      merges at most (three singletons), then the client's view and a step, plus ``TOLERANCE_S``.
+    """
+    d, hb = members.max_no_heartbeat_s, members.heartbeat_interval_s
+    c = twin.cluster
+    one_merge = (c.members - 1) * c.merge_connect_timeout_s + members.merge_next_run_delay_s + c.merge_join_s
+    return {"hibernate": (d - hb, 2 * d + STEP_S + TOLERANCE_S),
+            "apex": (0.0, 2 * one_merge + STEP_S + TOLERANCE_S)}
+
+
 def _close(real: float | None, twin: float | None) -> bool:
     if real is None or twin is None:
         return real is None and twin is None
     return abs(real - twin) <= max(TOLERANCE_S, TOLERANCE_RATIO * abs(real))
 
 
-def compare(real: Timeline, twin: Timeline, exact: bool = True) -> list[str]:
-    """What differs between the two timelines (empty: they agree). Not ``exact``: the time to
-    HIBERNATE only, and both must start and end in APEX."""
+def compare(real: Timeline, twin: Timeline, exact: bool = True,
+            window: dict[str, tuple[float, float]] | None = None) -> list[str]:
+    """What differs between the two timelines (empty: they agree). Not ``exact``: both must start in
+    APEX, go through HIBERNATE and end in APEX, and reach HIBERNATE and APEX inside ``window``
+    (:func:`windows`)."""
     problems = []
     if exact and real.sequence() != twin.sequence():
         problems.append(f"posture sequence: real {real.sequence()} vs twin {twin.sequence()}")
     if not exact:
+        if window is None:
+            raise ValueError("compare: a script that is not exact needs the windows its settings imply")
         for side, tl in (("real", real), ("twin", twin)):
             seq = tl.sequence()
             if seq[0] != "APEX" or seq[-1] != "APEX" or "HIBERNATE" not in seq:
                 problems.append(f"{side} does not go from APEX through HIBERNATE back to APEX: {seq}")
+            for what, got in (("hibernate", tl.to_hibernate_s()), ("apex", tl.to_apex_s())):
+                lo, hi = window[what]
+                if got is None or not lo <= got <= hi:
+                    problems.append(f"{side}: time to {what.upper()} {got} s outside the window the settings "
+                                    f"imply, [{lo:g}, {hi:g}] s")
         return problems
     for what, r, t in (("time to HIBERNATE", real.to_hibernate_s(), twin.to_hibernate_s()),
                        ("time to APEX after the heal", real.to_apex_s(), twin.to_apex_s())):

@@ -1,0 +1,104 @@
+"""The sides of a healed partition merge at the members' split-brain checks (:mod:`twin.merge`), not
+at a fixed delay after the heal: a master's check waits on each address it cannot reach, a heal is
+noticed when the wait in progress ends or at the master's next tick, and a detection never joins
+sides."""
+
+from __future__ import annotations
+
+from twin import World, WorldConfig
+
+
+def _events(world: World, *kinds: str) -> list[tuple[float, str, str]]:
+    ev = world.trace().tables["events"].to_pydict()
+    return [(t, k, d) for t, k, d in zip(ev["t_s"], ev["kind"], ev["detail"]) if k in kinds]
+
+
+def _merged_at(world: World) -> float:
+    """When the members' primary side holds all three again."""
+    return next(t for t, _, d in _events(world, "membership") if '"hz0", "hz1", "hz2"' in d)
+
+
+def _split_hz2(seed: int, heal_after_tick_s: float) -> tuple[World, float]:
+    """hz2 cut off at 40 s (noticed at 45 s), healed ``heal_after_tick_s`` after hz2's first tick from 45 s."""
+    w = World(WorldConfig(), "survival", seed)
+    tick = w.ctx.cluster.merges.next_tick_s(2, 40.0 + w.config.cluster.detection_delay_s)
+    w.at(40.0, lambda: w.ports["network"].partition([["hz2"]]))
+    w.at(tick + heal_after_tick_s, w.ports["network"].heal)
+    w.run(tick + 40.0)
+    return w, tick
+
+
+def test_a_heal_during_a_check_is_noticed_when_the_wait_on_the_unreachable_member_ends() -> None:
+    for seed in (1, 2, 3):
+        w, tick = _split_hz2(seed, 1.0)     # hz2's check waits on hz0 from its tick; the heal comes 1 s in
+        cfg = w.config.cluster
+        rounds = _events(w, "merge_round")
+        assert [(t, d) for t, _, d in rounds] == [(tick + cfg.merge_connect_timeout_s, '{"into": "hz0"}')], rounds
+        assert abs(_merged_at(w) - (tick + cfg.merge_connect_timeout_s + cfg.merge_join_s)) < 1e-9
+
+
+def test_a_heal_between_checks_is_noticed_at_the_next_tick() -> None:
+    for seed in (1, 2, 3):
+        cfg = WorldConfig().cluster
+        # the check from hz2's tick waits on both unreachable members (2 x 5 s), then the next tick comes
+        wait = 2 * cfg.merge_connect_timeout_s
+        w, tick = _split_hz2(seed, wait + 0.5)
+        next_tick = w.ctx.cluster.merges.next_tick_s(2, tick + wait, strict=True)
+        assert tick + wait + 0.5 < next_tick
+        (t, _, d), = _events(w, "merge_round")
+        assert abs(t - next_tick) < 1e-9 and d == '{"into": "hz0"}'
+        assert abs(_merged_at(w) - (next_tick + cfg.merge_join_s)) < 1e-9
+
+
+def test_the_phase_of_the_checks_comes_from_the_seed_and_a_restart() -> None:
+    a, b, c = (World(WorldConfig(), "survival", s) for s in (5, 5, 6))
+    ticks = [[w.ctx.cluster.merges.next_tick_s(m, 100.0) for m in range(3)] for w in (a, b, c)]
+    assert ticks[0] == ticks[1] != ticks[2]
+    period = a.config.cluster.merge_next_run_delay_s
+    assert all(100.0 <= t < 100.0 + period for t in ticks[2])
+    a.at(30.0, lambda: a.ports["cluster"].kill_member(1))
+    a.at(40.0, lambda: a.ports["cluster"].restart_member(1))
+    a.run(41.0)
+    first = 40.0 + a.config.cluster.merge_first_run_delay_s
+    assert a.ctx.cluster.merges.next_tick_s(1, 41.0) == first
+    assert a.ctx.cluster.merges.next_tick_s(1, first, strict=True) == first + period
+
+
+def test_three_singletons_need_two_merges_and_a_join_close_behind_another_waits() -> None:
+    waited = 0
+    for seed in range(4, 12):
+        w = World(WorldConfig(), "survival", seed)
+        w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+        w.at(47.0, w.ports["network"].heal)
+        w.run(100.0)
+        cfg = w.config.cluster
+        (t1, _, d1), (t2, _, d2) = rounds = _events(w, "merge_round")
+        assert 47.0 < t1 <= t2, rounds
+        # the second joins the side the first joined less than merge_join_wait_s before: the master waits
+        close = d1 == d2 and t2 - t1 < cfg.merge_join_wait_s
+        waited += close
+        join = cfg.merge_join_s + (cfg.merge_join_wait_s if close else 0.0)
+        assert abs(_merged_at(w) - (t2 + join)) < 1e-9, (seed, rounds)
+    assert waited      # the seeds above include such a case
+
+
+def test_a_cut_that_splits_no_members_leaves_no_merge_and_no_membership_change() -> None:
+    w = World(WorldConfig(), "survival", 2)
+    w.at(40.0, lambda: w.ports["network"].partition([["agent"]]))
+    w.at(60.0, w.ports["network"].heal)
+    w.run(120.0)
+    assert _events(w, "merge_round", "membership") == []
+
+
+def test_a_later_detection_does_not_join_a_healed_side_only_a_merge_does() -> None:
+    # hz2 split (noticed at 45 s), the network healed at 45.5 s, then the agent cut at 46 s: the
+    # detection at 51 s must not read the healed network and take hz2 back
+    w = World(WorldConfig(), "survival", 3)
+    net = w.ports["network"]
+    w.at(40.0, lambda: net.partition([["hz2"]]))
+    w.at(45.5, net.heal)
+    w.at(46.0, lambda: net.partition([["agent"]]))
+    w.run(120.0)
+    rounds = _events(w, "merge_round")
+    assert rounds, "hz2 never merged back"
+    assert abs(_merged_at(w) - (rounds[0][0] + w.config.cluster.merge_join_s)) < 1e-9

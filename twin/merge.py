@@ -1,0 +1,166 @@
+"""Split-brain merge rounds: how the sides of a healed partition find each other again.
+
+Hazelcast does not merge when a partition heals. Every member runs a split-brain check on a fixed
+grid (``hazelcast.merge.first.run.delay.seconds`` after it started, then every
+``hazelcast.merge.next.run.delay.seconds``); only a side's master acts on it, and a tick that comes
+while its previous check still runs is skipped. A check goes through the other members' addresses
+one at a time (its own side's excepted): a dead member refuses at once; one it cannot reach holds
+the check for the connection wait (``merge_connect_timeout_s``: Hazelcast's fixed 5 s); one it
+reaches answers for its side. If that side is larger (equal: its master's address sorts first), the
+check's side merges into it: its members leave their side and join the other,
+``merge_join_s`` later. So while the network is cut, a side's master spends its checks waiting on
+unreachable addresses, and after a heal the merge comes when the check in progress gets past the
+address it is waiting on — or at the next tick — not at a fixed delay after the heal.
+
+The twin holds each member's grid. The members the world starts with were started one at a time,
+each once the previous one had joined (``restart_join_s`` apart), some unknown time before the world
+starts: member ``i``'s grid is member 0's shifted by ``i * restart_join_s``, and member 0's phase is
+drawn from the seed (uniform over one period, stream ``cluster.merge_rounds``). A restarted member's
+ticks start ``merge_first_run_delay_s`` after its restart. A merge joins ``merge_join_s`` after the
+decision, or ``merge_join_wait_s`` later if another side began joining the same side less than
+``merge_join_wait_s`` before (the master waits ``hazelcast.wait.seconds.before.join`` for more
+joiners). The members' addresses are ports picked at start, so their order (which of two equal sides
+merges) is drawn from the same stream too. Checks run only while the members see more than one side, so a world without a split
+holds no merge events.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cluster import Cluster
+    from .config import ClusterConfig
+    from .rng import Streams
+
+__all__ = ["MergeRounds"]
+
+
+class MergeRounds:
+    """The members' split-brain merge checks (see the module docstring)."""
+
+    def __init__(self, cfg: "ClusterConfig", cluster: "Cluster", now: Callable[[], float],
+                 call_later: Callable[[float, Callable[[], None]], None], record: Callable[..., None],
+                 streams: "Streams | None" = None) -> None:
+        self.cfg = cfg
+        self._cluster = cluster
+        self._now = now
+        self._later = call_later
+        self._record = record
+        n = len(cluster.names)
+        period = cfg.merge_next_run_delay_s
+        if streams is not None:
+            gen = streams.generator("cluster.merge_rounds")
+            start = float(gen.uniform(0.0, period))
+            self._rank = [int(r) for r in gen.permutation(n)]
+        else:
+            start = 0.0
+            self._rank = list(range(n))
+        # the members were started one at a time, each once the previous had joined
+        self._first = [start + i * cfg.restart_join_s for i in range(n)]
+        self._join_target_t: dict[int, float] = {}
+        self._running = [False] * n     # member m has a tick scheduled or a check in progress
+        self._merging: set[int] = set()
+
+    def restarted(self, m: int) -> None:
+        """Member ``m`` is a new process: its ticks start ``merge_first_run_delay_s`` from now."""
+        self._first[m] = self._now() + self.cfg.merge_first_run_delay_s
+
+    def next_tick_s(self, m: int, after: float, strict: bool = False) -> float:
+        """Member ``m``'s first tick at or after ``after`` (``strict``: after it)."""
+        first, period = self._first[m], self.cfg.merge_next_run_delay_s
+        if after < first or (after == first and not strict):
+            return first
+        k = math.floor((after - first) / period)
+        t = first + k * period
+        return t if t >= after and not (strict and t <= after) else first + (k + 1) * period
+
+    def plan(self) -> None:
+        """Start the checks of every side's master (while the members see more than one side)."""
+        masters = self._masters()
+        if len(masters) < 2:
+            return
+        now = self._now()
+        for m in masters:
+            if not self._running[m]:
+                self._running[m] = True
+                self._later(self.next_tick_s(m, now) - now, lambda m=m: self._tick(m))
+
+    def _masters(self) -> list[int]:
+        """The master (lowest live index, as the oldest member) of every side, in index order."""
+        c = self._cluster
+        seen: set[int] = set()
+        out = []
+        for m in range(len(c.names)):
+            if c.alive[m] and c.side_id(m) not in seen:
+                seen.add(c.side_id(m))
+                out.append(m)
+        return out
+
+    def _side(self, m: int) -> list[int]:
+        c = self._cluster
+        return [x for x in range(len(c.names)) if c.alive[x] and c.side_id(x) == c.side_id(m)]
+
+    def _active(self, m: int) -> bool:
+        masters = self._masters()
+        return len(masters) >= 2 and m in masters and m not in self._merging
+
+    def _tick(self, m: int) -> None:
+        """A tick of member ``m``: a check over the addresses outside its side, if it is still a master."""
+        if not self._active(m):
+            self._running[m] = False
+            return
+        c = self._cluster
+        mine = c.side_id(m)
+        self._check(m, [x for x in range(len(c.names)) if x != m and c.side_id(x) != mine], 0)
+
+    def _check(self, m: int, addresses: list[int], i: int) -> None:
+        """Member ``m``'s check from ``addresses[i]`` on: wait on an unreachable one, merge into a side it
+        should merge into, else on to the next; at the end, the next tick after now."""
+        c = self._cluster
+        while self._active(m) and i < len(addresses):
+            x = addresses[i]
+            i += 1
+            if not c.alive[x] or c.side_id(x) == c.side_id(m):
+                continue                        # refused at once / joined us meanwhile
+            if not c.reaches(m, x):
+                self._later(self.cfg.merge_connect_timeout_s, lambda: self._check(m, addresses, i))
+                return
+            if self._merges_into(m, x):
+                self._merge(m, x)
+                self._running[m] = False
+                return
+        if not self._active(m):
+            self._running[m] = False
+            return
+        now = self._now()
+        self._later(self.next_tick_s(m, now, strict=True) - now, lambda: self._tick(m))
+
+    def _merges_into(self, m: int, x: int) -> bool:
+        """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
+        mine, theirs = self._side(m), self._side(x)
+        return len(theirs) > len(mine) or (len(theirs) == len(mine) and self._rank[theirs[0]] < self._rank[mine[0]])
+
+    def _merge(self, m: int, x: int) -> None:
+        c = self._cluster
+        members = self._side(m)
+        self._merging.update(members)
+        into = self._side(x)[0]
+        now = self._now()
+        join_s = self.cfg.merge_join_s
+        if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
+            join_s += self.cfg.merge_join_wait_s
+        self._join_target_t[into] = now
+        self._record("merge_round", c.names[m], {"into": c.names[into]})
+        self._later(join_s, lambda: self._joined(members, x))
+
+    def _joined(self, members: list[int], target: int) -> None:
+        """The merging members have joined the side ``target`` is on now (those that still reach it)."""
+        self._merging.difference_update(members)
+        c = self._cluster
+        joining = [m for m in members if c.alive[m] and c.alive[target] and c.reaches(m, target)]
+        if joining:
+            c.join_side(joining, target)
+        else:
+            self.plan()
