@@ -37,3 +37,29 @@ def test_writable_members_is_writable_owner_through_deaths_detection_partitions_
     assert not cluster.quorate
     assert cluster.writable_members("agent") == [False] * 5
     _agrees(world, "agent")
+
+
+def test_decision_rows_read_layer_values_as_the_layer_mapping_gives_them() -> None:
+    """The recorder reads a survival decision's layers in its compiled order once that order is seen to be its
+    own (no mapping built per step): every row holds what ``decision.layers`` maps each layer name to."""
+    from controller import SurvivalController, default_config
+
+    class Keeping:                  # the real controller; keeps what it decided
+        def __init__(self) -> None:
+            self.inner = SurvivalController(default_config())
+            self.signal_names = self.inner.signal_names
+            self.seen: list = []
+
+        def step(self, now_s: float, signals):
+            d = self.inner.step(now_s, signals)
+            self.seen.append(d)
+            return d
+
+    ctl = Keeping()
+    world = World(WorldConfig.from_mapping({"market": {"shock_rate_per_day": 48.0}}), ctl, seed=3)
+    table = world.run(1800.0)["decisions"]
+    names = world.recorder.layer_names
+    assert names == tuple(ctl.seen[0].layers) and table.num_rows == len(ctl.seen)
+    rows = list(zip(*[table.column(f"layer.{n}").to_pylist() for n in names]))
+    assert rows == [tuple(d.layers[n] for n in names) for d in ctl.seen]
+    assert any(v < 1.0 for row in rows for v in row)          # some layer moved: the values are read, not constant
