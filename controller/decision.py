@@ -39,8 +39,12 @@ class DecisionDetail:
         return "DecisionDetail(...)"
 
     def layers(self) -> dict[str, float]:
+        return dict(zip(self.compiled.layer_names, self.layer_values()))
+
+    def layer_values(self) -> list[float]:
+        """The layers' multipliers in ``compiled.layer_names`` order (:meth:`layers` without the names)."""
         n = self.compiled.n_layers
-        return dict(zip(self.compiled.layer_names, self.out[k.O_HEAD:k.O_HEAD + n].tolist()))
+        return self.out[k.O_HEAD:k.O_HEAD + n].tolist()
 
     def reasons(self) -> tuple[str, ...]:
         if self._reasons is None:

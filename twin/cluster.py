@@ -136,6 +136,15 @@ class Cluster:
         name = self.names[owner]
         return name if self._net.can_reach(src_node, name) else None
 
+    def writable_members(self, src_node: str) -> list[bool]:
+        """Per member index: a write from ``src_node`` to a partition it owns reaches it now (what
+        :meth:`writable_owner` says of each key whose owner it is, for many keys at once)."""
+        if not self.quorate:
+            return [False] * len(self.names)
+        view, net = self._view_set, self._net
+        return [alive and m in view and net.can_reach(src_node, name)
+                for m, (alive, name) in enumerate(zip(self.alive, self.names))]
+
     def route(self, key: str, src_node: str, link: Link) -> int:
         """What a put of ``key`` sent now from ``src_node`` meets: ROUTE_OK (an owner takes it),
         ROUTE_REFUSED (the owner answers with a split-brain-protection refusal) or ROUTE_RETRY (no

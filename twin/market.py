@@ -262,6 +262,8 @@ class Market:
 
     def liquidity(self, t_s: float) -> float:
         """Book depth factor of the current regime (1.0 calm, lower in a crash)."""
+        if int(t_s / self.step_s + 1e-9) == self._rc_step:     # :meth:`regime_code`'s cached step, inline
+            return _LIQUIDITY[self._rc_code]
         return _LIQUIDITY[self.regime_code(t_s)]
 
     def shock_level(self, t_s: float) -> float:

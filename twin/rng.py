@@ -99,6 +99,9 @@ class DrawBuffer:
         :meth:`exponential`, each preceded by :meth:`mark`, would give (a batched publisher's sends)."""
         u, iu, nb, inb = self._u, self._iu, self._n, self._in
         e, i = self._e, self._ie
+        if i >= n:                           # all from the current block: draw k is e[i-1-k], marked at i-k
+            self._ie = i - n
+            return e[i - n:i][::-1], [(u, iu, e, j, nb, inb) for j in range(i, i - n, -1)]
         values: list[float] = []
         marks: list[tuple] = []
         for _ in range(n):

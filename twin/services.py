@@ -201,6 +201,7 @@ class LedgerChecksum(Sensor):
     def __init__(self, ctx: "Context") -> None:
         super().__init__("ledger_checksum", ctx, ctx.cfg.sensors.checksum_interval_s)
         self.journal: list[tuple[int, str, int]] = []   # (seq, key, entry hash) as written by the agent
+        self._pids: list[int] = []                       # the partition of each journal entry's key
 
     def captures(self) -> tuple[str, ...]:
         """The agent's journal entries in the grid."""
@@ -209,18 +210,18 @@ class LedgerChecksum(Sensor):
     def capture(self, t: float) -> tuple | None:
         """None (no publish this round) if some entry's partition cannot be read right now."""
         cluster = self.ctx.cluster
-        get, pid, node = cluster.data.get, cluster.partition_id, self.node
-        readable: dict[int, bool] = {}      # per partition: its owner takes a read from here now
+        journal, pids = self.journal, self._pids
+        if len(pids) < len(journal):        # a key's partition never changes: computed once per entry
+            pids.extend(cluster.partition_id(key) for _, key, _ in journal[len(pids):])
+        get, owner = cluster.data.get, cluster.owner
+        takes = cluster.writable_members(self.node)     # per member: it takes a read from here now
         count = max_seq = digest = 0
-        for seq, key, h in self.journal:    # in seq order (the journal is appended to)
+        for (seq, key, h), p in zip(journal, pids):     # in seq order (the journal is appended to)
             item = get(key)
             if item is None or item[0] > t:
                 continue
-            p = pid(key)
-            ok = readable.get(p)
-            if ok is None:
-                ok = readable[p] = cluster.writable_owner(key, node) is not None
-            if not ok:
+            m = owner[p]
+            if m < 0 or not takes[m]:       # (as :meth:`Cluster.writable_owner` is None)
                 return None
             count += 1
             max_seq = seq

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pyarrow as pa
 
+from controller import Decision, Posture
 from traceio import TraceMeta, trace_path, write_table
 
 from .orders import Fill, Order
@@ -34,6 +35,7 @@ __all__ = ["Recorder", "Trace", "TABLES"]
 
 TABLES = ("decisions", "signals_observed", "signals_true", "orders", "fills", "equity", "events")
 _F, _I, _S, _B = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+_POSTURE_NAMES = {p: p.name for p in Posture}      # (an enum's .name is a descriptor call: ~1 µs a step)
 
 
 def _table(names: Iterable[str], types: Iterable[pa.DataType], rows: list[tuple]) -> pa.Table:
@@ -56,6 +58,7 @@ class Recorder:
         self._pick = (operator.itemgetter(*signals) if len(signals) > 1 else
                       lambda m: tuple(m[n] for n in signals))          # (itemgetter of one name gives no tuple)
         self.layer_names: tuple[str, ...] | None = None
+        self._aligned: tuple[str, ...] | None = None      # a compiled config's layer names seen in our order
         self.decisions: list[tuple] = []
         self.observed: list[tuple] = []
         self.true: list[tuple] = []
@@ -69,11 +72,11 @@ class Recorder:
 
     def step(self, now: float, trigger: str, d: Any, signals: Mapping[str, float],
              truth: Mapping[str, float] | None) -> None:
-        layers = d.layers
-        if self.layer_names is None:
-            self.layer_names = tuple(layers)
         step = len(self.decisions)
-        self.decisions.append((now, step, trigger, d.r_total, d.posture.name, *[layers.get(n, math.nan) for n in self.layer_names],
+        posture = d.posture
+        self.decisions.append((now, step, trigger, d.r_total,
+                               _POSTURE_NAMES[posture] if type(posture) is Posture else posture.name,
+                               *self._layer_row(d),
                                bool(d.entries_allowed), bool(d.taker_allowed), d.max_leverage,
                                bool(getattr(d, "invariant_broken", False)), "; ".join(d.reasons),
                                len(self._orders)))
@@ -82,6 +85,19 @@ class Recorder:
         pick = self._pick
         self.observed.append((now, step) + pick(signals))     # numbers: the tables are built as float64
         self.true.append((now, step) + pick(truth))
+
+    def _layer_row(self, d: Any) -> list[float]:
+        """The decision's layer values in ``layer_names`` order (NaN for a layer it lacks). A survival
+        controller's decision gives them in its compiled order: once that order is seen to be ours, it is read
+        without building the name -> value mapping (the same floats)."""
+        if type(d) is Decision and d.detail.compiled.layer_names is self._aligned:
+            return d.detail.layer_values()
+        layers = d.layers
+        if self.layer_names is None:
+            self.layer_names = tuple(layers)
+        if type(d) is Decision and tuple(layers) == self.layer_names:
+            self._aligned = d.detail.compiled.layer_names
+        return [layers.get(n, math.nan) for n in self.layer_names]
 
     def equity(self, now: float, *values: float) -> None:
         self.equity_rows.append((now, *values))

@@ -30,6 +30,19 @@ def test_exponentials_are_the_draws_and_marks_of_one_by_one_calls_across_blocks(
     assert [many.exponential() for _ in range(20)] == [one.exponential() for _ in range(20)]
 
 
+def test_exponentials_in_batches_within_and_across_blocks_are_the_one_by_one_draws() -> None:
+    """Batches served from the current block (the fast path) and batches that reach a block's end alike."""
+    one, many = DrawBuffer(Streams(4).generator("x"), block=7), DrawBuffer(Streams(4).generator("x"), block=7)
+    for n in (4, 2, 1, 7, 3, 5, 6, 1, 7, 8):
+        expected_marks, expected = [], []
+        for _ in range(n):
+            expected_marks.append(one.mark())
+            expected.append(one.exponential())
+        values, marks = many.exponentials(n)
+        assert values == expected and marks == expected_marks
+    assert many.mark() == one.mark()
+
+
 def test_transits_are_what_delay_s_gives_and_none_on_a_lossy_or_down_link() -> None:
     from twin.config import LinkConfig
 
