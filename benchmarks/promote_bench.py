@@ -38,8 +38,14 @@ def main() -> int:
             config = Path(tmp) / "my.toml"
             config.write_text(dump_config(default_config()), encoding="utf-8")
             scenarios = load_scenarios([DEFAULT_SUITE], controller=str(config))
+            before, load_s, t_s = os.times(), os.getloadavg()[0], time.perf_counter()
             run_dir = run_suite(scenarios, RunOptions(out=Path(tmp) / "runs", progress=False, report=False,
                                                       controller=str(config)), echo=lambda _line: None).run_dir
+            after = os.times()
+            cpu_s = sum(after[i] - before[i] for i in range(4))  # this process and its workers, user + sys
+            print(f"the evidence (default suite, {len(scenarios)} scenarios, companions on, all cores): "
+                  f"{time.perf_counter() - t_s:.1f} s wall, {cpu_s:.1f} CPU-s; load average {load_s:.1f} at the "
+                  f"start, {os.getloadavg()[0]:.1f} at the end (suite target <= 300 s: benchmarks/suite_bench.py)")
         key = init_key({"XDG_CONFIG_HOME": tmp})[0]
         load0, t0 = os.getloadavg()[0], time.perf_counter()
         try:
