@@ -59,6 +59,9 @@ class MergeRounds:
             self._rank = list(range(n))
         # the members were started one at a time, each once the previous had joined
         self._first = [start + i * cfg.restart_join_s for i in range(n)]
+        # join order: a side's master is its oldest member; joiners and restarted members are youngest
+        self._age = list(range(n))
+        self._next_age = n
         self._join_target_t: dict[int, float] = {}
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
@@ -66,6 +69,8 @@ class MergeRounds:
     def restarted(self, m: int) -> None:
         """Member ``m`` is a new process: its ticks start ``merge_first_run_delay_s`` from now."""
         self._first[m] = self._now() + self.cfg.merge_first_run_delay_s
+        self._age[m] = self._next_age
+        self._next_age += 1
 
     def next_tick_s(self, m: int, after: float, strict: bool = False) -> float:
         """Member ``m``'s first tick at or after ``after`` (``strict``: after it)."""
@@ -88,15 +93,18 @@ class MergeRounds:
                 self._later(self.next_tick_s(m, now) - now, lambda m=m: self._tick(m))
 
     def _masters(self) -> list[int]:
-        """The master (lowest live index, as the oldest member) of every side, in index order."""
+        """The master of every side (its oldest live member: the earliest to join it), in index order."""
         c = self._cluster
-        seen: set[int] = set()
-        out = []
+        oldest: dict[int, int] = {}
         for m in range(len(c.names)):
-            if c.alive[m] and c.side_id(m) not in seen:
-                seen.add(c.side_id(m))
-                out.append(m)
-        return out
+            if c.alive[m]:
+                o = oldest.get(c.side_id(m))
+                if o is None or self._age[m] < self._age[o]:
+                    oldest[c.side_id(m)] = m
+        return sorted(oldest.values())
+
+    def _master_of(self, m: int) -> int:
+        return min(self._side(m), key=lambda x: self._age[x])
 
     def _side(self, m: int) -> list[int]:
         c = self._cluster
@@ -127,6 +135,8 @@ class MergeRounds:
             if not c.reaches(m, x):
                 self._later(self.cfg.merge_connect_timeout_s, lambda: self._check(m, addresses, i))
                 return
+            if x != self._master_of(x) or x in self._merging:
+                continue                        # only a master not itself merging answers a join check
             if self._merges_into(m, x):
                 self._merge(m, x)
                 self._running[m] = False
@@ -139,14 +149,14 @@ class MergeRounds:
 
     def _merges_into(self, m: int, x: int) -> bool:
         """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
-        mine, theirs = self._side(m), self._side(x)
-        return len(theirs) > len(mine) or (len(theirs) == len(mine) and self._rank[theirs[0]] < self._rank[mine[0]])
+        mine, theirs = len(self._side(m)), len(self._side(x))
+        return theirs > mine or (theirs == mine and self._rank[self._master_of(x)] < self._rank[self._master_of(m)])
 
     def _merge(self, m: int, x: int) -> None:
         c = self._cluster
         members = self._side(m)
         self._merging.update(members)
-        into = self._side(x)[0]
+        into = self._master_of(x)
         now = self._now()
         join_s = self.cfg.merge_join_s
         if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
@@ -160,6 +170,9 @@ class MergeRounds:
         self._merging.difference_update(members)
         c = self._cluster
         joining = [m for m in members if c.alive[m] and c.alive[target] and c.reaches(m, target)]
+        for m in sorted(joining, key=lambda x: self._age[x]):
+            self._age[m] = self._next_age       # a joiner is the youngest member of its new side
+            self._next_age += 1
         if joining:
             c.join_side(joining, target)
         else:
