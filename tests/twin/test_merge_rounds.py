@@ -31,18 +31,30 @@ def _split_hz2(seed: int, heal_after_tick_s: float) -> tuple[World, float]:
 
 
 def test_a_heal_during_a_check_is_noticed_when_the_wait_ends_and_only_a_master_answers() -> None:
-    # hz2's check waits on hz0 (the other side's master) from its tick; the heal comes 1 s in. When the
-    # wait runs out the check goes on to hz1, which is not a master and ignores a join check (Hazelcast's
-    # SplitBrainMergeValidationOp: "Ignoring join check ... because this node is not master"), so the
-    # merge comes at hz2's next tick, when its check reaches hz0 (the tick at the wait's end is skipped:
-    # the check was still running)
-    for seed in (1, 2, 3):
+    # hz2's check waits from its tick on the first address of its order (drawn from the seed); the heal
+    # comes 1 s in. Waiting on hz1: when the wait runs out, hz0 (the master) answers. Waiting on hz0: the
+    # wait ends early if hz0's own check connects to hz2 (at one of hz0's ticks), else it runs out and the
+    # check goes on to hz1, which is not a master and ignores a join check (Hazelcast's
+    # SplitBrainMergeValidationOp: "Ignoring join check ... because this node is not master"): the merge
+    # comes at hz2's next tick (the one at the wait's end is skipped: the check was still running)
+    cases = set()
+    for seed in range(1, 25):
         w, tick = _split_hz2(seed, 1.0)
-        cfg = w.config.cluster
-        nxt = w.ctx.cluster.merges.next_tick_s(2, tick + cfg.merge_connect_timeout_s, strict=True)
-        rounds = _events(w, "merge_round")
-        assert [(t, d) for t, _, d in rounds] == [(nxt, '{"into": "hz0"}')], rounds
-        assert abs(_merged_at(w) - (nxt + cfg.merge_join_s)) < 1e-9
+        cfg, merges = w.config.cluster, w.ctx.cluster.merges
+        (t, _, d), = _events(w, "merge_round")
+        assert d == '{"into": "hz0"}'
+        wait_end = tick + cfg.merge_connect_timeout_s
+        if merges.check_order(2) == [1, 0]:
+            assert abs(t - wait_end) < 1e-9, (seed, t, tick)
+            cases.add("hz1 first")
+        elif t < wait_end:
+            assert tick + 1.0 <= t and abs(merges.next_tick_s(0, t) - t) < 1e-9, (seed, t, tick)
+            cases.add("hz0 connected first")
+        else:
+            assert abs(t - merges.next_tick_s(2, wait_end, strict=True)) < 1e-9, (seed, t, tick)
+            cases.add("hz1 ignored the check")
+        assert abs(_merged_at(w) - (t + cfg.merge_join_s)) < 1e-9
+    assert cases == {"hz1 first", "hz0 connected first", "hz1 ignored the check"}, cases
 
 
 def test_a_heal_during_a_wait_on_the_last_address_is_noticed_when_that_wait_ends() -> None:
@@ -141,3 +153,26 @@ def test_a_later_detection_does_not_join_a_healed_side_only_a_merge_does() -> No
     rounds = _events(w, "merge_round")
     assert rounds, "hz2 never merged back"
     assert abs(_merged_at(w) - (rounds[0][0] + w.config.cluster.merge_join_s)) < 1e-9
+
+
+def test_a_member_that_lost_its_master_checks_only_once_its_mastership_claim_ends() -> None:
+    # every member alone at 45 s: hz0 stays master; hz2, the youngest, suspected every older member
+    # and claims at once; hz1 suspected hz0 first and asks hz2 for its member list, which it cannot
+    # reach: its claim ends FETCH_MEMBER_LIST_S later, and only then does it check (and merge)
+    from twin.merge import FETCH_MEMBER_LIST_S
+
+    by_hz1 = 0
+    for seed in range(4, 12):
+        w = World(WorldConfig(), "survival", seed)
+        w.at(40.0, lambda w=w: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+        w.at(45.5, w.ports["network"].heal)
+        w.run(100.0)
+        detected = 40.0 + w.config.cluster.detection_delay_s
+        assert w.ctx.cluster.merges.settled_s() == detected + FETCH_MEMBER_LIST_S
+        ev = w.trace().tables["events"].to_pydict()
+        rounds = [(t, who) for t, k, who in zip(ev["t_s"], ev["kind"], ev["target"]) if k == "merge_round"]
+        assert len(rounds) == 2, rounds
+        hz1 = [t for t, who in rounds if who == "hz1"]
+        assert all(t >= detected + FETCH_MEMBER_LIST_S for t in hz1), (seed, rounds)
+        by_hz1 += len(hz1)
+    assert by_hz1
