@@ -130,8 +130,9 @@ def merge_join_times(workdir: Path) -> list[float]:
 
 def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[str, list[float]]:
     """The same script in the twin: every member alone (partitioned at 40 s, detected
-    ``detection_delay_s`` later), healed each real sample's offset after that, ``seeds`` worlds per
-    offset (their merge-tick phases differ); heal -> member 0's own member list grows, then is whole."""
+    ``detection_delay_s`` later, the last mastership claim ended: :meth:`twin.merge.MergeRounds.settled_s`),
+    healed each real sample's offset after that, ``seeds`` worlds per offset (their merge-tick phases and
+    address orders differ); heal -> member 0's own member list grows, then is whole."""
     out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
     n = cfg.cluster.members
     for k, offset in enumerate(offsets):
