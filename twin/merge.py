@@ -92,6 +92,7 @@ class MergeRounds:
         self._first[m] = self._now() + self.cfg.merge_first_run_delay_s
         self._age[m] = self._next_age
         self._next_age += 1
+        self._master_was[m] = m                 # a new process: no master to lose, no claim
 
     def next_tick_s(self, m: int, after: float, strict: bool = False) -> float:
         """Member ``m``'s first tick at or after ``after`` (``strict``: after it)."""
