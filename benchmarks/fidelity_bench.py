@@ -130,28 +130,33 @@ def merge_join_times(workdir: Path) -> list[float]:
 
 def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[str, list[float]]:
     """The same script in the twin: every member alone (partitioned at 40 s, detected
-    ``detection_delay_s`` later), healed each real sample's offset after that, ``seeds`` worlds per
-    offset (their merge-tick phases differ); heal -> member 0's own member list grows, then is whole."""
+    ``detection_delay_s`` later, the last mastership claim ended: :meth:`twin.merge.MergeRounds.settled_s`),
+    healed each real sample's offset after that, ``seeds`` worlds per offset (their merge-tick phases and
+    address orders differ); heal -> member 0's own member list grows, then is whole."""
     out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
     n = cfg.cluster.members
     for k, offset in enumerate(offsets):
         for seed in range(seeds):
             w = World(cfg, "survival", 1000 * k + seed)
             cluster = w.ctx.cluster
-            heal = 40.0 + cfg.cluster.detection_delay_s + offset
+            heal = [40.0 + cfg.cluster.detection_delay_s + offset]
             seen: dict[str, float] = {}
 
             def hook(w=w, cluster=cluster, seen=seen, heal=heal) -> None:
                 size = len(cluster.member_view(0))
-                if w.ctx.now() >= heal and size >= 2:
-                    seen.setdefault("merge_first", w.ctx.now() - heal)
-                if w.ctx.now() >= heal and size == n:
-                    seen.setdefault("merge_all", w.ctx.now() - heal)
+                if w.ctx.now() >= heal[0] and size >= 2:
+                    seen.setdefault("merge_first", w.ctx.now() - heal[0])
+                if w.ctx.now() >= heal[0] and size == n:
+                    seen.setdefault("merge_all", w.ctx.now() - heal[0])
 
             cluster.membership_hooks.append(hook)
             w.at(40.0, lambda w=w: w.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
-            w.at(heal, w.ports["network"].heal)
-            w.run(heal + 120.0)
+            w.run(heal[0])
+            # as on the real cluster: healed the offset after every member is alone and master of itself
+            # (a mastership claim may still run after the detection, see twin.merge)
+            heal[0] = max(heal[0], cluster.merges.settled_s() + offset)
+            w.at(heal[0], w.ports["network"].heal)
+            w.run(heal[0] + 120.0)
             for key in out:
                 out[key].append(seen[key])
     return out

@@ -2,15 +2,25 @@
 
 Hazelcast does not merge when a partition heals. Every member runs a split-brain check on a fixed
 grid (``hazelcast.merge.first.run.delay.seconds`` after it started, then every
-``hazelcast.merge.next.run.delay.seconds``); only a side's master acts on it, and a tick that comes
-while its previous check still runs is skipped. A check goes through the other members' addresses
-one at a time (its own side's excepted): a dead member refuses at once; one it cannot reach holds
-the check for the connection wait (``merge_connect_timeout_s``: Hazelcast's fixed 5 s); one it
-reaches answers for its side. If that side is larger (equal: its master's address sorts first), the
-check's side merges into it: its members leave their side and join the other,
-``merge_join_s`` later. So while the network is cut, a side's master spends its checks waiting on
-unreachable addresses, and after a heal the merge comes when the check in progress gets past the
-address it is waiting on — or at the next tick — not at a fixed delay after the heal.
+``hazelcast.merge.next.run.delay.seconds``); only a side's master (its oldest member) acts on it, and a
+tick that comes while its previous check still runs is skipped. A check goes through the other
+members' addresses one at a time, in an order of its own (a hash set's), its own side's excepted: a
+dead member refuses at once; one it cannot reach holds the check for the connection wait
+(``merge_connect_timeout_s``: Hazelcast's fixed 5 s) unless that member connects to it meanwhile (the
+wait polls for any connection to the address, so another master's check that reaches this member
+ends it); one it reaches answers for its side only if it is that side's master and not merging itself
+(``SplitBrainMergeValidationOp``: "Ignoring join check ... because this node is not master"). If the
+answering side is larger (equal: its master's address sorts first), the check's side merges into it:
+its members leave their side and join the other, ``merge_join_s`` later, as its youngest members. So
+while the network is cut, a side's master spends its checks waiting on unreachable addresses, and
+after a heal the merge comes when the check in progress gets past the address it is waiting on, when
+that address connects first, or at a later tick — not at a fixed delay after the heal.
+
+A member that finds its master gone must claim mastership before it checks: it asks the members it
+has not suspected for their member lists. Members suspect in age order, so it still asks the younger
+members of its old side; one it cannot reach holds the claim for ``FETCH_MEMBER_LIST_S`` (Hazelcast's
+fixed 5 s); the youngest, having suspected every older member first, claims at once. (The members'
+own views in :mod:`twin.cluster` still shrink at the detection.)
 
 The twin holds each member's grid. The members the world starts with were started one at a time,
 each once the previous one had joined (``restart_join_s`` apart), some unknown time before the world
@@ -19,9 +29,9 @@ drawn from the seed (uniform over one period, stream ``cluster.merge_rounds``). 
 ticks start ``merge_first_run_delay_s`` after its restart. A merge joins ``merge_join_s`` after the
 decision, or ``merge_join_wait_s`` later if another side began joining the same side less than
 ``merge_join_wait_s`` before (the master waits ``hazelcast.wait.seconds.before.join`` for more
-joiners). The members' addresses are ports picked at start, so their order (which of two equal sides
-merges) is drawn from the same stream too. Checks run only while the members see more than one side, so a world without a split
-holds no merge events.
+joiners). The members' addresses are ports picked at start, so their sort order (which of two equal
+sides merges) and the checks' order are drawn from the same stream too. Checks run only while the
+members see more than one side, so a world without a split holds no merge events.
 """
 
 from __future__ import annotations
@@ -34,7 +44,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import ClusterConfig
     from .rng import Streams
 
-__all__ = ["MergeRounds"]
+__all__ = ["MergeRounds", "FETCH_MEMBER_LIST_S"]
+
+#: Hazelcast's fixed wait for a member list asked for in a mastership claim (``MembershipManager``'s
+#: ``FETCH_MEMBER_LIST_MILLIS``)
+FETCH_MEMBER_LIST_S = 5.0
 
 
 class MergeRounds:
@@ -54,18 +68,31 @@ class MergeRounds:
             gen = streams.generator("cluster.merge_rounds")
             start = float(gen.uniform(0.0, period))
             self._rank = [int(r) for r in gen.permutation(n)]
+            self._order = [int(r) for r in gen.permutation(n)]
         else:
             start = 0.0
             self._rank = list(range(n))
+            self._order = list(range(n))
         # the members were started one at a time, each once the previous had joined
         self._first = [start + i * cfg.restart_join_s for i in range(n)]
+        # join order: a side's master is its oldest member; joiners and restarted members are youngest
+        self._age = list(range(n))
+        self._next_age = n
         self._join_target_t: dict[int, float] = {}
+        self._master_was: list[int] = [0] * n   # each member's master at the last plan
+        self._claimed_at: dict[int, float] = {}  # a new master acts from its claim's end
+        # a check waiting on an address: member -> (address, wait id, the check's addresses, its index)
+        self._waits: dict[int, tuple[int, int, list[int], int]] = {}
+        self._wait_ids = 0
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
 
     def restarted(self, m: int) -> None:
         """Member ``m`` is a new process: its ticks start ``merge_first_run_delay_s`` from now."""
         self._first[m] = self._now() + self.cfg.merge_first_run_delay_s
+        self._age[m] = self._next_age
+        self._next_age += 1
+        self._master_was[m] = m                 # a new process: no master to lose, no claim
 
     def next_tick_s(self, m: int, after: float, strict: bool = False) -> float:
         """Member ``m``'s first tick at or after ``after`` (``strict``: after it)."""
@@ -76,27 +103,58 @@ class MergeRounds:
         t = first + k * period
         return t if t >= after and not (strict and t <= after) else first + (k + 1) * period
 
+    def check_order(self, m: int) -> list[int]:
+        """The order in which member ``m``'s checks go through the other members' addresses."""
+        return sorted((x for x in range(len(self._order)) if x != m), key=lambda x: self._order[x])
+
     def plan(self) -> None:
         """Start the checks of every side's master (while the members see more than one side)."""
         masters = self._masters()
+        now = self._now()
+        self._claims(masters, now)
         if len(masters) < 2:
             return
-        now = self._now()
         for m in masters:
             if not self._running[m]:
                 self._running[m] = True
-                self._later(self.next_tick_s(m, now) - now, lambda m=m: self._tick(m))
+                start = max(now, self._claimed_at.get(m, now))
+                self._later(self.next_tick_s(m, start) - now, lambda m=m: self._tick(m))
+
+    def _claims(self, masters: list[int], now: float) -> None:
+        """A member that finds its master gone claims mastership of its side: it asks the members it has
+        not suspected for their member lists. Members are checked in age order, so it suspects the old
+        master first and still asks the younger members of its old side; one it cannot reach holds the
+        claim for ``FETCH_MEMBER_LIST_S`` (the youngest, having suspected every older member, claims
+        at once). Only then is it master (and checks)."""
+        c = self._cluster
+        was = list(self._master_was)
+        for m in masters:
+            old = was[m]
+            if old != m and (not c.alive[old] or c.side_id(old) != c.side_id(m)):
+                asked = [y for y in range(len(c.names)) if was[y] == old and self._age[y] > self._age[m]
+                         and c.alive[y] and c.side_id(y) != c.side_id(m)]
+                self._claimed_at[m] = now + (FETCH_MEMBER_LIST_S if asked else 0.0)
+        for m in range(len(c.names)):
+            if c.alive[m]:
+                self._master_was[m] = self._master_of(m)
+
+    def settled_s(self) -> float:
+        """When the last pending mastership claim ends (every side has a master then)."""
+        return max(self._claimed_at.values(), default=-math.inf)
 
     def _masters(self) -> list[int]:
-        """The master (lowest live index, as the oldest member) of every side, in index order."""
+        """The master of every side (its oldest live member: the earliest to join it), in index order."""
         c = self._cluster
-        seen: set[int] = set()
-        out = []
+        oldest: dict[int, int] = {}
         for m in range(len(c.names)):
-            if c.alive[m] and c.side_id(m) not in seen:
-                seen.add(c.side_id(m))
-                out.append(m)
-        return out
+            if c.alive[m]:
+                o = oldest.get(c.side_id(m))
+                if o is None or self._age[m] < self._age[o]:
+                    oldest[c.side_id(m)] = m
+        return sorted(oldest.values())
+
+    def _master_of(self, m: int) -> int:
+        return min(self._side(m), key=lambda x: self._age[x])
 
     def _side(self, m: int) -> list[int]:
         c = self._cluster
@@ -104,7 +162,8 @@ class MergeRounds:
 
     def _active(self, m: int) -> bool:
         masters = self._masters()
-        return len(masters) >= 2 and m in masters and m not in self._merging
+        return (len(masters) >= 2 and m in masters and m not in self._merging
+                and self._claimed_at.get(m, -math.inf) <= self._now())
 
     def _tick(self, m: int) -> None:
         """A tick of member ``m``: a check over the addresses outside its side, if it is still a master."""
@@ -113,7 +172,7 @@ class MergeRounds:
             return
         c = self._cluster
         mine = c.side_id(m)
-        self._check(m, [x for x in range(len(c.names)) if x != m and c.side_id(x) != mine], 0)
+        self._check(m, [x for x in self.check_order(m) if c.side_id(x) != mine], 0)
 
     def _check(self, m: int, addresses: list[int], i: int) -> None:
         """Member ``m``'s check from ``addresses[i]`` on: wait on an unreachable one, merge into a side it
@@ -125,8 +184,11 @@ class MergeRounds:
             if not c.alive[x] or c.side_id(x) == c.side_id(m):
                 continue                        # refused at once / joined us meanwhile
             if not c.reaches(m, x):
-                self._later(self.cfg.merge_connect_timeout_s, lambda: self._check(m, addresses, i))
+                self._wait(m, x, addresses, i - 1)
                 return
+            self._connected(m, x)
+            if x != self._master_of(x) or x in self._merging:
+                continue                        # only a master not itself merging answers a join check
             if self._merges_into(m, x):
                 self._merge(m, x)
                 self._running[m] = False
@@ -137,16 +199,39 @@ class MergeRounds:
         now = self._now()
         self._later(self.next_tick_s(m, now, strict=True) - now, lambda: self._tick(m))
 
+    def _wait(self, m: int, x: int, addresses: list[int], i: int) -> None:
+        """``m``'s check waits for a connection to ``x`` (``addresses[i]``): ``merge_connect_timeout_s``,
+        unless ``x`` connects to ``m`` first (:meth:`_connected`)."""
+        self._wait_ids += 1
+        wid = self._wait_ids
+        self._waits[m] = (x, wid, addresses, i)
+        self._later(self.cfg.merge_connect_timeout_s, lambda: self._waited(m, wid, i + 1))
+
+    def _waited(self, m: int, wid: int, i: int) -> None:
+        wait = self._waits.get(m)
+        if wait is None or wait[1] != wid:
+            return                              # ended early by a connection from the address
+        del self._waits[m]
+        self._check(m, wait[2], i)
+
+    def _connected(self, m: int, x: int) -> None:
+        """``m``'s check has opened a connection to ``x``; a check of ``x`` waiting for a connection to ``m``
+        finds it now (Hazelcast's wait polls for any connection to the address, its own or accepted)."""
+        wait = self._waits.get(x)
+        if wait is not None and wait[0] == m:
+            del self._waits[x]
+            self._later(0.0, lambda: self._check(x, wait[2], wait[3]))
+
     def _merges_into(self, m: int, x: int) -> bool:
         """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
-        mine, theirs = self._side(m), self._side(x)
-        return len(theirs) > len(mine) or (len(theirs) == len(mine) and self._rank[theirs[0]] < self._rank[mine[0]])
+        mine, theirs = len(self._side(m)), len(self._side(x))
+        return theirs > mine or (theirs == mine and self._rank[self._master_of(x)] < self._rank[self._master_of(m)])
 
     def _merge(self, m: int, x: int) -> None:
         c = self._cluster
         members = self._side(m)
         self._merging.update(members)
-        into = self._side(x)[0]
+        into = self._master_of(x)
         now = self._now()
         join_s = self.cfg.merge_join_s
         if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
@@ -160,6 +245,9 @@ class MergeRounds:
         self._merging.difference_update(members)
         c = self._cluster
         joining = [m for m in members if c.alive[m] and c.alive[target] and c.reaches(m, target)]
+        for m in sorted(joining, key=lambda x: self._age[x]):
+            self._age[m] = self._next_age       # a joiner is the youngest member of its new side
+            self._next_age += 1
         if joining:
             c.join_side(joining, target)
         else:

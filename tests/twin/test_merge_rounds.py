@@ -5,6 +5,8 @@ sides."""
 
 from __future__ import annotations
 
+import json
+
 from twin import World, WorldConfig
 
 
@@ -28,13 +30,62 @@ def _split_hz2(seed: int, heal_after_tick_s: float) -> tuple[World, float]:
     return w, tick
 
 
-def test_a_heal_during_a_check_is_noticed_when_the_wait_on_the_unreachable_member_ends() -> None:
+def test_a_heal_during_a_check_is_noticed_when_the_wait_ends_and_only_a_master_answers() -> None:
+    # hz2's check waits from its tick on the first address of its order (drawn from the seed); the heal
+    # comes 1 s in. Waiting on hz1: when the wait runs out, hz0 (the master) answers. Waiting on hz0: the
+    # wait ends early if hz0's own check connects to hz2 (at one of hz0's ticks), else it runs out and the
+    # check goes on to hz1, which is not a master and ignores a join check (Hazelcast's
+    # SplitBrainMergeValidationOp: "Ignoring join check ... because this node is not master"): the merge
+    # comes at hz2's next tick (the one at the wait's end is skipped: the check was still running)
+    cases = set()
+    for seed in range(1, 11):
+        w, tick = _split_hz2(seed, 1.0)
+        cfg, merges = w.config.cluster, w.ctx.cluster.merges
+        (t, _, d), = _events(w, "merge_round")
+        assert d == '{"into": "hz0"}'
+        wait_end = tick + cfg.merge_connect_timeout_s
+        if merges.check_order(2) == [1, 0]:
+            assert abs(t - wait_end) < 1e-9, (seed, t, tick)
+            cases.add("hz1 first")
+        elif t < wait_end:
+            assert tick + 1.0 <= t and abs(merges.next_tick_s(0, t) - t) < 1e-9, (seed, t, tick)
+            cases.add("hz0 connected first")
+        else:
+            assert abs(t - merges.next_tick_s(2, wait_end, strict=True)) < 1e-9, (seed, t, tick)
+            cases.add("hz1 ignored the check")
+        assert abs(_merged_at(w) - (t + cfg.merge_join_s)) < 1e-9
+    assert cases == {"hz1 first", "hz0 connected first", "hz1 ignored the check"}, cases
+
+
+def test_a_heal_during_a_wait_on_the_last_address_is_noticed_when_that_wait_ends() -> None:
+    # hz2's check waits on hz0, then on hz1; the heal comes during the wait on hz1: when that wait runs
+    # out the check is over and the merge comes at the next tick, through hz0, the master
     for seed in (1, 2, 3):
-        w, tick = _split_hz2(seed, 1.0)     # hz2's check waits on hz0 from its tick; the heal comes 1 s in
-        cfg = w.config.cluster
-        rounds = _events(w, "merge_round")
-        assert [(t, d) for t, _, d in rounds] == [(tick + cfg.merge_connect_timeout_s, '{"into": "hz0"}')], rounds
-        assert abs(_merged_at(w) - (tick + cfg.merge_connect_timeout_s + cfg.merge_join_s)) < 1e-9
+        cfg = WorldConfig().cluster
+        w, tick = _split_hz2(seed, cfg.merge_connect_timeout_s + 1.0)
+        nxt = w.ctx.cluster.merges.next_tick_s(2, tick + 2 * cfg.merge_connect_timeout_s, strict=True)
+        (t, _, d), = _events(w, "merge_round")
+        assert abs(t - nxt) < 1e-9 and d == '{"into": "hz0"}'
+
+
+def test_a_side_is_led_by_its_oldest_member_and_only_that_master_answers() -> None:
+    # three singletons; once one has joined another, the joiner is the youngest of its new side: the
+    # side's checks are its master's (the member it joined), and the third member merges only through
+    # that master
+    low_index_joined = 0
+    for seed in range(4, 12):
+        w = World(WorldConfig(), "survival", seed)
+        w.at(40.0, lambda w=w: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+        w.at(47.0, w.ports["network"].heal)
+        w.run(100.0)
+        ev = w.trace().tables["events"].to_pydict()
+        (t1, first, d1), (t2, second, d2) = [(t, who, d) for t, k, who, d in zip(ev["t_s"], ev["kind"], ev["target"],
+                                                                               ev["detail"]) if k == "merge_round"]
+        into = json.loads(d1)["into"]
+        third = ({"hz0", "hz1", "hz2"} - {first, into}).pop()
+        assert t1 <= t2 and second == third and json.loads(d2)["into"] == into, (seed, first, d1, second, d2)
+        low_index_joined += first < into     # the joiner has the lower index: not the master for all that
+    assert low_index_joined
 
 
 def test_a_heal_between_checks_is_noticed_at_the_next_tick() -> None:
@@ -102,3 +153,26 @@ def test_a_later_detection_does_not_join_a_healed_side_only_a_merge_does() -> No
     rounds = _events(w, "merge_round")
     assert rounds, "hz2 never merged back"
     assert abs(_merged_at(w) - (rounds[0][0] + w.config.cluster.merge_join_s)) < 1e-9
+
+
+def test_a_member_that_lost_its_master_checks_only_once_its_mastership_claim_ends() -> None:
+    # every member alone at 45 s: hz0 stays master; hz2, the youngest, suspected every older member
+    # and claims at once; hz1 suspected hz0 first and asks hz2 for its member list, which it cannot
+    # reach: its claim ends FETCH_MEMBER_LIST_S later, and only then does it check (and merge)
+    from twin.merge import FETCH_MEMBER_LIST_S
+
+    by_hz1 = 0
+    for seed in range(4, 12):
+        w = World(WorldConfig(), "survival", seed)
+        w.at(40.0, lambda w=w: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+        w.at(45.5, w.ports["network"].heal)
+        w.run(100.0)
+        detected = 40.0 + w.config.cluster.detection_delay_s
+        assert w.ctx.cluster.merges.settled_s() == detected + FETCH_MEMBER_LIST_S
+        ev = w.trace().tables["events"].to_pydict()
+        rounds = [(t, who) for t, k, who in zip(ev["t_s"], ev["kind"], ev["target"]) if k == "merge_round"]
+        assert len(rounds) == 2, rounds
+        hz1 = [t for t, who in rounds if who == "hz1"]
+        assert all(t >= detected + FETCH_MEMBER_LIST_S for t in hz1), (seed, rounds)
+        by_hz1 += len(hz1)
+    assert by_hz1
