@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from adapters.hazelcast import ControllerDriver
+from adapters.hazelcast import ControllerDriver, build_client
 from controller import Posture, SurvivalController
 
 from .test_hz_chaos import Publisher, agent_cfg, writer_cfg
@@ -28,9 +28,22 @@ from .timeline import CLIENT, SCRIPTS, SENSOR_PERIOD_S, STEP_S, Script, Timeline
 HELD_S = 2.0   # recovered = APEX regained and held this long (a relapse inside it shows)
 
 
-def _fault(cluster, script: Script) -> None:
+def by_age(cluster) -> list[int]:
+    """The local cluster's member indices, oldest first: a client's member list is the master's, in
+    join order (members advertise their client proxy's address)."""
+    client = build_client(agent_cfg(cluster, **CLIENT), near_cache=False, async_start=False)
+    try:
+        order = [cluster.client_addresses.index(f"{m.address.host}:{m.address.port}")
+                 for m in client.cluster_service.get_members()]
+    finally:
+        client.shutdown()
+    assert sorted(order) == list(range(cluster.size)), f"the client sees members {order}, not the whole cluster"
+    return order
+
+
+def _fault(cluster, script: Script, ages: list[int]) -> None:
     if script.fault == "kill":
-        cluster.kill(*script.members)
+        cluster.kill(*(ages[i] for i in script.members))
         return
     prefix = "c" if script.fault == "cut_agent" else "m"   # every client proxy / every member link
     for i in range(cluster.size):
@@ -39,9 +52,9 @@ def _fault(cluster, script: Script) -> None:
             proxy.add_toxic(type="timeout", stream=stream, name=f"cut_{stream}", attributes={"timeout": 0})
 
 
-def _heal(cluster, script: Script) -> float:
+def _heal(cluster, script: Script, ages: list[int]) -> float:
     """Heal; returns when the heal took effect (monotonic): at once for a cut, and for killed members
-    when the first restarted one has joined (member 0's own view grew): a new process's start-up
+    when the first restarted one has joined (the master's own view grew): a new process's start-up
     is the machine's, not the cluster model's, so both timelines count from the join."""
     if script.fault != "kill":
         cluster.toxiproxy.api().reset()
@@ -51,7 +64,7 @@ def _heal(cluster, script: Script) -> float:
 
     def watch() -> None:
         while not joined:
-            h = cluster.member(0).health(timeout_s=0.5)
+            h = cluster.member(ages[0]).health(timeout_s=0.5)
             if h is not None and (h.get("clusterSize") or 0) > size:
                 joined.append(time.monotonic())
             time.sleep(0.02)
@@ -64,7 +77,8 @@ def _heal(cluster, script: Script) -> float:
 
 
 def real_timeline(cluster, script: Script, services, make_writer, start_service, eventually, nominal) -> Timeline:
-    writer = make_writer(writer_cfg(cluster))
+    ages = by_age(cluster)   # the sensor writes to the master: the one member no script kills
+    writer = make_writer(writer_cfg(cluster, ages[0]))
     writer.publish_many(nominal)
     services.append(Publisher(writer, nominal, SENSOR_PERIOD_S).start())
     svc = start_service(agent_cfg(cluster, **CLIENT), SurvivalController(controller_config()), expect=tuple(nominal))
@@ -80,14 +94,14 @@ def real_timeline(cluster, script: Script, services, make_writer, start_service,
     services.append(driver.start())
     eventually(lambda: len(seen) >= 4 and all(p == Posture.APEX for _, p in seen[-4:]), 20.0, "a steady APEX first")
     t_fault = time.monotonic()
-    _fault(cluster, script)
+    _fault(cluster, script, ages)
     time.sleep(max(0.0, t_fault + script.hold_s - time.monotonic()))
     if script.hibernates:   # a loaded machine may notice later: heal once HIBERNATE is seen (bounded)
         try:
             eventually(lambda: any(p == Posture.HIBERNATE for t, p in seen if t > t_fault), 10.0, "HIBERNATE")
         except AssertionError:
             pass            # no HIBERNATE on the real side: the comparison below says so
-    t_heal = _heal(cluster, script)
+    t_heal = _heal(cluster, script, ages)
     def held() -> bool:
         recent = [p for t, p in list(seen) if t > t_heal and t >= seen[-1][0] - HELD_S]
         return len(recent) >= HELD_S / STEP_S and all(p == Posture.APEX for p in recent)

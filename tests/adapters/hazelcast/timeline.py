@@ -40,6 +40,11 @@ class Script:
     name: str
     fault: str
     members: tuple[int, ...] = ()
+    """Killed members by age (0 = the oldest, the master): the twin's member ``i`` is the ``i``-th oldest
+    (member 0 is its master), and on the real cluster the ``i``-th in the members' own list, whichever
+    process that is after earlier tests' restarts. By index instead, a kill that takes the master and
+    the youngest leaves a middle-aged survivor that waits 5 s for the dead youngest's member list
+    before it claims mastership (HIBERNATE 5.4 s after the kill instead of 0.35 s, seen once)."""
     hold_s: float = 4.0
     hibernates: bool = True
     exact: bool = True
