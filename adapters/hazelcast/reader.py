@@ -14,9 +14,11 @@ import hazelcast
 from .futures import wait_result
 from .state import GridState
 
-__all__ = ["HealthReader", "PROBE_KEY"]
+__all__ = ["HealthReader", "NO_CONNECTION", "PROBE_KEY"]
 
 PROBE_KEY = "__nor.probe__"
+NO_CONNECTION = "no connection to"
+"""How :meth:`HealthReader.deaf_to` starts when the client has a member in view but no connection to it."""
 
 
 class HealthReader:
@@ -107,6 +109,11 @@ class HealthReader:
         members = {m.uuid for m in self._client.cluster_service.get_members()}
         if not members:
             return "no member in view"
+        manager = getattr(self._client, "_connection_manager", None)
+        connected = set(getattr(manager, "active_connections", {}) or ())
+        unconnected = members - connected
+        if manager is not None and unconnected:
+            return f"{NO_CONNECTION} member(s) {sorted(map(str, unconnected))}"
         missing = members - registered
         return f"not registered on member(s) {sorted(map(str, missing))}" if missing else ""
 

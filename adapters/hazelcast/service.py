@@ -19,7 +19,7 @@ import hazelcast
 from .client import build_client
 from .config import HzConfig
 from .errors import HazelcastAdapterError
-from .reader import HealthReader
+from .reader import NO_CONNECTION, HealthReader
 from .state import GridState
 from .watchdog import DEFAULT_INVARIANTS, DEFAULT_SIGNALS, HealthWatchdog
 
@@ -64,6 +64,9 @@ class HazelcastHealthService:
         self._swap_lock = threading.Lock()
         self.recreations = 0
         self.relistens = 0
+        self.renewals = 0
+        self.renew_attempts = 0
+        self._renewing = False
         self._deaf_since: float | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -170,6 +173,50 @@ class HazelcastHealthService:
         self._connect()
         self.recreations += 1
 
+    def _renew_client(self, reason: str) -> None:
+        """Make before break, for a client that works but cannot reach every member: a second client
+        connects in the background and takes over once its listener is registered on every member it
+        sees; the old one is then shut down. No DISCONNECTED and no gap in the member view (the same
+        members), so no quorum step. A second client that does not get there within
+        ``reconnect_bound_s`` of connecting is dropped; the next deaf spell tries again."""
+        with self._swap_lock:
+            if self._renewing:
+                return
+            self._renewing = True
+            self.renew_attempts += 1
+        _log.warning("renewing the hazelcast client: %s", reason)
+        threading.Thread(target=self._renew, name="nor-hz-renew", daemon=True).start()
+
+    def _renew(self) -> None:
+        with self._swap_lock:
+            gen = self._generation + 1   # the generation it owns once it takes over
+        alive = lambda: self._generation == gen  # noqa: E731
+        client = None
+        try:
+            client = build_client(self.cfg, async_start=False, lifecycle_listeners=[
+                lambda s: alive() and self.state.on_lifecycle(s)])
+            reader = HealthReader(client, self.state, self.cfg.map_name, alive)
+            deadline = time.monotonic() + self.cfg.reconnect_bound_s
+            while reader.deaf_to() and time.monotonic() < deadline and not self._stop.is_set():
+                time.sleep(0.05)
+            why = reader.deaf_to()
+            with self._swap_lock:
+                if why or self._stop.is_set() or self._generation != gen - 1:
+                    _log.warning("the renewed hazelcast client is dropped: %s", why or "stopped or replaced meanwhile")
+                else:
+                    self._generation = gen
+                    old, self._client, self._reader, self._alive = self._client, client, reader, alive
+                    self._attaching, self._deaf_since, self._created_at = False, None, self._clock()
+                    client = old
+                    self.renewals += 1
+        except Exception as exc:  # cluster unreachable, stopped meanwhile: the next deaf spell retries
+            _log.warning("renewing the hazelcast client failed: %s", exc)
+        finally:
+            if client is not None:   # the old client after a take-over, else the dropped new one
+                threading.Thread(target=client.shutdown, name="nor-hz-old-client-shutdown", daemon=True).start()
+            with self._swap_lock:
+                self._renewing = False
+
     def _needs_replacement(self) -> str | None:
         client = self._client
         if client is not None and not client.lifecycle_service.is_running():
@@ -205,7 +252,10 @@ class HazelcastHealthService:
 
     def _keep_listening(self, reader: HealthReader) -> None:
         """Re-register the entry listener once it has been off for ``reconnect_bound_s`` while
-        connected (the pinned client never retries a failed registration; see ``relisten``)."""
+        connected (the pinned client never retries a failed registration; see ``relisten``), or
+        replace the client when a member in view has had no connection for that long: the pinned
+        client tries each member once at a time and waits forever on an authentication that is never
+        answered, so its events (and its share of the sequence checks) would stay unseen."""
         why = reader.deaf_to()
         if not why or why == "the registration is pending":  # a pending one ends by the invocation timeout
             self._deaf_since = None
@@ -214,6 +264,10 @@ class HazelcastHealthService:
         if self._deaf_since is None:
             self._deaf_since = now
         elif now - self._deaf_since > self.cfg.reconnect_bound_s:
+            if why.startswith(NO_CONNECTION):   # e.g. its authentication swallowed: the client waits forever
+                self._renew_client(f"{why} for {now - self._deaf_since:.1f} s")
+                self._deaf_since = None
+                return
             _log.warning("re-registering the entry listener: %s for %.1f s", why, now - self._deaf_since)
             reader.relisten()
             self._deaf_since = None

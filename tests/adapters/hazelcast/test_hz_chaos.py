@@ -185,3 +185,40 @@ def test_whole_cluster_restart_with_a_new_cluster_id_is_detected(chaos, make_wri
     eventually(lambda: svc.state.snapshot().records["scan.age_s"].seq > before, 30.0, "fresh records after restart")
     eventually(lambda: svc.signals(time.time())["hz.quorum"] == 1.0, 10.0, "quorum in the new cluster")
     assert svc.signals(time.time())["data.checksum_ok"] == 1.0
+
+
+def test_a_member_whose_connection_hangs_gets_a_renewed_client_without_a_quorum_step(
+        chaos, make_writer, services, nominal, eventually):
+    """Member 2's client proxy swallows every byte from the start, so the client has member 2 in view
+    but no connection to it: the agent is deaf to that member's entry events. The service renews its
+    client make-before-break: a second client is dropped while member 2 still hangs, and once the
+    toxic is gone the agent listens on every member again — without DISCONNECTED, so ``hz.quorum``
+    never drops. (Here the old client also gets its connection once Toxiproxy drops the held one, and
+    which client ends up listening is a race, so the take-over itself is not asserted. Why renewal is
+    needed: a CI run saw a member in view left unconnected for 60 s after a heal, where re-registering
+    the listener 28 times did nothing.)"""
+    from adapters.hazelcast import HazelcastHealthService
+
+    writer = make_writer(writer_cfg(chaos))
+    writer.publish_many(nominal)
+    proxy = chaos.proxy("c2")
+    for stream in ("downstream", "upstream"):
+        proxy.add_toxic(type="timeout", stream=stream, name=f"hang_{stream}", attributes={"timeout": 0})
+    svc = HazelcastHealthService(agent_cfg(chaos)).start()
+    services.append(svc)
+    # (the first connection may itself pick the hanging address: the reconnect watchdog replaces that client)
+    eventually(lambda: "no connection to" in svc.deaf_to(), 30.0, "deaf to member 2: its connection hangs")
+    replaced = svc.recreations
+    quorum: list[float] = []
+    deadline = time.monotonic() + 3 * agent_cfg(chaos).reconnect_bound_s
+    while time.monotonic() < deadline:   # renewals are tried and dropped while the member hangs
+        quorum.append(svc.signals(time.time())["hz.quorum"])
+        time.sleep(0.02)
+    assert not svc.listening and svc.renewals == 0, "no second client can reach member 2 either: none took over"
+    assert svc.renew_attempts >= 1, "a renewal tried (and dropped) while member 2 hangs"
+    for stream in ("downstream", "upstream"):
+        proxy.destroy_toxic(f"hang_{stream}")
+    eventually(lambda: quorum.append(svc.signals(time.time())["hz.quorum"]) or svc.listening, 30.0,
+               f"listening on every member after the toxic is gone ({svc.deaf_to()})")
+    assert svc.recreations == replaced, "never DISCONNECTED-and-replaced: a renewal is make before break"
+    assert min(quorum) == 1.0, "a renewal is make before break: no DISCONNECTED, no quorum step"
