@@ -14,10 +14,11 @@ import hazelcast
 from .futures import wait_result
 from .state import GridState
 
-__all__ = ["HealthReader", "NO_CONNECTION", "PROBE_KEY"]
+__all__ = ["HealthReader", "NO_CONNECTION", "PENDING", "PROBE_KEY"]
 
 PROBE_KEY = "__nor.probe__"
 NO_CONNECTION = "no connection to"
+PENDING = "the registration is pending"
 """How :meth:`HealthReader.deaf_to` starts when the client has a member in view but no connection to it."""
 
 
@@ -96,7 +97,7 @@ class HealthReader:
         """Why the listener is not (yet) registered everywhere, or "" when it is."""
         registration = self._registration
         if not registration.done():
-            return "the registration is pending"
+            return PENDING
         if not registration.is_success():
             return f"the registration failed: {registration.exception()}"
         registry = getattr(self._client, "_listener_service", None)

@@ -19,7 +19,7 @@ import hazelcast
 from .client import build_client
 from .config import HzConfig
 from .errors import HazelcastAdapterError
-from .reader import NO_CONNECTION, HealthReader
+from .reader import NO_CONNECTION, PENDING, HealthReader
 from .state import GridState
 from .watchdog import DEFAULT_INVARIANTS, DEFAULT_SIGNALS, HealthWatchdog
 
@@ -253,25 +253,27 @@ class HazelcastHealthService:
     def _keep_listening(self, reader: HealthReader) -> None:
         """Re-register the entry listener once it has been off for ``reconnect_bound_s`` while
         connected (the pinned client never retries a failed registration; see ``relisten``), or
-        replace the client when a member in view has had no connection for that long: the pinned
-        client tries each member once at a time and waits forever on an authentication that is never
-        answered, so its events (and its share of the sequence checks) would stay unseen."""
+        renew the client (:meth:`_renew_client`) when a member in view has had no connection for that
+        long: the pinned client waits forever on an authentication that is never answered, so that
+        member's events (and its share of the sequence checks) would stay unseen."""
         why = reader.deaf_to()
-        if not why or why == "the registration is pending":  # a pending one ends by the invocation timeout
+        if not why or why == PENDING:   # a pending registration ends by the invocation timeout
             self._deaf_since = None
             return
         now = self._clock()
         if self._deaf_since is None:
             self._deaf_since = now
-        elif now - self._deaf_since > self.cfg.reconnect_bound_s:
-            if why.startswith(NO_CONNECTION):   # e.g. its authentication swallowed: the client waits forever
-                self._renew_client(f"{why} for {now - self._deaf_since:.1f} s")
-                self._deaf_since = None
-                return
-            _log.warning("re-registering the entry listener: %s for %.1f s", why, now - self._deaf_since)
-            reader.relisten()
-            self._deaf_since = None
-            self.relistens += 1
+            return
+        deaf_s = now - self._deaf_since
+        if deaf_s <= self.cfg.reconnect_bound_s:
+            return
+        self._deaf_since = None
+        if why.startswith(NO_CONNECTION):
+            self._renew_client(f"{why} for {deaf_s:.1f} s")
+            return
+        _log.warning("re-registering the entry listener: %s for %.1f s", why, deaf_s)
+        reader.relisten()
+        self.relistens += 1
 
 
 def health_source_from_env(env: Mapping[str, str] | None = None, **kwargs) -> HazelcastHealthService:

@@ -30,6 +30,15 @@ def _split_hz2(seed: int, heal_after_tick_s: float) -> tuple[World, float]:
     return w, tick
 
 
+def _singletons(seed: int, heal_s: float) -> World:
+    """Every member alone from 40 s (each member link cut) until ``heal_s``; run to 100 s."""
+    w = World(WorldConfig(), "survival", seed)
+    w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+    w.at(heal_s, w.ports["network"].heal)
+    w.run(100.0)
+    return w
+
+
 def test_a_heal_during_a_check_is_noticed_when_the_wait_ends_and_only_a_master_answers() -> None:
     # hz2's check waits from its tick on the first address of its order (drawn from the seed); the heal
     # comes 1 s in. Waiting on hz1: when the wait runs out, hz0 (the master) answers. Waiting on hz0: the
@@ -74,10 +83,7 @@ def test_a_side_is_led_by_its_oldest_member_and_only_that_master_answers() -> No
     # that master
     low_index_joined = 0
     for seed in range(4, 12):
-        w = World(WorldConfig(), "survival", seed)
-        w.at(40.0, lambda w=w: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
-        w.at(47.0, w.ports["network"].heal)
-        w.run(100.0)
+        w = _singletons(seed, 47.0)
         ev = w.trace().tables["events"].to_pydict()
         (t1, first, d1), (t2, second, d2) = [(t, who, d) for t, k, who, d in zip(ev["t_s"], ev["kind"], ev["target"],
                                                                                ev["detail"]) if k == "merge_round"]
@@ -118,10 +124,7 @@ def test_the_phase_of_the_checks_comes_from_the_seed_and_a_restart() -> None:
 def test_three_singletons_need_two_merges_and_a_join_close_behind_another_waits() -> None:
     waited = 0
     for seed in range(4, 12):
-        w = World(WorldConfig(), "survival", seed)
-        w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
-        w.at(47.0, w.ports["network"].heal)
-        w.run(100.0)
+        w = _singletons(seed, 47.0)
         cfg = w.config.cluster
         (t1, _, d1), (t2, _, d2) = rounds = _events(w, "merge_round")
         assert 47.0 < t1 <= t2, rounds
@@ -163,10 +166,7 @@ def test_a_member_that_lost_its_master_checks_only_once_its_mastership_claim_end
 
     by_hz1 = 0
     for seed in range(4, 12):
-        w = World(WorldConfig(), "survival", seed)
-        w.at(40.0, lambda w=w: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
-        w.at(45.5, w.ports["network"].heal)
-        w.run(100.0)
+        w = _singletons(seed, 45.5)
         detected = 40.0 + w.config.cluster.detection_delay_s
         assert w.ctx.cluster.merges.settled_s() == detected + FETCH_MEMBER_LIST_S
         ev = w.trace().tables["events"].to_pydict()
