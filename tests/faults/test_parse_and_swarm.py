@@ -41,6 +41,7 @@ def test_valid_fault_resolves_defaults_and_durations() -> None:
     ({"kind": "network_partition", "at": 1, "for": 5, "groups": [["agent"], ["moon*"]]},
      "fault[2].groups[1][0]: expected a node name"),
     ({"kind": "sensor_flap", "target": "ob", "at": 1, "for": 5, "period_s": 0}, "fault[2].period_s: expected"),
+    ({"kind": "sensor_flap", "target": "ob", "at": 1, "for": 5, "period_s": 0.001}, "fault[2].period_s: expected a number of seconds or a duration like \"30s\" in [0.01"),
 ])
 def test_invalid_fault_tables_name_file_field_and_expectation(table: dict, fragment: str) -> None:
     assert fragment in _err(table)
