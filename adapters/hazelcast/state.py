@@ -75,7 +75,9 @@ class GridState:
         that can arrive after the entry event carrying the newer record — so an older intact
         record from a read is ignored. A sequence going backwards is judged on entry events
         only: they are the grid's own per-key write order. A checksum mismatch is a fault
-        whichever way it arrives.
+        whichever way it arrives, except a read of one whose (epoch, seq) an intact record from the
+        grid has already reached: that is the same stale read of a superseded write (its entry event
+        was judged when it came), and flagging it again would hold the fault until the next write.
         """
         with self._lock:
             self._judge(key, record, from_read)
@@ -88,11 +90,13 @@ class GridState:
         if record.signal != key:
             self._faults[key] = f"record names signal {record.signal!r} under key {key!r}"
             return
-        if not record.intact:
-            self._faults[key] = f"checksum mismatch (seq {record.seq})"
-            return
         order = (record.epoch, record.seq)
         last = self._order.get(key)
+        if not record.intact:
+            if from_read and last is not None and order <= last:
+                return      # a stale read of a write an intact record with this order has superseded
+            self._faults[key] = f"checksum mismatch (seq {record.seq})"
+            return
         if last is not None and order < last:
             if not from_read:
                 self._faults[key] = f"sequence went backwards: {order} after {last}"

@@ -121,6 +121,27 @@ def test_a_stale_read_is_ignored_but_a_regressed_event_or_a_corrupt_read_is_a_fa
     assert "backwards" in state.snapshot().integrity_faults["ob.age_s"]
 
 
+def test_a_stale_read_of_a_superseded_corrupt_write_does_not_raise_the_fault_again():
+    """A corrupt write, then a good one: the reader's near cache can still hold the corrupt record
+    until its invalidation arrives, after the good record's entry event. Such a read must not set the
+    fault again (it would stay until the next write: a false integrity fault on a healed grid); a
+    corrupt read claiming a newer write is still a fault."""
+    state = GridState(Clock())
+    state.accept("exf.shock", make_record("exf.shock", 0.0, 1000.0, 1, 1))
+    bad = make_record("exf.shock", 0.0, 1000.0, 2, 1)
+    corrupt = HealthRecord(**{**bad.__dict__, "value": 0.9})
+    state.accept("exf.shock", corrupt)                          # entry event of the corrupt write
+    assert "checksum" in state.snapshot().integrity_faults["exf.shock"]
+    state.accept("exf.shock", make_record("exf.shock", 0.0, 1001.0, 2, 1))   # the good write (same seq)
+    assert state.snapshot().integrity_ok
+    state.accept("exf.shock", corrupt, from_read=True)           # the near cache's stale copy
+    snap = state.snapshot()
+    assert snap.integrity_ok and snap.records["exf.shock"].value == 0.0, "stale corrupt read ignored"
+    newer = make_record("exf.shock", 0.0, 1002.0, 3, 1)
+    state.accept("exf.shock", HealthRecord(**{**newer.__dict__, "value": 0.9}), from_read=True)
+    assert "checksum" in state.snapshot().integrity_faults["exf.shock"], "a corrupt newer write counts"
+
+
 def test_a_read_without_an_entry_makes_the_signal_missing_unless_a_newer_record_raced_it():
     clock = Clock()
     state = GridState(clock)
