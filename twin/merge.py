@@ -32,23 +32,54 @@ decision, or ``merge_join_wait_s`` later if another side began joining the same 
 joiners). The members' addresses are ports picked at start, so their sort order (which of two equal
 sides merges) and the checks' order are drawn from the same stream too. Checks run only while the
 members see more than one side, so a world without a split holds no merge events.
+
+A :class:`MergeLayout` replaces those draws with given grids, address ranks, check order and ages (the
+fidelity bench plays a real cluster's, read from its members' logs); default worlds never take one.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
+
+from .errors import TwinError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
     from .config import ClusterConfig
     from .rng import Streams
 
-__all__ = ["MergeRounds", "FETCH_MEMBER_LIST_S"]
+__all__ = ["MergeRounds", "MergeLayout", "FETCH_MEMBER_LIST_S"]
 
 #: Hazelcast's fixed wait for a member list asked for in a mastership claim (``MembershipManager``'s
 #: ``FETCH_MEMBER_LIST_MILLIS``)
 FETCH_MEMBER_LIST_S = 5.0
+
+
+@dataclass(frozen=True)
+class MergeLayout:
+    """A cluster's merge layout, per member index: the first instant of its merge-tick grid (s, world
+    time), its address's rank in the sort order (0 sorts first: of two equal sides, the other merges
+    into it), its address's place in the checks' order, and its age (0 the oldest: the master)."""
+
+    first_tick_s: tuple[float, ...]
+    address_rank: tuple[int, ...]
+    check_order: tuple[int, ...]
+    age: tuple[int, ...]
+
+    def validate(self, n: int) -> None:
+        """Raise :class:`TwinError` unless every field has one entry per member (``n``), the grid starts are
+        finite and not negative, and ranks, order and ages are each a permutation of ``0..n-1``."""
+        for name in ("first_tick_s", "address_rank", "check_order", "age"):
+            if len(getattr(self, name)) != n:
+                raise TwinError(f"merge layout: {name}: expected {n} entries (one per member), "
+                                f"got {len(getattr(self, name))}")
+        if not all(math.isfinite(t) and t >= 0.0 for t in self.first_tick_s):
+            raise TwinError(f"merge layout: first_tick_s: expected finite instants >= 0, got {self.first_tick_s}")
+        for name in ("address_rank", "check_order", "age"):
+            if sorted(getattr(self, name)) != list(range(n)):
+                raise TwinError(f"merge layout: {name}: expected a permutation of 0..{n - 1}, got {getattr(self, name)}")
 
 
 class MergeRounds:
@@ -56,7 +87,7 @@ class MergeRounds:
 
     def __init__(self, cfg: "ClusterConfig", cluster: "Cluster", now: Callable[[], float],
                  call_later: Callable[[float, Callable[[], None]], None], record: Callable[..., None],
-                 streams: "Streams | None" = None) -> None:
+                 streams: "Streams | None" = None, layout: MergeLayout | None = None) -> None:
         self.cfg = cfg
         self._cluster = cluster
         self._now = now
@@ -86,6 +117,21 @@ class MergeRounds:
         self._wait_ids = 0
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
+        if layout is not None:
+            self.apply_layout(layout)
+
+    def apply_layout(self, layout: MergeLayout) -> None:
+        """Play ``layout``'s grids, ranks, check order and ages instead of the drawn ones (before any
+        merge activity: a world that has not yet run)."""
+        n = len(self._cluster.names)
+        layout.validate(n)
+        if self._now() > 0.0 or any(self._running) or self._claimed_at:
+            raise TwinError("merge layout: expected a world that has not run yet")
+        self._first = list(layout.first_tick_s)
+        self._rank = list(layout.address_rank)
+        self._order = list(layout.check_order)
+        self._age = list(layout.age)
+        self._master_was = [self._age.index(0)] * n
 
     def restarted(self, m: int) -> None:
         """Member ``m`` is a new process: its ticks start ``merge_first_run_delay_s`` from now."""

@@ -176,3 +176,38 @@ def test_a_member_that_lost_its_master_checks_only_once_its_mastership_claim_end
         assert all(t >= detected + FETCH_MEMBER_LIST_S for t in hz1), (seed, rounds)
         by_hz1 += len(hz1)
     assert by_hz1
+
+
+def test_a_given_layout_sets_the_grids_ranks_check_order_and_ages() -> None:
+    # the layout the fidelity bench reads from a real cluster: hz2 the oldest (the master), hz1 next, hz0
+    # the youngest; hz2's address sorts first, hz0's last; ticks at 1.0 / 2.5 / 4.0 s (mod 5 s)
+    import pytest
+
+    from twin.errors import TwinError
+    from twin.merge import MergeLayout
+
+    w = World(WorldConfig(), "survival", 3)
+    merges = w.ctx.cluster.merges
+    merges.apply_layout(MergeLayout(first_tick_s=(1.0, 2.5, 4.0), address_rank=(2, 1, 0), check_order=(0, 1, 2),
+                                    age=(2, 1, 0)))
+    assert [merges.next_tick_s(m, 100.0) for m in range(3)] == [101.0, 102.5, 104.0]
+    assert merges.check_order(1) == [0, 2]
+    w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+    w.at(45.5, w.ports["network"].heal)
+    w.run(100.0)
+    # detected at 45 s: hz2 stays master; hz1 suspected hz2 and asks hz0, cut off: its claim ends at 50 s;
+    # hz0, the youngest, claims at once and checks at its 46 s tick: hz1 (first in its order) answers for
+    # an equal side whose address sorts first, so hz0 joins hz1; at hz2's 49 s tick hz0 is no master and
+    # hz1's side is larger: hz2 joins it too
+    assert merges.settled_s() == 50.0
+    rounds = [(t, who, d) for t, k, who, d in zip(*(w.trace().tables["events"].to_pydict()[c]
+                                                  for c in ("t_s", "kind", "target", "detail"))) if k == "merge_round"]
+    assert rounds == [(46.0, "hz0", '{"into": "hz1"}'), (49.0, "hz2", '{"into": "hz1"}')]
+    with pytest.raises(TwinError, match="age: expected a permutation of 0..2"):
+        World(WorldConfig(), "survival", 3).ctx.cluster.merges.apply_layout(
+            MergeLayout((0.0, 1.0, 2.0), (0, 1, 2), (0, 1, 2), (0, 0, 1)))
+    with pytest.raises(TwinError, match="first_tick_s: expected 3 entries"):
+        World(WorldConfig(), "survival", 3).ctx.cluster.merges.apply_layout(
+            MergeLayout((0.0, 1.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
+    with pytest.raises(TwinError, match="a world that has not run yet"):
+        merges.apply_layout(MergeLayout((0.0, 1.0, 2.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
