@@ -19,8 +19,9 @@ that address connects first, or at a later tick — not at a fixed delay after t
 A member that finds its master gone must claim mastership before it checks: it asks the members it
 has not suspected for their member lists. Members suspect in age order, so it still asks the younger
 members of its old side; one it cannot reach holds the claim for ``FETCH_MEMBER_LIST_S`` (Hazelcast's
-fixed 5 s); the youngest, having suspected every older member first, claims at once. (The members'
-own views in :mod:`twin.cluster` still shrink at the detection.)
+fixed 5 s); the youngest, having suspected every older member first, claims at once. The members of a
+side keep their old member list until its claim ends: the new master publishes the new one then (so a
+client listening on such a member hears of the loss at the claim's end, :mod:`twin.cluster`).
 
 The twin holds each member's grid. The members the world starts with were started one at a time,
 each once the previous one had joined (``restart_join_s`` apart), some unknown time before the world
@@ -117,6 +118,7 @@ class MergeRounds:
         self._wait_ids = 0
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
+        self._merge_done: dict[int, float] = {}  # a merging member -> when its join is done
         if layout is not None:
             self.apply_layout(layout)
 
@@ -184,6 +186,15 @@ class MergeRounds:
             if c.alive[m]:
                 self._master_was[m] = self._master_of(m)
 
+    def update_claims(self) -> None:
+        """Start the mastership claims of the members that find their master gone now (see :meth:`_claims`)."""
+        self._claims(self._masters(), self._now())
+
+    def claim_end_s(self, m: int) -> float:
+        """When the mastership claim of member ``m``'s side ends (-inf: none): until then its members keep
+        their old member list (the new master publishes the new one at the claim's end)."""
+        return self._claimed_at.get(self._master_of(m), -math.inf)
+
     def settled_s(self) -> float:
         """When the last pending mastership claim ends (every side has a master then)."""
         return max(self._claimed_at.values(), default=-math.inf)
@@ -233,8 +244,11 @@ class MergeRounds:
                 self._wait(m, x, addresses, i - 1)
                 return
             self._connected(m, x)
-            if x != self._master_of(x) or x in self._merging:
-                continue                        # only a master not itself merging answers a join check
+            if x in self._merging:              # it answers (nothing) once its merge is done: on from there
+                self._later(max(0.0, self._merge_done[x] - self._now()), lambda: self._check(m, addresses, i))
+                return
+            if x != self._master_of(x):
+                continue                        # only a master answers a join check
             if self._merges_into(m, x):
                 self._merge(m, x)
                 self._running[m] = False
@@ -283,6 +297,7 @@ class MergeRounds:
         if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
             join_s += self.cfg.merge_join_wait_s
         self._join_target_t[into] = now
+        self._merge_done.update((y, now + join_s) for y in members)
         self._record("merge_round", c.names[m], {"into": c.names[into]})
         self._later(join_s, lambda: self._joined(members, x))
 
