@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import random
 import statistics
@@ -310,8 +311,10 @@ def _real_merges(logs, real: dict[str, list[float]], addresses: list[str], twin:
         if ages is None or any(k == 0 for _, k, _ in grids):
             print(f"  merge sample at offset {offset:.2f}: no layout in the logs, not paired")
             continue
+        det = member_logs.detection_after(logs, member_logs.seconds_of_day(cut))
         out.append(RealMerge(offset, member_logs.seconds_of_day(heal), tuple(ph for ph, _, _ in grids),
-                             tuple(order.index(m) for m in range(len(logs))), tuple(ages), ranks))
+                             tuple(order.index(m) for m in range(len(logs))), tuple(ages), ranks,
+                             det if det is not None else math.nan))
     return out
 
 
@@ -361,8 +364,9 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
         rows += member_views.view_rows(real, world, paired)
         print("merge samples paired (offset s, ages, real first / twin first, real all / twin all):")
         for k, s in enumerate(paired):
-            print(f"  {s.offset_s:5.2f} ages {s.age} {real['merge_first'][k]:6.3f} / {sim['merge_first'][k]:6.3f}  "
+            print(f"  {s.offset_s:5.2f} ages {s.age} detection {s.detection_s:5.2f} {real['merge_first'][k]:6.3f} / {sim['merge_first'][k]:6.3f}  "
                   f"{real['merge_all'][k]:6.3f} / {sim['merge_all'][k]:6.3f}")
+    rows = [r for r in rows if real.get(r[1]) and r[3]]
     print(f"{'figure':34s} {'real median':>11s} {'twin median':>11s} {'twin/real':>9s}  twin setting")
     for label, key, setting, twin_s in rows:
         med, tmed = statistics.median(real[key]), statistics.median(twin_s)

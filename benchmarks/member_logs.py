@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["LOGGING_PROPERTIES", "MemberLog", "read_logs", "grid_phase", "check_order", "ages_before",
-           "merge_join_times", "seconds_of_day"]
+           "detection_after", "merge_join_times", "seconds_of_day"]
 
 LOGGING_PROPERTIES = """handlers=java.util.logging.ConsoleHandler
 java.util.logging.ConsoleHandler.level=FINE
@@ -145,6 +145,14 @@ def ages_before(logs: list[MemberLog], t: float) -> list[int] | None:
         return [place[log.port] for log in logs]
     except KeyError:
         return None
+
+
+def detection_after(logs: list[MemberLog], t: float) -> float | None:
+    """Seconds from ``t`` until the first member sets a member list without some member (the first
+    detection after a cut at ``t``), or None."""
+    n = len(logs)
+    found = [at for log in logs for at, ports in log.member_lists if at > t and len(ports) < n]
+    return min(found) - t if found else None
 
 
 def merge_join_times(logs: list[MemberLog]) -> list[float]:

@@ -116,6 +116,8 @@ def view_rows(real: dict[str, list], world: WorldConfig, paired: list) -> list[t
     n = world.cluster.members
     for role in ("master", "youngest"):
         layouts = [x for x in real.get("view_pause_layout", []) if x[0] == role]
+        if not real.get(f"view_pause_{role}"):
+            continue
         sim = [twin_view_drop_s(world, tuple(a), lis, [[t]]) for _, a, lis, t in layouts]
         rows.append((f"{role} paused -> client view shrinks", f"view_pause_{role}",
                      "listener member's own view (detection, + its claim)", sim))

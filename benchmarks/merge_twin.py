@@ -9,6 +9,8 @@ from its members' logs by :mod:`member_logs`), the heal at the same phase of eve
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from twin import World, WorldConfig
@@ -28,6 +30,7 @@ class RealMerge:
     check_order: tuple[int, ...]
     age: tuple[int, ...]
     address_rank: tuple[int, ...]
+    detection_s: float = math.nan       # cut -> the first member's detection (nan: the twin's setting)
 
 
 def address_ranks(addresses: list[str]) -> tuple[int, ...]:
@@ -86,14 +89,17 @@ def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[
 
 def twin_merges_paired(cfg: WorldConfig, samples: list[RealMerge]) -> dict[str, list[float]]:
     """One world per real sample, playing its layout: member ``m``'s grid put at the same phase against
-    the heal as the real member's (real phase - real heal, modulo the period)."""
+    the heal as the real member's (real phase - real heal, modulo the period), and the real detection."""
     period = cfg.cluster.merge_next_run_delay_s
     out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
     for k, s in enumerate(samples):
         def layout_at(heal: float, s: RealMerge = s) -> MergeLayout:
             first = tuple((heal + (ph - s.heal_s)) % period for ph in s.phases_s)
             return MergeLayout(first, s.address_rank, s.check_order, s.age)
-        seen = _play(cfg, 1000 * k, s.offset_s, layout_at)
+        run_cfg = cfg
+        if math.isfinite(s.detection_s):   # the real cluster's detection (the checks start after it)
+            run_cfg = dataclasses.replace(cfg, cluster=dataclasses.replace(cfg.cluster, detection_delay_s=s.detection_s))
+        seen = _play(run_cfg, 1000 * k, s.offset_s, layout_at)
         for key in out:
             out[key].append(seen[key])
     return out

@@ -18,8 +18,8 @@ that address connects first, or at a later tick — not at a fixed delay after t
 
 A member that finds its master gone must claim mastership before it checks: it asks the members it
 has not suspected for their member lists. Members suspect in age order, so it still asks the younger
-members of its old side; one it cannot reach holds the claim for ``FETCH_MEMBER_LIST_S`` (Hazelcast's
-fixed 5 s); the youngest, having suspected every older member first, claims at once. The members of a
+members of its old side; one it cannot reach holds the claim for ``fetch_member_list_s`` (Hazelcast's
+fixed ``FETCH_MEMBER_LIST_MILLIS``, 5 s); the youngest, having suspected every older member first, claims at once. The members of a
 side keep their old member list until its claim ends: the new master publishes the new one then (so a
 client listening on such a member hears of the loss at the claim's end, :mod:`twin.cluster`).
 
@@ -51,11 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import ClusterConfig
     from .rng import Streams
 
-__all__ = ["MergeRounds", "MergeLayout", "FETCH_MEMBER_LIST_S"]
-
-#: Hazelcast's fixed wait for a member list asked for in a mastership claim (``MembershipManager``'s
-#: ``FETCH_MEMBER_LIST_MILLIS``)
-FETCH_MEMBER_LIST_S = 5.0
+__all__ = ["MergeRounds", "MergeLayout"]
 
 
 @dataclass(frozen=True)
@@ -172,7 +168,7 @@ class MergeRounds:
         """A member that finds its master gone claims mastership of its side: it asks the members it has
         not suspected for their member lists. Members are checked in age order, so it suspects the old
         master first and still asks the younger members of its old side; one it cannot reach holds the
-        claim for ``FETCH_MEMBER_LIST_S`` (the youngest, having suspected every older member, claims
+        claim for ``fetch_member_list_s`` (the youngest, having suspected every older member, claims
         at once). Only then is it master (and checks)."""
         c = self._cluster
         was = list(self._master_was)
@@ -181,7 +177,7 @@ class MergeRounds:
             if old != m and (not c.alive[old] or c.side_id(old) != c.side_id(m)):
                 asked = [y for y in range(len(c.names)) if was[y] == old and self._age[y] > self._age[m]
                          and c.alive[y] and c.side_id(y) != c.side_id(m)]
-                self._claimed_at[m] = now + (FETCH_MEMBER_LIST_S if asked else 0.0)
+                self._claimed_at[m] = now + (self.cfg.fetch_member_list_s if asked else 0.0)
         for m in range(len(c.names)):
             if c.alive[m]:
                 self._master_was[m] = self._master_of(m)

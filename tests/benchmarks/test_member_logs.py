@@ -43,6 +43,7 @@ def _write(tmp: Path) -> list[int]:
         _line("05:46:15.331", _J, 48403, f"{b} is local? true"),
     ]
     m2 = [
+        _line("05:46:03.498", _M, 34769, f"Setting members [Member {c} - u2 this], version: 4"),
         _line("05:46:07.466", _J, 34769, f"{c} is local? true"),
         _line("05:46:07.474", _J, 34769, f"Sending SplitBrainJoinMessage to {b}"),
         _line("05:46:12.567", _J, 34769, f"Sending SplitBrainJoinMessage to {a}"),
@@ -63,6 +64,7 @@ def test_the_grids_order_ages_and_joins_come_from_the_member_logs(tmp_path: Path
     cut = 5 * 3600 + 45 * 60 + 58.0
     assert member_logs.ages_before(logs, cut) == [1, 0, 2]                # m1 the master, m2 the youngest
     assert member_logs.ages_before(logs, cut - 1.0) is None               # no whole list yet at 05:45:57
+    assert abs(member_logs.detection_after(logs, cut) - 5.498) < 1e-6     # m2 alone at 05:46:03.498
     assert [round(j, 3) for j in member_logs.merge_join_times(logs)] == [0.074]
     # Hazelcast compares "[host]:port" strings: 34769 sorts first, 49305 last
     assert address_ranks(["127.0.0.1:49305", "127.0.0.1:48403", "127.0.0.1:34769"]) == (2, 1, 0)

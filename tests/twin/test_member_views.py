@@ -5,7 +5,7 @@ membership from one member, sees the loss at that instant (:mod:`twin.cluster`, 
 from __future__ import annotations
 
 from twin import World, WorldConfig
-from twin.merge import FETCH_MEMBER_LIST_S, MergeLayout
+from twin.merge import MergeLayout
 
 
 def _singletons(ages: tuple[int, ...]) -> tuple[World, list[tuple[float, list[tuple[int, ...]], bool]]]:
@@ -24,12 +24,12 @@ def _singletons(ages: tuple[int, ...]) -> tuple[World, list[tuple[float, list[tu
 def test_the_middle_member_keeps_its_list_until_its_claim_ends() -> None:
     # hz0 the master, hz1 next, hz2 the youngest: at 45 s hz0 removes the others at once, hz2 (having
     # suspected every older member) claims at once; hz1 asks hz2, which it cannot reach: its list is
-    # the old one until FETCH_MEMBER_LIST_S later
+    # the old one until fetch_member_list_s later
     _, seen = _singletons((0, 1, 2))
     detected = 45.0
     (t1, views1, _), (t2, views2, _) = seen[:2]
     assert t1 == detected and views1 == [(0,), (0, 1, 2), (2,)]
-    assert t2 == detected + FETCH_MEMBER_LIST_S and views2 == [(0,), (1,), (2,)]
+    assert t2 == detected + WorldConfig().cluster.fetch_member_list_s and views2 == [(0,), (1,), (2,)]
 
 
 def test_a_client_listening_on_the_middle_member_loses_quorum_at_the_claims_end() -> None:

@@ -161,19 +161,17 @@ def test_a_later_detection_does_not_join_a_healed_side_only_a_merge_does() -> No
 def test_a_member_that_lost_its_master_checks_only_once_its_mastership_claim_ends() -> None:
     # every member alone at 45 s: hz0 stays master; hz2, the youngest, suspected every older member
     # and claims at once; hz1 suspected hz0 first and asks hz2 for its member list, which it cannot
-    # reach: its claim ends FETCH_MEMBER_LIST_S later, and only then does it check (and merge)
-    from twin.merge import FETCH_MEMBER_LIST_S
-
+    # reach: its claim ends fetch_member_list_s later, and only then does it check (and merge)
     by_hz1 = 0
     for seed in range(4, 12):
         w = _singletons(seed, 45.5)
         detected = 40.0 + w.config.cluster.detection_delay_s
-        assert w.ctx.cluster.merges.settled_s() == detected + FETCH_MEMBER_LIST_S
+        assert w.ctx.cluster.merges.settled_s() == detected + w.config.cluster.fetch_member_list_s
         ev = w.trace().tables["events"].to_pydict()
         rounds = [(t, who) for t, k, who in zip(ev["t_s"], ev["kind"], ev["target"]) if k == "merge_round"]
         assert len(rounds) == 2, rounds
         hz1 = [t for t, who in rounds if who == "hz1"]
-        assert all(t >= detected + FETCH_MEMBER_LIST_S for t in hz1), (seed, rounds)
+        assert all(t >= detected + w.config.cluster.fetch_member_list_s for t in hz1), (seed, rounds)
         by_hz1 += len(hz1)
     assert by_hz1
 
