@@ -239,7 +239,8 @@ class MergeRounds:
             if not c.reaches(m, x):
                 self._wait(m, x, addresses, i - 1)
                 return
-            self._connected(m, x)
+            if self._connected(m, x):
+                continue                        # x, crossing our check, merges into us: it answered before
             if x in self._merging:              # it answers (nothing) once its merge is done: on from there
                 self._later(max(0.0, self._merge_done[x] - self._now()), lambda: self._check(m, addresses, i))
                 return
@@ -270,13 +271,21 @@ class MergeRounds:
         del self._waits[m]
         self._check(m, wait[2], i)
 
-    def _connected(self, m: int, x: int) -> None:
+    def _connected(self, m: int, x: int) -> bool:
         """``m``'s check has opened a connection to ``x``; a check of ``x`` waiting for a connection to ``m``
-        finds it now (Hazelcast's wait polls for any connection to the address, its own or accepted)."""
+        finds it now (Hazelcast's wait polls for any connection to the address, its own or accepted). The
+        two checks cross: ``x`` asks ``m`` now, before ``m`` decides on ``x`` — each answers as it is before
+        either merges — so ``x`` merges into ``m`` at once if it should (True), else goes on past ``m``."""
         wait = self._waits.get(x)
-        if wait is not None and wait[0] == m:
-            del self._waits[x]
-            self._later(0.0, lambda: self._check(x, wait[2], wait[3]))
+        if wait is None or wait[0] != m:
+            return False
+        del self._waits[x]
+        if m == self._master_of(m) and m not in self._merging and self._merges_into(x, m):
+            self._merge(x, m)
+            self._running[x] = False
+            return True
+        self._later(0.0, lambda: self._check(x, wait[2], wait[3] + 1))
+        return False
 
     def _merges_into(self, m: int, x: int) -> bool:
         """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
@@ -298,7 +307,13 @@ class MergeRounds:
         self._later(join_s, lambda: self._joined(members, x))
 
     def _joined(self, members: list[int], target: int) -> None:
-        """The merging members have joined the side ``target`` is on now (those that still reach it)."""
+        """The merging members have joined the side ``target`` is on now (those that still reach it). If
+        ``target`` is merging itself, they join its new side once it has, close behind it (the new
+        master's join wait)."""
+        if target in self._merging and target not in members:
+            wait_s = self._merge_done[target] - self._now() + self.cfg.merge_join_wait_s
+            self._later(wait_s, lambda: self._joined(members, target))
+            return
         self._merging.difference_update(members)
         c = self._cluster
         joining = [m for m in members if c.alive[m] and c.alive[target] and c.reaches(m, target)]
