@@ -209,3 +209,26 @@ def test_a_given_layout_sets_the_grids_ranks_check_order_and_ages() -> None:
             MergeLayout((0.0, 1.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
     with pytest.raises(TwinError, match="a world that has not run yet"):
         merges.apply_layout(MergeLayout((0.0, 1.0, 2.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
+
+
+def test_crossing_checks_answer_as_they_were_and_a_follower_joins_once_its_target_has_merged() -> None:
+    # as a real cluster's logs show it (fidelity_bench): three singletons healed at 51.6 s; hz2's check
+    # waits on hz1 when hz1's check (its 52.924 s tick) connects to it. The checks cross: hz2 asks hz1
+    # (a master, not merging: equal sides, hz1's address sorts first) and merges into it; hz1 goes on at
+    # once to hz0 — hz2 has not joined yet, so the sides are equal and hz0's address sorts first — and
+    # merges into hz0. hz2, whose target is merging, joins hz0's side once hz1 has merged, with the new
+    # master's join wait
+    from twin.merge import MergeLayout
+
+    w = World(WorldConfig(), "survival", 3)
+    w.ctx.cluster.merges.apply_layout(MergeLayout((1.314, 2.924, 3.786), (0, 1, 2), (2, 0, 1), (0, 1, 2)))
+    w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+    w.at(51.6, w.ports["network"].heal)
+    w.run(70.0)
+    cfg = w.config.cluster
+    rounds = _events(w, "merge_round")
+    assert [(round(t, 3), d) for t, _, d in rounds] == [
+        (52.924, '{"into": "hz1"}'), (52.924, '{"into": "hz0"}')]
+    grown = [round(t, 3) for t, _, d in _events(w, "membership") if "hz1" in d]
+    assert grown == [round(52.924 + cfg.merge_join_s, 3), round(52.924 + cfg.merge_join_s + cfg.merge_join_wait_s, 3)]
+    assert _merged_at(w) == grown[-1]
