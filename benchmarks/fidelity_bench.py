@@ -283,6 +283,7 @@ def main() -> int:
             wait = twin.merge_join_wait_s
             real["merge_join"] = [j for j in joins if j < wait]
             real["merge_join_waited"] = [j for j in joins if j >= wait]
+            real["merge_connect_wait"] = member_logs.connect_waits(logs)
             paired = _real_merges(logs, real, [s.ports.member_public for s in cluster.slots], twin)
     saved = Path(os.environ.get("NOR_FIDELITY_SAVE", cluster.workdir / "fidelity_real.json"))
     saved.write_text(json.dumps({"real": real, "paired": [dataclasses.asdict(s) for s in paired]}))
@@ -337,6 +338,8 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
                   f"connect wait {twin.merge_connect_timeout_s:g} s, merge_join_s {twin.merge_join_s:g}")
         rows += [("partition healed -> first merge", "merge_first", rounds, sim["merge_first"]),
                  ("partition healed -> all merged", "merge_all", rounds, sim["merge_all"]),
+                 ("check's wait on a cut member (logs)", "merge_connect_wait", "merge_connect_timeout_s",
+                  [twin.merge_connect_timeout_s]),
                  ("merge decision -> merged (logs)", "merge_join", "merge_join_s", [twin.merge_join_s]),
                  ("  ... close behind another join", "merge_join_waited", "merge_join_s + merge_join_wait_s",
                   [twin.merge_join_s + twin.merge_join_wait_s])]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["LOGGING_PROPERTIES", "MemberLog", "read_logs", "grid_phase", "check_order", "ages_before",
-           "detection_after", "merge_join_times", "seconds_of_day"]
+           "detection_after", "connect_waits", "merge_join_times", "seconds_of_day"]
 
 LOGGING_PROPERTIES = """handlers=java.util.logging.ConsoleHandler
 java.util.logging.ConsoleHandler.level=FINE
@@ -153,6 +153,16 @@ def detection_after(logs: list[MemberLog], t: float) -> float | None:
     n = len(logs)
     found = [at for log in logs for at, ports in log.member_lists if at > t and len(ports) < n]
     return min(found) - t if found else None
+
+
+def connect_waits(logs: list[MemberLog], low_s: float = 4.0, high_s: float = 6.0) -> list[float]:
+    """The waits of checks on an address they could not reach: from a send to the same check's next send,
+    where that lies between ``low_s`` and ``high_s`` (shorter: the address answered or connected first)."""
+    out = []
+    for log in logs:
+        ev = sorted([(t, 0) for t in log.ticks] + [(t, 1) for t, _ in log.sends])
+        out += [t2 - t1 for (t1, a), (t2, b) in zip(ev, ev[1:]) if a == b == 1 and low_s < t2 - t1 < high_s]
+    return out
 
 
 def merge_join_times(logs: list[MemberLog]) -> list[float]:

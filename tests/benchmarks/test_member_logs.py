@@ -65,6 +65,8 @@ def test_the_grids_order_ages_and_joins_come_from_the_member_logs(tmp_path: Path
     assert member_logs.ages_before(logs, cut) == [1, 0, 2]                # m1 the master, m2 the youngest
     assert member_logs.ages_before(logs, cut - 1.0) is None               # no whole list yet at 05:45:57
     assert abs(member_logs.detection_after(logs, cut) - 5.498) < 1e-6     # m2 alone at 05:46:03.498
+    # m0 waited on m1 from 03.401 to 08.410, m1 on m2 from 05.328 to 10.419, m2 on m1 from 07.474 to 12.567
+    assert [round(w, 3) for w in member_logs.connect_waits(logs)] == [5.009, 5.091, 5.093]
     assert [round(j, 3) for j in member_logs.merge_join_times(logs)] == [0.074]
     # Hazelcast compares "[host]:port" strings: 34769 sorts first, 49305 last
     assert address_ranks(["127.0.0.1:49305", "127.0.0.1:48403", "127.0.0.1:34769"]) == (2, 1, 0)
