@@ -17,6 +17,8 @@ defaults claim to model (silent-member detection = ``detection_delay_s`` through
   members' logs (:mod:`member_logs`), healed at the same phase of every grid (per sample and per run).
   Also printed: the real merge decision -> merged (the members' MERGING -> MERGED log lines; twin:
   ``merge_join_s``)
+* a client's member view after a member is lost, by the member its view listener is on: the merge
+  samples' cut, and a member paused (the ``membership`` part; ``member_views``)
 * client cut off (Toxiproxy ``timeout`` toxic on every client proxy) -> DISCONNECTED
 * reconnect after heal (client proxies disabled, then enabled at a random instant 0.5-1.5 s later ->
   CONNECTED; the twin: its next try after a heal that comes as long after the disconnect, see
@@ -246,7 +248,7 @@ def _measure(cluster, twin: ClusterConfig, n: int, rng: random.Random, only: set
 def main() -> int:
     n = int(os.environ.get("NOR_FIDELITY_N", "3"))
     rng = random.Random(int(os.environ.get("NOR_FIDELITY_SEED", "13")))
-    only = {x for x in os.environ.get("NOR_FIDELITY_ONLY", "").split(",") if x}   # members,merges,client,data
+    only = {x for x in os.environ.get("NOR_FIDELITY_ONLY", "").split(",") if x}   # members,merges,membership,client,data
     world = WorldConfig()
     twin, net = world.cluster, NetworkConfig()
     if os.environ.get("NOR_FIDELITY_REAL"):   # the twin side again, on real samples saved by a run
