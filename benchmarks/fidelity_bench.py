@@ -11,9 +11,14 @@ defaults claim to model (silent-member detection = ``detection_delay_s`` through
 * split-brain merge: every member link cut until each member is alone, then healed at a random
   instant (uniform over one merge period after the split, so that the heal's phase against the
   members' merge ticks is not systematic) -> member 0 sees another member again, and all of them;
-  the twin plays the same (partition, detection, heal at the same offsets, several seeds: the
-  members' tick phases are drawn from the seed) with :mod:`twin.merge`. Also printed: the real
-  merge decision -> merged (the members' MERGING -> MERGED log lines; twin: ``merge_join_s``)
+  the twin plays the same (partition, detection, heal at the same offsets) with :mod:`twin.merge`
+  twice: with layouts drawn from several seeds (the pool), and paired — one world per real sample
+  playing that cluster's own merge-tick grids, check order, ages and address ranks, read from the
+  members' logs (:mod:`member_logs`), healed at the same phase of every grid (per sample and per run).
+  Also printed: the real merge decision -> merged (the members' MERGING -> MERGED log lines; twin:
+  ``merge_join_s``)
+* a client's member view after a member is lost, by the member its view listener is on: the merge
+  samples' cut, and a member paused (the ``membership`` part; ``member_views``)
 * client cut off (Toxiproxy ``timeout`` toxic on every client proxy) -> DISCONNECTED
 * reconnect after heal (client proxies disabled, then enabled at a random instant 0.5-1.5 s later ->
   CONNECTED; the twin: its next try after a heal that comes as long after the disconnect, see
@@ -25,14 +30,18 @@ defaults claim to model (silent-member detection = ``detection_delay_s`` through
 
 Each is printed beside the twin's value for the same setting with the ratio twin/real.
 ``NOR_FIDELITY_N`` samples per figure (default 3), printed as median, quartiles and range; the random
-heal instants come from ``NOR_FIDELITY_SEED`` (default 13). Takes a few minutes.
+heal instants come from ``NOR_FIDELITY_SEED`` (default 13). Takes a few minutes. The real samples are
+saved as JSON (``NOR_FIDELITY_SAVE``, default the cluster's work directory); ``NOR_FIDELITY_REAL=<file>``
+plays the twin side again on them, without a cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import os
 import random
-import re
 import statistics
 import sys
 import threading
@@ -40,10 +49,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import member_logs  # noqa: E402
+import member_views  # noqa: E402
 from adapters.hazelcast import build_client, load_hz_config  # noqa: E402
 from infra import LocalCluster, MemberSettings  # noqa: E402
-from twin import World, WorldConfig  # noqa: E402
+from merge_twin import RealMerge, address_ranks, twin_merges, twin_merges_paired  # noqa: E402
+from twin import WorldConfig  # noqa: E402
 from twin.client import connection_tries  # noqa: E402
 from twin.config import ClusterConfig, NetworkConfig  # noqa: E402
 from twin.network import Link  # noqa: E402
@@ -84,81 +97,37 @@ def member_faults(cluster, n: int) -> dict[str, list[float]]:
     return out
 
 
-def merges(cluster, n: int, rng: random.Random) -> dict[str, list[float]]:
+def merges(cluster, n: int, rng: random.Random, twin: ClusterConfig) -> dict[str, list[float]]:
     """Every member link cut (each member alone once detected), then healed a random time later:
-    heal -> member 0 sees a merged cluster again (first another member, then all)."""
-    out = {"merge_first": [], "merge_all": [], "merge_offset": []}
+    heal -> member 0 sees a merged cluster again (first another member, then all). Also: cut -> a
+    client's member view shrinks (``member_views``), with the member its view listener is on."""
+    out = {"merge_first": [], "merge_all": [], "merge_offset": [], "merge_cut_wall": [], "merge_heal_wall": [],
+           "view_split": [], "view_split_listener": []}
     period = cluster.settings.merge_next_run_delay_s
+    client = _client(cluster, twin, False)[0]
+    watch = member_views.ViewWatch(client)
     for _ in range(n):
         cluster.heal()
+        out["merge_cut_wall"].append(time.time())
+        t_cut = time.monotonic()
+        out["view_split_listener"].append(member_views.listener_index(cluster, client))
         for i in range(cluster.size):
             for stream in ("downstream", "upstream"):
                 cluster.proxy(f"m{i}").add_toxic(type="timeout", stream=stream, name=f"cut_{stream}",
                                                  attributes={"timeout": 0})
         _wait(lambda: all((_size(cluster, i) or (0,))[0] == 1 for i in range(cluster.size)), 60.0, "split", 0.05)
+        _wait(lambda: watch.first(t_cut, -1) is not None, 30.0, "the client's member_removed", 0.01)
+        out["view_split"].append(watch.first(t_cut, -1) - t_cut)
         offset = rng.uniform(0.0, period)
         time.sleep(offset)
         t0 = time.monotonic()
+        out["merge_heal_wall"].append(time.time())
         cluster.toxiproxy.api().reset()
         out["merge_first"].append(_wait(lambda: (_size(cluster, 0) or (0,))[0] >= 2, 120.0, "merge", 0.02) - t0)
         out["merge_all"].append(_wait(lambda: (_size(cluster, 0) or (0,))[0] == 3, 120.0, "merge", 0.02) - t0)
         out["merge_offset"].append(offset)
+    client.shutdown()
     cluster.heal()
-    return out
-
-
-_LIFECYCLE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3})\|.* is (MERGING|MERGED)\s*$")
-
-
-def merge_join_times(workdir: Path) -> list[float]:
-    """Each member's MERGING -> MERGED (s) from the member logs (millisecond timestamps: see ``main``)."""
-    out = []
-    for log in sorted(workdir.glob("m*.log")):
-        start = None
-        for line in log.read_text(errors="replace").splitlines():
-            m = _LIFECYCLE.match(line)
-            if not m:
-                continue
-            t = int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]) + int(m[4]) / 1000.0
-            if m[5] == "MERGING":
-                start = t
-            elif start is not None:
-                out.append((t - start) % 86400.0)
-                start = None
-    return out
-
-
-def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[str, list[float]]:
-    """The same script in the twin: every member alone (partitioned at 40 s, detected
-    ``detection_delay_s`` later, the last mastership claim ended: :meth:`twin.merge.MergeRounds.settled_s`),
-    healed each real sample's offset after that, ``seeds`` worlds per offset (their merge-tick phases and
-    address orders differ); heal -> member 0's own member list grows, then is whole."""
-    out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
-    n = cfg.cluster.members
-    for k, offset in enumerate(offsets):
-        for seed in range(seeds):
-            w = World(cfg, "survival", 1000 * k + seed)
-            cluster = w.ctx.cluster
-            heal = [40.0 + cfg.cluster.detection_delay_s + offset]
-            seen: dict[str, float] = {}
-
-            def hook(w=w, cluster=cluster, seen=seen, heal=heal) -> None:
-                size = len(cluster.member_view(0))
-                if w.ctx.now() >= heal[0] and size >= 2:
-                    seen.setdefault("merge_first", w.ctx.now() - heal[0])
-                if w.ctx.now() >= heal[0] and size == n:
-                    seen.setdefault("merge_all", w.ctx.now() - heal[0])
-
-            cluster.membership_hooks.append(hook)
-            w.at(40.0, lambda w=w: w.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
-            w.run(heal[0])
-            # as on the real cluster: healed the offset after every member is alone and master of itself
-            # (a mastership claim may still run after the detection, see twin.merge)
-            heal[0] = max(heal[0], cluster.merges.settled_s() + offset)
-            w.at(heal[0], w.ports["network"].heal)
-            w.run(heal[0] + 120.0)
-            for key in out:
-                out[key].append(seen[key])
     return out
 
 
@@ -267,7 +236,8 @@ def _spread(xs: list[float]) -> str:
 
 def _measure(cluster, twin: ClusterConfig, n: int, rng: random.Random, only: set[str]) -> dict[str, list[float]]:
     real: dict[str, list[float]] = {}
-    parts = (("members", lambda: member_faults(cluster, n)), ("merges", lambda: merges(cluster, n, rng)),
+    parts = (("members", lambda: member_faults(cluster, n)), ("merges", lambda: merges(cluster, n, rng, twin)),
+             ("membership", lambda: member_views.pauses(cluster, lambda: _client(cluster, twin, False)[0], n, _wait)),
              ("client", lambda: client_faults(cluster, twin, n, rng)), ("data", lambda: data_paths(cluster, twin, n)))
     for name, fn in parts:
         if not only or name in only:
@@ -278,19 +248,29 @@ def _measure(cluster, twin: ClusterConfig, n: int, rng: random.Random, only: set
 def main() -> int:
     n = int(os.environ.get("NOR_FIDELITY_N", "3"))
     rng = random.Random(int(os.environ.get("NOR_FIDELITY_SEED", "13")))
-    only = {x for x in os.environ.get("NOR_FIDELITY_ONLY", "").split(",") if x}   # members,merges,client,data
+    only = {x for x in os.environ.get("NOR_FIDELITY_ONLY", "").split(",") if x}   # members,merges,membership,client,data
     world = WorldConfig()
     twin, net = world.cluster, NetworkConfig()
+    if os.environ.get("NOR_FIDELITY_REAL"):   # the twin side again, on real samples saved by a run
+        saved = json.loads(Path(os.environ["NOR_FIDELITY_REAL"]).read_text())
+        _report(saved["real"], world, net, [RealMerge(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
+                                            for s in saved["paired"]])
+        return 0
     settings = MemberSettings(cluster_name=f"nor-fidelity-{os.getpid()}", heartbeat_interval_s=1,
                               max_no_heartbeat_s=max(1, round(twin.detection_delay_s)),
                               merge_first_run_delay_s=max(1, round(twin.merge_first_run_delay_s)),
                               merge_next_run_delay_s=max(1, round(twin.merge_next_run_delay_s)),
                               backup_count=twin.backup_count,
                               client_max_no_heartbeat_s=max(1, round(twin.client_heartbeat_timeout_s)))
-    # millisecond timestamps in the members' logs, for the merge decision -> merged figure
-    os.environ["JAVA_TOOL_OPTIONS"] = "-Djava.util.logging.SimpleFormatter.format=%1$tT.%1$tL|%4$s|%3$s|%5$s%6$s%n"
+    # millisecond timestamps and the merge checks in the members' logs (see member_logs)
+    cluster = LocalCluster(twin.members, settings=settings)
+    props = cluster.workdir / "logging.properties"
+    props.write_text(member_logs.LOGGING_PROPERTIES)
+    os.environ["JAVA_TOOL_OPTIONS"] = f"-Djava.util.logging.config.file={props}"
+    print(f"load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     t0 = time.monotonic()
-    with LocalCluster(twin.members, settings=settings) as cluster:
+    paired: list[RealMerge] = []
+    with cluster:
         print(f"fidelity_bench: {twin.members} real members up in {time.monotonic() - t0:.1f} s "
               f"(start-up {', '.join(f'{s:.1f}' for s in cluster.startup_s)} s); member settings: heartbeat "
               f"{settings.heartbeat_interval_s} s, max.no.heartbeat {settings.max_no_heartbeat_s} s, merge runs "
@@ -299,15 +279,46 @@ def main() -> int:
               flush=True)
         real = _measure(cluster, twin, n, rng, only)
         if "merge_first" in real:
-            joins = merge_join_times(cluster.workdir)
+            logs = member_logs.read_logs(cluster.workdir, [int(s.ports.member_public.rsplit(":", 1)[1])
+                                                           for s in cluster.slots])
+            joins = member_logs.merge_join_times(logs)
             wait = twin.merge_join_wait_s
             real["merge_join"] = [j for j in joins if j < wait]
             real["merge_join_waited"] = [j for j in joins if j >= wait]
-    _report(real, world, net)
+            real["merge_connect_wait"] = member_logs.connect_waits(logs)
+            paired = _real_merges(logs, real, [s.ports.member_public for s in cluster.slots], twin)
+    saved = Path(os.environ.get("NOR_FIDELITY_SAVE", cluster.workdir / "fidelity_real.json"))
+    saved.write_text(json.dumps({"real": real, "paired": [dataclasses.asdict(s) for s in paired]}))
+    print(f"real samples saved to {saved} (NOR_FIDELITY_REAL={saved} replays the twin side without a cluster)")
+    _report(real, world, net, paired)
     cpu = os.times()
     print(f"cpu (this process) user+sys {cpu.user + cpu.system:.1f} s; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
+
+
+def _real_merges(logs, real: dict[str, list[float]], addresses: list[str], twin: ClusterConfig) -> list[RealMerge]:
+    """Each merge sample's layout on the real cluster, from its members' logs: every member's tick grid
+    (checked: how many ticks lie on it, and how far the farthest is), the checks' order (checked: the
+    observed pairs it contradicts), the member list's order before the cut (ages) and the address ranks."""
+    period = twin.merge_next_run_delay_s
+    grids = [member_logs.grid_phase(log, period) for log in logs]
+    order, contra = member_logs.check_order(logs)
+    ranks = address_ranks(addresses)
+    print("merge layout (member logs): grid phases " + ", ".join(
+        f"m{i} {ph:.3f} s ({k} ticks, max off {off:.3f})" for i, (ph, k, off) in enumerate(grids))
+        + f"; check order {['m%d' % m for m in order]} ({contra} observed pairs against it); address ranks {ranks}")
+    out = []
+    for offset, cut, heal in zip(real["merge_offset"], real["merge_cut_wall"], real["merge_heal_wall"]):
+        ages = member_logs.ages_before(logs, member_logs.seconds_of_day(cut))
+        if ages is None or any(k == 0 for _, k, _ in grids):
+            print(f"  merge sample at offset {offset:.2f}: no layout in the logs, not paired")
+            continue
+        det = member_logs.detection_after(logs, member_logs.seconds_of_day(cut))
+        out.append(RealMerge(offset, member_logs.seconds_of_day(heal), tuple(ph for ph, _, _ in grids),
+                             tuple(order.index(m) for m in range(len(logs))), tuple(ages), ranks,
+                             det if det is not None else math.nan))
+    return out
 
 
 def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) -> list[tuple]:
@@ -329,6 +340,8 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
                   f"connect wait {twin.merge_connect_timeout_s:g} s, merge_join_s {twin.merge_join_s:g}")
         rows += [("partition healed -> first merge", "merge_first", rounds, sim["merge_first"]),
                  ("partition healed -> all merged", "merge_all", rounds, sim["merge_all"]),
+                 ("check's wait on a cut member (logs)", "merge_connect_wait", "merge_connect_timeout_s",
+                  [twin.merge_connect_timeout_s]),
                  ("merge decision -> merged (logs)", "merge_join", "merge_join_s", [twin.merge_join_s]),
                  ("  ... close behind another join", "merge_join_waited", "merge_join_s + merge_join_wait_s",
                   [twin.merge_join_s + twin.merge_join_wait_s])]
@@ -341,9 +354,24 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
     return [r for r in rows if r[1] in real and real[r[1]] and r[3]]
 
 
-def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) -> None:
+def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig,
+            paired: list[RealMerge] = ()) -> None:
     twin = world.cluster
     rows = _rows(real, world, net)
+    if "view_pause_layout" in real and not paired:
+        rows += member_views.view_rows(real, world, [])
+    if paired and len(paired) == len(real["merge_first"]):
+        sim = twin_merges_paired(world, paired)
+        rows += [("healed -> first merge, paired", "merge_first", "the real cluster's merge layout per sample",
+                  sim["merge_first"]),
+                 ("healed -> all merged, paired", "merge_all", "the real cluster's merge layout per sample",
+                  sim["merge_all"])]
+        rows += member_views.view_rows(real, world, paired)
+        print("merge samples paired (offset s, ages, real first / twin first, real all / twin all):")
+        for k, s in enumerate(paired):
+            print(f"  {s.offset_s:5.2f} ages {s.age} detection {s.detection_s:5.2f} {real['merge_first'][k]:6.3f} / {sim['merge_first'][k]:6.3f}  "
+                  f"{real['merge_all'][k]:6.3f} / {sim['merge_all'][k]:6.3f}")
+    rows = [r for r in rows if real.get(r[1]) and r[3]]
     print(f"{'figure':34s} {'real median':>11s} {'twin median':>11s} {'twin/real':>9s}  twin setting")
     for label, key, setting, twin_s in rows:
         med, tmed = statistics.median(real[key]), statistics.median(twin_s)

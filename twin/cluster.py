@@ -27,9 +27,10 @@
 * Writes that find no owner (dead but not yet detected, unreachable, migrating, link down) are
   retried by the writer's client until its invocation timeout (:mod:`twin.invocation`); a
   write the owner refuses (its side has no quorum) fails at once.
-* Each member knows the live members on its side (``member_view``) from its last detection;
-  ``membership_hooks`` are called at every detection (the agent's client hears of it over the
-  link, see :mod:`twin.client`).
+* Each member knows the live members on its side (``member_view``) from its last detection, or,
+  while its side's mastership claim runs (:mod:`twin.merge`), its list from before: the new master
+  publishes the new list at the claim's end; ``membership_hooks`` are called at every detection and
+  claim end (the agent's client hears of it over the link, see :mod:`twin.client`).
 Its fault port is :class:`twin.ports.ClusterPort`.
 """
 
@@ -97,6 +98,7 @@ class Cluster:
         self.quorate = n >= self.quorum
         self._member_views: list[tuple[int, ...]] = [self.view] * n
         self._seen_groups = [0] * n     # each member's side, as the members have noticed it
+        self._claim_timers: dict[int, float] = {}   # member -> the end of its side's mastership claim
         self._pid: dict[str, int] = {}
         self.pending: dict[str, list[tuple[float, float, float, Any]]] = {}
         self.data: dict[str, tuple[float, Record]] = {}
@@ -411,11 +413,17 @@ class Cluster:
         ``silence`` (a heartbeat-timeout detection)."""
         if silence:
             self._split_by_silence()
+        self.merges.update_claims()
+        now = self._now()
         for m in range(len(self.names)):
             if self.alive[m]:
-                group = self._group(m)
-                self._member_views[m] = tuple(x for x in range(len(self.names))
-                                              if self.alive[x] and self._group(x) == group)
+                end = self.merges.claim_end_s(m)
+                if end > now:           # its side's master still claims: the old list until it publishes
+                    if self._claim_timers.get(m) != end:
+                        self._claim_timers[m] = end
+                        self._later(end - now, lambda m=m, end=end: self._claim_over(m, end))
+                    continue
+                self._member_views[m] = self._side_members(m)
         view = self._primary_side()
         changed = view != self.view or self.quorate != (len(view) >= self.quorum)
         self.view, self._view_set = view, set(view)
@@ -444,6 +452,21 @@ class Cluster:
         for fn in self.membership_hooks:
             fn()
         self.merges.plan()
+
+    def _side_members(self, m: int) -> tuple[int, ...]:
+        group = self._group(m)
+        return tuple(x for x in range(len(self.names)) if self.alive[x] and self._group(x) == group)
+
+    def _claim_over(self, m: int, end: float) -> None:
+        """The mastership claim of member ``m``'s side ended: the new master publishes its member list."""
+        if self._claim_timers.get(m) != end:
+            return
+        del self._claim_timers[m]
+        if not self.alive[m]:
+            return
+        self._member_views[m] = self._side_members(m)
+        for fn in self.membership_hooks:
+            fn()
 
     def _lose(self, partitions: list[int]) -> None:
         lost = set(partitions)

@@ -18,9 +18,10 @@ that address connects first, or at a later tick — not at a fixed delay after t
 
 A member that finds its master gone must claim mastership before it checks: it asks the members it
 has not suspected for their member lists. Members suspect in age order, so it still asks the younger
-members of its old side; one it cannot reach holds the claim for ``FETCH_MEMBER_LIST_S`` (Hazelcast's
-fixed 5 s); the youngest, having suspected every older member first, claims at once. (The members'
-own views in :mod:`twin.cluster` still shrink at the detection.)
+members of its old side; one it cannot reach holds the claim for ``fetch_member_list_s`` (Hazelcast's
+fixed ``FETCH_MEMBER_LIST_MILLIS``, 5 s); the youngest, having suspected every older member first, claims at once. The members of a
+side keep their old member list until its claim ends: the new master publishes the new one then (so a
+client listening on such a member hears of the loss at the claim's end, :mod:`twin.cluster`).
 
 The twin holds each member's grid. The members the world starts with were started one at a time,
 each once the previous one had joined (``restart_join_s`` apart), some unknown time before the world
@@ -32,23 +33,50 @@ decision, or ``merge_join_wait_s`` later if another side began joining the same 
 joiners). The members' addresses are ports picked at start, so their sort order (which of two equal
 sides merges) and the checks' order are drawn from the same stream too. Checks run only while the
 members see more than one side, so a world without a split holds no merge events.
+
+A :class:`MergeLayout` replaces those draws with given grids, address ranks, check order and ages (the
+fidelity bench plays a real cluster's, read from its members' logs); default worlds never take one.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
+
+from .errors import TwinError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
     from .config import ClusterConfig
     from .rng import Streams
 
-__all__ = ["MergeRounds", "FETCH_MEMBER_LIST_S"]
+__all__ = ["MergeRounds", "MergeLayout"]
 
-#: Hazelcast's fixed wait for a member list asked for in a mastership claim (``MembershipManager``'s
-#: ``FETCH_MEMBER_LIST_MILLIS``)
-FETCH_MEMBER_LIST_S = 5.0
+
+@dataclass(frozen=True)
+class MergeLayout:
+    """A cluster's merge layout, per member index: the first instant of its merge-tick grid (s, world
+    time), its address's rank in the sort order (0 sorts first: of two equal sides, the other merges
+    into it), its address's place in the checks' order, and its age (0 the oldest: the master)."""
+
+    first_tick_s: tuple[float, ...]
+    address_rank: tuple[int, ...]
+    check_order: tuple[int, ...]
+    age: tuple[int, ...]
+
+    def validate(self, n: int) -> None:
+        """Raise :class:`TwinError` unless every field has one entry per member (``n``), the grid starts are
+        finite and not negative, and ranks, order and ages are each a permutation of ``0..n-1``."""
+        for name in ("first_tick_s", "address_rank", "check_order", "age"):
+            if len(getattr(self, name)) != n:
+                raise TwinError(f"merge layout: {name}: expected {n} entries (one per member), "
+                                f"got {len(getattr(self, name))}")
+        if not all(math.isfinite(t) and t >= 0.0 for t in self.first_tick_s):
+            raise TwinError(f"merge layout: first_tick_s: expected finite instants >= 0, got {self.first_tick_s}")
+        for name in ("address_rank", "check_order", "age"):
+            if sorted(getattr(self, name)) != list(range(n)):
+                raise TwinError(f"merge layout: {name}: expected a permutation of 0..{n - 1}, got {getattr(self, name)}")
 
 
 class MergeRounds:
@@ -56,7 +84,7 @@ class MergeRounds:
 
     def __init__(self, cfg: "ClusterConfig", cluster: "Cluster", now: Callable[[], float],
                  call_later: Callable[[float, Callable[[], None]], None], record: Callable[..., None],
-                 streams: "Streams | None" = None) -> None:
+                 streams: "Streams | None" = None, layout: MergeLayout | None = None) -> None:
         self.cfg = cfg
         self._cluster = cluster
         self._now = now
@@ -86,6 +114,22 @@ class MergeRounds:
         self._wait_ids = 0
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
+        self._merge_done: dict[int, float] = {}  # a merging member -> when its join is done
+        if layout is not None:
+            self.apply_layout(layout)
+
+    def apply_layout(self, layout: MergeLayout) -> None:
+        """Play ``layout``'s grids, ranks, check order and ages instead of the drawn ones (before any
+        merge activity: a world that has not yet run)."""
+        n = len(self._cluster.names)
+        layout.validate(n)
+        if self._now() > 0.0 or any(self._running) or self._claimed_at:
+            raise TwinError("merge layout: expected a world that has not run yet")
+        self._first = list(layout.first_tick_s)
+        self._rank = list(layout.address_rank)
+        self._order = list(layout.check_order)
+        self._age = list(layout.age)
+        self._master_was = [self._age.index(0)] * n
 
     def restarted(self, m: int) -> None:
         """Member ``m`` is a new process: its ticks start ``merge_first_run_delay_s`` from now."""
@@ -124,7 +168,7 @@ class MergeRounds:
         """A member that finds its master gone claims mastership of its side: it asks the members it has
         not suspected for their member lists. Members are checked in age order, so it suspects the old
         master first and still asks the younger members of its old side; one it cannot reach holds the
-        claim for ``FETCH_MEMBER_LIST_S`` (the youngest, having suspected every older member, claims
+        claim for ``fetch_member_list_s`` (the youngest, having suspected every older member, claims
         at once). Only then is it master (and checks)."""
         c = self._cluster
         was = list(self._master_was)
@@ -133,10 +177,19 @@ class MergeRounds:
             if old != m and (not c.alive[old] or c.side_id(old) != c.side_id(m)):
                 asked = [y for y in range(len(c.names)) if was[y] == old and self._age[y] > self._age[m]
                          and c.alive[y] and c.side_id(y) != c.side_id(m)]
-                self._claimed_at[m] = now + (FETCH_MEMBER_LIST_S if asked else 0.0)
+                self._claimed_at[m] = now + (self.cfg.fetch_member_list_s if asked else 0.0)
         for m in range(len(c.names)):
             if c.alive[m]:
                 self._master_was[m] = self._master_of(m)
+
+    def update_claims(self) -> None:
+        """Start the mastership claims of the members that find their master gone now (see :meth:`_claims`)."""
+        self._claims(self._masters(), self._now())
+
+    def claim_end_s(self, m: int) -> float:
+        """When the mastership claim of member ``m``'s side ends (-inf: none): until then its members keep
+        their old member list (the new master publishes the new one at the claim's end)."""
+        return self._claimed_at.get(self._master_of(m), -math.inf)
 
     def settled_s(self) -> float:
         """When the last pending mastership claim ends (every side has a master then)."""
@@ -186,9 +239,13 @@ class MergeRounds:
             if not c.reaches(m, x):
                 self._wait(m, x, addresses, i - 1)
                 return
-            self._connected(m, x)
-            if x != self._master_of(x) or x in self._merging:
-                continue                        # only a master not itself merging answers a join check
+            if self._connected(m, x):
+                continue                        # x, crossing our check, merges into us: it answered before
+            if x in self._merging:              # it answers (nothing) once its merge is done: on from there
+                self._later(max(0.0, self._merge_done[x] - self._now()), lambda: self._check(m, addresses, i))
+                return
+            if x != self._master_of(x):
+                continue                        # only a master answers a join check
             if self._merges_into(m, x):
                 self._merge(m, x)
                 self._running[m] = False
@@ -214,13 +271,21 @@ class MergeRounds:
         del self._waits[m]
         self._check(m, wait[2], i)
 
-    def _connected(self, m: int, x: int) -> None:
+    def _connected(self, m: int, x: int) -> bool:
         """``m``'s check has opened a connection to ``x``; a check of ``x`` waiting for a connection to ``m``
-        finds it now (Hazelcast's wait polls for any connection to the address, its own or accepted)."""
+        finds it now (Hazelcast's wait polls for any connection to the address, its own or accepted). The
+        two checks cross: ``x`` asks ``m`` now, before ``m`` decides on ``x`` — each answers as it is before
+        either merges — so ``x`` merges into ``m`` at once if it should (True), else goes on past ``m``."""
         wait = self._waits.get(x)
-        if wait is not None and wait[0] == m:
-            del self._waits[x]
-            self._later(0.0, lambda: self._check(x, wait[2], wait[3]))
+        if wait is None or wait[0] != m:
+            return False
+        del self._waits[x]
+        if m == self._master_of(m) and m not in self._merging and self._merges_into(x, m):
+            self._merge(x, m)
+            self._running[x] = False
+            return True
+        self._later(0.0, lambda: self._check(x, wait[2], wait[3] + 1))
+        return False
 
     def _merges_into(self, m: int, x: int) -> bool:
         """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
@@ -237,11 +302,18 @@ class MergeRounds:
         if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
             join_s += self.cfg.merge_join_wait_s
         self._join_target_t[into] = now
+        self._merge_done.update((y, now + join_s) for y in members)
         self._record("merge_round", c.names[m], {"into": c.names[into]})
         self._later(join_s, lambda: self._joined(members, x))
 
     def _joined(self, members: list[int], target: int) -> None:
-        """The merging members have joined the side ``target`` is on now (those that still reach it)."""
+        """The merging members have joined the side ``target`` is on now (those that still reach it). If
+        ``target`` is merging itself, they join its new side once it has, close behind it (the new
+        master's join wait)."""
+        if target in self._merging and target not in members:
+            wait_s = self._merge_done[target] - self._now() + self.cfg.merge_join_wait_s
+            self._later(wait_s, lambda: self._joined(members, target))
+            return
         self._merging.difference_update(members)
         c = self._cluster
         joining = [m for m in members if c.alive[m] and c.alive[target] and c.reaches(m, target)]

@@ -46,6 +46,7 @@ def test_from_mapping_reads_sections_durations_and_link_overrides() -> None:
     ({"markets": {}}, "markets", "one of the sections"),
     ({"cluster": {"detection_delay_s": "soon"}}, "cluster.detection_delay_s", "duration"),
     ({"cluster": {"migration_s": float("nan")}}, "cluster.migration_s", "a number"),
+    ({"cluster": {"fetch_member_list_s": -1}}, "cluster.fetch_member_list_s", "[0, 3600]"),
     # a zero backoff would retry a disconnected client forever at one instant
     ({"cluster": {"client_retry_initial_backoff_s": 0}}, "cluster.client_retry_initial_backoff_s", "[0.001, 3600]"),
     ({"cluster": {"members": 3, "quorum_size": 4}}, "cluster.quorum_size", "at most cluster.members"),

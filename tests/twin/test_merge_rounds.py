@@ -161,18 +161,74 @@ def test_a_later_detection_does_not_join_a_healed_side_only_a_merge_does() -> No
 def test_a_member_that_lost_its_master_checks_only_once_its_mastership_claim_ends() -> None:
     # every member alone at 45 s: hz0 stays master; hz2, the youngest, suspected every older member
     # and claims at once; hz1 suspected hz0 first and asks hz2 for its member list, which it cannot
-    # reach: its claim ends FETCH_MEMBER_LIST_S later, and only then does it check (and merge)
-    from twin.merge import FETCH_MEMBER_LIST_S
-
+    # reach: its claim ends fetch_member_list_s later, and only then does it check (and merge)
     by_hz1 = 0
     for seed in range(4, 12):
         w = _singletons(seed, 45.5)
         detected = 40.0 + w.config.cluster.detection_delay_s
-        assert w.ctx.cluster.merges.settled_s() == detected + FETCH_MEMBER_LIST_S
+        assert w.ctx.cluster.merges.settled_s() == detected + w.config.cluster.fetch_member_list_s
         ev = w.trace().tables["events"].to_pydict()
         rounds = [(t, who) for t, k, who in zip(ev["t_s"], ev["kind"], ev["target"]) if k == "merge_round"]
         assert len(rounds) == 2, rounds
         hz1 = [t for t, who in rounds if who == "hz1"]
-        assert all(t >= detected + FETCH_MEMBER_LIST_S for t in hz1), (seed, rounds)
+        assert all(t >= detected + w.config.cluster.fetch_member_list_s for t in hz1), (seed, rounds)
         by_hz1 += len(hz1)
     assert by_hz1
+
+
+def test_a_given_layout_sets_the_grids_ranks_check_order_and_ages() -> None:
+    # the layout the fidelity bench reads from a real cluster: hz2 the oldest (the master), hz1 next, hz0
+    # the youngest; hz2's address sorts first, hz0's last; ticks at 1.0 / 2.5 / 4.0 s (mod 5 s)
+    import pytest
+
+    from twin.errors import TwinError
+    from twin.merge import MergeLayout
+
+    w = World(WorldConfig(), "survival", 3)
+    merges = w.ctx.cluster.merges
+    merges.apply_layout(MergeLayout(first_tick_s=(1.0, 2.5, 4.0), address_rank=(2, 1, 0), check_order=(0, 1, 2),
+                                    age=(2, 1, 0)))
+    assert [merges.next_tick_s(m, 100.0) for m in range(3)] == [101.0, 102.5, 104.0]
+    assert merges.check_order(1) == [0, 2]
+    w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+    w.at(45.5, w.ports["network"].heal)
+    w.run(100.0)
+    # detected at 45 s: hz2 stays master; hz1 suspected hz2 and asks hz0, cut off: its claim ends at 50 s;
+    # hz0, the youngest, claims at once and checks at its 46 s tick: hz1 (first in its order) answers for
+    # an equal side whose address sorts first, so hz0 joins hz1; at hz2's 49 s tick hz0 is no master and
+    # hz1's side is larger: hz2 joins it too
+    assert merges.settled_s() == 50.0
+    rounds = [(t, who, d) for t, k, who, d in zip(*(w.trace().tables["events"].to_pydict()[c]
+                                                  for c in ("t_s", "kind", "target", "detail"))) if k == "merge_round"]
+    assert rounds == [(46.0, "hz0", '{"into": "hz1"}'), (49.0, "hz2", '{"into": "hz1"}')]
+    with pytest.raises(TwinError, match="age: expected a permutation of 0..2"):
+        World(WorldConfig(), "survival", 3).ctx.cluster.merges.apply_layout(
+            MergeLayout((0.0, 1.0, 2.0), (0, 1, 2), (0, 1, 2), (0, 0, 1)))
+    with pytest.raises(TwinError, match="first_tick_s: expected 3 entries"):
+        World(WorldConfig(), "survival", 3).ctx.cluster.merges.apply_layout(
+            MergeLayout((0.0, 1.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
+    with pytest.raises(TwinError, match="a world that has not run yet"):
+        merges.apply_layout(MergeLayout((0.0, 1.0, 2.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
+
+
+def test_crossing_checks_answer_as_they_were_and_a_follower_joins_once_its_target_has_merged() -> None:
+    # as a real cluster's logs show it (fidelity_bench): three singletons healed at 51.6 s; hz2's check
+    # waits on hz1 when hz1's check (its 52.924 s tick) connects to it. The checks cross: hz2 asks hz1
+    # (a master, not merging: equal sides, hz1's address sorts first) and merges into it; hz1 goes on at
+    # once to hz0 — hz2 has not joined yet, so the sides are equal and hz0's address sorts first — and
+    # merges into hz0. hz2, whose target is merging, joins hz0's side once hz1 has merged, with the new
+    # master's join wait
+    from twin.merge import MergeLayout
+
+    w = World(WorldConfig(), "survival", 3)
+    w.ctx.cluster.merges.apply_layout(MergeLayout((1.314, 2.924, 3.786), (0, 1, 2), (2, 0, 1), (0, 1, 2)))
+    w.at(40.0, lambda: w.ports["network"].partition([["hz0"], ["hz1"], ["hz2"]]))
+    w.at(51.6, w.ports["network"].heal)
+    w.run(70.0)
+    cfg = w.config.cluster
+    rounds = _events(w, "merge_round")
+    assert [(round(t, 3), d) for t, _, d in rounds] == [
+        (52.924, '{"into": "hz1"}'), (52.924, '{"into": "hz0"}')]
+    grown = [round(t, 3) for t, _, d in _events(w, "membership") if "hz1" in d]
+    assert grown == [round(52.924 + cfg.merge_join_s, 3), round(52.924 + cfg.merge_join_s + cfg.merge_join_wait_s, 3)]
+    assert _merged_at(w) == grown[-1]

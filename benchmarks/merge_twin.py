@@ -1,0 +1,105 @@
+"""The fidelity bench's merge script played in the twin: every member alone, healed an offset later;
+heal -> member 0's own member list grows (first merge), then is whole (all merged).
+
+Two ways: :func:`twin_merges` draws each world's merge layout from its seed (several seeds per real
+sample: the pool's spread), :func:`twin_merges_paired` plays one world per real sample with that real
+cluster's own layout (:class:`twin.merge.MergeLayout`: tick grids, address ranks, check order, ages, read
+from its members' logs by :mod:`member_logs`), the heal at the same phase of every member's grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from twin import World, WorldConfig
+from twin.merge import MergeLayout
+
+__all__ = ["RealMerge", "twin_merges", "twin_merges_paired", "address_ranks"]
+
+
+@dataclass(frozen=True)
+class RealMerge:
+    """One real sample: the heal's offset after every member was alone and its instant (the members' log
+    clock), each member's tick phase on that clock, the checks' order, ages, address ranks."""
+
+    offset_s: float
+    heal_s: float
+    phases_s: tuple[float, ...]
+    check_order: tuple[int, ...]
+    age: tuple[int, ...]
+    address_rank: tuple[int, ...]
+    detection_s: float = math.nan       # cut -> the first member's detection (nan: the twin's setting)
+
+
+def address_ranks(addresses: list[str]) -> tuple[int, ...]:
+    """Each member's place when the addresses sort as Hazelcast compares them in a merge check of equal
+    sides (``"[host]:port"`` strings; the side whose master sorts first takes the other in)."""
+    keys = ["[{}]:{}".format(*a.rsplit(":", 1)) for a in addresses]
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    return tuple(order.index(i) for i in range(len(keys)))
+
+
+def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None) -> dict[str, float]:
+    """One world: partitioned at 40 s, healed ``offset`` after the detection and the last mastership claim;
+    ``layout_at(heal_s)`` (if given) is the layout to play for a heal at ``heal_s``."""
+    n = cfg.cluster.members
+    heal = 40.0 + cfg.cluster.detection_delay_s + offset
+    if layout_at is not None:   # the claims (and so the heal) depend on the ages only, not on the grids
+        probe = World(cfg, "survival", seed)
+        probe.ctx.cluster.merges.apply_layout(layout_at(0.0))
+        probe.at(40.0, lambda: probe.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
+        probe.run(heal)
+        heal = max(heal, probe.ctx.cluster.merges.settled_s() + offset)
+    w = World(cfg, "survival", seed)
+    cluster = w.ctx.cluster
+    if layout_at is not None:
+        cluster.merges.apply_layout(layout_at(heal))
+    marks = [heal]
+    seen: dict[str, float] = {}
+
+    def hook() -> None:
+        size, now = len(cluster.member_view(0)), w.ctx.now()
+        if now >= marks[0] and size >= 2:
+            seen.setdefault("merge_first", now - marks[0])
+        if now >= marks[0] and size == n:
+            seen.setdefault("merge_all", now - marks[0])
+
+    cluster.membership_hooks.append(hook)
+    w.at(40.0, lambda: w.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
+    w.run(heal)
+    # as on the real cluster: healed the offset after every member is alone and master of itself
+    marks[0] = heal = max(heal, cluster.merges.settled_s() + offset)
+    w.at(heal, w.ports["network"].heal)
+    w.run(heal + 120.0)
+    return seen
+
+
+def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[str, list[float]]:
+    """The script at each real sample's offset, ``seeds`` worlds per offset (layouts drawn from the seed)."""
+    out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
+    for k, offset in enumerate(offsets):
+        for seed in range(seeds):
+            seen = _play(cfg, 1000 * k + seed, offset)
+            for key in out:
+                out[key].append(seen[key])
+    return out
+
+
+def twin_merges_paired(cfg: WorldConfig, samples: list[RealMerge]) -> dict[str, list[float]]:
+    """One world per real sample, playing its layout: member ``m``'s grid put at the same phase against
+    the heal as the real member's (real phase - real heal, modulo the period), and the real detection."""
+    period = cfg.cluster.merge_next_run_delay_s
+    out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
+    for k, s in enumerate(samples):
+        def layout_at(heal: float, s: RealMerge = s) -> MergeLayout:
+            first = tuple((heal + (ph - s.heal_s)) % period for ph in s.phases_s)
+            return MergeLayout(first, s.address_rank, s.check_order, s.age)
+        run_cfg = cfg
+        if math.isfinite(s.detection_s):   # the real cluster's detection (the checks start after it)
+            run_cfg = dataclasses.replace(cfg, cluster=dataclasses.replace(cfg.cluster, detection_delay_s=s.detection_s))
+        seen = _play(run_cfg, 1000 * k, s.offset_s, layout_at)
+        for key in out:
+            out[key].append(seen[key])
+    return out
