@@ -115,8 +115,8 @@ class Reconnect:
             self._resume = then
             if self.cfg.client_connection_timeout_s > 0:
                 client.ctx.call_later(self.cfg.client_connection_timeout_s, lambda: self._release(epoch, m, now))
-        else:
-            self._log(now, m, "refused")
+        else:   # a dead member's address refuses (or the try's request was lost on the link)
+            self._log(now, m, "refused" if not client.ctx.cluster.alive[m] else "lost")
             self._fail_at_cleanup(then)
 
     def _handshake(self, epoch: int, m: int, then: Callable[[], None]) -> None:
