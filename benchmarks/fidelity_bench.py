@@ -291,11 +291,13 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
                   [twin.merge_join_s + twin.merge_join_wait_s])]
     if "reconnect" in real:
         rows += [("reconnect after a cut's heal", "reconnect",
-                  f"held try fails at the next clean-up run (every {twin.client_connect_attempt_s:g} s), next "
+                  f"held try fails at the next clean-up run (every {twin.client_connect_attempt_s:g} s + up to "
+                  f"{twin.client_reactor_poll_s:g} s), next "
                   f"address + client_reconnect_s {twin.client_reconnect_s:g}", real["reconnect_twin"]),
                  ("  ... twin at the real clean-up phase", "reconnect", "the same, the real client's timer phase",
                   real["reconnect_matched"]),
-                 ("heal -> held try failed", "held_fail", "the real client's next clean-up run (its timer)",
+                 ("heal -> held try failed", "held_fail", "the real client's clean-up timer due (Timer.end; "
+                  f"the run follows within client_reactor_poll_s {twin.client_reactor_poll_s:g})",
                   [w if w > 0 else w + twin.client_connect_attempt_s for w in real["cleanup_wait"]]),
                  ("refused try: start -> failed", "refused_try", "client_connect_attempt_s",
                   [twin.client_connect_attempt_s]),

@@ -205,10 +205,9 @@ def twin_cut(world: WorldConfig, offset: float, seeds=range(1), cleanup_wait: fl
              ) -> tuple[list[float], list, float]:
     """The twin's heal -> connected when the agent's partition heals ``offset`` after its own
     DISCONNECTED; one value per seed, with the first world's tries and DISCONNECTED time. With
-    ``cleanup_wait`` the client's next clean-up run after the heal comes that long after it (the real
-    client's phase), else at the phase the seed draws."""
+    ``cleanup_wait`` the client's clean-up timer is next due that long after the heal (the real
+    client's timer, read at the heal), else at the phase the seed draws."""
     ups, first_tries, first_down = [], [], 0.0
-    period = world.cluster.client_connect_attempt_s
     for s in seeds:
         probe = _cut_world(world, s)      # the same world run once to find its DISCONNECTED
         probe.run(40.0 + world.cluster.client_heartbeat_timeout_s + 5.0)
@@ -218,7 +217,7 @@ def twin_cut(world: WorldConfig, offset: float, seeds=range(1), cleanup_wait: fl
 
         def healed(w=w, heal=heal) -> None:
             if cleanup_wait is not None and cleanup_wait == cleanup_wait:   # not NaN
-                w.client.reconnect.cleanup_phase = (heal + cleanup_wait) % period
+                w.client.reconnect.cleanup_due(heal + cleanup_wait)
             w.ports["network"].heal()
 
         w.at(heal, healed)

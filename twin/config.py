@@ -83,7 +83,8 @@ class ClusterConfig:
     A client left with no connection tries the members one at a time in shuffled passes
     (:mod:`twin.reconnect`, the Hazelcast adapter's client and health service): a live member it
     reaches connects ``client_reconnect_s`` later (connect and authentication); a refused try fails
-    at the client's next clean-up run (every ``client_connect_attempt_s``, 0.1 s); a try through a cut
+    at the client's next clean-up run (``client_connect_attempt_s`` 0.1 s after the previous one, up to
+    ``client_reactor_poll_s`` 0.01 s late: the reactor's idle poll); a try through a cut
     holds until the heal (then fails at the next clean-up run) or ``client_connection_timeout_s``
     (0: none — the proxy in front of a member accepts the connect); after a failed pass the client
     sleeps a backoff (``client_retry_initial_backoff_s`` × ``client_retry_multiplier`` per pass up to
@@ -117,6 +118,7 @@ class ClusterConfig:
     client_retry_max_backoff_s: float = _f(1.0, 0.001, 3600.0)
     client_retry_multiplier: float = _f(1.05, 1.0, 100.0)
     client_connection_timeout_s: float = _f(0.0, 0.0, 3600.0)
+    client_reactor_poll_s: float = _f(0.01, 0.0, 1.0)
     client_cluster_connect_timeout_s: float = _f(5.0, 0.0, 86400.0)
     client_reconnect_bound_s: float = _f(10.0, 0.0, 86400.0)
     client_probe_interval_s: float = _f(0.5, 0.01, 3600.0)

@@ -13,7 +13,9 @@ What the Hazelcast adapter's client does once it has lost every connection (haze
 * **A try**, by what is at the address: a live member the agent reaches answers, and the connection
   is open ``client_reconnect_s`` later (connect and authentication). A dead member's address refuses
   (or its connection is reset): the try fails when the client's clean-up timer next runs (it checks
-  every ``client_connect_attempt_s`` for requests on closed connections, on a grid of its own phase).
+  for requests on closed connections ``client_connect_attempt_s`` after its previous run, and runs at
+  the client reactor's first pass after that: up to ``client_reactor_poll_s`` late, as an idle
+  reactor polls that long).
   Through a cut the connect is accepted (by the proxy in front of the member) and the authentication
   request is lost, so the try holds — the client has no timer on it — until the cut is healed (the
   proxy then closes the connection, and the try fails at the next clean-up run) or until
@@ -60,8 +62,8 @@ class Reconnect:
         self._service_phase = self._draw.uniform() * self.cfg.client_probe_interval_s
         self._epoch = 0                       # bumped by every new client, give-up and reconnect
         self._created_s = 0.0                 # when the current client was created
-        self.cleanup_phase = self._draw.uniform() * self.cfg.client_connect_attempt_s
-        """The phase of the current client's clean-up runs (drawn for each new client)."""
+        self._cleanup_run = 0.0               # the current client's next clean-up run (see _next_cleanup)
+        self.cleanup_due(self._draw.uniform() * self.cfg.client_connect_attempt_s)
         self._down_s: float | None = None     # when the connection was lost
         self._held: tuple[int, int, float] | None = None   # (epoch, member, since) of a try held by a cut
         self._resume: Callable[[], None] = lambda: None    # what the held try does once it fails
@@ -130,9 +132,24 @@ class Reconnect:
     def _fail_at_cleanup(self, then: Callable[[], None]) -> None:
         """The try's connection is closed: it fails at the clean-up timer's next run."""
         now = self.client.ctx.now()
+        self.client.ctx.call_later(self._next_cleanup(now) - now, then)
+
+    def cleanup_due(self, t: float) -> None:
+        """The current client's clean-up timer is next due at ``t``; it runs at the reactor's first
+        pass after that (a pass polls up to ``client_reactor_poll_s`` when idle: up to that late)."""
+        self._cleanup_run = t + self._draw.uniform() * self.cfg.client_reactor_poll_s
+
+    def _next_cleanup(self, now: float) -> float:
+        """The first clean-up run after ``now``: each run re-arms the timer ``client_connect_attempt_s``
+        after itself. A timer not looked at for long has a phase as good as random: drawn afresh."""
         period = self.cfg.client_connect_attempt_s
-        at = next_tick(now, self.cleanup_phase, period) if period > 0 else now
-        self.client.ctx.call_later(at - now, then)
+        if period <= 0:
+            return now
+        if now - self._cleanup_run > 1.0:
+            self.cleanup_due(now + self._draw.uniform() * period)
+        while self._cleanup_run <= now:
+            self.cleanup_due(self._cleanup_run + period)
+        return self._cleanup_run
 
     def _cut_changed(self) -> None:
         """The network changed: a try held by a cut fails once the cut is gone (the proxy closes it)."""
@@ -176,6 +193,6 @@ class Reconnect:
         self._epoch += 1
         self._held = None
         self._created_s = now
-        self.cleanup_phase = self._draw.uniform() * self.cfg.client_connect_attempt_s
+        self.cleanup_due(now + self._draw.uniform() * self.cfg.client_connect_attempt_s)
         self._start_passes(now)
         self._watch(now)

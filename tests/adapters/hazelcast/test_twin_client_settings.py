@@ -3,7 +3,10 @@ defaults: a changed adapter default shows here, not as a silent drift of the twi
 
 from __future__ import annotations
 
+import inspect
+
 from hazelcast.config import Config
+from hazelcast import reactor
 
 from adapters.hazelcast import HzConfig, client_options
 from twin import WorldConfig
@@ -23,3 +26,6 @@ def test_the_twin_client_defaults_are_the_adapters() -> None:
     # the adapter's connection (socket connect) timeout is never reached through the proxies in
     # front of the members (the connect is accepted): the twin's default holds a cut try until the heal
     assert opts["connection_timeout"] == hz.connect_timeout_s and twin.client_connection_timeout_s == 0.0
+    # the reactor (its wakeable loop, the one used on Linux) checks its timers between polls of this
+    # length: how late the clean-up run can be
+    assert "timeout=%r" % twin.client_reactor_poll_s in inspect.getsource(reactor._WakeableLoop.run_loop)
