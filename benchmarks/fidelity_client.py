@@ -110,7 +110,7 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
     """``n`` cut samples and ``max(2, n // 4)`` refused ones on the real adapter, each printed with its
     try schedule beside the twin's (``seeds`` twin worlds per cut sample)."""
     out: dict[str, list[float]] = {"disconnect": [], "reconnect": [], "reconnect_twin": [], "heal_offset": [],
-                                   "held_fail": [], "cleanup_wait": [], "reconnect_matched": [],
+                                   "held_fail": [], "cleanup_wait": [], "reconnect_matched": [], "matched_residual": [],
                                    "refused_try": [], "refused_give_up": [], "refused_replace": [],
                                    "refused_give_up_twin": [], "refused_replace_twin": []}
     log = TryLog().attach()
@@ -135,19 +135,24 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
             wait = _cleanup_wait(svc)
             t_heal = time.monotonic()
             cluster.toxiproxy.api().reset()
+            reset_s = time.monotonic() - t_heal   # the held connections close inside this call
             t_up = _wait_event(log, "CONNECTED", t_heal, 60.0)
             t_fail = next((t for t, kind, _ in log.since(t_heal) if kind == "fail"), float("nan"))
             out["heal_offset"].append(t_heal - t_down)
             out["reconnect"].append(t_up - t_heal)
             out["held_fail"].append(t_fail - t_heal)
             out["cleanup_wait"].append(wait)
-            twin_up, tries, twin_down = twin_cut(world, t_heal - t_down, range(100 * k, 100 * k + seeds))
-            out["reconnect_twin"] += twin_up
-            matched = twin_cut(world, t_heal - t_down, [100 * k], cleanup_wait=wait)[0][0]
+            # the twin heals when the reset call returned (the real connections closed inside it), and
+            # at the real phase its timer is due when the real one was, relative to that close
+            healed = t_heal + reset_s - t_down
+            twin_up, tries, twin_down = twin_cut(world, healed, range(100 * k, 100 * k + seeds))
+            out["reconnect_twin"] += [u + reset_s for u in twin_up]
+            matched = twin_cut(world, healed, [100 * k], cleanup_wait=wait - reset_s)[0][0] + reset_s
             out["reconnect_matched"].append(matched)
+            out["matched_residual"].append(t_up - t_heal - matched)
             print(f"  cut {k}: heal {t_heal - t_down:.2f} s after DISCONNECTED; the client's next clean-up run "
                   f"{wait:.3f} s after the heal, the held try failed {t_fail - t_heal:.3f} s after it; reconnect "
-                  f"real {t_up - t_heal:.3f} s, twin {twin_up[0]:.3f} s (at the real clean-up phase {matched:.3f} s)\n"
+                  f"real {t_up - t_heal:.3f} s, twin {twin_up[0] + reset_s:.3f} s (at the real clean-up phase {matched:.3f} s; reset call {reset_s:.3f} s)\n"
                   f"    real: {_schedule(log.since(t_down), t_down, ports, t_up)}\n"
                   f"    twin: {_twin_schedule(tries, twin_down, twin_down + (t_heal - t_down) + 1.0)}", flush=True)
     finally:
