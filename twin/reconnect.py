@@ -37,6 +37,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Reconnect", "retry_backoffs", "next_tick"]
 
+PHASE_FORGOTTEN_S = 1.0
+"""A clean-up timer not looked at for this long gets a fresh random phase instead of being run forward
+run by run (each run drifts by the reactor's lateness, and nothing in the twin is aligned with it)."""
+
 
 def retry_backoffs(cfg) -> Iterator[float]:
     """The sleeps after each failed pass: ``client_retry_initial_backoff_s``, then times
@@ -141,11 +145,11 @@ class Reconnect:
 
     def _next_cleanup(self, now: float) -> float:
         """The first clean-up run after ``now``: each run re-arms the timer ``client_connect_attempt_s``
-        after itself. A timer not looked at for long has a phase as good as random: drawn afresh."""
+        after itself (:data:`PHASE_FORGOTTEN_S`)."""
         period = self.cfg.client_connect_attempt_s
         if period <= 0:
             return now
-        if now - self._cleanup_run > 1.0:
+        if now - self._cleanup_run > PHASE_FORGOTTEN_S:
             self.cleanup_due(now + self._draw.uniform() * period)
         while self._cleanup_run <= now:
             self.cleanup_due(self._cleanup_run + period)
