@@ -20,9 +20,9 @@ defaults claim to model (silent-member detection = ``detection_delay_s`` through
 * a client's member view after a member is lost, by the member its view listener is on: the merge
   samples' cut, and a member paused (the ``membership`` part; ``member_views``)
 * client cut off (Toxiproxy ``timeout`` toxic on every client proxy) -> DISCONNECTED
-* reconnect after heal (client proxies disabled, then enabled at a random instant 0.5-1.5 s later ->
-  CONNECTED; the twin: its next try after a heal that comes as long after the disconnect, see
-  :func:`twin.client.connection_tries`, plus ``client_reconnect_s``)
+* the agent's adapter (``HazelcastHealthService`` with the adapter's defaults) cut off and healed at
+  a random instant -> CONNECTED, and its try schedule with every address refusing, each printed
+  beside the twin's (:mod:`benchmarks.fidelity_client`)
 * near-cache invalidation latency (write sent -> the reader's near cache invalidated; printed for
   reference: the twin's agent, like the Hazelcast adapter, reads a write from its entry event)
 * write sent -> entry event in another client (the twin: the writer's hop to the owner plus the
@@ -55,9 +55,9 @@ import member_logs  # noqa: E402
 import member_views  # noqa: E402
 from adapters.hazelcast import build_client, load_hz_config  # noqa: E402
 from infra import LocalCluster, MemberSettings  # noqa: E402
+from fidelity_client import client_faults, spread_line  # noqa: E402
 from merge_twin import RealMerge, address_ranks, twin_merges, twin_merges_paired  # noqa: E402
 from twin import WorldConfig  # noqa: E402
-from twin.client import connection_tries  # noqa: E402
 from twin.config import ClusterConfig, NetworkConfig  # noqa: E402
 from twin.network import Link  # noqa: E402
 from twin.rng import Streams  # noqa: E402
@@ -139,37 +139,6 @@ def _client(cluster, twin: ClusterConfig, near_cache: bool, listeners=()):
     return build_client(cfg, near_cache=near_cache, async_start=False, lifecycle_listeners=listeners), cfg
 
 
-def client_faults(cluster, twin: ClusterConfig, n: int, rng: random.Random) -> dict[str, list[float]]:
-    out = {"disconnect": [], "reconnect": [], "refused": []}
-    events: list[tuple[float, str]] = []
-    client, _ = _client(cluster, twin, False, [lambda s: events.append((time.monotonic(), s))])
-    proxies = [cluster.proxy(f"c{i}") for i in range(cluster.size)]
-    try:
-        for _ in range(n):
-            for p in proxies:
-                p.add_toxic(type="timeout", name="cut", stream="downstream", attributes={"timeout": 0})
-                p.add_toxic(type="timeout", name="cut_up", stream="upstream", attributes={"timeout": 0})
-            t0 = time.monotonic()
-            _wait(lambda: any(s == "DISCONNECTED" and t >= t0 for t, s in events), 120.0, "DISCONNECTED", 0.01)
-            t_down = next(t for t, s in events if s == "DISCONNECTED" and t >= t0)
-            out["disconnect"].append(t_down - t0)
-            for p in proxies:  # from a swallowed cut to a clean refusal: the client retries, then heal
-                p.disable()
-                p.destroy_toxic("cut")
-                p.destroy_toxic("cut_up")
-            time.sleep(rng.uniform(0.5, 1.5))
-            t1 = time.monotonic()
-            out["refused"].append(t1 - t_down)   # the client has been retrying this long at the heal
-            for p in proxies:
-                p.enable()
-            _wait(lambda: any(s == "CONNECTED" and t >= t1 for t, s in events), 120.0, "CONNECTED", 0.01)
-            out["reconnect"].append(next(t for t, s in events if s == "CONNECTED" and t >= t1) - t1)
-    finally:
-        client.shutdown()
-        cluster.heal()
-    return out
-
-
 def data_paths(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]]:
     out = {"invalidation": [], "entry_event": []}
     reader, cfg = _client(cluster, twin, True)
@@ -204,18 +173,6 @@ def data_paths(cluster, twin: ClusterConfig, n: int) -> dict[str, list[float]]:
     return out
 
 
-def twin_reconnect_s(twin: ClusterConfig, retrying_s: float, members: int = 3) -> float:
-    """The twin's reconnect after a heal that comes ``retrying_s`` after the disconnect: the wait for
-    the next address tried (:func:`twin.client.connection_tries`, the first at the disconnect) plus
-    ``client_reconnect_s`` (the model in :meth:`twin.client.Client._attempt`)."""
-    attempt = 0.0
-    for wait, _ in connection_tries(twin, members):
-        attempt += wait
-        if attempt >= retrying_s:
-            break
-    return attempt - retrying_s + twin.client_reconnect_s
-
-
 def twin_entry_event_s(net: NetworkConfig, n: int = 20001) -> float:
     """The twin's write -> entry event with ``net``: the writer's hop to the owner
     (``sensor.<name>->cluster``) plus the owner's event to the agent (``cluster<->agent``), median of
@@ -238,7 +195,8 @@ def _measure(cluster, twin: ClusterConfig, n: int, rng: random.Random, only: set
     real: dict[str, list[float]] = {}
     parts = (("members", lambda: member_faults(cluster, n)), ("merges", lambda: merges(cluster, n, rng, twin)),
              ("membership", lambda: member_views.pauses(cluster, lambda: _client(cluster, twin, False)[0], n, _wait)),
-             ("client", lambda: client_faults(cluster, twin, n, rng)), ("data", lambda: data_paths(cluster, twin, n)))
+             ("client", lambda: client_faults(cluster, WorldConfig(cluster=twin), n, rng)),
+             ("data", lambda: data_paths(cluster, twin, n)))
     for name, fn in parts:
         if not only or name in only:
             real.update(fn())
@@ -346,11 +304,20 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
                  ("  ... close behind another join", "merge_join_waited", "merge_join_s + merge_join_wait_s",
                   [twin.merge_join_s + twin.merge_join_wait_s])]
     if "reconnect" in real:
-        rows.append(("reconnect after heal", "reconnect",
-                     f"next address tried ({twin.client_connect_attempt_s:g} s per failed address, then "
-                     f"{twin.client_retry_initial_backoff_s:g} s x {twin.client_retry_multiplier:g}^k <= "
-                     f"{twin.client_retry_max_backoff_s:g} s) + client_reconnect_s {twin.client_reconnect_s:g}",
-                     [twin_reconnect_s(twin, r, twin.members) for r in real["refused"]]))
+        rows += [("reconnect after a cut's heal", "reconnect",
+                  f"held try fails at the next clean-up run (every {twin.client_connect_attempt_s:g} s + up to "
+                  f"{twin.client_reactor_poll_s:g} s), next "
+                  f"address + client_reconnect_s {twin.client_reconnect_s:g}", real["reconnect_twin"]),
+                 ("  ... twin at the real clean-up phase", "reconnect", "the same, the real client's timer phase",
+                  real["reconnect_matched"]),
+                 ("heal -> held try failed", "held_fail", "the real client's clean-up timer due (Timer.end; "
+                  f"the run follows within client_reactor_poll_s {twin.client_reactor_poll_s:g})",
+                  [w if w > 0 else w + twin.client_connect_attempt_s for w in real["cleanup_wait"]]),
+                 ("refused try: start -> failed", "refused_try", "client_connect_attempt_s",
+                  [twin.client_connect_attempt_s]),
+                 ("refused: DISCONNECTED -> give-up", "refused_give_up",
+                  f"client_cluster_connect_timeout_s {twin.client_cluster_connect_timeout_s:g} + pass",
+                  real["refused_give_up_twin"])]
     return [r for r in rows if r[1] in real and real[r[1]] and r[3]]
 
 
@@ -384,10 +351,10 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
         if len(twin_s) > 1:
             print(f"  {'':14s} twin {_spread(twin_s)}")
     if "reconnect" in real:
-        waits = [twin_reconnect_s(twin, r, twin.members) - twin.client_reconnect_s for r in real["refused"]]
-        handshake = statistics.median(r - w for r, w in zip(real["reconnect"], waits))
-        print(f"reconnect: real - twin wait for the next try {handshake:.4f} s (the real handshake the twin's "
-              f"client_reconnect_s models; retrying at the heal {_spread(real['refused'])} s)")
+        print(f"reconnect: real - twin at the real phase, per heal {spread_line(real['matched_residual'])} s")
+        print(f"reconnect: heal offsets after DISCONNECTED {spread_line(real['heal_offset'])} s; refused: give-up -> "
+              f"replaced real {spread_line(real['refused_replace'])} s, twin {spread_line(real['refused_replace_twin'])} s "
+              f"(the service tick's phase: uniform over client_probe_interval_s {world.cluster.client_probe_interval_s:g} s)")
     if "invalidation" in real:
         print(f"near-cache invalidation {_spread(real['invalidation'])} s (not on the twin's path: the agent "
               "reads a write from its entry event, which carries the value)")

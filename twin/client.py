@@ -9,13 +9,12 @@ state on the agent's behalf.
   ``client_heartbeat_timeout_s`` is closed; one to a crashed member closes at once (its socket
   was reset: the reset crosses the link like any message). The client is connected while any
   connection is open (its near cache updates only then).
-* **Reconnect.** A client left with no connection tries the members' addresses one at a time
-  (:func:`connection_tries`, as the hazelcast-python-client does): an address that does not answer
-  costs ``client_connect_attempt_s`` before the next is tried, and after a pass over every member
-  the client sleeps the next backoff of :func:`retry_backoffs` (its wait strategy: initial, times the
-  multiplier per pass, capped) — on its own timeline, not the agent's ticks. The first try that
-  reaches an answering member opens its connection ``client_reconnect_s`` later (connect and
-  authentication); so a heal is noticed at the next address tried after it. While
+* **Reconnect.** A client left with no connection tries the members' addresses one at a time, in
+  passes, and the health service replaces a client that gives up or stays disconnected too long
+  (:mod:`twin.reconnect`, as the Hazelcast adapter does): a live member it reaches connects
+  ``client_reconnect_s`` after the try, a refused try fails at the client's next clean-up run
+  (every ``client_connect_attempt_s``), and a try through a cut holds until the cut is healed — so
+  a healed agent reconnects at the clean-up run after the heal, at the next address. While
   connected, a lost member's connection is re-opened at a check (every agent tick, as the
   client's 1 s connect-all-members timer) once the member has answered for ``client_reconnect_s``.
 * **Member view.** The cluster-view listener sits on one connection (the lowest-index open one).
@@ -31,36 +30,16 @@ state on the agent's behalf.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
 
+from .reconnect import Reconnect
 from .wiring import Flow
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ClusterConfig
     from .context import Context
 
-__all__ = ["Client", "connection_tries", "retry_backoffs"]
-
-
-def retry_backoffs(cfg: "ClusterConfig") -> Iterator[float]:
-    """The waits between a disconnected client's connection attempts: ``client_retry_initial_backoff_s``,
-    then times ``client_retry_multiplier`` each, capped at ``client_retry_max_backoff_s``."""
-    backoff = min(cfg.client_retry_initial_backoff_s, cfg.client_retry_max_backoff_s)
-    while True:
-        yield backoff
-        backoff = min(backoff * cfg.client_retry_multiplier, cfg.client_retry_max_backoff_s)
-
-
-def connection_tries(cfg: "ClusterConfig", members: int) -> Iterator[tuple[float, int]]:
-    """The tries of a disconnected client whose tries all fail: (wait since the previous try, member
-    index). The first try (member 0) is at the disconnect; each failed address costs
-    ``client_connect_attempt_s``; after a pass over all ``members`` the next backoff is slept too."""
-    backoffs = retry_backoffs(cfg)
-    yield 0.0, 0
-    while True:
-        for m in range(1, members):
-            yield cfg.client_connect_attempt_s, m
-        yield cfg.client_connect_attempt_s + next(backoffs), 0
+__all__ = ["Client"]
 
 
 class Client:
@@ -83,7 +62,7 @@ class Client:
         self._draw = ctx.streams.buffer("client.heartbeat")
         self._event_draw = ctx.streams.buffer("client.membership")
         self._retry_draw = ctx.streams.buffer("client.retry")
-        self._retry_epoch = 0
+        self.reconnect = Reconnect(self)
 
     def flows(self) -> list[Flow]:
         """For :mod:`twin.wiring`: the connections cross the agent's link from the agent's node (the
@@ -131,34 +110,22 @@ class Client:
         self.ctx.cluster.client_connected = connected
         self.ctx.record("client_connected" if connected else "client_disconnected", "agent", {})
         if not connected:
-            self._retry_epoch += 1
-            epoch, tries = self._retry_epoch, connection_tries(self.cfg, len(self.open))
-            self.ctx.call_later(next(tries)[0], lambda: self._attempt(epoch, tries, 0))
+            self.reconnect.lost(self.ctx.now())
         return True
 
-    # -- reconnect --------------------------------------------------------------------------------
-    def _attempt(self, epoch: int, tries: Iterator[tuple[float, int]], m: int) -> None:
-        """A disconnected client tries member ``m``'s address: if it answers, it is connected
-        ``client_reconnect_s`` later, else the next address is tried (:func:`connection_tries`)."""
-        if epoch != self._retry_epoch or self.connected:
-            return
-        if self._answers(m, self._retry_draw):
-            self.ctx.call_later(self.cfg.client_reconnect_s, lambda: self._reconnected(epoch, m, tries))
-            return
-        self._next_try(epoch, tries)
+    # -- reconnect (driven by :class:`twin.reconnect.Reconnect`) -----------------------------------
+    def answers_try(self, m: int) -> bool:
+        """A connection try to member ``m`` now is answered (the try's own draw decides a lost one)."""
+        return self._answers(m, self._retry_draw)
 
-    def _next_try(self, epoch: int, tries: Iterator[tuple[float, int]]) -> None:
-        wait, nxt = next(tries)
-        self.ctx.call_later(wait, lambda: self._attempt(epoch, tries, nxt))
+    def cut_from(self, m: int) -> bool:
+        """The agent cannot reach member ``m``'s address at all (a try's request would be lost)."""
+        return not (self.link.is_up and self.ctx.network.can_reach("agent", self.ctx.cluster.names[m]))
 
-    def _reconnected(self, epoch: int, m: int, tries: Iterator[tuple[float, int]]) -> None:
-        """The handshake with member ``m`` is over: connected if it still answers, else retry."""
-        if epoch != self._retry_epoch or self.connected:
-            return
-        if not self._answers(m, self._retry_draw):
-            self._next_try(epoch, tries)
-            return
+    def reconnected_to(self, m: int) -> None:
+        """A try reached member ``m``: its connection is open and the client connected again."""
         before = self.quorum_ok()
+        self.reconnect.reconnected()
         self._open(m, self.ctx.now())
         self._set_connected(True)
         if self.quorum_ok() != before:

@@ -83,14 +83,20 @@ class ClusterConfig:
     member list until the claim ends); a restarted member (a new process) joins after ``restart_join_s``
     (its start-up).
     Client timings: a connection is closed after ``client_heartbeat_timeout_s`` without a reply.
-    A client left with no connection tries the members' addresses one at a time, each that fails
-    costing ``client_connect_attempt_s`` (measured: 0.1 s per refused address), and sleeps a backoff
-    of ``client_retry_initial_backoff_s`` growing by ``client_retry_multiplier`` per pass up to
-    ``client_retry_max_backoff_s`` (the Hazelcast adapter's 0.1 s / 1.05 / 1 s) after each pass; a
-    try that reaches an answering member opens the connection ``client_reconnect_s`` later (connect
-    and authentication). A connected client re-opens a lost member's connection at its next check
-    (every agent tick, as the client's 1 s connect-all-members timer) once the member has answered
-    for ``client_reconnect_s``. An operation is retried
+    A client left with no connection tries the members one at a time in shuffled passes
+    (:mod:`twin.reconnect`, the Hazelcast adapter's client and health service): a live member it
+    reaches connects ``client_reconnect_s`` later (connect and authentication); a refused try fails
+    at the client's next clean-up run (``client_connect_attempt_s`` 0.1 s after the previous one, up to
+    ``client_reactor_poll_s`` 0.01 s late: the reactor's idle poll); a try through a cut
+    holds until the heal (then fails at the next clean-up run) or ``client_connection_timeout_s``
+    (0: none — the proxy in front of a member accepts the connect); after a failed pass the client
+    sleeps a backoff (``client_retry_initial_backoff_s`` × ``client_retry_multiplier`` per pass up to
+    ``client_retry_max_backoff_s``: the adapter's 0.1 s / 1.05 / 1 s), or gives up once it has tried
+    for ``client_cluster_connect_timeout_s`` (the adapter's ``connect_timeout_s``, 5 s). The health
+    service, every ``client_probe_interval_s`` (0.5 s), replaces a client that gave up or that has been
+    disconnected (and alive) for more than ``client_reconnect_bound_s`` (10 s). A connected client
+    re-opens a lost member's connection at its next check (every agent tick, as the client's 1 s
+    connect-all-members timer) once the member has answered for ``client_reconnect_s``. An operation is retried
     every ``invocation_retry_pause_s`` until ``invocation_timeout_s`` (the hazelcast-python-client
     defaults: 1 s and 120 s).
     """
@@ -115,6 +121,11 @@ class ClusterConfig:
     client_retry_initial_backoff_s: float = _f(0.1, 0.001, 3600.0)
     client_retry_max_backoff_s: float = _f(1.0, 0.001, 3600.0)
     client_retry_multiplier: float = _f(1.05, 1.0, 100.0)
+    client_connection_timeout_s: float = _f(0.0, 0.0, 3600.0)
+    client_reactor_poll_s: float = _f(0.01, 0.0, 1.0)
+    client_cluster_connect_timeout_s: float = _f(5.0, 0.0, 86400.0)
+    client_reconnect_bound_s: float = _f(10.0, 0.0, 86400.0)
+    client_probe_interval_s: float = _f(0.5, 0.01, 3600.0)
     invocation_timeout_s: float = _f(120.0, 0.1, 86400.0)
     invocation_retry_pause_s: float = _f(1.0, 0.01, 3600.0)
 

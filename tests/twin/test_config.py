@@ -49,6 +49,10 @@ def test_from_mapping_reads_sections_durations_and_link_overrides() -> None:
     ({"cluster": {"fetch_member_list_s": -1}}, "cluster.fetch_member_list_s", "[0, 3600]"),
     # a zero backoff would retry a disconnected client forever at one instant
     ({"cluster": {"client_retry_initial_backoff_s": 0}}, "cluster.client_retry_initial_backoff_s", "[0.001, 3600]"),
+    # a zero service tick would replace a disconnected client at one instant forever
+    ({"cluster": {"client_probe_interval_s": 0}}, "cluster.client_probe_interval_s", "[0.01, 3600]"),
+    ({"cluster": {"client_connection_timeout_s": -1}}, "cluster.client_connection_timeout_s", "[0, 3600]"),
+    ({"cluster": {"client_reconnect_bound_s": "soon"}}, "cluster.client_reconnect_bound_s", "duration"),
     ({"cluster": {"members": 3, "quorum_size": 4}}, "cluster.quorum_size", "at most cluster.members"),
     ({"sensors": {"scan_short_window": 100, "scan_long_window": 60}}, "sensors.scan_long_window", ">="),
     ({"network": {"links": {"nowhere": {}}}}, "network.links.nowhere", "a link name"),
