@@ -54,7 +54,7 @@ class HzConfig:
     near_cache_ttl_s: float = 2.0
     connect_timeout_s: float = 5.0
     heartbeat_interval_s: float = 1.0
-    heartbeat_timeout_s: float = 5.0
+    heartbeat_timeout_s: float = 10.0
     invocation_timeout_s: float = 5.0
     probe_interval_s: float = 0.5
     reconnect_bound_s: float = 10.0

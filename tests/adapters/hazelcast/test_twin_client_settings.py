@@ -16,6 +16,9 @@ def test_the_twin_client_defaults_are_the_adapters() -> None:
     twin, hz = WorldConfig().cluster, HzConfig()
     opts = client_options(hz)
     assert twin.client_cluster_connect_timeout_s == opts["cluster_connect_timeout"] == hz.connect_timeout_s
+    # a connection without a reply closes after the same timeout; the twin pings once per agent step
+    assert twin.client_heartbeat_timeout_s == opts["heartbeat_timeout"] == hz.heartbeat_timeout_s
+    assert WorldConfig().agent.step_interval_s == opts["heartbeat_interval"] == hz.heartbeat_interval_s
     assert twin.client_reconnect_bound_s == hz.reconnect_bound_s
     assert twin.client_probe_interval_s == hz.probe_interval_s
     assert twin.client_retry_initial_backoff_s == opts["retry_initial_backoff"]
