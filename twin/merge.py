@@ -28,9 +28,16 @@ each once the previous one had joined (``restart_join_s`` apart), some unknown t
 starts: member ``i``'s grid is member 0's shifted by ``i * restart_join_s``, and member 0's phase is
 drawn from the seed (uniform over one period, stream ``cluster.merge_rounds``). A restarted member's
 ticks start ``merge_first_run_delay_s`` after its restart. A merge joins ``merge_join_s`` after the
-decision, or ``merge_join_wait_s`` later if another side began joining the same side less than
-``merge_join_wait_s`` before (the master waits ``hazelcast.wait.seconds.before.join`` for more
-joiners). The members' addresses are ports picked at start, so their sort order (which of two equal
+decision, however close behind another join into the same side: Hazelcast 5.7's master handles a join
+request at once (``hazelcast.async.join.strategy.enabled``, on by default: the batching wait of
+``hazelcast.wait.seconds.before.join`` belongs to the old synchronous strategy, and the async one only
+delays migrations; a request is dropped only in the milliseconds another join is being applied, a race
+the twin does not play). A joiner whose target is itself merging (not joined: its request is dropped)
+sends it again ``merge_join_wait_s`` later (``TcpIpJoiner``'s fixed 1 s between join requests), until
+the target has joined; its request then reaches the target's new master. (A joiner's ``MERGED`` event
+can come 1 s after its join, when it finds no connection yet to another member of its new side and
+sleeps before checking again: its member list, and so every member's view, already has it.) The
+members' addresses are ports picked at start, so their sort order (which of two equal
 sides merges) and the checks' order are drawn from the same stream too. Checks run only while the
 members see more than one side, so a world without a split holds no merge events.
 
@@ -106,7 +113,6 @@ class MergeRounds:
         # join order: a side's master is its oldest member; joiners and restarted members are youngest
         self._age = list(range(n))
         self._next_age = n
-        self._join_target_t: dict[int, float] = {}
         self._master_was: list[int] = [0] * n   # each member's master at the last plan
         self._claimed_at: dict[int, float] = {}  # a new master acts from its claim's end
         # a check waiting on an address: member -> (address, wait id, the check's addresses, its index)
@@ -297,22 +303,20 @@ class MergeRounds:
         members = self._side(m)
         self._merging.update(members)
         into = self._master_of(x)
-        now = self._now()
-        join_s = self.cfg.merge_join_s
-        if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
-            join_s += self.cfg.merge_join_wait_s
-        self._join_target_t[into] = now
-        self._merge_done.update((y, now + join_s) for y in members)
+        join_s = self.cfg.merge_join_s      # the master handles a join at once (see the module docstring)
+        self._merge_done.update((y, self._now() + join_s) for y in members)
         self._record("merge_round", c.names[m], {"into": c.names[into]})
         self._later(join_s, lambda: self._joined(members, x))
 
     def _joined(self, members: list[int], target: int) -> None:
-        """The merging members have joined the side ``target`` is on now (those that still reach it). If
-        ``target`` is merging itself, they join its new side once it has, close behind it (the new
-        master's join wait)."""
+        """The merging members' join requests reach ``target``: they join the side it is on now (those that
+        still reach it). If ``target`` is merging itself it is not joined and drops them: they send them
+        again ``merge_join_wait_s`` later, until it has joined (then it redirects them to its master)."""
         if target in self._merging and target not in members:
-            wait_s = self._merge_done[target] - self._now() + self.cfg.merge_join_wait_s
-            self._later(wait_s, lambda: self._joined(members, target))
+            now = self._now()
+            retry_s = self.cfg.merge_join_wait_s or max(0.0, self._merge_done[target] - now)
+            self._merge_done.update((y, now + retry_s) for y in members)
+            self._later(retry_s, lambda: self._joined(members, target))
             return
         self._merging.difference_update(members)
         c = self._cluster
