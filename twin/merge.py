@@ -120,6 +120,7 @@ class MergeRounds:
         self._wait_ids = 0
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
+        self._list_at_check: dict[int, frozenset[int]] = {}   # a check's side at its start
         self._merge_done: dict[int, float] = {}  # a merging member -> when its join is done
         if layout is not None:
             self.apply_layout(layout)
@@ -231,6 +232,7 @@ class MergeRounds:
             return
         c = self._cluster
         mine = c.side_id(m)
+        self._list_at_check[m] = frozenset(self._side(m))
         self._check(m, [x for x in self.check_order(m) if c.side_id(x) != mine], 0)
 
     def _check(self, m: int, addresses: list[int], i: int) -> None:
@@ -253,9 +255,11 @@ class MergeRounds:
             if x != self._master_of(x):
                 continue                        # only a master answers a join check
             if self._merges_into(m, x):
-                self._merge(m, x)
-                self._running[m] = False
-                return
+                if not self._list_changed(m):
+                    self._merge(m, x)
+                    self._running[m] = False
+                    return
+                break                           # the merge is dropped: the check ends
         if not self._active(m):
             self._running[m] = False
             return
@@ -287,11 +291,22 @@ class MergeRounds:
             return False
         del self._waits[x]
         if m == self._master_of(m) and m not in self._merging and self._merges_into(x, m):
-            self._merge(x, m)
-            self._running[x] = False
-            return True
+            if not self._list_changed(x):
+                self._merge(x, m)
+                self._running[x] = False
+                return True
+            now = self._now()                   # the merge is dropped: x's check ends
+            self._later(self.next_tick_s(x, now, strict=True) - now, lambda: self._tick(x))
+            return False
         self._later(0.0, lambda: self._check(x, wait[2], wait[3] + 1))
         return False
+
+    def _list_changed(self, m: int) -> bool:
+        """``m``'s side is no longer the one its check started with: Hazelcast drops the merge
+        (``TcpIpJoiner.searchForOtherClusters`` hands the member-list version of the check's start to
+        ``AbstractJoiner.prepareClusterState``, which refuses to freeze the side's state for a merge once
+        the version differs) and the check ends: the master checks again at its next tick."""
+        return self._list_at_check.get(m) != frozenset(self._side(m))
 
     def _merges_into(self, m: int, x: int) -> bool:
         """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""

@@ -231,3 +231,30 @@ def test_crossing_checks_answer_as_they_were_and_a_follower_joins_once_its_targe
     grown = [round(t, 3) for t, _, d in _events(w, "membership") if "hz1" in d]
     assert grown == [round(52.924 + cfg.merge_join_s, 3), round(52.924 + cfg.merge_join_s + cfg.merge_join_wait_s, 3)]
     assert _merged_at(w) == grown[-1]
+
+
+def test_a_merge_is_dropped_when_the_side_changed_since_its_check_started() -> None:
+    # five members split at 40 s into {hz0}, {hz1}, {hz2, hz3}, {hz4}; from 47 s only hz4 is cut off.
+    # hz0's 48 s check waits on hz4 (first in its order) until 53.1 s; meanwhile hz1's 51 s check (its
+    # mastership claim ended at 50 s) reaches hz0 (equal sides, hz0's address sorts first) and joins
+    # it. At 53.1 s hz0's check reaches hz2: equal sides (2 and 2), hz2's address sorts first — but
+    # hz0's member list is no longer the one its check started with, so the merge is dropped
+    # (prepareClusterState's version check) and the check ends; the 58 s check waits on hz4 again and
+    # merges at 63.1 s
+    import dataclasses
+
+    from twin.merge import MergeLayout
+
+    base = WorldConfig()
+    cfg = dataclasses.replace(base, cluster=dataclasses.replace(base.cluster, members=5))
+    w = World(cfg, "survival", 3)
+    w.ctx.cluster.merges.apply_layout(MergeLayout(first_tick_s=(3.0, 1.0, 2.0, 4.0, 0.5),
+                                                  address_rank=(1, 2, 0, 3, 4), check_order=(0, 2, 3, 4, 1),
+                                                  age=(0, 1, 2, 3, 4)))
+    net = w.ports["network"]
+    w.at(40.0, lambda: net.partition([["hz0"], ["hz1"], ["hz2", "hz3"], ["hz4"]]))
+    w.at(47.0, lambda: net.partition([["hz4"]]))
+    w.run(80.0)
+    timeout = cfg.cluster.merge_connect_timeout_s
+    rounds = [(round(t, 3), d) for t, _, d in _events(w, "merge_round")]
+    assert rounds == [(51.0, '{"into": "hz0"}'), (round(58.0 + timeout, 3), '{"into": "hz2"}')], rounds
