@@ -11,7 +11,10 @@ wait polls for any connection to the address, so another master's check that rea
 ends it); one it reaches answers for its side only if it is that side's master and not merging itself
 (``SplitBrainMergeValidationOp``: "Ignoring join check ... because this node is not master"). If the
 answering side is larger (equal: its master's address sorts first), the check's side merges into it:
-its members leave their side and join the other, ``merge_join_s`` later, as its youngest members. So
+its members leave their side and join the other, ``merge_join_s`` later, as its youngest members —
+unless its side's member list changed since the check started (a join into it, a member lost): then
+Hazelcast drops the merge (``prepareClusterState`` compares the member-list version the check started
+with) and the check ends; the next tick checks again. So
 while the network is cut, a side's master spends its checks waiting on unreachable addresses, and
 after a heal the merge comes when the check in progress gets past the address it is waiting on, when
 that address connects first, or at a later tick — not at a fixed delay after the heal.
