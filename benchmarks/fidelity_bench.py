@@ -301,7 +301,7 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
                  ("check's wait on a cut member (logs)", "merge_connect_wait", "merge_connect_timeout_s",
                   [twin.merge_connect_timeout_s]),
                  ("merge decision -> merged (logs)", "merge_join", "merge_join_s", [twin.merge_join_s]),
-                 ("  ... close behind another join", "merge_join_waited", "merge_join_s + merge_join_wait_s",
+                 ("  ... MERGED 1 s later (logs)", "merge_join_waited", "merge_join_s + merge_join_wait_s",
                   [twin.merge_join_s + twin.merge_join_wait_s])]
     if "reconnect" in real:
         rows += [("reconnect after a cut's heal", "reconnect",

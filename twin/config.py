@@ -77,7 +77,9 @@ class ClusterConfig:
     ``merge_next_run_delay_s``, a restarted member's first ``merge_first_run_delay_s`` after its
     start; a master's check waits ``merge_connect_timeout_s`` on each address it cannot reach (Hazelcast's
     5 s counted down in 10 ms sleeps: 5.08-5.12 s measured in the members' logs); a
-    side merges into a larger one at its master's check, joining it ``merge_join_s`` later:
+    side merges into a larger one at its master's check, joining it ``merge_join_s`` later (however
+    close behind another join: the master handles join requests at once), or, if its target is
+    itself merging, at its join request's next try, every ``merge_join_wait_s`` (Hazelcast's fixed 1 s):
     :mod:`twin.merge`; a member that lost its master claims mastership first, waiting
     ``fetch_member_list_s`` on a younger member it cannot reach, and its side's members keep their old
     member list until the claim ends); a restarted member (a new process) joins after ``restart_join_s``

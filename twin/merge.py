@@ -11,7 +11,10 @@ wait polls for any connection to the address, so another master's check that rea
 ends it); one it reaches answers for its side only if it is that side's master and not merging itself
 (``SplitBrainMergeValidationOp``: "Ignoring join check ... because this node is not master"). If the
 answering side is larger (equal: its master's address sorts first), the check's side merges into it:
-its members leave their side and join the other, ``merge_join_s`` later, as its youngest members. So
+its members leave their side and join the other, ``merge_join_s`` later, as its youngest members —
+unless its side's member list changed since the check started (a join into it, a member lost): then
+Hazelcast drops the merge (``prepareClusterState`` compares the member-list version the check started
+with) and the check ends; the next tick checks again. So
 while the network is cut, a side's master spends its checks waiting on unreachable addresses, and
 after a heal the merge comes when the check in progress gets past the address it is waiting on, when
 that address connects first, or at a later tick — not at a fixed delay after the heal.
@@ -28,9 +31,16 @@ each once the previous one had joined (``restart_join_s`` apart), some unknown t
 starts: member ``i``'s grid is member 0's shifted by ``i * restart_join_s``, and member 0's phase is
 drawn from the seed (uniform over one period, stream ``cluster.merge_rounds``). A restarted member's
 ticks start ``merge_first_run_delay_s`` after its restart. A merge joins ``merge_join_s`` after the
-decision, or ``merge_join_wait_s`` later if another side began joining the same side less than
-``merge_join_wait_s`` before (the master waits ``hazelcast.wait.seconds.before.join`` for more
-joiners). The members' addresses are ports picked at start, so their sort order (which of two equal
+decision, however close behind another join into the same side: Hazelcast 5.7's master handles a join
+request at once (``hazelcast.async.join.strategy.enabled``, on by default: the batching wait of
+``hazelcast.wait.seconds.before.join`` belongs to the old synchronous strategy, and the async one only
+delays migrations; a request is dropped only in the milliseconds another join is being applied, a race
+the twin does not play). A joiner whose target is itself merging (not joined: its request is dropped)
+sends it again ``merge_join_wait_s`` later (``TcpIpJoiner``'s fixed 1 s between join requests), until
+the target has joined; its request then reaches the target's new master. (A joiner's ``MERGED`` event
+can come 1 s after its join, when it finds no connection yet to another member of its new side and
+sleeps before checking again: its member list, and so every member's view, already has it.) The
+members' addresses are ports picked at start, so their sort order (which of two equal
 sides merges) and the checks' order are drawn from the same stream too. Checks run only while the
 members see more than one side, so a world without a split holds no merge events.
 
@@ -106,7 +116,6 @@ class MergeRounds:
         # join order: a side's master is its oldest member; joiners and restarted members are youngest
         self._age = list(range(n))
         self._next_age = n
-        self._join_target_t: dict[int, float] = {}
         self._master_was: list[int] = [0] * n   # each member's master at the last plan
         self._claimed_at: dict[int, float] = {}  # a new master acts from its claim's end
         # a check waiting on an address: member -> (address, wait id, the check's addresses, its index)
@@ -114,6 +123,7 @@ class MergeRounds:
         self._wait_ids = 0
         self._running = [False] * n     # member m has a tick scheduled or a check in progress
         self._merging: set[int] = set()
+        self._list_at_check: dict[int, frozenset[int]] = {}   # a check's side at its start
         self._merge_done: dict[int, float] = {}  # a merging member -> when its join is done
         if layout is not None:
             self.apply_layout(layout)
@@ -225,6 +235,7 @@ class MergeRounds:
             return
         c = self._cluster
         mine = c.side_id(m)
+        self._list_at_check[m] = frozenset(self._side(m))
         self._check(m, [x for x in self.check_order(m) if c.side_id(x) != mine], 0)
 
     def _check(self, m: int, addresses: list[int], i: int) -> None:
@@ -247,9 +258,11 @@ class MergeRounds:
             if x != self._master_of(x):
                 continue                        # only a master answers a join check
             if self._merges_into(m, x):
-                self._merge(m, x)
-                self._running[m] = False
-                return
+                if not self._list_changed(m):
+                    self._merge(m, x)
+                    self._running[m] = False
+                    return
+                break                           # the merge is dropped: the check ends
         if not self._active(m):
             self._running[m] = False
             return
@@ -281,11 +294,22 @@ class MergeRounds:
             return False
         del self._waits[x]
         if m == self._master_of(m) and m not in self._merging and self._merges_into(x, m):
-            self._merge(x, m)
-            self._running[x] = False
-            return True
+            if not self._list_changed(x):
+                self._merge(x, m)
+                self._running[x] = False
+                return True
+            now = self._now()                   # the merge is dropped: x's check ends
+            self._later(self.next_tick_s(x, now, strict=True) - now, lambda: self._tick(x))
+            return False
         self._later(0.0, lambda: self._check(x, wait[2], wait[3] + 1))
         return False
+
+    def _list_changed(self, m: int) -> bool:
+        """``m``'s side is no longer the one its check started with: Hazelcast drops the merge
+        (``TcpIpJoiner.searchForOtherClusters`` hands the member-list version of the check's start to
+        ``AbstractJoiner.prepareClusterState``, which refuses to freeze the side's state for a merge once
+        the version differs) and the check ends: the master checks again at its next tick."""
+        return self._list_at_check.get(m) != frozenset(self._side(m))
 
     def _merges_into(self, m: int, x: int) -> bool:
         """``m``'s side merges into ``x``'s: it is larger, or as large with a master whose address sorts first."""
@@ -297,22 +321,20 @@ class MergeRounds:
         members = self._side(m)
         self._merging.update(members)
         into = self._master_of(x)
-        now = self._now()
-        join_s = self.cfg.merge_join_s
-        if now - self._join_target_t.get(into, -math.inf) < self.cfg.merge_join_wait_s:
-            join_s += self.cfg.merge_join_wait_s
-        self._join_target_t[into] = now
-        self._merge_done.update((y, now + join_s) for y in members)
+        join_s = self.cfg.merge_join_s      # the master handles a join at once (see the module docstring)
+        self._merge_done.update((y, self._now() + join_s) for y in members)
         self._record("merge_round", c.names[m], {"into": c.names[into]})
         self._later(join_s, lambda: self._joined(members, x))
 
     def _joined(self, members: list[int], target: int) -> None:
-        """The merging members have joined the side ``target`` is on now (those that still reach it). If
-        ``target`` is merging itself, they join its new side once it has, close behind it (the new
-        master's join wait)."""
+        """The merging members' join requests reach ``target``: they join the side it is on now (those that
+        still reach it). If ``target`` is merging itself it is not joined and drops them: they send them
+        again ``merge_join_wait_s`` later, until it has joined (then it redirects them to its master)."""
         if target in self._merging and target not in members:
-            wait_s = self._merge_done[target] - self._now() + self.cfg.merge_join_wait_s
-            self._later(wait_s, lambda: self._joined(members, target))
+            now = self._now()
+            retry_s = self.cfg.merge_join_wait_s or max(0.0, self._merge_done[target] - now)
+            self._merge_done.update((y, now + retry_s) for y in members)
+            self._later(retry_s, lambda: self._joined(members, target))
             return
         self._merging.difference_update(members)
         c = self._cluster
