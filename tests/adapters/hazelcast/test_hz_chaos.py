@@ -222,3 +222,15 @@ def test_a_member_whose_connection_hangs_gets_a_renewed_client_without_a_quorum_
                f"listening on every member after the toxic is gone ({svc.deaf_to()})")
     assert svc.recreations == replaced, "never DISCONNECTED-and-replaced: a renewal is make before break"
     assert min(quorum) == 1.0, "a renewal is make before break: no DISCONNECTED, no quorum step"
+
+
+def test_heal_puts_back_a_disabled_proxy_and_removes_toxics(chaos):
+    """``heal`` resets the proxies when one is dirty (it skips the reset only when none is: a reset
+    re-links every open connection; see ``LocalCluster.heal``)."""
+    api = chaos.toxiproxy.api()
+    chaos.proxy("c1").add_toxic(type="latency", name="slow", attributes={"latency": 50})
+    chaos.proxy("c2").disable()
+    chaos.heal()
+    after = api.proxies()
+    assert all(p.enabled for p in after.values()), "a disabled proxy is enabled again"
+    assert not any(p.toxics() for p in after.values()), "every toxic removed"
