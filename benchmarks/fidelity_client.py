@@ -11,9 +11,10 @@ printed beside the twin's for the same sample.
 
 * **cut**: a Toxiproxy ``timeout`` toxic on every client proxy (the agent partitioned, as in the
   timeline test) -> DISCONNECTED; healed (``reset``, as the timeline test) at a random instant
-  0.5-15 s after the DISCONNECTED (before and after the service's first replacement) ->
-  CONNECTED. The twin plays the same: the agent partitioned, healed as long after its own
-  DISCONNECTED.
+  0.5-15 s after the DISCONNECTED (before and after the service's first replacement), then at the
+  sample's stratum of the client's clean-up timer phase (:func:`stratified_phases`) -> CONNECTED.
+  The twin plays the same: the agent partitioned, healed as long after its own DISCONNECTED, at the
+  phase its seed draws (its own distribution) and, beside it, at the real heal's achieved phase.
 * **refused**: the proxies disabled after the DISCONNECTED (every address refuses), held 7 s (past
   the give-up and a replacement): the per-try cost, the give-up and the replacement; the twin's
   schedule with every member's address refusing (every member dead) beside it.
@@ -31,7 +32,7 @@ import time
 from adapters.hazelcast import HazelcastHealthService, HzConfig, load_hz_config
 from twin import World, WorldConfig
 
-__all__ = ["TryLog", "client_faults", "twin_cut", "twin_refused", "adapter_settings"]
+__all__ = ["TryLog", "client_faults", "stratified_phases", "twin_cut", "twin_refused", "adapter_settings"]
 
 _KINDS = (("Trying to connect to", "try"), ("Error during initial connection", "fail"),
           ("retry in", "backoff"), ("cluster connect timeout (", "gave up"), ("replacing the hazelcast", "replaced"),
@@ -106,16 +107,17 @@ def _cut(proxies) -> None:
             p.add_toxic(type="timeout", stream=stream, name=f"cut_{stream}", attributes={"timeout": 0})
 
 
-def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds: int = 4) -> dict[str, list[float]]:
+def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds: int = 12) -> dict[str, list[float]]:
     """``n`` cut samples and ``max(2, n // 4)`` refused ones on the real adapter, each printed with its
     try schedule beside the twin's (``seeds`` twin worlds per cut sample)."""
     out: dict[str, list[float]] = {"disconnect": [], "reconnect": [], "reconnect_twin": [], "heal_offset": [],
-                                   "held_fail": [], "cleanup_wait": [], "reconnect_matched": [], "matched_residual": [],
+                                   "held_fail": [], "cleanup_wait": [], "phase_target": [], "reconnect_matched": [], "matched_residual": [],
                                    "refused_try": [], "refused_give_up": [], "refused_replace": [],
                                    "refused_give_up_twin": [], "refused_replace_twin": []}
     log = TryLog().attach()
     ports = {a.rsplit(":", 1)[1]: i for i, a in enumerate(cluster.client_addresses)}
     proxies = [cluster.proxy(f"c{i}") for i in range(cluster.size)]
+    phases = stratified_phases(n, world.cluster.client_connect_attempt_s, rng)
     svc = HazelcastHealthService(adapter_settings(cluster, world)).start()
     try:
         for k in range(n + max(2, n // 4)):
@@ -132,6 +134,7 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
             out["disconnect"].append(t_down - t0)
             offset = rng.uniform(0.5, 15.0)
             time.sleep(max(0.0, t_down + offset - time.monotonic()))
+            missed = _wait_phase(svc, phases[k])
             wait = _cleanup_wait(svc)
             t_heal = time.monotonic()
             cluster.toxiproxy.api().reset()
@@ -142,6 +145,7 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
             out["reconnect"].append(t_up - t_heal)
             out["held_fail"].append(t_fail - t_heal)
             out["cleanup_wait"].append(wait)
+            out["phase_target"].append(phases[k])
             # the twin heals when the reset call returned (the real connections closed inside it), and
             # at the real phase its timer is due when the real one was, relative to that close
             healed = t_heal + reset_s - t_down
@@ -151,7 +155,7 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
             out["reconnect_matched"].append(matched)
             out["matched_residual"].append(t_up - t_heal - matched)
             print(f"  cut {k}: heal {t_heal - t_down:.2f} s after DISCONNECTED; the client's next clean-up run "
-                  f"{wait:.3f} s after the heal, the held try failed {t_fail - t_heal:.3f} s after it; reconnect "
+                  f"{wait:.4f} s after the heal (stratum {phases[k]:.4f} s, {missed} timer runs let pass), the held try failed {t_fail - t_heal:.3f} s after it; reconnect "
                   f"real {t_up - t_heal:.3f} s, twin {twin_up[0] + reset_s:.3f} s (at the real clean-up phase {matched:.3f} s; reset call {reset_s:.3f} s)\n"
                   f"    real: {_schedule(log.since(t_down), t_down, ports, t_up)}\n"
                   f"    twin: {_twin_schedule(tries, twin_down, twin_down + (t_heal - t_down) + 1.0)}", flush=True)
@@ -159,6 +163,49 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
         svc.stop()
         cluster.heal()
     return out
+
+
+def stratified_phases(n: int, period: float, rng: random.Random) -> list[float]:
+    """The clean-up timer's remaining wait to heal at, one per stratum: sample k of ``n`` heals when the
+    timer is due ``(j + 0.5) / n * period`` later, the strata ``j`` in a shuffled order. The phase is
+    uniform for a heal at a random instant; stratifying it leaves the real median free of the phase's
+    draw (a median of ``n`` uniform phases has a standard error of ~``period / (2 * sqrt(n))``)."""
+    order = list(range(n))
+    rng.shuffle(order)
+    return [(j + 0.5) / n * period for j in order]
+
+
+def _timer(svc):
+    try:
+        return svc.client._invocation_service._clean_resources_timer
+    except AttributeError:
+        return None
+
+
+def _wait_phase(svc, target: float, give_up_s: float = 1.0) -> int:
+    """Sleep until the current real client's clean-up timer is due ``target`` seconds later (its
+    ``Timer.end`` is in ``time.time()``); when that instant of the current timer has passed, wait for
+    the re-armed one. Returns how many timer runs were let pass (-1: no timer to read; the heal is
+    then at the coarse instant). Gives up after ``give_up_s`` (a client being replaced)."""
+    deadline = time.time() + give_up_s
+    missed = 0
+    while time.time() < deadline:
+        timer = _timer(svc)
+        if timer is None or timer.canceled:
+            time.sleep(0.001)
+            continue
+        at = timer.end - target
+        if at >= time.time():
+            if at - time.time() > 0.003:
+                time.sleep(at - time.time() - 0.002)
+            while time.time() < at:     # the last 2 ms: sleep(0) yields the GIL to the reactor
+                time.sleep(0)
+            if _timer(svc) is timer:
+                return missed
+        missed += 1
+        while _timer(svc) is timer and time.time() < deadline:
+            time.sleep(0.0005)
+    return -1
 
 
 def _cleanup_wait(svc) -> float:
