@@ -23,6 +23,7 @@ printed beside the twin's for the same sample.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import statistics
@@ -36,7 +37,8 @@ __all__ = ["TryLog", "client_faults", "stratified_phases", "twin_cut", "twin_ref
 
 _KINDS = (("Trying to connect to", "try"), ("Error during initial connection", "fail"),
           ("retry in", "backoff"), ("cluster connect timeout (", "gave up"), ("replacing the hazelcast", "replaced"),
-          ("is DISCONNECTED", "DISCONNECTED"), ("is CONNECTED", "CONNECTED"))
+          ("is DISCONNECTED", "DISCONNECTED"), ("is CONNECTED", "CONNECTED"),
+          ("Connection closed by server", "closed"), ("closed. Reason", "closed"))
 _PORT = re.compile(r"port=(\d+)|\]:(\d+)")
 
 
@@ -64,7 +66,7 @@ class TryLog(logging.Handler):
             return [e for e in self.events if e[0] >= t0]
 
     def attach(self) -> "TryLog":
-        for name in ("hazelcast.connection", "hazelcast.lifecycle", "adapters.hazelcast.service"):
+        for name in ("hazelcast.connection", "hazelcast.lifecycle", "hazelcast.reactor", "adapters.hazelcast.service"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.INFO)
             logger.addHandler(self)
@@ -107,11 +109,11 @@ def _cut(proxies) -> None:
             p.add_toxic(type="timeout", stream=stream, name=f"cut_{stream}", attributes={"timeout": 0})
 
 
-def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds: int = 12) -> dict[str, list[float]]:
+def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds: int = 50) -> dict[str, list[float]]:
     """``n`` cut samples and ``max(2, n // 4)`` refused ones on the real adapter, each printed with its
     try schedule beside the twin's (``seeds`` twin worlds per cut sample)."""
     out: dict[str, list[float]] = {"disconnect": [], "reconnect": [], "reconnect_twin": [], "heal_offset": [],
-                                   "held_fail": [], "cleanup_wait": [], "phase_target": [], "reconnect_matched": [], "matched_residual": [],
+                                   "held_fail": [], "cleanup_wait": [], "phase_target": [], "close_after_heal": [], "reconnect_matched": [], "matched_residual": [],
                                    "refused_try": [], "refused_give_up": [], "refused_replace": [],
                                    "refused_give_up_twin": [], "refused_replace_twin": []}
     log = TryLog().attach()
@@ -141,22 +143,27 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
             reset_s = time.monotonic() - t_heal   # the held connections close inside this call
             t_up = _wait_event(log, "CONNECTED", t_heal, 60.0)
             t_fail = next((t for t, kind, _ in log.since(t_heal) if kind == "fail"), float("nan"))
+            # the proxy closes the held connection inside the reset call: the client's reactor logs it
+            close_s = next((t - t_heal for t, kind, _ in log.since(t_heal) if kind == "closed" and t <= t_up), reset_s)
+            out["close_after_heal"].append(close_s)
             out["heal_offset"].append(t_heal - t_down)
             out["reconnect"].append(t_up - t_heal)
             out["held_fail"].append(t_fail - t_heal)
             out["cleanup_wait"].append(wait)
             out["phase_target"].append(phases[k])
-            # the twin heals when the reset call returned (the real connections closed inside it), and
-            # at the real phase its timer is due when the real one was, relative to that close
-            healed = t_heal + reset_s - t_down
+            # the twin's cut heals when the real held connection closed (the client's reactor saw it; the
+            # end of the reset call if no close was logged), and at the real phase its timer is due when
+            # the real one was, relative to that close
+            healed = t_heal + close_s - t_down
             twin_up, tries, twin_down = twin_cut(world, healed, range(100 * k, 100 * k + seeds))
-            out["reconnect_twin"] += [u + reset_s for u in twin_up]
-            matched = twin_cut(world, healed, [100 * k], cleanup_wait=wait - reset_s)[0][0] + reset_s
+            out["reconnect_twin"] += [u + close_s for u in twin_up]
+            matched = twin_cut(world, healed, [100 * k], cleanup_wait=wait - close_s)[0][0] + close_s
             out["reconnect_matched"].append(matched)
             out["matched_residual"].append(t_up - t_heal - matched)
             print(f"  cut {k}: heal {t_heal - t_down:.2f} s after DISCONNECTED; the client's next clean-up run "
                   f"{wait:.4f} s after the heal (stratum {phases[k]:.4f} s, {missed} timer runs let pass), the held try failed {t_fail - t_heal:.3f} s after it; reconnect "
-                  f"real {t_up - t_heal:.3f} s, twin {twin_up[0] + reset_s:.3f} s (at the real clean-up phase {matched:.3f} s; reset call {reset_s:.3f} s)\n"
+                  f"real {t_up - t_heal:.3f} s, twin {twin_up[0] + close_s:.3f} s (at the real clean-up phase {matched:.3f} s; "
+                  f"reset call {reset_s:.4f} s, the held connection closed {close_s:.4f} s after the heal)\n"
                   f"    real: {_schedule(log.since(t_down), t_down, ports, t_up)}\n"
                   f"    twin: {_twin_schedule(tries, twin_down, twin_down + (t_heal - t_down) + 1.0)}", flush=True)
     finally:
@@ -246,11 +253,25 @@ def _refused_sample(cluster, world, proxies, log: TryLog, ports, t_down: float, 
           f"    real: {_schedule(events, t_down, ports, t_down + 7.0)}\n    twin: {tw}", flush=True)
 
 
-def _cut_world(world: WorldConfig, seed: int) -> World:
-    w = World(world, "survival", seed)
-    w.client.reconnect.tries = []
-    w.at(40.0, lambda: w.ports["network"].partition([["agent"]]))
-    return w
+class _HealAfterDown(list):
+    """A world's try log that heals the agent's partition ``offset`` after its first entry (the try
+    made at the DISCONNECTED), so one run of the world finds its DISCONNECTED and heals after it."""
+
+    def __init__(self, world: World, offset: float, cleanup_wait: float | None) -> None:
+        super().__init__()
+        self.world, self.offset, self.cleanup_wait = world, offset, cleanup_wait
+        self.heal = math.nan
+
+    def append(self, entry) -> None:
+        if not self:
+            self.heal = entry[0] + self.offset
+            self.world.at(self.heal, self._healed)
+        super().append(entry)
+
+    def _healed(self) -> None:
+        if self.cleanup_wait is not None and self.cleanup_wait == self.cleanup_wait:   # not NaN
+            self.world.client.reconnect.cleanup_due(self.heal + self.cleanup_wait)
+        self.world.ports["network"].heal()
 
 
 def twin_cut(world: WorldConfig, offset: float, seeds=range(1), cleanup_wait: float | None = None
@@ -261,23 +282,15 @@ def twin_cut(world: WorldConfig, offset: float, seeds=range(1), cleanup_wait: fl
     client's timer, read at the heal), else at the phase the seed draws."""
     ups, first_tries, first_down = [], [], 0.0
     for s in seeds:
-        probe = _cut_world(world, s)      # the same world run once to find its DISCONNECTED
-        probe.run(40.0 + world.cluster.client_heartbeat_timeout_s + 5.0)
-        down = probe.client.reconnect.tries[0][0]   # the first try is at the DISCONNECTED
-        w = _cut_world(world, s)
-        heal = down + offset
-
-        def healed(w=w, heal=heal) -> None:
-            if cleanup_wait is not None and cleanup_wait == cleanup_wait:   # not NaN
-                w.client.reconnect.cleanup_due(heal + cleanup_wait)
-            w.ports["network"].heal()
-
-        w.at(heal, healed)
-        w.run(heal + 30.0)
+        w = World(world, "survival", s)
+        tries = w.client.reconnect.tries = _HealAfterDown(w, offset, cleanup_wait)
+        w.at(40.0, lambda w=w: w.ports["network"].partition([["agent"]]))
+        w.run(40.0 + world.cluster.client_heartbeat_timeout_s + 5.0 + offset + 30.0)
         ev = w.trace().tables["events"].to_pydict()
-        ups.append(next(t for t, k in zip(ev["t_s"], ev["kind"]) if k == "client_connected" and t >= heal) - heal)
+        ups.append(next(t for t, k in zip(ev["t_s"], ev["kind"]) if k == "client_connected" and t >= tries.heal)
+                   - tries.heal)
         if not first_tries:
-            first_tries, first_down = list(w.client.reconnect.tries), down
+            first_tries, first_down = list(tries), tries[0][0]
     return ups, first_tries, first_down
 
 
