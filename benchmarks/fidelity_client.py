@@ -113,7 +113,8 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
     """``n`` cut samples and ``max(2, n // 4)`` refused ones on the real adapter, each printed with its
     try schedule beside the twin's (``seeds`` twin worlds per cut sample)."""
     out: dict[str, list[float]] = {"disconnect": [], "reconnect": [], "reconnect_twin": [], "heal_offset": [],
-                                   "held_fail": [], "cleanup_wait": [], "phase_target": [], "close_after_heal": [], "reconnect_matched": [], "matched_residual": [],
+                                   "held_fail": [], "cleanup_wait": [], "phase_target": [], "close_after_heal": [],
+                                   "reconnect_matched": [], "matched_residual": [],
                                    "refused_try": [], "refused_give_up": [], "refused_replace": [],
                                    "refused_give_up_twin": [], "refused_replace_twin": []}
     log = TryLog().attach()
@@ -218,11 +219,8 @@ def _wait_phase(svc, target: float, give_up_s: float = 1.0) -> int:
 def _cleanup_wait(svc) -> float:
     """Seconds until the current real client's next clean-up run (its invocation service's timer,
     read from the pinned client's own object: ``Timer.end`` is in ``time.time()``); NaN if unknown."""
-    try:
-        timer = svc.client._invocation_service._clean_resources_timer
-        return timer.end - time.time()
-    except AttributeError:
-        return float("nan")
+    timer = _timer(svc)
+    return float("nan") if timer is None else timer.end - time.time()
 
 
 def _refused_sample(cluster, world, proxies, log: TryLog, ports, t_down: float, out) -> None:
