@@ -352,6 +352,12 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
             print(f"  {'':14s} twin {_spread(twin_s)}")
     if "reconnect" in real:
         print(f"reconnect: real - twin at the real phase, per heal {spread_line(real['matched_residual'])} s")
+        if real.get("phase_target"):
+            print("reconnect: heal phases (the clean-up timer's wait at the heal), stratum -> achieved: " + ", ".join(
+                f"{t:.4f}->{w:.4f}" for t, w in sorted(zip(real["phase_target"], real["cleanup_wait"]))))
+        if real.get("close_after_heal"):
+            print(f"reconnect: the held connection closed (the client's reactor log) after the heal "
+                  f"{spread_line(real['close_after_heal'])} s (the twin's cut heals then)")
         print(f"reconnect: heal offsets after DISCONNECTED {spread_line(real['heal_offset'])} s; refused: give-up -> "
               f"replaced real {spread_line(real['refused_replace'])} s, twin {spread_line(real['refused_replace_twin'])} s "
               f"(the service tick's phase: uniform over client_probe_interval_s {world.cluster.client_probe_interval_s:g} s)")

@@ -11,9 +11,10 @@ printed beside the twin's for the same sample.
 
 * **cut**: a Toxiproxy ``timeout`` toxic on every client proxy (the agent partitioned, as in the
   timeline test) -> DISCONNECTED; healed (``reset``, as the timeline test) at a random instant
-  0.5-15 s after the DISCONNECTED (before and after the service's first replacement) ->
-  CONNECTED. The twin plays the same: the agent partitioned, healed as long after its own
-  DISCONNECTED.
+  0.5-15 s after the DISCONNECTED (before and after the service's first replacement), then at the
+  sample's stratum of the client's clean-up timer phase (:func:`stratified_phases`) -> CONNECTED.
+  The twin plays the same: the agent partitioned, healed as long after its own DISCONNECTED, at the
+  phase its seed draws (its own distribution) and, beside it, at the real heal's achieved phase.
 * **refused**: the proxies disabled after the DISCONNECTED (every address refuses), held 7 s (past
   the give-up and a replacement): the per-try cost, the give-up and the replacement; the twin's
   schedule with every member's address refusing (every member dead) beside it.
@@ -22,6 +23,7 @@ printed beside the twin's for the same sample.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import statistics
@@ -31,11 +33,12 @@ import time
 from adapters.hazelcast import HazelcastHealthService, HzConfig, load_hz_config
 from twin import World, WorldConfig
 
-__all__ = ["TryLog", "client_faults", "twin_cut", "twin_refused", "adapter_settings"]
+__all__ = ["TryLog", "client_faults", "stratified_phases", "twin_cut", "twin_refused", "adapter_settings"]
 
 _KINDS = (("Trying to connect to", "try"), ("Error during initial connection", "fail"),
           ("retry in", "backoff"), ("cluster connect timeout (", "gave up"), ("replacing the hazelcast", "replaced"),
-          ("is DISCONNECTED", "DISCONNECTED"), ("is CONNECTED", "CONNECTED"))
+          ("is DISCONNECTED", "DISCONNECTED"), ("is CONNECTED", "CONNECTED"),
+          ("Connection closed by server", "closed"), ("closed. Reason", "closed"))
 _PORT = re.compile(r"port=(\d+)|\]:(\d+)")
 
 
@@ -63,7 +66,7 @@ class TryLog(logging.Handler):
             return [e for e in self.events if e[0] >= t0]
 
     def attach(self) -> "TryLog":
-        for name in ("hazelcast.connection", "hazelcast.lifecycle", "adapters.hazelcast.service"):
+        for name in ("hazelcast.connection", "hazelcast.lifecycle", "hazelcast.reactor", "adapters.hazelcast.service"):
             logger = logging.getLogger(name)
             logger.setLevel(logging.INFO)
             logger.addHandler(self)
@@ -106,16 +109,18 @@ def _cut(proxies) -> None:
             p.add_toxic(type="timeout", stream=stream, name=f"cut_{stream}", attributes={"timeout": 0})
 
 
-def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds: int = 4) -> dict[str, list[float]]:
+def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds: int = 50) -> dict[str, list[float]]:
     """``n`` cut samples and ``max(2, n // 4)`` refused ones on the real adapter, each printed with its
     try schedule beside the twin's (``seeds`` twin worlds per cut sample)."""
     out: dict[str, list[float]] = {"disconnect": [], "reconnect": [], "reconnect_twin": [], "heal_offset": [],
-                                   "held_fail": [], "cleanup_wait": [], "reconnect_matched": [], "matched_residual": [],
+                                   "held_fail": [], "cleanup_wait": [], "phase_target": [], "close_after_heal": [],
+                                   "reconnect_matched": [], "matched_residual": [],
                                    "refused_try": [], "refused_give_up": [], "refused_replace": [],
                                    "refused_give_up_twin": [], "refused_replace_twin": []}
     log = TryLog().attach()
     ports = {a.rsplit(":", 1)[1]: i for i, a in enumerate(cluster.client_addresses)}
     proxies = [cluster.proxy(f"c{i}") for i in range(cluster.size)]
+    phases = stratified_phases(n, world.cluster.client_connect_attempt_s, rng)
     svc = HazelcastHealthService(adapter_settings(cluster, world)).start()
     try:
         for k in range(n + max(2, n // 4)):
@@ -132,27 +137,34 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
             out["disconnect"].append(t_down - t0)
             offset = rng.uniform(0.5, 15.0)
             time.sleep(max(0.0, t_down + offset - time.monotonic()))
+            missed = _wait_phase(svc, phases[k])
             wait = _cleanup_wait(svc)
             t_heal = time.monotonic()
             cluster.toxiproxy.api().reset()
             reset_s = time.monotonic() - t_heal   # the held connections close inside this call
             t_up = _wait_event(log, "CONNECTED", t_heal, 60.0)
             t_fail = next((t for t, kind, _ in log.since(t_heal) if kind == "fail"), float("nan"))
+            # the proxy closes the held connection inside the reset call: the client's reactor logs it
+            close_s = next((t - t_heal for t, kind, _ in log.since(t_heal) if kind == "closed" and t <= t_up), reset_s)
+            out["close_after_heal"].append(close_s)
             out["heal_offset"].append(t_heal - t_down)
             out["reconnect"].append(t_up - t_heal)
             out["held_fail"].append(t_fail - t_heal)
             out["cleanup_wait"].append(wait)
-            # the twin heals when the reset call returned (the real connections closed inside it), and
-            # at the real phase its timer is due when the real one was, relative to that close
-            healed = t_heal + reset_s - t_down
+            out["phase_target"].append(phases[k])
+            # the twin's cut heals when the real held connection closed (the client's reactor saw it; the
+            # end of the reset call if no close was logged), and at the real phase its timer is due when
+            # the real one was, relative to that close
+            healed = t_heal + close_s - t_down
             twin_up, tries, twin_down = twin_cut(world, healed, range(100 * k, 100 * k + seeds))
-            out["reconnect_twin"] += [u + reset_s for u in twin_up]
-            matched = twin_cut(world, healed, [100 * k], cleanup_wait=wait - reset_s)[0][0] + reset_s
+            out["reconnect_twin"] += [u + close_s for u in twin_up]
+            matched = twin_cut(world, healed, [100 * k], cleanup_wait=wait - close_s)[0][0] + close_s
             out["reconnect_matched"].append(matched)
             out["matched_residual"].append(t_up - t_heal - matched)
             print(f"  cut {k}: heal {t_heal - t_down:.2f} s after DISCONNECTED; the client's next clean-up run "
-                  f"{wait:.3f} s after the heal, the held try failed {t_fail - t_heal:.3f} s after it; reconnect "
-                  f"real {t_up - t_heal:.3f} s, twin {twin_up[0] + reset_s:.3f} s (at the real clean-up phase {matched:.3f} s; reset call {reset_s:.3f} s)\n"
+                  f"{wait:.4f} s after the heal (stratum {phases[k]:.4f} s, {missed} timer runs let pass), the held try failed {t_fail - t_heal:.3f} s after it; reconnect "
+                  f"real {t_up - t_heal:.3f} s, twin {twin_up[0] + close_s:.3f} s (at the real clean-up phase {matched:.3f} s; "
+                  f"reset call {reset_s:.4f} s, the held connection closed {close_s:.4f} s after the heal)\n"
                   f"    real: {_schedule(log.since(t_down), t_down, ports, t_up)}\n"
                   f"    twin: {_twin_schedule(tries, twin_down, twin_down + (t_heal - t_down) + 1.0)}", flush=True)
     finally:
@@ -161,14 +173,54 @@ def client_faults(cluster, world: WorldConfig, n: int, rng: random.Random, seeds
     return out
 
 
+def stratified_phases(n: int, period: float, rng: random.Random) -> list[float]:
+    """The clean-up timer's remaining wait to heal at, one per stratum: sample k of ``n`` heals when the
+    timer is due ``(j + 0.5) / n * period`` later, the strata ``j`` in a shuffled order. The phase is
+    uniform for a heal at a random instant; stratifying it leaves the real median free of the phase's
+    draw (a median of ``n`` uniform phases has a standard error of ~``period / (2 * sqrt(n))``)."""
+    order = list(range(n))
+    rng.shuffle(order)
+    return [(j + 0.5) / n * period for j in order]
+
+
+def _timer(svc):
+    try:
+        return svc.client._invocation_service._clean_resources_timer
+    except AttributeError:
+        return None
+
+
+def _wait_phase(svc, target: float, give_up_s: float = 1.0) -> int:
+    """Sleep until the current real client's clean-up timer is due ``target`` seconds later (its
+    ``Timer.end`` is in ``time.time()``); when that instant of the current timer has passed, wait for
+    the re-armed one. Returns how many timer runs were let pass (-1: no timer to read; the heal is
+    then at the coarse instant). Gives up after ``give_up_s`` (a client being replaced)."""
+    deadline = time.time() + give_up_s
+    missed = 0
+    while time.time() < deadline:
+        timer = _timer(svc)
+        if timer is None or timer.canceled:
+            time.sleep(0.001)
+            continue
+        at = timer.end - target
+        if at >= time.time():
+            if at - time.time() > 0.003:
+                time.sleep(at - time.time() - 0.002)
+            while time.time() < at:     # the last 2 ms: sleep(0) yields the GIL to the reactor
+                time.sleep(0)
+            if _timer(svc) is timer:
+                return missed
+        missed += 1
+        while _timer(svc) is timer and time.time() < deadline:
+            time.sleep(0.0005)
+    return -1
+
+
 def _cleanup_wait(svc) -> float:
     """Seconds until the current real client's next clean-up run (its invocation service's timer,
     read from the pinned client's own object: ``Timer.end`` is in ``time.time()``); NaN if unknown."""
-    try:
-        timer = svc.client._invocation_service._clean_resources_timer
-        return timer.end - time.time()
-    except AttributeError:
-        return float("nan")
+    timer = _timer(svc)
+    return float("nan") if timer is None else timer.end - time.time()
 
 
 def _refused_sample(cluster, world, proxies, log: TryLog, ports, t_down: float, out) -> None:
@@ -199,11 +251,25 @@ def _refused_sample(cluster, world, proxies, log: TryLog, ports, t_down: float, 
           f"    real: {_schedule(events, t_down, ports, t_down + 7.0)}\n    twin: {tw}", flush=True)
 
 
-def _cut_world(world: WorldConfig, seed: int) -> World:
-    w = World(world, "survival", seed)
-    w.client.reconnect.tries = []
-    w.at(40.0, lambda: w.ports["network"].partition([["agent"]]))
-    return w
+class _HealAfterDown(list):
+    """A world's try log that heals the agent's partition ``offset`` after its first entry (the try
+    made at the DISCONNECTED), so one run of the world finds its DISCONNECTED and heals after it."""
+
+    def __init__(self, world: World, offset: float, cleanup_wait: float | None) -> None:
+        super().__init__()
+        self.world, self.offset, self.cleanup_wait = world, offset, cleanup_wait
+        self.heal = math.nan
+
+    def append(self, entry) -> None:
+        if not self:
+            self.heal = entry[0] + self.offset
+            self.world.at(self.heal, self._healed)
+        super().append(entry)
+
+    def _healed(self) -> None:
+        if self.cleanup_wait is not None and self.cleanup_wait == self.cleanup_wait:   # not NaN
+            self.world.client.reconnect.cleanup_due(self.heal + self.cleanup_wait)
+        self.world.ports["network"].heal()
 
 
 def twin_cut(world: WorldConfig, offset: float, seeds=range(1), cleanup_wait: float | None = None
@@ -214,23 +280,15 @@ def twin_cut(world: WorldConfig, offset: float, seeds=range(1), cleanup_wait: fl
     client's timer, read at the heal), else at the phase the seed draws."""
     ups, first_tries, first_down = [], [], 0.0
     for s in seeds:
-        probe = _cut_world(world, s)      # the same world run once to find its DISCONNECTED
-        probe.run(40.0 + world.cluster.client_heartbeat_timeout_s + 5.0)
-        down = probe.client.reconnect.tries[0][0]   # the first try is at the DISCONNECTED
-        w = _cut_world(world, s)
-        heal = down + offset
-
-        def healed(w=w, heal=heal) -> None:
-            if cleanup_wait is not None and cleanup_wait == cleanup_wait:   # not NaN
-                w.client.reconnect.cleanup_due(heal + cleanup_wait)
-            w.ports["network"].heal()
-
-        w.at(heal, healed)
-        w.run(heal + 30.0)
+        w = World(world, "survival", s)
+        tries = w.client.reconnect.tries = _HealAfterDown(w, offset, cleanup_wait)
+        w.at(40.0, lambda w=w: w.ports["network"].partition([["agent"]]))
+        w.run(40.0 + world.cluster.client_heartbeat_timeout_s + 5.0 + offset + 30.0)
         ev = w.trace().tables["events"].to_pydict()
-        ups.append(next(t for t, k in zip(ev["t_s"], ev["kind"]) if k == "client_connected" and t >= heal) - heal)
+        ups.append(next(t for t, k in zip(ev["t_s"], ev["kind"]) if k == "client_connected" and t >= tries.heal)
+                   - tries.heal)
         if not first_tries:
-            first_tries, first_down = list(w.client.reconnect.tries), down
+            first_tries, first_down = list(tries), tries[0][0]
     return ups, first_tries, first_down
 
 

@@ -39,7 +39,9 @@ __all__ = ["Reconnect", "retry_backoffs", "next_tick"]
 
 PHASE_FORGOTTEN_S = 1.0
 """A clean-up timer not looked at for this long gets a fresh random phase instead of being run forward
-run by run (each run drifts by the reactor's lateness, and nothing in the twin is aligned with it)."""
+run by run (each run drifts by the reactor's lateness, and nothing in the twin is aligned with it): its
+next run is uniform over one gap between runs (a period plus a lateness), not a uniform due time plus
+a lateness, which would put it a quarter of ``client_reactor_poll_s`` late on average."""
 
 
 def retry_backoffs(cfg) -> Iterator[float]:
@@ -150,7 +152,10 @@ class Reconnect:
         if period <= 0:
             return now
         if now - self._cleanup_run > PHASE_FORGOTTEN_S:
-            self.cleanup_due(now + self._draw.uniform() * period)
+            # the runs lie on a grid whose gaps are a period plus the reactor's lateness (each run re-arms
+            # the timer): the first run after an instant unrelated to it is uniform over one such gap
+            gap = period + self._draw.uniform() * self.cfg.client_reactor_poll_s
+            self._cleanup_run = now + self._draw.uniform() * gap
         while self._cleanup_run <= now:
             self.cleanup_due(self._cleanup_run + period)
         return self._cleanup_run

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import statistics
 
 import pytest
 
 from twin import World, WorldConfig
-from twin.reconnect import next_tick, retry_backoffs
+from twin.reconnect import PHASE_FORGOTTEN_S, next_tick, retry_backoffs
 
 EPS = 1e-9
 
@@ -114,3 +115,20 @@ def test_a_connection_timeout_ends_a_held_try() -> None:
     for a, b in zip(held, held[1:3]):
         late = cfg.client_connect_attempt_s + cfg.client_reactor_poll_s
         assert cfg.client_connection_timeout_s < b - a <= cfg.client_connection_timeout_s + late + EPS
+
+
+def test_a_forgotten_clean_up_timer_runs_uniformly_over_one_gap_between_runs() -> None:
+    """Runs re-arm the timer a period after themselves and come up to a reactor poll late, so the runs
+    lie on a grid of gaps ``period + lateness``; an instant unrelated to it (a heal) falls uniformly in
+    a gap. A uniform due time plus a lateness (the model before) is a quarter of a poll later on
+    average: median 0.0551 s instead of 0.0525 s with the defaults."""
+    w = _world()
+    cfg, rc = w.config.cluster, w.client.reconnect
+    period, poll = cfg.client_connect_attempt_s, cfg.client_reactor_poll_s
+    waits = []
+    now = 100.0
+    for _ in range(20000):
+        now += 2.0 * PHASE_FORGOTTEN_S      # not looked at for longer than that: a fresh phase
+        waits.append(rc._next_cleanup(now) - now)
+    assert 0.0 < min(waits) and max(waits) <= period + poll
+    assert abs(statistics.median(waits) - (period + poll / 2) / 2) < 0.001
