@@ -273,9 +273,11 @@ def _real_merges(logs, real: dict[str, list[float]], addresses: list[str], twin:
             print(f"  merge sample at offset {offset:.2f}: no layout in the logs, not paired")
             continue
         det = member_logs.detection_after(logs, member_logs.seconds_of_day(cut))
+        own = member_logs.member_detections_after(logs, member_logs.seconds_of_day(cut))
+        lags = tuple(d - min(own) for d in own) if own else ()
         out.append(RealMerge(offset, member_logs.seconds_of_day(heal), tuple(ph for ph, _, _ in grids),
                              tuple(order.index(m) for m in range(len(logs))), tuple(ages), ranks,
-                             det if det is not None else math.nan))
+                             det if det is not None else math.nan, lags))
     return out
 
 

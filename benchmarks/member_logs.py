@@ -9,7 +9,9 @@ given to the JVM by ``JAVA_TOOL_OPTIONS``), ``com.hazelcast.internal.cluster.imp
   SplitBrainJoinMessage to <address>`` for each address it goes through, in its order;
 * ``MembershipManager`` logs ``Setting members [Member <address> - <uuid>, ...]`` with the member list in
   join order, the master (the oldest) first;
-* the lifecycle service logs ``<address> is MERGING`` / ``is MERGED``.
+* the lifecycle service logs ``<address> is MERGING`` / ``is MERGED``;
+* ``ClusterHeartbeatManager`` logs ``Suspecting Member <address> ... because it has not sent any heartbeats``
+  (WARNING) when the member's own heartbeat check notices a silent peer: its detection.
 
 Times are seconds of the day (the log's clock, the same wall clock as ``time.time()``).
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["LOGGING_PROPERTIES", "MemberLog", "read_logs", "grid_phase", "check_order", "ages_before",
-           "detection_after", "connect_waits", "merge_join_times", "seconds_of_day"]
+           "detection_after", "member_detections_after", "connect_waits", "merge_join_times", "seconds_of_day"]
 
 LOGGING_PROPERTIES = """handlers=java.util.logging.ConsoleHandler
 java.util.logging.ConsoleHandler.level=FINE
@@ -39,6 +41,7 @@ _TICK = re.compile(_ADDR + r" is local\? true")
 _SEND = re.compile(r"Sending SplitBrainJoinMessage to " + _ADDR)
 _MEMBERS = re.compile(r"Setting members \[(.*)\], version")
 _LIFE = re.compile(_ADDR + r" is (MERGING|MERGED)\s*$")
+_SUSPECT = re.compile(r"Suspecting Member " + _ADDR + r" .*has not sent any heartbeats")
 
 
 def seconds_of_day(wall_s: float) -> float:
@@ -57,6 +60,7 @@ class MemberLog:
     sends: list[tuple[float, int]] = field(default_factory=list)        # (instant, target port)
     member_lists: list[tuple[float, list[int]]] = field(default_factory=list)
     lifecycle: list[tuple[float, str]] = field(default_factory=list)    # (instant, MERGING/MERGED)
+    suspicions: list[float] = field(default_factory=list)               # its heartbeat check suspects a peer
 
 
 def read_logs(workdir: Path, ports: list[int]) -> list[MemberLog]:
@@ -78,6 +82,8 @@ def read_logs(workdir: Path, ports: list[int]) -> list[MemberLog]:
                     log.sends.append((t, int(x[1])))
             elif logger.endswith("MembershipManager") and (x := _MEMBERS.search(msg)):
                 log.member_lists.append((t, [int(p) for p in re.findall(_ADDR, x[1])]))
+            elif logger.endswith("ClusterHeartbeatManager") and _SUSPECT.search(msg):
+                log.suspicions.append(t)
             elif (x := _LIFE.search(msg)) and int(x[1]) == port:
                 log.lifecycle.append((t, x[2]))
         out.append(log)
@@ -153,6 +159,18 @@ def detection_after(logs: list[MemberLog], t: float) -> float | None:
     n = len(logs)
     found = [at for log in logs for at, ports in log.member_lists if at > t and len(ports) < n]
     return min(found) - t if found else None
+
+
+def member_detections_after(logs: list[MemberLog], t: float, within_s: float = 30.0) -> list[float] | None:
+    """Each member's own detection after a cut at ``t``: seconds until its heartbeat check first suspects a
+    peer (within ``within_s``), or None if some member logged none."""
+    out = []
+    for log in logs:
+        found = [at for at in log.suspicions if t < at <= t + within_s]
+        if not found:
+            return None
+        out.append(min(found) - t)
+    return out
 
 
 def connect_waits(logs: list[MemberLog], low_s: float = 4.0, high_s: float = 6.0) -> list[float]:

@@ -31,6 +31,7 @@ class RealMerge:
     age: tuple[int, ...]
     address_rank: tuple[int, ...]
     detection_s: float = math.nan       # cut -> the first member's detection (nan: the twin's setting)
+    detection_lag_s: tuple[float, ...] = ()   # each member's own detection after the first's (): none logged
 
 
 def address_ranks(addresses: list[str]) -> tuple[int, ...]:
@@ -95,7 +96,7 @@ def twin_merges_paired(cfg: WorldConfig, samples: list[RealMerge]) -> dict[str, 
     for k, s in enumerate(samples):
         def layout_at(heal: float, s: RealMerge = s) -> MergeLayout:
             first = tuple((heal + (ph - s.heal_s)) % period for ph in s.phases_s)
-            return MergeLayout(first, s.address_rank, s.check_order, s.age)
+            return MergeLayout(first, s.address_rank, s.check_order, s.age, s.detection_lag_s)
         run_cfg = cfg
         if math.isfinite(s.detection_s):   # the real cluster's detection (the checks start after it)
             run_cfg = dataclasses.replace(cfg, cluster=dataclasses.replace(cfg.cluster, detection_delay_s=s.detection_s))

@@ -360,8 +360,12 @@ class Cluster:
     def schedule_detection(self) -> None:
         """The network was partitioned (a change noticed only by missing heartbeats): the members split
         after ``detection_delay_s``; sides split earlier may reach each other now (merge rounds)."""
-        self._later(self.cfg.detection_delay_s, self._detect)
+        self._later(self.cfg.detection_delay_s, self._split_detected)
         self.merges.plan()
+
+    def _split_detected(self) -> None:
+        self.merges.split_detected()
+        self._detect()
 
     def schedule_merge(self) -> None:
         """The network healed: sides that can reach each other again merge at their merge rounds."""
@@ -417,8 +421,10 @@ class Cluster:
         now = self._now()
         for m in range(len(self.names)):
             if self.alive[m]:
-                end = self.merges.claim_end_s(m)
-                if end > now:           # its side's master still claims: the old list until it publishes
+                # its side's master still claims, or it has not detected the split itself yet: the old
+                # list until it publishes
+                end = max(self.merges.claim_end_s(m), self.merges.detected_s(m))
+                if end > now:
                     if self._claim_timers.get(m) != end:
                         self._claim_timers[m] = end
                         self._later(end - now, lambda m=m, end=end: self._claim_over(m, end))

@@ -45,7 +45,11 @@ sides merges) and the checks' order are drawn from the same stream too. Checks r
 members see more than one side, so a world without a split holds no merge events.
 
 A :class:`MergeLayout` replaces those draws with given grids, address ranks, check order and ages (the
-fidelity bench plays a real cluster's, read from its members' logs); default worlds never take one.
+fidelity bench plays a real cluster's, read from its members' logs); default worlds never take one. A
+layout may also give each member's own detection lag: real members notice a silent peer each at its own
+heartbeat check, 10-20 ms apart, and a member acts on a split (checks, claims, publishes its list) only from
+its own detection — a tick a few ms before it finds its member list still whole and does nothing. Default
+worlds detect a split at one instant for every member.
 """
 
 from __future__ import annotations
@@ -74,16 +78,19 @@ class MergeLayout:
     address_rank: tuple[int, ...]
     check_order: tuple[int, ...]
     age: tuple[int, ...]
+    detection_lag_s: tuple[float, ...] = ()   # each member's detection after the split's (s; (): none)
 
     def validate(self, n: int) -> None:
-        """Raise :class:`TwinError` unless every field has one entry per member (``n``), the grid starts are
-        finite and not negative, and ranks, order and ages are each a permutation of ``0..n-1``."""
-        for name in ("first_tick_s", "address_rank", "check_order", "age"):
-            if len(getattr(self, name)) != n:
-                raise TwinError(f"merge layout: {name}: expected {n} entries (one per member), "
-                                f"got {len(getattr(self, name))}")
-        if not all(math.isfinite(t) and t >= 0.0 for t in self.first_tick_s):
-            raise TwinError(f"merge layout: first_tick_s: expected finite instants >= 0, got {self.first_tick_s}")
+        """Raise :class:`TwinError` unless every field has one entry per member (``n``; the detection lags
+        may be empty), the grid starts and lags are finite and not negative, and ranks, order and ages are
+        each a permutation of ``0..n-1``."""
+        for name in ("first_tick_s", "address_rank", "check_order", "age", "detection_lag_s"):
+            got = len(getattr(self, name))
+            if got != n and not (name == "detection_lag_s" and got == 0):
+                raise TwinError(f"merge layout: {name}: expected {n} entries (one per member), got {got}")
+        for name in ("first_tick_s", "detection_lag_s"):
+            if not all(math.isfinite(t) and t >= 0.0 for t in getattr(self, name)):
+                raise TwinError(f"merge layout: {name}: expected finite values >= 0, got {getattr(self, name)}")
         for name in ("address_rank", "check_order", "age"):
             if sorted(getattr(self, name)) != list(range(n)):
                 raise TwinError(f"merge layout: {name}: expected a permutation of 0..{n - 1}, got {getattr(self, name)}")
@@ -125,6 +132,8 @@ class MergeRounds:
         self._merging: set[int] = set()
         self._list_at_check: dict[int, frozenset[int]] = {}   # a check's side at its start
         self._merge_done: dict[int, float] = {}  # a merging member -> when its join is done
+        self._lag: tuple[float, ...] = ()        # per-member detection lags (a layout's; none by default)
+        self._detected_at: dict[int, float] = {}  # member -> its own detection of the last split
         if layout is not None:
             self.apply_layout(layout)
 
@@ -140,6 +149,18 @@ class MergeRounds:
         self._order = list(layout.check_order)
         self._age = list(layout.age)
         self._master_was = [self._age.index(0)] * n
+        self._lag = tuple(layout.detection_lag_s)
+
+    def split_detected(self) -> None:
+        """The members detect a split now (the heartbeat timeout): each at its own lag, if the layout gives
+        lags (it acts on the split from then on: :meth:`detected_s`)."""
+        if self._lag:
+            now = self._now()
+            self._detected_at = {m: now + lag for m, lag in enumerate(self._lag)}
+
+    def detected_s(self, m: int) -> float:
+        """When member ``m`` itself detected the last split (-inf: with the split, or no lags)."""
+        return self._detected_at.get(m, -math.inf)
 
     def restarted(self, m: int) -> None:
         """Member ``m`` is a new process: its ticks start ``merge_first_run_delay_s`` from now."""
@@ -171,7 +192,7 @@ class MergeRounds:
         for m in masters:
             if not self._running[m]:
                 self._running[m] = True
-                start = max(now, self._claimed_at.get(m, now))
+                start = max(now, self._claimed_at.get(m, now), self.detected_s(m))
                 self._later(self.next_tick_s(m, start) - now, lambda m=m: self._tick(m))
 
     def _claims(self, masters: list[int], now: float) -> None:
@@ -187,7 +208,8 @@ class MergeRounds:
             if old != m and (not c.alive[old] or c.side_id(old) != c.side_id(m)):
                 asked = [y for y in range(len(c.names)) if was[y] == old and self._age[y] > self._age[m]
                          and c.alive[y] and c.side_id(y) != c.side_id(m)]
-                self._claimed_at[m] = now + (self.cfg.fetch_member_list_s if asked else 0.0)
+                self._claimed_at[m] = (max(now, self.detected_s(m))
+                                       + (self.cfg.fetch_member_list_s if asked else 0.0))
         for m in range(len(c.names)):
             if c.alive[m]:
                 self._master_was[m] = self._master_of(m)
@@ -202,8 +224,10 @@ class MergeRounds:
         return self._claimed_at.get(self._master_of(m), -math.inf)
 
     def settled_s(self) -> float:
-        """When the last pending mastership claim ends (every side has a master then)."""
-        return max(self._claimed_at.values(), default=-math.inf)
+        """When the last pending mastership claim (or a member's own detection) ends: every side has a
+        master then."""
+        return max(max(self._claimed_at.values(), default=-math.inf),
+                   max(self._detected_at.values(), default=-math.inf))
 
     def _masters(self) -> list[int]:
         """The master of every side (its oldest live member: the earliest to join it), in index order."""
@@ -225,8 +249,9 @@ class MergeRounds:
 
     def _active(self, m: int) -> bool:
         masters = self._masters()
+        now = self._now()
         return (len(masters) >= 2 and m in masters and m not in self._merging
-                and self._claimed_at.get(m, -math.inf) <= self._now())
+                and self._claimed_at.get(m, -math.inf) <= now and self.detected_s(m) <= now)
 
     def _tick(self, m: int) -> None:
         """A tick of member ``m``: a check over the addresses outside its side, if it is still a master."""

@@ -258,3 +258,43 @@ def test_a_merge_is_dropped_when_the_side_changed_since_its_check_started() -> N
     timeout = cfg.cluster.merge_connect_timeout_s
     rounds = [(round(t, 3), d) for t, _, d in _events(w, "merge_round")]
     assert rounds == [(51.0, '{"into": "hz0"}'), (round(58.0 + timeout, 3), '{"into": "hz2"}')], rounds
+
+
+def test_a_member_acts_on_a_split_only_from_its_own_detection() -> None:
+    # two members split at 40 s, detected at 45 s; hz1's address sorts first (hz0's side merges into it).
+    # hz0 ticks at 45.01 s, hz1 at 47 s; healed at 46 s. If hz0 detects at 45 s (no lag) its 45.01 s check
+    # waits on hz1, cut off; hz1's 47 s check connects to it, the checks cross and hz0 merges into hz1 at
+    # 47 s. Real members detect each at its own heartbeat check: with hz0 20 ms late, its 45.01 s tick
+    # still finds hz1 in its member list and does nothing; hz1's 47 s check finds hz0 master of an equal
+    # side whose address sorts after its own and goes on; hz0 merges at its 50.01 s tick. hz0's own list
+    # shrinks at its detection, 45.02 s
+    import dataclasses
+
+    import pytest
+
+    from twin.errors import TwinError
+    from twin.merge import MergeLayout
+
+    base = WorldConfig()
+    cfg = dataclasses.replace(base, cluster=dataclasses.replace(base.cluster, members=2))
+    shrunk: dict[tuple[float, ...], float] = {}
+    merged = []
+    for lags in ((), (0.0, 0.0), (0.02, 0.0)):
+        w = World(cfg, "survival", 3)
+        c = w.ctx.cluster
+        c.merges.apply_layout(MergeLayout((0.01, 2.0), (1, 0), (0, 1), (0, 1), lags))
+        c.membership_hooks.append(lambda c=c, w=w, lags=lags: shrunk.setdefault(
+            lags, w.ctx.now()) if c.member_view(0) == (0,) else None)
+        w.at(40.0, lambda w=w: w.ports["network"].partition([["hz0"], ["hz1"]]))
+        w.at(46.0, w.ports["network"].heal)
+        w.run(60.0)
+        merged.append([(round(t, 3), d) for t, _, d in _events(w, "merge_round")])
+    assert merged[0] == merged[1] == [(47.0, '{"into": "hz1"}')]
+    assert merged[2] == [(50.01, '{"into": "hz1"}')]
+    assert shrunk == {(): 45.0, (0.0, 0.0): 45.0, (0.02, 0.0): pytest.approx(45.02)}
+    with pytest.raises(TwinError, match="detection_lag_s: expected finite values >= 0"):
+        World(cfg, "survival", 3).ctx.cluster.merges.apply_layout(MergeLayout((0.0, 1.0), (0, 1), (0, 1), (0, 1),
+                                                                               (0.0, -0.01)))
+    with pytest.raises(TwinError, match="detection_lag_s: expected 2 entries"):
+        World(cfg, "survival", 3).ctx.cluster.merges.apply_layout(MergeLayout((0.0, 1.0), (0, 1), (0, 1), (0, 1),
+                                                                               (0.0,)))
