@@ -338,7 +338,9 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
         rows += member_views.view_rows(real, world, paired)
         print("merge samples paired (offset s, ages, real first / twin first, real all / twin all):")
         for k, s in enumerate(paired):
-            print(f"  {s.offset_s:5.2f} ages {s.age} detection {s.detection_s:5.2f} {real['merge_first'][k]:6.3f} / {sim['merge_first'][k]:6.3f}  "
+            lags = "/".join(f"{1000 * x:.0f}" for x in s.detection_lag_s) or "-"
+            print(f"  {s.offset_s:5.2f} ages {s.age} detection {s.detection_s:5.2f} (lags {lags} ms) "
+                  f"{real['merge_first'][k]:6.3f} / {sim['merge_first'][k]:6.3f}  "
                   f"{real['merge_all'][k]:6.3f} / {sim['merge_all'][k]:6.3f}")
     rows = [r for r in rows if real.get(r[1]) and r[3]]
     print(f"{'figure':34s} {'real median':>11s} {'twin median':>11s} {'twin/real':>9s}  twin setting")
