@@ -209,10 +209,9 @@ def main() -> int:
     only = {x for x in os.environ.get("NOR_FIDELITY_ONLY", "").split(",") if x}   # members,merges,membership,client,data
     world = WorldConfig()
     twin, net = world.cluster, NetworkConfig()
-    if os.environ.get("NOR_FIDELITY_REAL"):   # the twin side again, on real samples saved by a run
-        saved = json.loads(Path(os.environ["NOR_FIDELITY_REAL"]).read_text())
-        _report(saved["real"], world, net, [RealMerge(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
-                                            for s in saved["paired"]])
+    if os.environ.get("NOR_FIDELITY_REAL"):   # the twin side again, on real samples saved by runs
+        real, paired, runs = _load_saved(os.environ["NOR_FIDELITY_REAL"].split(os.pathsep))
+        _report(real, world, net, paired, runs)
         return 0
     settings = MemberSettings(cluster_name=f"nor-fidelity-{os.getpid()}", heartbeat_interval_s=1,
                               max_no_heartbeat_s=max(1, round(twin.detection_delay_s)),
@@ -255,6 +254,28 @@ def main() -> int:
     return 0
 
 
+def _load_saved(paths: list[str]) -> tuple[dict[str, list[float]], list[RealMerge], int]:
+    """The real samples saved by one or more runs (``NOR_FIDELITY_SAVE``), pooled: each figure's samples
+    concatenated, the paired merge layouts kept only if every run paired all of its merge samples. Returns
+    (samples, layouts, runs)."""
+    real: dict[str, list[float]] = {}
+    paired: list[RealMerge] = []
+    whole = True
+    for path in paths:
+        try:
+            saved = json.loads(Path(path).read_text())
+            runs_real, runs_paired = saved["real"], saved["paired"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SystemExit(f"NOR_FIDELITY_REAL: {path}: expected a file saved by fidelity_bench "
+                             f"(NOR_FIDELITY_SAVE), got {type(exc).__name__}: {exc}") from None
+        for key, xs in runs_real.items():
+            real.setdefault(key, []).extend(xs)
+        whole = whole and len(runs_paired) == len(runs_real.get("merge_first", []))
+        paired += [RealMerge(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
+                   for s in runs_paired]
+    return real, paired if whole else [], len(paths)
+
+
 def _real_merges(logs, real: dict[str, list[float]], addresses: list[str], twin: ClusterConfig) -> list[RealMerge]:
     """Each merge sample's layout on the real cluster, from its members' logs: every member's tick grid
     (checked: how many ticks lie on it, and how far the farthest is), the checks' order (checked: the
@@ -275,14 +296,17 @@ def _real_merges(logs, real: dict[str, list[float]], addresses: list[str], twin:
         det = member_logs.detection_after(logs, member_logs.seconds_of_day(cut))
         own = member_logs.member_detections_after(logs, member_logs.seconds_of_day(cut))
         lags = tuple(d - min(own) for d in own) if own else ()
+        # the heal's place against the first member's own detection (both on the members' log clock)
+        anchor = (member_logs.seconds_of_day(heal) - member_logs.seconds_of_day(cut) - min(own)) if own else math.nan
         out.append(RealMerge(offset, member_logs.seconds_of_day(heal), tuple(ph for ph, _, _ in grids),
                              tuple(order.index(m) for m in range(len(logs))), tuple(ages), ranks,
-                             det if det is not None else math.nan, lags))
+                             det if det is not None else math.nan, lags, anchor))
     return out
 
 
-def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) -> list[tuple]:
-    """(label, real key, twin setting, twin samples) for every figure measured."""
+def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig, runs: int = 1) -> list[tuple]:
+    """(label, real key, twin setting, twin samples) for every figure measured (``runs``: how many real
+    clusters the samples come from)."""
     twin = world.cluster
     link = net.link("cluster<->agent")
     hops = f"network latency {link.latency_ms:g} ms + jitter {link.jitter_ms:g} ms per hop, 2 hops"
@@ -296,7 +320,10 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
     ]
     if "merge_first" in real:
         sim = twin_merges(world, real["merge_offset"])
-        rounds = (f"merge ticks every {twin.merge_next_run_delay_s:g} s (phase from the seed), "
+        # a real cluster has one layout (its members' start instants fix their grids); the twin draws one per
+        # world: the drawn layouts are a figure for samples pooled over many clusters, the paired rows per run
+        rounds = (f"merge ticks every {twin.merge_next_run_delay_s:g} s (layouts from the seeds; real: "
+                  f"{runs} cluster{'s' if runs > 1 else ''}' layout{'s' if runs > 1 else ''}), "
                   f"connect wait {twin.merge_connect_timeout_s:g} s, merge_join_s {twin.merge_join_s:g}")
         rows += [("partition healed -> first merge", "merge_first", rounds, sim["merge_first"]),
                  ("partition healed -> all merged", "merge_all", rounds, sim["merge_all"]),
@@ -324,9 +351,9 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig) 
 
 
 def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig,
-            paired: list[RealMerge] = ()) -> None:
+            paired: list[RealMerge] = (), runs: int = 1) -> None:
     twin = world.cluster
-    rows = _rows(real, world, net)
+    rows = _rows(real, world, net, runs)
     if "view_pause_layout" in real and not paired:
         rows += member_views.view_rows(real, world, [])
     if paired and len(paired) == len(real["merge_first"]):
@@ -350,10 +377,10 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
         flag = "" if 0.8 <= ratio <= 1.2 else "  (outside 20 %)"
         print(f"{label:34s} {med:9.4f} s {tmed:9.4f} s {ratio:9.2f}  {setting}{flag}")
     print("spread: median [quartiles] (range), s")
-    for label, key, _, twin_s in rows:
+    for key in dict.fromkeys(r[1] for r in rows):   # a figure with two twin rows shows its samples once
         print(f"  {key:14s} real {_spread(real[key])}: " + " ".join(f"{v:.3f}" for v in sorted(real[key])))
-        if len(twin_s) > 1:
-            print(f"  {'':14s} twin {_spread(twin_s)}")
+        for label, _, _, twin_s in (r for r in rows if r[1] == key and len(r[3]) > 1):
+            print(f"  {'':14s} twin {_spread(twin_s)}  ({label.strip()})")
     if "reconnect" in real:
         print(f"reconnect: real - twin at the real phase, per heal {spread_line(real['matched_residual'])} s")
         if real.get("phase_target"):

@@ -32,6 +32,7 @@ class RealMerge:
     address_rank: tuple[int, ...]
     detection_s: float = math.nan       # cut -> the first member's detection (nan: the twin's setting)
     detection_lag_s: tuple[float, ...] = ()   # each member's own detection after the first's (): none logged
+    heal_after_detection_s: float = math.nan  # the first member's own detection -> the heal (nan: none logged)
 
 
 def address_ranks(addresses: list[str]) -> tuple[int, ...]:
@@ -42,12 +43,15 @@ def address_ranks(addresses: list[str]) -> tuple[int, ...]:
     return tuple(order.index(i) for i in range(len(keys)))
 
 
-def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None) -> dict[str, float]:
-    """One world: partitioned at 40 s, healed ``offset`` after the detection and the last mastership claim;
-    ``layout_at(heal_s)`` (if given) is the layout to play for a heal at ``heal_s``."""
+def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None,
+          heal_after_detection_s: float = math.nan) -> dict[str, float]:
+    """One world: partitioned at 40 s, healed ``offset`` after the detection and the last mastership claim
+    (or, if ``heal_after_detection_s`` is given, that long after the detection: the real heal's place against
+    the members' own detections); ``layout_at(heal_s)`` (if given) is the layout to play for a heal at ``heal_s``."""
     n = cfg.cluster.members
-    heal = 40.0 + cfg.cluster.detection_delay_s + offset
-    if layout_at is not None:   # the claims (and so the heal) depend on the ages only, not on the grids
+    anchored = math.isfinite(heal_after_detection_s)
+    heal = 40.0 + cfg.cluster.detection_delay_s + (heal_after_detection_s if anchored else offset)
+    if layout_at is not None and not anchored:   # the claims (and so the heal) depend on the ages only
         probe = World(cfg, "survival", seed)
         probe.ctx.cluster.merges.apply_layout(layout_at(0.0))
         probe.at(40.0, lambda: probe.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
@@ -71,7 +75,8 @@ def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None) -> dict[st
     w.at(40.0, lambda: w.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
     w.run(heal)
     # as on the real cluster: healed the offset after every member is alone and master of itself
-    marks[0] = heal = max(heal, cluster.merges.settled_s() + offset)
+    if not anchored:
+        marks[0] = heal = max(heal, cluster.merges.settled_s() + offset)
     w.at(heal, w.ports["network"].heal)
     w.run(heal + 120.0)
     return seen
@@ -100,7 +105,7 @@ def twin_merges_paired(cfg: WorldConfig, samples: list[RealMerge]) -> dict[str, 
         run_cfg = cfg
         if math.isfinite(s.detection_s):   # the real cluster's detection (the checks start after it)
             run_cfg = dataclasses.replace(cfg, cluster=dataclasses.replace(cfg.cluster, detection_delay_s=s.detection_s))
-        seen = _play(run_cfg, 1000 * k, s.offset_s, layout_at)
+        seen = _play(run_cfg, 1000 * k, s.offset_s, layout_at, s.heal_after_detection_s)
         for key in out:
             out[key].append(seen[key])
     return out
