@@ -414,16 +414,7 @@ class Cluster:
         if silence:
             self._split_by_silence()
         self.merges.update_claims()
-        now = self._now()
-        for m in range(len(self.names)):
-            if self.alive[m]:
-                end = self.merges.claim_end_s(m)
-                if end > now:           # its side's master still claims: the old list until it publishes
-                    if self._claim_timers.get(m) != end:
-                        self._claim_timers[m] = end
-                        self._later(end - now, lambda m=m, end=end: self._claim_over(m, end))
-                    continue
-                self._member_views[m] = self._side_members(m)
+        self._update_member_views()
         view = self._primary_side()
         changed = view != self.view or self.quorate != (len(view) >= self.quorum)
         self.view, self._view_set = view, set(view)
@@ -452,6 +443,21 @@ class Cluster:
         for fn in self.membership_hooks:
             fn()
         self.merges.plan()
+
+    def _update_member_views(self) -> None:
+        """At a detection, each live member's own list becomes the live members on its side — unless its
+        side's mastership claim still runs: then it keeps the old list until the claim's end, when the new
+        master publishes it (:meth:`_claim_over`)."""
+        now = self._now()
+        for m in range(len(self.names)):
+            if self.alive[m]:
+                end = self.merges.claim_end_s(m)
+                if end > now:           # its side's master still claims: the old list until it publishes
+                    if self._claim_timers.get(m) != end:
+                        self._claim_timers[m] = end
+                        self._later(end - now, lambda m=m, end=end: self._claim_over(m, end))
+                    continue
+                self._member_views[m] = self._side_members(m)
 
     def _side_members(self, m: int) -> tuple[int, ...]:
         group = self._group(m)
