@@ -418,18 +418,7 @@ class Cluster:
         if silence:
             self._split_by_silence()
         self.merges.update_claims()
-        now = self._now()
-        for m in range(len(self.names)):
-            if self.alive[m]:
-                # its side's master still claims, or it has not detected the split itself yet: the old
-                # list until it publishes
-                end = max(self.merges.claim_end_s(m), self.merges.detected_s(m))
-                if end > now:
-                    if self._claim_timers.get(m) != end:
-                        self._claim_timers[m] = end
-                        self._later(end - now, lambda m=m, end=end: self._claim_over(m, end))
-                    continue
-                self._member_views[m] = self._side_members(m)
+        self._update_member_views()
         view = self._primary_side()
         changed = view != self.view or self.quorate != (len(view) >= self.quorum)
         self.view, self._view_set = view, set(view)
@@ -458,6 +447,21 @@ class Cluster:
         for fn in self.membership_hooks:
             fn()
         self.merges.plan()
+
+    def _update_member_views(self) -> None:
+        """At a detection, each live member's own list becomes the live members on its side — unless its
+        side's mastership claim still runs, or it has not detected the split itself yet (a merge layout's
+        detection lags): then it keeps the old list until then (:meth:`_claim_over`)."""
+        now = self._now()
+        for m in range(len(self.names)):
+            if self.alive[m]:
+                end = max(self.merges.claim_end_s(m), self.merges.detected_s(m))
+                if end > now:           # the old list until its master publishes the new one
+                    if self._claim_timers.get(m) != end:
+                        self._claim_timers[m] = end
+                        self._later(end - now, lambda m=m, end=end: self._claim_over(m, end))
+                    continue
+                self._member_views[m] = self._side_members(m)
 
     def _side_members(self, m: int) -> tuple[int, ...]:
         group = self._group(m)

@@ -54,6 +54,7 @@ class World:
     """
 
     client_cls: type[Client] = Client
+    cluster_cls: type[Cluster] = Cluster
     agent_cls: type[Agent] = Agent
     exchange_cls: type[Exchange] = Exchange
     ledger_cls: type[Ledger] = Ledger
@@ -96,8 +97,8 @@ class World:
             ctx.links[name] = Link(name, cfg.network.link(name), ctx.streams.buffer(f"link.{name}"), ctx.changed)
         ctx.clocks = Clocks(SENSOR_NAMES + ("agent",), self._record)
         ctx.market = Market(cfg.market, ctx.streams, ctx.now, self._record)
-        ctx.cluster = Cluster(cfg.cluster, ctx.network, ctx.links["cluster<->agent"], ctx.now, ctx.call_later,
-                              self._record, ctx.streams)
+        ctx.cluster = self.cluster_cls(cfg.cluster, ctx.network, ctx.links["cluster<->agent"], ctx.now,
+                                       ctx.call_later, self._record, ctx.streams)
         ctx.exchange = self.exchange_cls(ctx)
 
     def _build_sensors(self, ctx: Context) -> dict[str, Sensor]:

@@ -3,7 +3,7 @@ each, and the checks that must catch it.
 
 A variant is injected through real extension points only: a controller is any object with ``step`` built from
 the scenario's config (a :class:`~controller.SurvivalController` subclass, or one built from an altered
-config); an agent, exchange, ledger or cluster client is a subclass of the twin's class, run by a
+config); an agent, exchange, ledger, cluster client or cluster is a subclass of the twin's class, run by a
 :class:`twin.World` subclass with that component class attribute replaced (``world_factory``), through the
 ``world_factory`` hook of :func:`scenarios.case.simulate` / :func:`scenarios.case.run_case`. The checks always judge against the scenario's *declared* config.
 
@@ -22,11 +22,13 @@ from controller import ControllerConfig, Posture, SurvivalController
 from twin import World
 from twin.agent import Agent
 from twin.client import Client
+from twin.cluster import Cluster
 from twin.exchange import Exchange
 from twin.orders import Fill, Order
 from twin.portfolio import Portfolio
 from twin.ports import Ledger
 
+from tests.twin.planted_early_member_list import EarlyMemberListCluster
 from tests.twin.planted_partition_oracle import PartitionOracleClient
 
 __all__ = ["Defect", "CATALOGUE", "world_factory"]
@@ -34,13 +36,14 @@ __all__ = ["Defect", "CATALOGUE", "world_factory"]
 
 # -- the injection point: a World running variant classes --------------------------------------------------
 def world_factory(agent: type = Agent, exchange: type = Exchange, ledger: type = Ledger,
-                  client: type = Client) -> Callable[..., World]:
+                  client: type = Client, cluster: type = Cluster) -> Callable[..., World]:
     """A ``world_factory`` for :func:`scenarios.case.simulate`: a :class:`twin.World` subclass whose component
-    class attributes (``agent_cls``, ``exchange_cls``, ``ledger_cls``, ``client_cls``) are these variants."""
-    if (agent, exchange, ledger, client) == (Agent, Exchange, Ledger, Client):
+    class attributes (``agent_cls``, ``exchange_cls``, ``ledger_cls``, ``client_cls``, ``cluster_cls``) are these
+    variants."""
+    if (agent, exchange, ledger, client, cluster) == (Agent, Exchange, Ledger, Client, Cluster):
         return World
     return type("VariantWorld", (World,), {"agent_cls": agent, "exchange_cls": exchange, "ledger_cls": ledger,
-                                           "client_cls": client})
+                                           "client_cls": client, "cluster_cls": cluster})
 
 
 # -- controller variants -----------------------------------------------------------------------------------
@@ -319,15 +322,16 @@ class Defect:
     exchange: type = Exchange
     ledger: type = Ledger
     client: type = Client
+    cluster: type = Cluster
 
     @property
     def world_factory(self) -> Callable[..., World]:
-        return world_factory(self.agent, self.exchange, self.ledger, self.client)
+        return world_factory(self.agent, self.exchange, self.ledger, self.client, self.cluster)
 
     @property
     def doc(self) -> str:
-        for part in (self.controller, self.agent, self.exchange, self.ledger, self.client):
-            if part not in (SurvivalController, Agent, Exchange, Ledger, Client):
+        for part in (self.controller, self.agent, self.exchange, self.ledger, self.client, self.cluster):
+            if part not in (SurvivalController, Agent, Exchange, Ledger, Client, Cluster):
                 return (part.__doc__ or "").strip().splitlines()[0]
         return ""
 
@@ -365,6 +369,7 @@ CATALOGUE: tuple[Defect, ...] = (
     Defect("desync_loses_money", ("planted_ledger",), ("pnl_vs_baseline", "max_drawdown_below"),
            ledger=DesyncCharges5Pct),
     Defect("partition_oracle", ("planted_partition",), ("posture_never",), client=PartitionOracleClient),
+    Defect("early_member_list", ("planted_member_claim",), ("posture_never",), cluster=EarlyMemberListCluster),
 )
 """Every planted defect. ``tests/planted/test_catalogue.py`` requires each to fail each of its named checks."""
 
