@@ -301,3 +301,29 @@ def test_a_member_acts_on_a_split_only_from_its_own_detection() -> None:
     with pytest.raises(TwinError, match="detection_lag_s: expected 2 entries"):
         World(cfg, "survival", 3).ctx.cluster.merges.apply_layout(MergeLayout((0.0, 1.0), (0, 1), (0, 1), (0, 1),
                                                                                (0.0,)))
+
+
+def test_a_follower_re_sends_when_its_target_s_own_first_join_try_did_not_join_it() -> None:
+    # four singletons healed at 52 s; at hz1's 52.26 s tick three checks cross in a cascade: hz0 merges
+    # into hz1, hz1 into hz3, hz3 into hz2 (address ranks 3, 2, 0, 1). hz3 joins hz2 merge_join_s later;
+    # hz1's request goes out at hz3's join and joins it; hz0's goes out at hz1's first try — which found
+    # hz3 still merging, so hz1 had not joined: dropped, re-sent merge_join_wait_s later
+    import dataclasses
+
+    from twin.merge import MergeLayout
+
+    base = WorldConfig()
+    cfg = dataclasses.replace(base, cluster=dataclasses.replace(base.cluster, members=4))
+    w = World(cfg, "survival", 3)
+    w.ctx.cluster.merges.apply_layout(MergeLayout(first_tick_s=(2.76, 7.26, 11.76, 16.26), address_rank=(3, 2, 0, 1),
+                                                  check_order=(0, 1, 3, 2), age=(0, 1, 2, 3)))
+    w.at(40.0, lambda: w.ports["network"].partition([[f"hz{i}"] for i in range(4)]))
+    w.at(52.0, w.ports["network"].heal)
+    w.run(90.0)
+    c = cfg.cluster
+    rounds = [(round(t, 3), d) for t, _, d in _events(w, "merge_round")]
+    assert rounds == [(52.26, '{"into": "hz1"}'), (52.26, '{"into": "hz3"}'), (52.26, '{"into": "hz2"}')]
+    sides = [(round(t, 3), json.loads(d)["members"]) for t, _, d in _events(w, "membership") if t > 50.0]
+    assert sides == [(round(52.26 + c.merge_join_s, 3), ["hz2", "hz3"]),
+                     (round(52.26 + c.merge_join_s, 3), ["hz1", "hz2", "hz3"]),
+                     (round(52.26 + c.merge_join_s + c.merge_join_wait_s, 3), ["hz0", "hz1", "hz2", "hz3"])]
