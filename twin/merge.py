@@ -181,9 +181,14 @@ class MergeRounds:
         first, period = self._first[m], self.cfg.merge_next_run_delay_s
         if after < first or (after == first and not strict):
             return first
-        k = math.floor((after - first) / period)
+        k = max(0, math.floor((after - first) / period))
         t = first + k * period
-        return t if t >= after and not (strict and t <= after) else first + (k + 1) * period
+        # the division can round down a whole period: step on until the tick is at (or after) ``after`` —
+        # a strict tick equal to ``after`` would run again at the same instant, for ever
+        while t < after or (strict and t <= after):
+            k += 1
+            t = first + k * period
+        return t
 
     def check_order(self, m: int) -> list[int]:
         """The order in which member ``m``'s checks go through the other members' addresses."""

@@ -327,3 +327,20 @@ def test_a_follower_re_sends_when_its_target_s_own_first_join_try_did_not_join_i
     assert sides == [(round(52.26 + c.merge_join_s, 3), ["hz2", "hz3"]),
                      (round(52.26 + c.merge_join_s, 3), ["hz1", "hz2", "hz3"]),
                      (round(52.26 + c.merge_join_s + c.merge_join_wait_s, 3), ["hz0", "hz1", "hz2", "hz3"])]
+
+
+def test_the_next_tick_after_a_tick_is_later_even_where_the_division_rounds_down() -> None:
+    # (257.96591865190027 - 2.965918651900288) / 5 rounds to 50.99999..., though 257.96591865190027 is
+    # tick 51 of that grid: the tick after it must be tick 52, not itself (a world looped at one instant
+    # for ever there, found by playing the fidelity bench's ten cut/heal cycles in one world)
+    from twin.merge import MergeLayout
+
+    w = World(WorldConfig(), "survival", 3)
+    merges = w.ctx.cluster.merges
+    first = 2.965918651900288
+    merges.apply_layout(MergeLayout((first, 0.0, 0.0), (0, 1, 2), (0, 1, 2), (0, 1, 2)))
+    tick = first + 51 * 5.0
+    assert merges.next_tick_s(0, tick) == tick
+    assert merges.next_tick_s(0, tick, strict=True) == first + 52 * 5.0
+    assert merges.next_tick_s(0, tick - 1e-9, strict=True) == tick
+    assert merges.next_tick_s(0, first, strict=True) == first + 5.0 and merges.next_tick_s(0, 1.0) == first
