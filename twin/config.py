@@ -79,7 +79,8 @@ class ClusterConfig:
     5 s counted down in 10 ms sleeps: 5.08-5.12 s measured in the members' logs); a
     side merges into a larger one at its master's check, joining it ``merge_join_s`` later (however
     close behind another join: the master handles join requests at once), or, if its target is
-    itself merging, at its join request's next try, every ``merge_join_wait_s`` (Hazelcast's fixed 1 s):
+    itself merging, once it has reconnected to it, at the target's own first join try — sent again every
+    ``merge_join_wait_s`` (Hazelcast's fixed 1 s) if that try did not join the target:
     :mod:`twin.merge`; a member that lost its master claims mastership first, waiting
     ``fetch_member_list_s`` on a younger member it cannot reach, and its side's members keep their old
     member list until the claim ends); a restarted member (a new process) joins after ``restart_join_s``
