@@ -14,11 +14,11 @@ a suite run in this process): every world built inside gets the defective cluste
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
+from typing import ContextManager
 
-import twin.world
 from twin.cluster import Cluster
+
+from tests.twin.planting import planted_component
 
 __all__ = ["EarlyMemberListCluster", "planted"]
 
@@ -32,12 +32,6 @@ class EarlyMemberListCluster(Cluster):
                 self._member_views[m] = self._side_members(m)
 
 
-@contextlib.contextmanager
-def planted() -> Iterator[type[Cluster]]:
+def planted() -> ContextManager[type[Cluster]]:
     """Worlds built inside use :class:`EarlyMemberListCluster`."""
-    original = twin.world.World.cluster_cls
-    twin.world.World.cluster_cls = EarlyMemberListCluster
-    try:
-        yield EarlyMemberListCluster
-    finally:
-        twin.world.World.cluster_cls = original
+    return planted_component("cluster_cls", EarlyMemberListCluster)

@@ -12,11 +12,11 @@ a suite run in this process): every world built inside gets the defective client
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
+from typing import ContextManager
 
-import twin.world
 from twin.client import Client
+
+from tests.twin.planting import planted_component
 
 __all__ = ["PartitionOracleClient", "planted"]
 
@@ -31,12 +31,6 @@ class PartitionOracleClient(Client):
         return self.connected and cluster.quorate and reaches
 
 
-@contextlib.contextmanager
-def planted() -> Iterator[type[Client]]:
+def planted() -> ContextManager[type[Client]]:
     """Worlds built inside use :class:`PartitionOracleClient`."""
-    original = twin.world.World.client_cls
-    twin.world.World.client_cls = PartitionOracleClient
-    try:
-        yield PartitionOracleClient
-    finally:
-        twin.world.World.client_cls = original
+    return planted_component("client_cls", PartitionOracleClient)
