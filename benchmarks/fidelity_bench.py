@@ -375,6 +375,8 @@ def _report(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig
         med, tmed = statistics.median(real[key]), statistics.median(twin_s)
         ratio = tmed / med if med > 0 else float("inf")
         flag = "" if 0.8 <= ratio <= 1.2 else "  (outside 20 %)"
+        if flag and "layouts from the seeds" in setting and runs < 10:
+            flag += f" — drawn layouts against {runs} real one(s): pool runs, or see the paired row"
         print(f"{label:34s} {med:9.4f} s {tmed:9.4f} s {ratio:9.2f}  {setting}{flag}")
     print("spread: median [quartiles] (range), s")
     for key in dict.fromkeys(r[1] for r in rows):   # a figure with two twin rows shows its samples once
