@@ -270,6 +270,7 @@ def _load_saved(paths: list[str]) -> tuple[dict[str, list[float]], list[RealMerg
                              f"(NOR_FIDELITY_SAVE), got {type(exc).__name__}: {exc}") from None
         for key, xs in runs_real.items():
             real.setdefault(key, []).extend(xs)
+        real.setdefault("merge_runs", []).append(runs_real.get("merge_offset", []))
         whole = whole and len(runs_paired) == len(runs_real.get("merge_first", []))
         paired += [RealMerge(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()})
                    for s in runs_paired]
@@ -319,11 +320,13 @@ def _rows(real: dict[str, list[float]], world: WorldConfig, net: NetworkConfig, 
         ("write -> entry event", "entry_event", hops, [twin_entry_event_s(net)] if "entry_event" in real else []),
     ]
     if "merge_first" in real:
-        sim = twin_merges(world, real["merge_offset"])
+        groups = real.get("merge_runs") or [real["merge_offset"]]
+        sim = twin_merges(world, groups, int(os.environ.get("NOR_FIDELITY_WORLDS", "30")))
         # a real cluster has one layout (its members' start instants fix their grids); the twin draws one per
         # world: the drawn layouts are a figure for samples pooled over many clusters, the paired rows per run
-        rounds = (f"merge ticks every {twin.merge_next_run_delay_s:g} s (layouts from the seeds; real: "
-                  f"{runs} cluster{'s' if runs > 1 else ''}' layout{'s' if runs > 1 else ''}), "
+        rounds = (f"merge ticks every {twin.merge_next_run_delay_s:g} s (layouts from the seeds, the script "
+                  f"in {os.environ.get('NOR_FIDELITY_WORLDS', '30')} worlds per run; real: "
+                  f"{runs} cluster{'s' if runs > 1 else ''}'{'' if runs > 1 else 's'} layout{'s' if runs > 1 else ''}), "
                   f"connect wait {twin.merge_connect_timeout_s:g} s, merge_join_s {twin.merge_join_s:g}")
         rows += [("partition healed -> first merge", "merge_first", rounds, sim["merge_first"]),
                  ("partition healed -> all merged", "merge_all", rounds, sim["merge_all"]),

@@ -1,8 +1,8 @@
 """The fidelity bench's merge script played in the twin: every member alone, healed an offset later;
 heal -> member 0's own member list grows (first merge), then is whole (all merged).
 
-Two ways: :func:`twin_merges` draws each world's merge layout from its seed (several seeds per real
-sample: the pool's spread), :func:`twin_merges_paired` plays one world per real sample with that real
+Two ways: :func:`twin_merges` draws each world's merge layout from its seed and plays a real run's whole
+cut/heal script in it (several worlds per run: the default layouts' spread), :func:`twin_merges_paired` plays one world per real sample with that real
 cluster's own layout (:class:`twin.merge.MergeLayout`: tick grids, address ranks, check order, ages, read
 from its members' logs by :mod:`member_logs`), the heal at the same phase of every member's grid.
 """
@@ -82,14 +82,55 @@ def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None,
     return seen
 
 
-def twin_merges(cfg: WorldConfig, offsets: list[float], seeds: int = 8) -> dict[str, list[float]]:
-    """The script at each real sample's offset, ``seeds`` worlds per offset (layouts drawn from the seed)."""
+def twin_merges(cfg: WorldConfig, runs: list[list[float]], worlds: int = 30) -> dict[str, list[float]]:
+    """The real bench's script with layouts drawn from the seed: for each real run (its heal offsets, in
+    order), ``worlds`` seeded worlds each play the run's cut/heal cycles one after another in one cluster,
+    as the real bench does (its members' ages carried from cycle to cycle): every member cut off, healed
+    the offset after every member is alone and master of itself, until member 0's list is whole again."""
     out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
-    for k, offset in enumerate(offsets):
-        for seed in range(seeds):
-            seen = _play(cfg, 1000 * k + seed, offset)
+    for j, offsets in enumerate(runs):
+        for k in range(worlds):
+            seen = _cycles(cfg, 1000 * j + k, offsets)
             for key in out:
-                out[key].append(seen[key])
+                out[key] += seen[key]
+    return out
+
+
+def _cycles(cfg: WorldConfig, seed: int, offsets: list[float]) -> dict[str, list[float]]:
+    n = cfg.cluster.members
+    w = World(cfg, "survival", seed)
+    cluster, net = w.ctx.cluster, w.ports["network"]
+    out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
+    heal = [math.inf]
+    seen: dict[str, float] = {}
+
+    def hook() -> None:
+        size, now = len(cluster.member_view(0)), w.ctx.now()
+        if now >= heal[0] and size >= 2:
+            seen.setdefault("merge_first", now - heal[0])
+        if now >= heal[0] and size == n:
+            seen.setdefault("merge_all", now - heal[0])
+
+    cluster.membership_hooks.append(hook)
+    t = 40.0
+    for offset in offsets:
+        w.run(t)
+        net.partition([[f"hz{i}"] for i in range(n)])
+        t += cfg.cluster.detection_delay_s + 0.001
+        w.run(t)
+        t = max(t, cluster.merges.settled_s()) + offset
+        w.run(t)
+        seen.clear()
+        heal[0] = t
+        net.heal()
+        while "merge_all" not in seen:
+            if t > heal[0] + 600.0:
+                raise RuntimeError(f"merge_twin: seed {seed}: not merged 600 s after the heal at {heal[0]:.3f} s")
+            t += 0.5
+            w.run(t)
+        for key in out:
+            out[key].append(seen[key])
+        t += 1.0                        # the real bench heals the proxies and cuts again at once
     return out
 
 
