@@ -31,7 +31,7 @@ before the world starts, each at its own instant: each member's phase is drawn f
 (uniform over one period, stream ``cluster.merge_rounds``). Even members started one at a time, each
 once the previous had joined, are spaced by their start-ups, which vary by more than a period (1.3-7.1 s
 measured on the fidelity bench's clusters). Pooled over ten real clusters (100 heals) against the bench's
-cut/heal script played in 300 seeded worlds, these draws give first merge 2.43 s and all merged 6.33 s
+cut/heal script played in 300 seeded worlds, these draws give first merge 2.32 s and all merged 6.59 s
 (real 1.97 / 5.23 s, 90 % cluster-bootstrap interval 1.51-3.03 / 4.04-7.40 s: ten layouts decide the real
 pool), where one phase for member 0 and the others ``restart_join_s`` behind it gave 2.59 / 5.99 s. A restarted member's
 ticks start ``merge_first_run_delay_s`` after its restart. A merge joins ``merge_join_s`` after the
