@@ -43,6 +43,23 @@ def address_ranks(addresses: list[str]) -> tuple[int, ...]:
     return tuple(order.index(i) for i in range(len(keys)))
 
 
+def _watch(w: World, heal: list[float]) -> dict[str, float]:
+    """Seconds from the heal at ``heal[0]`` (read at each membership change) until member 0's own list holds
+    another member (``merge_first``) and every member (``merge_all``): the dict, filled as ``w`` runs."""
+    cluster, n = w.ctx.cluster, w.config.cluster.members
+    seen: dict[str, float] = {}
+
+    def hook() -> None:
+        size, now = len(cluster.member_view(0)), w.ctx.now()
+        if now >= heal[0] and size >= 2:
+            seen.setdefault("merge_first", now - heal[0])
+        if now >= heal[0] and size == n:
+            seen.setdefault("merge_all", now - heal[0])
+
+    cluster.membership_hooks.append(hook)
+    return seen
+
+
 def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None,
           heal_after_detection_s: float = math.nan) -> dict[str, float]:
     """One world: partitioned at 40 s, healed ``offset`` after the detection and the last mastership claim
@@ -62,16 +79,7 @@ def _play(cfg: WorldConfig, seed: int, offset: float, layout_at=None,
     if layout_at is not None:
         cluster.merges.apply_layout(layout_at(heal))
     marks = [heal]
-    seen: dict[str, float] = {}
-
-    def hook() -> None:
-        size, now = len(cluster.member_view(0)), w.ctx.now()
-        if now >= marks[0] and size >= 2:
-            seen.setdefault("merge_first", now - marks[0])
-        if now >= marks[0] and size == n:
-            seen.setdefault("merge_all", now - marks[0])
-
-    cluster.membership_hooks.append(hook)
+    seen = _watch(w, marks)
     w.at(40.0, lambda: w.ports["network"].partition([[f"hz{i}"] for i in range(n)]))
     w.run(heal)
     # as on the real cluster: healed the offset after every member is alone and master of itself
@@ -102,16 +110,7 @@ def _cycles(cfg: WorldConfig, seed: int, offsets: list[float]) -> dict[str, list
     cluster, net = w.ctx.cluster, w.ports["network"]
     out: dict[str, list[float]] = {"merge_first": [], "merge_all": []}
     heal = [math.inf]
-    seen: dict[str, float] = {}
-
-    def hook() -> None:
-        size, now = len(cluster.member_view(0)), w.ctx.now()
-        if now >= heal[0] and size >= 2:
-            seen.setdefault("merge_first", now - heal[0])
-        if now >= heal[0] and size == n:
-            seen.setdefault("merge_all", now - heal[0])
-
-    cluster.membership_hooks.append(hook)
+    seen = _watch(w, heal)
     t = 40.0
     for offset in offsets:
         w.run(t)
