@@ -57,7 +57,8 @@ members see more than one side, so a world without a split holds no merge events
 A :class:`MergeLayout` replaces those draws with given grids, address ranks, check order and ages (the
 fidelity bench plays a real cluster's, read from its members' logs); default worlds never take one. A
 layout may also give each member's own detection lag: real members notice a silent peer each at its own
-heartbeat check, 10-20 ms apart, and a member acts on a split (checks, claims, publishes its list) only from
+heartbeat check, 0.3-1.0 s apart in the fidelity bench's logs (the checks run once a second, each at its
+own phase), and a member acts on a split (checks, claims, publishes its list) only from
 its own detection — a tick a few ms before it finds its member list still whole and does nothing. Default
 worlds detect a split at one instant for every member.
 """
